@@ -1,0 +1,515 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/netx-project/netx/datapath"
+	"github.com/netx-project/netx/testdata/topologies"
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"sigs.k8s.io/yaml"
+)
+
+// NewDatapathCommand groups the lab commands.
+func NewDatapathCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "datapath",
+		Short: "Build a Kubernetes pod network on this machine (a lab: nodes, pods, services)",
+		Long: `datapath builds the path Kubernetes traffic takes — pod namespaces held by a
+pause process, veth pairs, the node bridge (cni0), routes between nodes
+(host-gw or VXLAN) and kube-proxy's service NAT (iptables or nftables) — in
+network namespaces on this machine, from a topology file.
+
+With no -f it builds the built-in "seeds" topology: the scenarios of the
+tutorials netx grew from (pod to pod on one node and across nodes, ClusterIP,
+NodePort, hostPort, hostNetwork, two containers talking over localhost).`,
+	}
+	c.AddCommand(
+		newDatapathUpCommand(streams),
+		newDatapathDownCommand(streams),
+		newDatapathStatusCommand(streams),
+		newDatapathExecCommand(streams),
+		newDatapathValidateCommand(streams),
+		newDatapathPauseCommand(),
+		newDatapathServeCommand(),
+		newDatapathForwardCommand(),
+		newDatapathGetCommand(streams),
+	)
+	return c
+}
+
+// loadTopology reads a topology file, or a built-in one by name.
+func loadTopology(ref string) (*datapath.Topology, string, error) {
+	if ref == "" {
+		ref = topologies.Default
+	}
+	if _, err := os.Stat(ref); err == nil {
+		t, err := datapath.LoadFile(ref)
+		return t, ref, err
+	}
+	name := strings.TrimSuffix(ref, ".yaml")
+	if b, err := topologies.FS.ReadFile(name + ".yaml"); err == nil {
+		t, err := datapath.Parse(name+".yaml", b)
+		return t, "built-in:" + name, err
+	}
+	return nil, "", fmt.Errorf("topology %q: no such file, and not a built-in topology (%s)", ref, strings.Join(builtinTopologies(), ", "))
+}
+
+func builtinTopologies() []string {
+	ents, _ := fs.Glob(topologies.FS, "*.yaml")
+	for i := range ents {
+		ents[i] = strings.TrimSuffix(ents[i], ".yaml")
+	}
+	return ents
+}
+
+func self() (string, error) {
+	p, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find the netx binary: %w", err)
+	}
+	return p, nil
+}
+
+// UpOptions is `datapath up`.
+type UpOptions struct {
+	streams  genericiooptions.IOStreams
+	File     string
+	Explain  bool
+	Quiet    bool
+	topology *datapath.Topology
+	lab      *datapath.Lab
+	source   string
+}
+
+func newDatapathUpCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &UpOptions{streams: streams}
+	c := &cobra.Command{
+		Use:   "up [-f TOPOLOGY.yaml]",
+		Short: "Build a lab from a topology (idempotent)",
+		Example: `  netx datapath up                      # the built-in seeds lab
+  netx datapath up -f my-lab.yaml --explain`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	c.Flags().StringVarP(&o.File, "filename", "f", "", "topology file, or a built-in topology: "+strings.Join(builtinTopologies(), ", ")+" (default seeds)")
+	c.Flags().BoolVar(&o.Explain, "explain", false, "narrate each step as the equivalent ip / iptables command")
+	c.Flags().BoolVarP(&o.Quiet, "quiet", "q", false, "print nothing but errors")
+	return c
+}
+
+// Complete reads and validates the topology; nothing is built if it fails.
+func (o *UpOptions) Complete() error {
+	t, src, err := loadTopology(o.File)
+	if err != nil {
+		return err
+	}
+	lab, err := t.Resolve()
+	if err != nil {
+		return err
+	}
+	o.topology, o.lab, o.source = t, lab, src
+	return nil
+}
+
+// Run builds the lab.
+func (o *UpOptions) Run(ctx context.Context) error {
+	exe, err := self()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(orBackground(ctx), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	uo := datapath.UpOptions{Self: exe, Source: o.source}
+	if !o.Quiet {
+		uo.Progress = o.streams.ErrOut
+		fmt.Fprintf(o.streams.ErrOut, "building lab %s from %s: %d nodes, %d pods, %d services, %d clients (%s, kube-proxy %s)\n",
+			o.lab.Name, o.source, len(o.lab.Nodes), len(o.lab.Pods), len(o.lab.Services), len(o.lab.Clients), o.lab.Overlay, o.lab.Proxy)
+	}
+	if o.Explain {
+		uo.Explain = o.streams.Out
+	}
+	rep, err := datapath.Up(ctx, o.lab, uo)
+	if err != nil {
+		return err
+	}
+	if o.Quiet {
+		return nil
+	}
+	for _, c := range rep.Containers {
+		if c.Error == "" {
+			continue
+		}
+		note := ""
+		if c.Expected {
+			note = " (expected: this pod reproduces a port conflict)"
+		}
+		fmt.Fprintf(o.streams.ErrOut, "container %s/%s failed: %s%s\n", c.Pod, c.Container, c.Error, note)
+	}
+	verb := "built"
+	if rep.Reused {
+		verb = "already up; checked"
+	}
+	fmt.Fprintf(o.streams.ErrOut, "lab %s %s in %s.\n", o.lab.Name, verb, rep.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(o.streams.ErrOut, "  see it:      netx datapath status\n  use it:      netx datapath exec %s -- netx datapath get %s\n  tear down:   netx datapath down %s\n",
+		examplePod(o.lab), exampleTarget(o.lab), o.lab.Name)
+	return nil
+}
+
+func examplePod(l *datapath.Lab) string {
+	for _, p := range l.Pods {
+		if !p.HostNetwork {
+			return p.Name
+		}
+	}
+	return l.Pods[0].Name
+}
+
+func exampleTarget(l *datapath.Lab) string {
+	for _, s := range l.Services {
+		return fmt.Sprintf("%s:%d", s.ClusterIP, s.Ports[0].Port)
+	}
+	return l.Pods[len(l.Pods)-1].IP.String() + ":8080"
+}
+
+func orBackground(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
+}
+
+func newDatapathDownCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	var all bool
+	c := &cobra.Command{
+		Use:   "down [NAME]",
+		Short: "Remove everything a lab made (also after an interrupted up)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var names []string
+			switch {
+			case all:
+				names = datapath.Labs()
+			case len(args) == 1:
+				names = args
+			default:
+				n, err := datapath.ResolveLabName("")
+				var nu *datapath.NotUpError
+				if errors.As(err, &nu) {
+					fmt.Fprintln(streams.ErrOut, "no lab is up; nothing to remove")
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				names = []string{n}
+			}
+			for _, n := range names {
+				rep, err := datapath.Down(orBackground(cmd.Context()), n)
+				if err != nil {
+					return err
+				}
+				if !rep.Found {
+					fmt.Fprintf(streams.ErrOut, "lab %s is not up; nothing to remove\n", n)
+					continue
+				}
+				fmt.Fprintf(streams.ErrOut, "lab %s removed: %d processes stopped, %d namespaces deleted\n", n, rep.Processes, rep.Namespaces)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&all, "all", false, "remove every lab on this machine")
+	return c
+}
+
+func newDatapathStatusCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	var name, output string
+	c := &cobra.Command{
+		Use:   "status [NAME]",
+		Short: "Show a lab: nodes, pods, services and clients, with namespace paths",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				name = args[0]
+			}
+			if err := checkOutput(output, "text", "json", "yaml"); err != nil {
+				return err
+			}
+			n, err := datapath.ResolveLabName(name)
+			if err != nil {
+				return err
+			}
+			s, err := datapath.GetStatus(n)
+			if err != nil {
+				return err
+			}
+			return printStatus(streams.Out, s, output)
+		},
+	}
+	c.Flags().StringVar(&name, "name", "", "lab name (default: the only lab that is up)")
+	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
+	return c
+}
+
+func checkOutput(got string, allowed ...string) error {
+	for _, a := range allowed {
+		if got == a {
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown output format %q; use %s", got, strings.Join(allowed, ", "))
+}
+
+func printStatus(w io.Writer, s *datapath.Status, output string) error {
+	switch output {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	case "yaml":
+		b, err := yaml.Marshal(s)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	state := "up"
+	if !s.Complete {
+		state = "INCOMPLETE (up was interrupted; run up again or down)"
+	}
+	fmt.Fprintf(w, "lab %s (%s, kube-proxy %s) from %s: %s\n\n", s.Lab, s.Overlay, s.Proxy, s.Source, state)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tIP\tPOD CIDR\tNETNS")
+	for _, n := range s.Nodes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.Name, n.IP, n.PodCIDR, n.Netns)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	fmt.Fprintln(tw, "POD\tREADY\tSTATUS\tIP\tNODE\tPID\tNETNS")
+	for _, p := range s.Pods {
+		r, t := p.Ready()
+		ip := p.IP
+		if p.HostNetwork {
+			ip += " (hostNetwork)"
+		}
+		fmt.Fprintf(tw, "%s/%s\t%d/%d\t%s\t%s\t%s\t%d\t%s\n", p.Namespace, p.Name, r, t, p.Phase(), ip, p.Node, p.PID, p.Netns)
+	}
+	tw.Flush()
+	for _, p := range s.Pods {
+		for _, c := range p.Containers {
+			if c.Error != "" {
+				fmt.Fprintf(w, "  %s/%s container %s: %s\n", p.Namespace, p.Name, c.Name, c.Error)
+			}
+		}
+	}
+	if len(s.Services) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(tw, "SERVICE\tTYPE\tCLUSTER-IP\tPORTS\tENDPOINTS")
+		for _, svc := range s.Services {
+			var ports []string
+			for _, p := range svc.Ports {
+				ps := fmt.Sprintf("%d", p.Port)
+				if p.NodePort != 0 {
+					ps += fmt.Sprintf(":%d", p.NodePort)
+				}
+				ports = append(ports, ps+"/"+p.Protocol)
+			}
+			fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\n", svc.Namespace, svc.Name, svc.Type, svc.ClusterIP, strings.Join(ports, ","), strings.Join(svc.Endpoints, ","))
+		}
+		tw.Flush()
+	}
+	if len(s.Clients) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(tw, "CLIENT\tIP\tNETNS")
+		for _, c := range s.Clients {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, c.IP, c.Netns)
+		}
+		tw.Flush()
+	}
+	return nil
+}
+
+func newDatapathExecCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	var name, container string
+	c := &cobra.Command{
+		Use:   "exec POD [-c CONTAINER] -- COMMAND [ARGS...]",
+		Short: "Run a command inside a pod's namespaces (like kubectl exec)",
+		Example: `  netx datapath exec pod-a -- netx datapath get 10.96.0.10:80
+  netx datapath exec mc3 -c nginx -- netx datapath get 127.0.0.1:5000
+  netx datapath exec pod-a -- ip addr      # any program installed on this machine`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.ArgsLenAtDash() != 1 {
+				return errors.New("put the command after --, e.g. netx datapath exec pod-a -- hostname")
+			}
+			n, err := datapath.ResolveLabName(name)
+			if err != nil {
+				return err
+			}
+			exe, err := self()
+			if err != nil {
+				return err
+			}
+			code, err := datapath.Exec(datapath.ExecOptions{Lab: n, Pod: args[0], Container: container, Argv: args[1:],
+				Self: exe, Stdin: streams.In, Stdout: streams.Out, Stderr: streams.ErrOut})
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return &ExitError{Code: code}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&name, "name", "", "lab name (default: the only lab that is up)")
+	c.Flags().StringVarP(&container, "container", "c", "", "container to run as (all containers of a pod share its namespaces)")
+	return c
+}
+
+func newDatapathValidateCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	var file string
+	c := &cobra.Command{
+		Use:   "validate [-f TOPOLOGY.yaml]",
+		Short: "Check a topology and print the plan (addresses, endpoints) without building anything",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			t, _, err := loadTopology(file)
+			if err != nil {
+				return err
+			}
+			lab, err := t.Resolve()
+			if err != nil {
+				return err
+			}
+			b, err := yaml.Marshal(lab)
+			if err != nil {
+				return err
+			}
+			_, err = streams.Out.Write(b)
+			return err
+		},
+	}
+	c.Flags().StringVarP(&file, "filename", "f", "", "topology file or built-in name")
+	return c
+}
+
+// Hidden commands: the lab's pause and built-in "images".
+
+type workloadFlags struct {
+	lab, pod, container string
+}
+
+func (w *workloadFlags) add(c *cobra.Command) {
+	c.Flags().StringVar(&w.lab, "lab", "", "lab this process belongs to")
+	c.Flags().StringVar(&w.pod, "pod", "", "pod this process belongs to")
+	c.Flags().StringVar(&w.container, "container", "", "container name")
+}
+
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func newDatapathPauseCommand() *cobra.Command {
+	var w workloadFlags
+	var hostname string
+	c := &cobra.Command{
+		Use:    "pause",
+		Short:  "Hold a pod's namespaces (the lab's pause container)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signalContext()
+			defer stop()
+			return datapath.Pause(ctx, hostname)
+		},
+	}
+	w.add(c)
+	c.Flags().StringVar(&hostname, "hostname", "", "hostname to set in the pod's uts namespace")
+	return c
+}
+
+func newDatapathServeCommand() *cobra.Command {
+	var w workloadFlags
+	var listen string
+	c := &cobra.Command{
+		Use:    "serve --listen [IP]:PORT",
+		Short:  "Answer TCP/HTTP with who answered (the lab's web server)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signalContext()
+			defer stop()
+			id := datapath.IdentityFromEnv()
+			return datapath.RunServe(ctx, listen, id, datapath.Report)
+		},
+	}
+	w.add(c)
+	c.Flags().StringVar(&listen, "listen", ":8080", "address to listen on")
+	return c
+}
+
+func newDatapathForwardCommand() *cobra.Command {
+	var w workloadFlags
+	var listen, to string
+	c := &cobra.Command{
+		Use:    "forward --listen [IP]:PORT --to IP:PORT",
+		Short:  "Relay TCP connections (the lab's nginx in front of a webapp)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signalContext()
+			defer stop()
+			return datapath.RunForward(ctx, listen, to, datapath.Report)
+		},
+	}
+	w.add(c)
+	c.Flags().StringVar(&listen, "listen", ":80", "address to listen on")
+	c.Flags().StringVar(&to, "to", "127.0.0.1:5000", "address to relay to")
+	return c
+}
+
+func newDatapathGetCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	var count int
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:   "get IP:PORT",
+		Short: "Connect to IP:PORT, send an HTTP GET and print the reply (a client for the lab)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			failed := 0
+			for i := 0; i < count; i++ {
+				body, err := datapath.Get(orBackground(cmd.Context()), args[0], timeout)
+				if err != nil {
+					fmt.Fprintf(streams.ErrOut, "get %s: %v\n", args[0], err)
+					failed++
+					continue
+				}
+				fmt.Fprint(streams.Out, body)
+			}
+			if failed > 0 {
+				return &ExitError{Code: 1}
+			}
+			return nil
+		},
+	}
+	c.Flags().IntVarP(&count, "count", "n", 1, "number of requests, each on a new connection")
+	c.Flags().DurationVar(&timeout, "timeout", 3*time.Second, "connect and read timeout")
+	return c
+}

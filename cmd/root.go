@@ -1,0 +1,103 @@
+// Package cmd wires netx's commands: one constructor per command, each with
+// Options{Complete, Validate, Run}. It parses flags and prints; the domain
+// packages (datapath, inspect, trace) only return data.
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+// Main runs netx with the full argv (argv[0] decides how it names itself)
+// and returns the process exit code.
+func Main(argv []string, streams genericiooptions.IOStreams) int {
+	name := commandName(argv)
+	root := NewRootCommand(name, streams)
+	root.SetArgs(argv[1:])
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			fmt.Fprintf(streams.ErrOut, "error: %v\n", ee.Err)
+		}
+		return ee.Code
+	}
+	fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
+	return 1
+}
+
+// ExitError carries a specific exit code (e.g. the exit status of a command
+// run by `datapath exec`). A nil Err prints nothing.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+// commandName is "kubectl netx" when run as a kubectl plugin, otherwise the
+// name it was invoked by (netx through the symlink, or kubectl-netx).
+func commandName(argv []string) string {
+	base := "netx"
+	if len(argv) > 0 {
+		base = filepath.Base(argv[0])
+	}
+	if strings.HasPrefix(base, "kubectl-") {
+		// kubectl execs plugins by their full path; it marks that in the
+		// environment it passes, so a plain run of kubectl-netx keeps its name.
+		if os.Getenv("KUBECTL_PLUGINS_CALLER") != "" || parentIsKubectl() {
+			return "kubectl " + strings.TrimPrefix(base, "kubectl-")
+		}
+		return base
+	}
+	return base
+}
+
+// parentIsKubectl reports whether the parent process is kubectl, which is
+// how a plugin knows it was invoked as `kubectl netx`.
+func parentIsKubectl() bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", os.Getppid()))
+	if err != nil {
+		return false
+	}
+	return strings.TrimSpace(string(b)) == "kubectl"
+}
+
+// NewRootCommand builds the command tree; nothing is global.
+func NewRootCommand(name string, streams genericiooptions.IOStreams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   name,
+		Short: "Debug Kubernetes pod networking on the node",
+		Long: name + ` walks the path a packet takes between pods, services and the outside
+world on a node — veth, bridge, routes, kube-proxy NAT, overlay — and can
+build that whole path itself as a lab on one machine.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	if strings.HasPrefix(name, "kubectl ") {
+		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: name}
+	}
+	root.AddCommand(
+		NewVersionCommand(streams),
+		NewCompletionCommand(streams),
+		NewDatapathCommand(streams),
+	)
+	return root
+}

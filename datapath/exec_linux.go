@@ -1,0 +1,109 @@
+package datapath
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"github.com/netx-project/netx/internal/nsenter"
+)
+
+// ExecOptions say what to run in a pod and with which streams.
+type ExecOptions struct {
+	Lab, Pod, Container string
+	Argv                []string
+	// Self replaces a leading "netx" or "kubectl-netx" in Argv, so the lab's
+	// built-in client is always at hand (netx datapath get ...).
+	Self           string
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// PodNotFoundError says a pod is not part of the lab.
+type PodNotFoundError struct {
+	Lab, Pod string
+	Known    []string
+}
+
+func (e *PodNotFoundError) Error() string {
+	return fmt.Sprintf("pod %q is not in lab %s; pods are: %s", e.Pod, e.Lab, strings.Join(e.Known, ", "))
+}
+
+// Exec runs a command in a pod's namespaces (net, uts, ipc of its pause,
+// the seeds' "Join Namespace"), like kubectl exec, and returns its exit code.
+func Exec(o ExecOptions) (int, error) {
+	s, err := GetStatus(o.Lab)
+	if err != nil {
+		return 0, err
+	}
+	pod, err := findPod(s, o.Pod)
+	if err != nil {
+		return 0, err
+	}
+	if o.Container != "" {
+		found := false
+		var names []string
+		for _, c := range pod.Containers {
+			names = append(names, c.Name)
+			found = found || c.Name == o.Container
+		}
+		if !found {
+			return 0, fmt.Errorf("pod %s/%s has no container %q; containers are: %s", pod.Namespace, pod.Name, o.Container, strings.Join(names, ", "))
+		}
+	}
+	if !pod.Running {
+		return 0, fmt.Errorf("pod %s/%s is not running (its pause process is gone); run `netx datapath up` again", pod.Namespace, pod.Name)
+	}
+	argv := o.Argv
+	if len(argv) == 0 {
+		return 0, errors.New("no command given; add one after --, e.g. -- netx datapath get 10.96.0.10:80")
+	}
+	prog := argv[0]
+	if (prog == "netx" || prog == "kubectl-netx") && o.Self != "" {
+		prog = o.Self
+	} else if prog, err = exec.LookPath(prog); err != nil {
+		return 0, fmt.Errorf("command %q not found on this machine", argv[0])
+	}
+	cmd := exec.Command(prog, argv[1:]...)
+	cmd.Args[0] = argv[0]
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
+	pid := strconv.Itoa(pod.PID)
+	target := nsenter.Target{Net: pod.Netns, UTS: "/proc/" + pid + "/ns/uts", IPC: "/proc/" + pid + "/ns/ipc"}
+	cmd.Env = append(cmd.Environ(), "NETX_LAB="+o.Lab, "NETX_POD="+pod.Namespace+"/"+pod.Name, "NETX_CONTAINER="+o.Container, "NETX_NODE="+pod.Node)
+	if err := nsenter.Start(target, cmd); err != nil {
+		return 0, fmt.Errorf("exec in pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), nil
+	}
+	return 0, err
+}
+
+// findPod finds "name" or "namespace/name" in a lab.
+func findPod(s *Status, ref string) (*PodStatus, error) {
+	ns, name := "", ref
+	if i := strings.IndexByte(ref, '/'); i >= 0 {
+		ns, name = ref[:i], ref[i+1:]
+	}
+	var known []string
+	var match []*PodStatus
+	for i := range s.Pods {
+		p := &s.Pods[i]
+		known = append(known, p.Namespace+"/"+p.Name)
+		if p.Name == name && (ns == "" || p.Namespace == ns) {
+			match = append(match, p)
+		}
+	}
+	switch len(match) {
+	case 1:
+		return match[0], nil
+	case 0:
+		return nil, &PodNotFoundError{Lab: s.Lab, Pod: ref, Known: known}
+	}
+	return nil, fmt.Errorf("pod name %q is in several namespaces; write it as NAMESPACE/%s", name, name)
+}

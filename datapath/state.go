@@ -1,0 +1,261 @@
+package datapath
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// StateRoot holds one directory per lab: the resolved plan (lab.json), the
+// journal of everything up made, and container logs. It is on /run, so a
+// reboot clears it together with the namespaces it describes.
+const StateRoot = "/run/netx"
+
+// Journal record kinds. up appends a record before it makes the object, so
+// an up killed at any point leaves a journal that names everything down has
+// to remove.
+const (
+	recNetns = "netns" // a bind-mounted namespace under /run/netns
+	recProc  = "proc"  // a process: pause or container
+	recDone  = "done"  // up finished
+)
+
+// Record is one line of the journal.
+type Record struct {
+	Op   string `json:"op"`
+	Path string `json:"path,omitempty"`
+	PID  int    `json:"pid,omitempty"`
+	// Start is the process start time (clock ticks since boot, field 22 of
+	// /proc/PID/stat): with the PID it identifies the process, so a reused
+	// PID is never signalled.
+	Start     uint64 `json:"start,omitempty"`
+	Role      string `json:"role,omitempty"` // pause | container
+	Pod       string `json:"pod,omitempty"`
+	Container string `json:"container,omitempty"`
+	// Error is set for a container that failed to start (e.g. address in use).
+	Error string `json:"error,omitempty"`
+}
+
+// State is a lab's directory on disk.
+type State struct {
+	Dir string
+}
+
+// StateFor is the state of the named lab.
+func StateFor(lab string) State { return State{Dir: filepath.Join(StateRoot, lab)} }
+
+func (s State) labFile() string     { return filepath.Join(s.Dir, "lab.json") }
+func (s State) journalFile() string { return filepath.Join(s.Dir, "journal") }
+
+// LogFile is where a container's stdout and stderr go.
+func (s State) LogFile(pod, container string) string {
+	return filepath.Join(s.Dir, "logs", strings.ReplaceAll(pod, "/", "_")+"_"+container+".log")
+}
+
+// Exists says whether the lab has any state at all.
+func (s State) Exists() bool {
+	_, err := os.Stat(s.Dir)
+	return err == nil
+}
+
+// Lab reads the saved plan, with the topology file it came from.
+func (s State) Lab() (*SavedLab, error) {
+	b, err := os.ReadFile(s.labFile())
+	if err != nil {
+		return nil, err
+	}
+	var sl SavedLab
+	if err := json.Unmarshal(b, &sl); err != nil {
+		return nil, fmt.Errorf("read %s: %w", s.labFile(), err)
+	}
+	return &sl, nil
+}
+
+// SavedLab is lab.json: the plan and where it came from.
+type SavedLab struct {
+	Source string `json:"source"`
+	Lab    *Lab   `json:"lab"`
+}
+
+func (s State) saveLab(sl *SavedLab) error {
+	if err := os.MkdirAll(filepath.Join(s.Dir, "logs"), 0o755); err != nil {
+		return fmt.Errorf("create state dir: %w", err)
+	}
+	b, err := json.MarshalIndent(sl, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := s.labFile() + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	return os.Rename(tmp, s.labFile())
+}
+
+// Journal appends records; every Append is one write(2) of a whole line,
+// which survives the writer being killed (the page cache keeps it).
+type Journal struct {
+	f *os.File
+}
+
+func (s State) openJournal() (*Journal, error) {
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	f, err := os.OpenFile(s.journalFile(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	return &Journal{f: f}, nil
+}
+
+// Append writes one record.
+func (j *Journal) Append(r Record) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if _, err := j.f.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	return nil
+}
+
+// Close closes the journal file.
+func (j *Journal) Close() error { return j.f.Close() }
+
+// Records reads the journal; a torn last line (writer killed mid-write) is
+// ignored.
+func (s State) Records() ([]Record, error) {
+	f, err := os.Open(s.journalFile())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []Record
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		var r Record
+		if json.Unmarshal(sc.Bytes(), &r) == nil {
+			out = append(out, r)
+		}
+	}
+	return out, sc.Err()
+}
+
+// Lock serialises datapath commands on this machine with flock(2); it is
+// released when the process exits, however it exits.
+type Lock struct{ f *os.File }
+
+// AcquireLock blocks until the lock is free; waiting is called once so the
+// caller can say why it is waiting.
+func AcquireLock(waiting func()) (*Lock, error) {
+	if err := os.MkdirAll(StateRoot, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", StateRoot, err)
+	}
+	f, err := os.OpenFile(filepath.Join(StateRoot, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if waiting != nil {
+			waiting()
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+		}
+	}
+	return &Lock{f: f}, nil
+}
+
+// Release unlocks.
+func (l *Lock) Release() { l.f.Close() }
+
+// Labs lists the labs with state on this machine.
+func Labs() []string {
+	ents, _ := os.ReadDir(StateRoot)
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	// Namespaces left by an up whose state dir is gone still count.
+	names, _ := filepath.Glob(filepath.Join(NetnsDir, "netx.*.*"))
+	for _, n := range names {
+		if parts := strings.Split(filepath.Base(n), "."); len(parts) == 3 && !contains(out, parts[1]) {
+			out = append(out, parts[1])
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// procStart returns the start time of pid, or 0 if it does not exist.
+func procStart(pid int) uint64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// comm may contain spaces and parentheses: fields start after the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state); starttime is field 22.
+	if len(f) < 20 {
+		return 0
+	}
+	v, _ := strconv.ParseUint(f[19], 10, 64)
+	return v
+}
+
+// procState returns the one-letter state of pid (R, S, Z...) or "".
+func procState(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return ""
+	}
+	return s[i+2 : i+3]
+}
+
+// alive says whether the process recorded in r still runs (and is not a
+// zombie, and is the same process: same start time).
+func (r Record) alive() bool {
+	if r.PID <= 0 {
+		return false
+	}
+	if st := procStart(r.PID); st == 0 || st != r.Start {
+		return false
+	}
+	s := procState(r.PID)
+	return s != "" && s != "Z" && s != "X"
+}

@@ -1,0 +1,796 @@
+package datapath
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// UpOptions say how to build a lab.
+type UpOptions struct {
+	// Self is the netx binary, re-executed as each pod's pause process and
+	// as the built-in containers (serve, forward).
+	Self string
+	// Source is the topology file, remembered for status.
+	Source string
+	// Explain, when set, receives each step as the equivalent ip/iptables
+	// command, for learning.
+	Explain io.Writer
+	// Progress, when set, receives one line per phase.
+	Progress io.Writer
+}
+
+// UpReport says what up did.
+type UpReport struct {
+	// Reused is true when the lab was already (partly) up and up only
+	// completed it.
+	Reused     bool
+	Containers []ContainerStart
+	Elapsed    time.Duration
+}
+
+// ContainerStart is the outcome of starting one container.
+type ContainerStart struct {
+	Pod       string
+	Container string
+	PID       int
+	// Error is why the container failed, e.g. "listen tcp :80: bind:
+	// address already in use"; Expected marks a pod that asked for it
+	// (allowPortConflict).
+	Error    string
+	Expected bool
+}
+
+// ConflictError says a lab of this name is up with a different plan.
+type ConflictError struct {
+	Lab, Source string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("lab %q is already up from %s with a different topology; run `netx datapath down %s` first", e.Lab, e.Source, e.Lab)
+}
+
+// NotPrivilegedError says the caller lacks the privileges to build a lab.
+type NotPrivilegedError struct{ Op string }
+
+func (e *NotPrivilegedError) Error() string {
+	return e.Op + " needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN); run it with sudo"
+}
+
+// Up builds lab. It is idempotent: objects that exist are kept, missing
+// ones are made. Everything is journalled before it is made, so Down can
+// remove it even if Up is killed half way.
+func Up(ctx context.Context, lab *Lab, o UpOptions) (*UpReport, error) {
+	if os.Geteuid() != 0 {
+		return nil, &NotPrivilegedError{Op: "datapath up"}
+	}
+	start := time.Now()
+	lock, err := AcquireLock(func() { o.progress("waiting for another netx datapath command to finish…") })
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
+
+	st := StateFor(lab.Name)
+	rep := &UpReport{}
+	if old, err := st.Lab(); err == nil {
+		if !sameLab(old.Lab, lab) {
+			return nil, &ConflictError{Lab: lab.Name, Source: old.Source}
+		}
+		rep.Reused = true
+	}
+	if err := st.saveLab(&SavedLab{Source: o.Source, Lab: lab}); err != nil {
+		return nil, err
+	}
+	j, err := st.openJournal()
+	if err != nil {
+		return nil, err
+	}
+	defer j.Close()
+	recs, _ := st.Records()
+	b := &builder{lab: lab, o: o, st: st, j: j, recs: recs, handles: map[string]*netlink.Handle{}}
+	defer b.closeHandles()
+
+	phases := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"underlay", b.underlay},
+		{"nodes", b.nodes},
+		{"routes between nodes", b.overlay},
+		{"pods", b.pods},
+		{"service rules", b.rules},
+		{"containers", b.containers},
+	}
+	for _, ph := range phases {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("interrupted before %s: %w (run `netx datapath down %s` to clean up)", ph.name, err, lab.Name)
+		}
+		t0 := time.Now()
+		if err := ph.fn(ctx); err != nil {
+			return nil, fmt.Errorf("build %s of lab %s: %w", ph.name, lab.Name, err)
+		}
+		o.progress(fmt.Sprintf("  %-22s %6.1f ms", ph.name, float64(time.Since(t0).Microseconds())/1000))
+	}
+	if err := j.Append(Record{Op: recDone}); err != nil {
+		return nil, err
+	}
+	rep.Containers = b.started
+	rep.Elapsed = time.Since(start)
+	return rep, nil
+}
+
+func sameLab(a, b *Lab) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
+}
+
+func (o UpOptions) progress(s string) {
+	if o.Progress != nil {
+		fmt.Fprintln(o.Progress, s)
+	}
+}
+
+type builder struct {
+	lab     *Lab
+	o       UpOptions
+	st      State
+	j       *Journal
+	recs    []Record
+	handles map[string]*netlink.Handle
+	// pauses maps pod key to its pause process, once started.
+	pauses  map[string]Record
+	started []ContainerStart
+}
+
+func (b *builder) explain(format string, args ...any) {
+	if b.o.Explain != nil {
+		fmt.Fprintf(b.o.Explain, format+"\n", args...)
+	}
+}
+
+// handle returns a netlink handle inside the namespace at path, cached.
+func (b *builder) handle(path string) (*netlink.Handle, error) {
+	if h := b.handles[path]; h != nil {
+		return h, nil
+	}
+	h, err := nsenter.Netlink(path)
+	if err != nil {
+		return nil, err
+	}
+	b.handles[path] = h
+	return h, nil
+}
+
+func (b *builder) closeHandles() {
+	for _, h := range b.handles {
+		h.Close()
+	}
+}
+
+// short is the `ip netns` name of a namespace path, for explanations.
+func short(path string) string { return strings.TrimPrefix(path, NetnsDir+"/") }
+
+// namedNetns creates (or reuses) a bind-mounted namespace and sets sysctls
+// in it; the journal names it before it exists.
+func (b *builder) namedNetns(path string, sysctls [][2]string) error {
+	if err := b.j.Append(Record{Op: recNetns, Path: path}); err != nil {
+		return err
+	}
+	b.explain("ip netns add %s", short(path))
+	for _, kv := range sysctls {
+		b.explain("ip netns exec %s sysctl -w %s=%s", short(path), strings.ReplaceAll(kv[0], "/", "."), kv[1])
+	}
+	if err := nsenter.CreateNamed(path, func() error { return nsenter.SetSysctls(sysctls) }); err != nil {
+		if errors.Is(err, unix.EPERM) {
+			return &NotPrivilegedError{Op: "creating namespace " + path}
+		}
+		return err
+	}
+	h, err := b.handle(path)
+	if err != nil {
+		return err
+	}
+	b.explain("ip -n %s link set lo up", short(path))
+	return h.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "lo"}})
+}
+
+func (b *builder) underlay(context.Context) error {
+	b.explain("# underlay: a switch (bridge %s) in namespace %s that every node and client plugs into", FabricBridge, short(b.lab.Fabric))
+	if err := b.namedNetns(b.lab.Fabric, nil); err != nil {
+		return err
+	}
+	h, err := b.handle(b.lab.Fabric)
+	if err != nil {
+		return err
+	}
+	b.explain("ip -n %s link add %s type bridge && ip -n %[1]s link set %[2]s up", short(b.lab.Fabric), FabricBridge)
+	if _, err := h.LinkByName(FabricBridge); err != nil {
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: FabricBridge, Flags: net.FlagUp}}
+		if err := h.LinkAdd(br); err != nil {
+			return fmt.Errorf("add bridge %s: %w", FabricBridge, err)
+		}
+	}
+	for _, c := range b.lab.Clients {
+		b.explain("# external client %s (%s): a machine outside the cluster on the underlay", c.Name, c.IP)
+		if err := b.namedNetns(c.Netns, nil); err != nil {
+			return err
+		}
+		if err := b.plug(c.Netns, c.FabricPort, macFor(b.lab.Name, "client", c.Name), c.IP); err != nil {
+			return fmt.Errorf("client %s: %w", c.Name, err)
+		}
+	}
+	return nil
+}
+
+// plug connects namespace ns to the fabric with a veth (eth0 inside ns,
+// port on the fabric bridge) and gives eth0 ip on the underlay.
+func (b *builder) plug(ns, port string, mac MAC, ip netip.Addr) error {
+	fh, err := b.handle(b.lab.Fabric)
+	if err != nil {
+		return err
+	}
+	nh, err := b.handle(ns)
+	if err != nil {
+		return err
+	}
+	pfx := netip.PrefixFrom(ip, b.lab.Underlay.Bits())
+	b.explain("ip -n %s link add %s master %s up type veth peer name %s address %s netns %s", short(b.lab.Fabric), port, FabricBridge, UplinkName, mac, short(ns))
+	b.explain("ip -n %s addr add %s dev %s && ip -n %[1]s link set %[3]s up", short(ns), pfx, UplinkName)
+	if _, err := fh.LinkByName(port); err != nil {
+		br, err := fh.LinkByName(FabricBridge)
+		if err != nil {
+			return fmt.Errorf("find %s: %w", FabricBridge, err)
+		}
+		if err := addVethInto(fh, ns, &netlink.Veth{
+			LinkAttrs:        netlink.LinkAttrs{Name: port, MasterIndex: br.Attrs().Index, Flags: net.FlagUp},
+			PeerName:         UplinkName,
+			PeerHardwareAddr: net.HardwareAddr(mac),
+		}); err != nil {
+			return err
+		}
+	}
+	return ensureAddrUp(nh, UplinkName, pfx)
+}
+
+// addVethInto creates a veth whose peer is born directly in the namespace
+// at peerNS (cheaper than creating it here and moving it).
+func addVethInto(h *netlink.Handle, peerNS string, v *netlink.Veth) error {
+	fd, err := unix.Open(peerNS, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", peerNS, err)
+	}
+	defer unix.Close(fd)
+	v.PeerNamespace = netlink.NsFd(fd)
+	if err := h.LinkAdd(v); err != nil {
+		return fmt.Errorf("add veth %s (peer %s in %s): %w", v.Name, v.PeerName, peerNS, err)
+	}
+	return nil
+}
+
+// ensureAddrUp gives link name the address (if it lacks it) and sets it up.
+func ensureAddrUp(h *netlink.Handle, name string, pfx netip.Prefix) error {
+	l, err := h.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("find %s: %w", name, err)
+	}
+	addr := &netlink.Addr{IPNet: ipNet(pfx)}
+	if err := h.AddrAdd(l, addr); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("add %s to %s: %w", pfx, name, err)
+	}
+	if err := h.LinkSetUp(l); err != nil {
+		return fmt.Errorf("set %s up: %w", name, err)
+	}
+	return nil
+}
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), 32)}
+}
+
+// nodeSysctls are what a Kubernetes node needs: forwarding, and bridged
+// traffic seen by iptables (so replies from a same-bridge endpoint are
+// un-DNATed). route_localnet lets kube-proxy serve NodePorts on 127.0.0.1.
+func (b *builder) nodeSysctls() [][2]string {
+	s := [][2]string{
+		{"net/ipv4/ip_forward", "1"},
+		{"net/bridge/bridge-nf-call-iptables", "1"},
+	}
+	if b.lab.Proxy == ProxyIPTables {
+		s = append(s, [2]string{"net/ipv4/conf/all/route_localnet", "1"})
+	}
+	return s
+}
+
+func (b *builder) nodes(context.Context) error {
+	for _, n := range b.lab.Nodes {
+		b.explain("# node %s (%s), pods in %s behind bridge %s", n.Name, n.IP, n.PodCIDR, BridgeName)
+		if err := b.namedNetns(n.Netns, b.nodeSysctls()); err != nil {
+			return fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		if err := b.plug(n.Netns, n.FabricPort, n.UplinkMAC, n.IP); err != nil {
+			return fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		h, err := b.handle(n.Netns)
+		if err != nil {
+			return err
+		}
+		gw := netip.PrefixFrom(n.Gateway, n.PodCIDR.Bits())
+		b.explain("ip -n %s link add %s type bridge && ip -n %[1]s addr add %s dev %[2]s && ip -n %[1]s link set %[2]s up", short(n.Netns), BridgeName, gw)
+		if _, err := h.LinkByName(BridgeName); err != nil {
+			br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: BridgeName, MTU: b.podMTU(),
+				HardwareAddr: net.HardwareAddr(macFor(b.lab.Name, "cni0", n.Name))}}
+			if err := h.LinkAdd(br); err != nil {
+				return fmt.Errorf("node %s: add bridge %s: %w", n.Name, BridgeName, err)
+			}
+		}
+		if err := ensureAddrUp(h, BridgeName, gw); err != nil {
+			return fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		if b.hasHostPorts(n) {
+			// As the portmap plugin does, so hostPorts answer on 127.0.0.1.
+			key := "net/ipv4/conf/" + BridgeName + "/route_localnet"
+			b.explain("ip netns exec %s sysctl -w %s=1", short(n.Netns), strings.ReplaceAll(key, "/", "."))
+			if err := nsenter.WriteSysctl(n.Netns, key, "1"); err != nil {
+				return fmt.Errorf("node %s: %w", n.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (b *builder) hasHostPorts(n *LabNode) bool {
+	for _, p := range b.lab.Pods {
+		if p.Node != n.Name || p.HostNetwork {
+			continue
+		}
+		for _, c := range p.Containers {
+			for _, cp := range c.Ports {
+				if cp.HostPort != 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func (b *builder) podMTU() int {
+	if b.lab.Overlay == OverlayVXLAN {
+		return VXLANMTU
+	}
+	return 1500
+}
+
+// overlay makes each node's pod CIDR reachable from the others.
+func (b *builder) overlay(context.Context) error {
+	for _, n := range b.lab.Nodes {
+		h, err := b.handle(n.Netns)
+		if err != nil {
+			return err
+		}
+		if b.lab.Overlay == OverlayVXLAN {
+			if err := b.vxlan(h, n); err != nil {
+				return fmt.Errorf("node %s: %w", n.Name, err)
+			}
+			continue
+		}
+		up, err := h.LinkByName(UplinkName)
+		if err != nil {
+			return fmt.Errorf("node %s: find %s: %w", n.Name, UplinkName, err)
+		}
+		for _, o := range b.lab.Nodes {
+			if o == n {
+				continue
+			}
+			b.explain("ip -n %s route replace %s via %s dev %s   # host-gw: %s's pods", short(n.Netns), o.PodCIDR, o.IP, UplinkName, o.Name)
+			r := &netlink.Route{LinkIndex: up.Attrs().Index, Dst: ipNet(o.PodCIDR), Gw: net.IP(o.IP.AsSlice())}
+			if err := h.RouteReplace(r); err != nil {
+				return fmt.Errorf("node %s: route %s via %s: %w", n.Name, o.PodCIDR, o.IP, err)
+			}
+		}
+	}
+	return nil
+}
+
+// vxlan builds flannel's layout: flannel.1 with the node's pod network
+// address as /32, and for every other node a route via that node's
+// flannel.1 address (onlink), a permanent ARP entry for it, and an FDB
+// entry sending its VTEP MAC to its node IP.
+func (b *builder) vxlan(h *netlink.Handle, n *LabNode) error {
+	up, err := h.LinkByName(UplinkName)
+	if err != nil {
+		return fmt.Errorf("find %s: %w", UplinkName, err)
+	}
+	ns := short(n.Netns)
+	b.explain("ip -n %s link add %s type vxlan id %d local %s dev %s dstport %d nolearning address %s", ns, VXLANName, VXLANVNI, n.IP, UplinkName, VXLANPort, n.VTEPMAC)
+	var vx netlink.Link
+	if vx, err = h.LinkByName(VXLANName); err != nil {
+		v := &netlink.Vxlan{
+			LinkAttrs:    netlink.LinkAttrs{Name: VXLANName, MTU: VXLANMTU, HardwareAddr: net.HardwareAddr(n.VTEPMAC)},
+			VxlanId:      VXLANVNI,
+			VtepDevIndex: up.Attrs().Index,
+			SrcAddr:      net.IP(n.IP.AsSlice()),
+			Port:         VXLANPort,
+			Learning:     false,
+		}
+		if err := h.LinkAdd(v); err != nil {
+			return fmt.Errorf("add %s: %w", VXLANName, err)
+		}
+		vx = v
+	}
+	self := netip.PrefixFrom(n.PodCIDR.Addr(), 32)
+	b.explain("ip -n %s addr add %s dev %s && ip -n %[1]s link set %[3]s up", ns, self, VXLANName)
+	if err := ensureAddrUp(h, VXLANName, self); err != nil {
+		return err
+	}
+	for _, o := range b.lab.Nodes {
+		if o == n {
+			continue
+		}
+		gw := o.PodCIDR.Addr()
+		b.explain("ip -n %s neigh replace %s lladdr %s dev %s nud permanent", ns, gw, o.VTEPMAC, VXLANName)
+		if err := h.NeighSet(&netlink.Neigh{LinkIndex: vx.Attrs().Index, State: netlink.NUD_PERMANENT,
+			Type: unix.RTN_UNICAST, IP: net.IP(gw.AsSlice()), HardwareAddr: net.HardwareAddr(o.VTEPMAC)}); err != nil {
+			return fmt.Errorf("neighbour %s: %w", gw, err)
+		}
+		b.explain("bridge -n %s fdb replace %s dev %s dst %s self permanent", ns, o.VTEPMAC, VXLANName, o.IP)
+		if err := h.NeighSet(&netlink.Neigh{LinkIndex: vx.Attrs().Index, Family: unix.AF_BRIDGE,
+			State: netlink.NUD_PERMANENT, Flags: netlink.NTF_SELF, IP: net.IP(o.IP.AsSlice()), HardwareAddr: net.HardwareAddr(o.VTEPMAC)}); err != nil {
+			return fmt.Errorf("fdb %s: %w", o.VTEPMAC, err)
+		}
+		b.explain("ip -n %s route replace %s via %s dev %s onlink   # %s's pods", ns, o.PodCIDR, gw, VXLANName, o.Name)
+		if err := h.RouteReplace(&netlink.Route{LinkIndex: vx.Attrs().Index, Dst: ipNet(o.PodCIDR),
+			Gw: net.IP(gw.AsSlice()), Flags: int(netlink.FLAG_ONLINK)}); err != nil {
+			return fmt.Errorf("route %s: %w", o.PodCIDR, err)
+		}
+	}
+	return nil
+}
+
+// alivePause returns the pause of pod key from an earlier up, if it runs.
+func (b *builder) alivePause(key string) (Record, bool) {
+	for i := len(b.recs) - 1; i >= 0; i-- {
+		r := b.recs[i]
+		if r.Op == recProc && r.Role == rolePause && r.Pod == key {
+			return r, r.alive()
+		}
+	}
+	return Record{}, false
+}
+
+const (
+	rolePause     = "pause"
+	roleContainer = "container"
+)
+
+// pods starts every pause first (their start-up overlaps), then wires
+// each pod's eth0 to its node's bridge.
+func (b *builder) pods(ctx context.Context) error {
+	b.pauses = map[string]Record{}
+	nodes := map[string]*LabNode{}
+	for _, n := range b.lab.Nodes {
+		nodes[n.Name] = n
+	}
+	var waits []*pauseStart
+	for _, p := range b.lab.Pods {
+		if r, ok := b.alivePause(p.Key()); ok {
+			b.pauses[p.Key()] = r
+			continue
+		}
+		ps, err := b.startPause(p, nodes[p.Node])
+		if err != nil {
+			return err
+		}
+		waits = append(waits, ps)
+	}
+	for _, p := range b.lab.Pods {
+		if p.HostNetwork {
+			continue
+		}
+		if err := b.wirePod(p, nodes[p.Node]); err != nil {
+			return fmt.Errorf("pod %s: %w", p.Key(), err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, w := range waits {
+		if err := w.wait(deadline); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type pauseStart struct {
+	pod   string
+	ready *os.File
+	cmd   *exec.Cmd
+}
+
+// wait reads the pause's readiness byte (written after it set its
+// hostname), or its failure.
+func (p *pauseStart) wait(deadline time.Time) error {
+	defer p.ready.Close()
+	p.ready.SetReadDeadline(deadline)
+	buf := make([]byte, 256)
+	n, _ := p.ready.Read(buf)
+	if n == 0 || !bytes.HasPrefix(buf[:n], []byte("ok")) {
+		msg := strings.TrimSpace(string(buf[:n]))
+		if msg == "" {
+			msg = "it exited or did not answer"
+		}
+		return fmt.Errorf("pause of pod %s did not start: %s", p.pod, msg)
+	}
+	go p.cmd.Wait() // reap it if it ever exits while we run
+	return nil
+}
+
+func (b *builder) startPause(p *LabPod, n *LabNode) (*pauseStart, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	cmd := exec.Command(b.o.Self, "datapath", "pause", "--lab", b.lab.Name, "--pod", p.Key(), "--hostname", p.Hostname)
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.Env = append(os.Environ(), ReadyEnv+"=3")
+	// A pod owns net, uts and ipc namespaces; a hostNetwork pod shares its
+	// node's network namespace but still has its own uts (hostname = node
+	// name, as on a real node) and ipc.
+	flags := uintptr(unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+	target := nsenter.Target{}
+	if p.HostNetwork {
+		target.Net = n.Netns
+		b.explain("ip netns exec %s unshare --uts --ipc netx datapath pause --hostname %s &   # pod %s (hostNetwork)", short(n.Netns), p.Hostname, p.Key())
+	} else {
+		flags |= unix.CLONE_NEWNET
+		b.explain("unshare --net --uts --ipc netx datapath pause --hostname %s &   # pod %s: the pause owns its namespaces", p.Hostname, p.Key())
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags, Setsid: true}
+	if err := nsenter.Start(target, cmd); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("start pause for pod %s: %w", p.Key(), err)
+	}
+	rec := Record{Op: recProc, Role: rolePause, Pod: p.Key(), PID: cmd.Process.Pid, Start: procStart(cmd.Process.Pid)}
+	b.pauses[p.Key()] = rec
+	if err := b.j.Append(rec); err != nil {
+		return nil, err
+	}
+	return &pauseStart{pod: p.Key(), ready: r, cmd: cmd}, nil
+}
+
+// PodNetns is the network namespace of a pod's pause process.
+func PodNetns(pid int) string { return "/proc/" + strconv.Itoa(pid) + "/ns/net" }
+
+func (b *builder) wirePod(p *LabPod, n *LabNode) error {
+	pause := b.pauses[p.Key()]
+	podNS := PodNetns(pause.PID)
+	nh, err := b.handle(n.Netns)
+	if err != nil {
+		return err
+	}
+	ns := short(n.Netns)
+	b.explain("ip -n %s link add %s mtu %d master %s up type veth peer name %s address %s netns %s", ns, p.HostVeth, b.podMTU(), BridgeName, PodIfName, p.MAC, podNS)
+	b.explain("ip -n %s link set %s type bridge_slave hairpin on", ns, p.HostVeth)
+	if _, err := nh.LinkByName(p.HostVeth); err != nil {
+		br, err := nh.LinkByName(BridgeName)
+		if err != nil {
+			return fmt.Errorf("find %s: %w", BridgeName, err)
+		}
+		v := &netlink.Veth{
+			LinkAttrs:        netlink.LinkAttrs{Name: p.HostVeth, MTU: b.podMTU(), MasterIndex: br.Attrs().Index, Flags: net.FlagUp},
+			PeerName:         PodIfName,
+			PeerHardwareAddr: net.HardwareAddr(p.MAC),
+		}
+		if err := addVethInto(nh, podNS, v); err != nil {
+			return err
+		}
+		// Hairpin lets a pod reach itself through its own service.
+		if err := nh.LinkSetHairpin(v, true); err != nil {
+			return fmt.Errorf("hairpin on %s: %w", p.HostVeth, err)
+		}
+	}
+	ph, err := nsenter.Netlink(podNS)
+	if err != nil {
+		return err
+	}
+	defer ph.Close()
+	pfx := netip.PrefixFrom(p.IP, n.PodCIDR.Bits())
+	b.explain("ip netns exec <pod %s> ip link set lo up; ip addr add %s dev %s; ip link set %[3]s up; ip route add default via %s", p.Key(), pfx, PodIfName, n.Gateway)
+	if err := ph.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "lo"}}); err != nil {
+		return fmt.Errorf("set lo up: %w", err)
+	}
+	if err := ensureAddrUp(ph, PodIfName, pfx); err != nil {
+		return err
+	}
+	l, err := ph.LinkByName(PodIfName)
+	if err != nil {
+		return err
+	}
+	def := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipNet(netip.MustParsePrefix("0.0.0.0/0")), Gw: net.IP(n.Gateway.AsSlice())}
+	if err := ph.RouteReplace(def); err != nil {
+		return fmt.Errorf("default route via %s: %w", n.Gateway, err)
+	}
+	return nil
+}
+
+// rules loads each node's service NAT with one iptables-restore (and, in
+// nftables mode, one nft -f) run inside the node's namespace.
+func (b *builder) rules(ctx context.Context) error {
+	for _, n := range b.lab.Nodes {
+		ipt := IPTablesRestore(b.lab, n)
+		b.explain("ip netns exec %s iptables-restore <<'EOF'\n%sEOF", short(n.Netns), ipt)
+		if err := runIn(ctx, n.Netns, ipt, "iptables-restore"); err != nil {
+			return fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		if b.lab.Proxy == ProxyNFTables {
+			nft := NFTablesScript(b.lab, n)
+			b.explain("ip netns exec %s nft -f - <<'EOF'\n%sEOF", short(n.Netns), nft)
+			if err := runIn(ctx, n.Netns, nft, "nft", "-f", "-"); err != nil {
+				return fmt.Errorf("node %s: %w", n.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// runIn runs a rule loader with stdin inside a node namespace.
+func runIn(ctx context.Context, ns, stdin string, name string, args ...string) error {
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return fmt.Errorf("%s is not installed (apt-get install iptables nftables): %w", name, err)
+	}
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := nsenter.Start(nsenter.Net(ns), cmd); err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+// containers starts each container process inside its pod's namespaces.
+// Built-in servers report readiness (or their listen error) on fd 3, so
+// up can say which container failed and why, as kubectl get pods would.
+func (b *builder) containers(ctx context.Context) error {
+	type waiting struct {
+		start ContainerStart
+		ready *os.File
+		cmd   *exec.Cmd
+	}
+	var waits []waiting
+	nodes := map[string]*LabNode{}
+	for _, n := range b.lab.Nodes {
+		nodes[n.Name] = n
+	}
+	for _, p := range b.lab.Pods {
+		pause := b.pauses[p.Key()]
+		for _, c := range p.Containers {
+			if r, ok := b.aliveContainer(p.Key(), c.Name); ok {
+				b.started = append(b.started, ContainerStart{Pod: p.Key(), Container: c.Name, PID: r.PID})
+				continue
+			}
+			cmd, err := b.containerCmd(p, nodes[p.Node], c)
+			if err != nil {
+				return err
+			}
+			var r, w *os.File
+			if c.Builtin {
+				if r, w, err = os.Pipe(); err != nil {
+					return err
+				}
+				cmd.ExtraFiles = []*os.File{w}
+			}
+			target := nsenter.Target{Net: PodNetns(pause.PID), UTS: "/proc/" + strconv.Itoa(pause.PID) + "/ns/uts", IPC: "/proc/" + strconv.Itoa(pause.PID) + "/ns/ipc"}
+			b.explain("nsenter --target %d --net --uts --ipc -- %s &   # pod %s container %s joins the pause's namespaces", pause.PID, strings.Join(displayArgv(c), " "), p.Key(), c.Name)
+			err = nsenter.Start(target, cmd)
+			if w != nil {
+				w.Close()
+			}
+			// The child has its own copy of the log file now.
+			cmd.Stdout.(*os.File).Close()
+			if err != nil {
+				if r != nil {
+					r.Close()
+				}
+				return fmt.Errorf("pod %s: start container %s: %w", p.Key(), c.Name, err)
+			}
+			rec := Record{Op: recProc, Role: roleContainer, Pod: p.Key(), Container: c.Name, PID: cmd.Process.Pid, Start: procStart(cmd.Process.Pid)}
+			if err := b.j.Append(rec); err != nil {
+				return err
+			}
+			cs := ContainerStart{Pod: p.Key(), Container: c.Name, PID: cmd.Process.Pid, Expected: p.AllowPortConflict}
+			if r == nil {
+				go cmd.Wait()
+				b.started = append(b.started, cs)
+				continue
+			}
+			waits = append(waits, waiting{start: cs, ready: r, cmd: cmd})
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, w := range waits {
+		w.ready.SetReadDeadline(deadline)
+		buf := make([]byte, 512)
+		n, _ := w.ready.Read(buf)
+		w.ready.Close()
+		msg := strings.TrimSpace(string(buf[:n]))
+		if msg != "ok" {
+			if msg == "" {
+				msg = "exited before it was ready; see " + b.st.LogFile(w.start.Pod, w.start.Container)
+			}
+			w.start.Error = msg
+			b.j.Append(Record{Op: recProc, Role: roleContainer, Pod: w.start.Pod, Container: w.start.Container, PID: w.start.PID, Error: msg})
+			w.cmd.Wait()
+		} else {
+			go w.cmd.Wait()
+		}
+		b.started = append(b.started, w.start)
+	}
+	return nil
+}
+
+func displayArgv(c LabContainer) []string {
+	if c.Builtin {
+		return append([]string{"netx"}, c.Argv...)
+	}
+	return c.Argv
+}
+
+func (b *builder) aliveContainer(pod, name string) (Record, bool) {
+	for i := len(b.recs) - 1; i >= 0; i-- {
+		r := b.recs[i]
+		if r.Op == recProc && r.Role == roleContainer && r.Pod == pod && r.Container == name {
+			return r, r.Error == "" && r.alive()
+		}
+	}
+	return Record{}, false
+}
+
+func (b *builder) containerCmd(p *LabPod, n *LabNode, c LabContainer) (*exec.Cmd, error) {
+	argv := c.Argv
+	prog := b.o.Self
+	if !c.Builtin {
+		var err error
+		if prog, err = exec.LookPath(argv[0]); err != nil {
+			return nil, fmt.Errorf("pod %s container %s: command %q not found on this machine; use serve:/forward: or a program that is installed", p.Key(), c.Name, argv[0])
+		}
+		argv = argv[1:]
+	} else {
+		argv = append(slicesClone(argv), "--lab", b.lab.Name, "--pod", p.Key(), "--container", c.Name)
+	}
+	cmd := exec.Command(prog, argv...)
+	logf, err := os.OpenFile(b.st.LogFile(p.Key(), c.Name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = append(os.Environ(), "NETX_LAB="+b.lab.Name, "NETX_POD="+p.Key(), "NETX_CONTAINER="+c.Name, "NETX_NODE="+n.Name)
+	if c.Builtin {
+		cmd.Env = append(cmd.Env, ReadyEnv+"=3")
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	return cmd, nil
+}
+
+func slicesClone(s []string) []string { return append([]string(nil), s...) }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what netx's build, lab and tests need on a fresh Debian 12
+# machine, and nothing when it is already there. Safe to run repeatedly.
+set -euo pipefail
+
+need_pkgs=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have iptables-restore || need_pkgs+=(iptables)
+have nft || need_pkgs+=(nftables)
+have conntrack || need_pkgs+=(conntrack)
+have ip || need_pkgs+=(iproute2)
+have hyperfine || need_pkgs+=(hyperfine)
+[ -x /usr/lib/cni/bridge ] || need_pkgs+=(containernetworking-plugins)
+have make || need_pkgs+=(make)
+have git || need_pkgs+=(git)
+
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing ${need_pkgs[*]}; run as root (or: sudo apt-get install ${need_pkgs[*]})" >&2
+    exit 1
+  fi
+  echo "setup: apt-get install ${need_pkgs[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+if ! have go && [ ! -x /usr/local/go/bin/go ]; then
+  echo "setup: Go is not installed; install Go 1.25 or newer to /usr/local/go" >&2
+  exit 1
+fi

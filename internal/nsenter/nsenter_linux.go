@@ -1,0 +1,249 @@
+// Package nsenter is the only place in netx that changes a thread's
+// namespaces. Work runs on a fresh goroutine locked to its OS thread; the
+// thread's own namespaces are saved first and restored afterwards, and the
+// thread is unlocked only if every restore succeeded, so a thread left in a
+// foreign namespace dies with its goroutine instead of running other code.
+package nsenter
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Target names the namespaces to enter by path (/proc/PID/ns/net,
+// /run/netns/NAME, ...). Empty fields are left as they are.
+type Target struct {
+	Net string
+	UTS string
+	IPC string
+}
+
+// Net is a Target for a network namespace only.
+func Net(path string) Target { return Target{Net: path} }
+
+type nsKind struct {
+	file string
+	flag int
+}
+
+func (t Target) entries() []struct {
+	path string
+	kind nsKind
+} {
+	var out []struct {
+		path string
+		kind nsKind
+	}
+	add := func(p, file string, flag int) {
+		if p != "" {
+			out = append(out, struct {
+				path string
+				kind nsKind
+			}{p, nsKind{file, flag}})
+		}
+	}
+	add(t.Net, "net", unix.CLONE_NEWNET)
+	add(t.UTS, "uts", unix.CLONE_NEWUTS)
+	add(t.IPC, "ipc", unix.CLONE_NEWIPC)
+	return out
+}
+
+// Do runs fn on a dedicated OS thread that has entered t's namespaces.
+func Do(t Target, fn func() error) error {
+	return onThread(func() (restore func() error, err error) {
+		var saved []int
+		var kinds []nsKind
+		restore = func() error {
+			var errs []error
+			for i := len(saved) - 1; i >= 0; i-- {
+				if err := unix.Setns(saved[i], kinds[i].flag); err != nil {
+					errs = append(errs, fmt.Errorf("restore %s namespace: %w", kinds[i].file, err))
+				}
+				unix.Close(saved[i])
+			}
+			return errors.Join(errs...)
+		}
+		for _, e := range t.entries() {
+			self, err := unix.Open("/proc/thread-self/ns/"+e.kind.file, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return restore, fmt.Errorf("open own %s namespace: %w", e.kind.file, err)
+			}
+			target, err := unix.Open(e.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				unix.Close(self)
+				return restore, fmt.Errorf("open %s namespace %s: %w", e.kind.file, e.path, err)
+			}
+			err = unix.Setns(target, e.kind.flag)
+			unix.Close(target)
+			if err != nil {
+				unix.Close(self)
+				return restore, fmt.Errorf("enter %s namespace %s: %w", e.kind.file, e.path, err)
+			}
+			saved = append(saved, self)
+			kinds = append(kinds, e.kind)
+		}
+		return restore, nil
+	}, fn)
+}
+
+// onThread runs enter, fn and the restore enter returned on one locked
+// thread, unlocking it only when the restore succeeded.
+func onThread(enter func() (func() error, error), fn func() error) error {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		restore, err := enter()
+		if err == nil {
+			err = fn()
+		}
+		rerr := restore()
+		if rerr == nil {
+			runtime.UnlockOSThread()
+		} // else: the goroutine exits locked and the runtime kills the thread
+		done <- errors.Join(err, rerr)
+	}()
+	return <-done
+}
+
+// CreateNamed makes a new network namespace, pins it with a bind mount at
+// path (as `ip netns add` does under /run/netns), and runs fn inside it.
+// If path exists already and is a namespace, fn runs inside that one.
+func CreateNamed(path string, fn func() error) error {
+	if IsNamespace(path) {
+		return Do(Net(path), fn)
+	}
+	if err := sharedMountDir(filepath.Dir(path)); err != nil {
+		return err
+	}
+	return onThread(func() (func() error, error) {
+		self, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return func() error { return nil }, fmt.Errorf("open own net namespace: %w", err)
+		}
+		restore := func() error {
+			defer unix.Close(self)
+			if err := unix.Setns(self, unix.CLONE_NEWNET); err != nil {
+				return fmt.Errorf("restore net namespace: %w", err)
+			}
+			return nil
+		}
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			return restore, fmt.Errorf("create net namespace for %s: %w", path, err)
+		}
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
+		if err != nil {
+			return restore, fmt.Errorf("create %s: %w", path, err)
+		}
+		f.Close()
+		if err := unix.Mount("/proc/thread-self/ns/net", path, "none", unix.MS_BIND, ""); err != nil {
+			os.Remove(path)
+			return restore, fmt.Errorf("bind-mount net namespace on %s: %w", path, err)
+		}
+		return restore, nil
+	}, fn)
+}
+
+// sharedMountDir prepares dir as `ip netns add` prepares /run/netns: a
+// mount point of its own with shared propagation, so the namespace mounts
+// made in it are seen in every mount namespace and iproute2 and netx agree
+// on what is mounted where.
+func sharedMountDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	err := unix.Mount("", dir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("make %s a shared mount: %w", dir, err)
+	}
+	// Not a mount point yet: bind it onto itself, then share it.
+	if err := unix.Mount(dir, dir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind-mount %s: %w", dir, err)
+	}
+	if err := unix.Mount("", dir, "none", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make %s a shared mount: %w", dir, err)
+	}
+	return nil
+}
+
+// IsNamespace says whether path is (a bind mount of) a namespace.
+func IsNamespace(path string) bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return false
+	}
+	return st.Type == unix.NSFS_MAGIC
+}
+
+// RemoveNamed unmounts and removes a namespace pinned by CreateNamed. A
+// path that is already gone is not an error, so removal can be repeated.
+func RemoveNamed(path string) error {
+	// A path can carry several stacked mounts (e.g. made before and after
+	// its directory became a mount point); remove them all.
+	for i := 0; i < 8 && IsNamespace(path); i++ {
+		if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("unmount %s: %w", path, err)
+		}
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	return nil
+}
+
+// Start starts cmd so that the new process lives in t's namespaces: the
+// fork happens on a thread that has entered them, and the child inherits
+// them. Namespaces cmd.SysProcAttr.Cloneflags asks for are created on top.
+func Start(t Target, cmd *exec.Cmd) error {
+	return Do(t, cmd.Start)
+}
+
+// Netlink opens a netlink handle whose socket lives in the network
+// namespace at path; it is used from any goroutine without switching.
+// Close it when done.
+func Netlink(path string) (*netlink.Handle, error) {
+	var h *netlink.Handle
+	err := Do(Net(path), func() error {
+		var err error
+		h, err = netlink.NewHandle()
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("netlink in %s: %w", path, err)
+	}
+	return h, nil
+}
+
+// WriteSysctl writes value to /proc/sys/<key> as seen from the network
+// namespace at path (net.* sysctls are per namespace).
+func WriteSysctl(path, key, value string) error {
+	return Do(Net(path), func() error { return writeProcSys(key, value) })
+}
+
+func writeProcSys(key, value string) error {
+	p := "/proc/sys/" + key
+	if err := os.WriteFile(p, []byte(value), 0o644); err != nil {
+		return fmt.Errorf("set %s=%s: %w", key, value, err)
+	}
+	return nil
+}
+
+// SetSysctls writes several sysctls; it is meant to be called inside Do or
+// CreateNamed, where the thread is already in the right namespace.
+func SetSysctls(kv [][2]string) error {
+	for _, e := range kv {
+		if err := writeProcSys(e[0], e[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,23 @@
+// Package testenv holds helpers shared by netx's tests.
+package testenv
+
+import (
+	"os"
+	"testing"
+)
+
+// PrivilegedEnv, set to 1, makes root-only tests mandatory: without root
+// they fail instead of skipping, so CI cannot pass by skipping them.
+const PrivilegedEnv = "NETX_PRIVILEGED_TESTS"
+
+// RequireRoot skips t without root, or fails it when PrivilegedEnv=1.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv(PrivilegedEnv) == "1" {
+		t.Fatalf("%s=1 but not running as root: root-only tests must run", PrivilegedEnv)
+	}
+	t.Skip("needs root (set " + PrivilegedEnv + "=1 and run as root to make this mandatory)")
+}
