@@ -670,84 +670,114 @@ func runIn(ctx context.Context, ns, stdin string, name string, args ...string) e
 }
 
 // containers starts each container process inside its pod's namespaces.
-// Built-in servers report readiness (or their listen error) on fd 3, so
-// up can say which container failed and why, as kubectl get pods would.
+// Like kubelet, a pod's containers start in order: the i-th container of
+// every pod starts in round i, after round i-1 reported. So in the seeds'
+// two-nginx pod it is always the second that finds port 80 taken. Built-in
+// servers report readiness (or their listen error) on fd 3, so up can say
+// which container failed and why, as kubectl get pods would.
 func (b *builder) containers(ctx context.Context) error {
-	type waiting struct {
-		start ContainerStart
-		ready *os.File
-		cmd   *exec.Cmd
-	}
-	var waits []waiting
 	nodes := map[string]*LabNode{}
+	rounds := 0
 	for _, n := range b.lab.Nodes {
 		nodes[n.Name] = n
 	}
 	for _, p := range b.lab.Pods {
-		pause := b.pauses[p.Key()]
-		for _, c := range p.Containers {
+		rounds = max(rounds, len(p.Containers))
+	}
+	results := map[string]ContainerStart{}
+	for i := 0; i < rounds; i++ {
+		var waits []*containerStart
+		for _, p := range b.lab.Pods {
+			if i >= len(p.Containers) {
+				continue
+			}
+			c := p.Containers[i]
 			if r, ok := b.aliveContainer(p.Key(), c.Name); ok {
-				b.started = append(b.started, ContainerStart{Pod: p.Key(), Container: c.Name, PID: r.PID})
+				results[p.Key()+"/"+c.Name] = ContainerStart{Pod: p.Key(), Container: c.Name, PID: r.PID}
 				continue
 			}
-			cmd, err := b.containerCmd(p, nodes[p.Node], c)
+			cs, err := b.startContainer(p, nodes[p.Node], c)
 			if err != nil {
 				return err
 			}
-			var r, w *os.File
-			if c.Builtin {
-				if r, w, err = os.Pipe(); err != nil {
-					return err
-				}
-				cmd.ExtraFiles = []*os.File{w}
-			}
-			target := nsenter.Target{Net: PodNetns(pause.PID), UTS: "/proc/" + strconv.Itoa(pause.PID) + "/ns/uts", IPC: "/proc/" + strconv.Itoa(pause.PID) + "/ns/ipc"}
-			b.explain("nsenter --target %d --net --uts --ipc -- %s &   # pod %s container %s joins the pause's namespaces", pause.PID, strings.Join(displayArgv(c), " "), p.Key(), c.Name)
-			err = nsenter.Start(target, cmd)
-			if w != nil {
-				w.Close()
-			}
-			// The child has its own copy of the log file now.
-			cmd.Stdout.(*os.File).Close()
-			if err != nil {
-				if r != nil {
-					r.Close()
-				}
-				return fmt.Errorf("pod %s: start container %s: %w", p.Key(), c.Name, err)
-			}
-			rec := Record{Op: recProc, Role: roleContainer, Pod: p.Key(), Container: c.Name, PID: cmd.Process.Pid, Start: procStart(cmd.Process.Pid)}
-			if err := b.j.Append(rec); err != nil {
-				return err
-			}
-			cs := ContainerStart{Pod: p.Key(), Container: c.Name, PID: cmd.Process.Pid, Expected: p.AllowPortConflict}
-			if r == nil {
-				go cmd.Wait()
-				b.started = append(b.started, cs)
-				continue
-			}
-			waits = append(waits, waiting{start: cs, ready: r, cmd: cmd})
+			waits = append(waits, cs)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for _, w := range waits {
+			w.wait(deadline, b)
+			results[w.start.Pod+"/"+w.start.Container] = w.start
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for _, w := range waits {
-		w.ready.SetReadDeadline(deadline)
-		buf := make([]byte, 512)
-		n, _ := w.ready.Read(buf)
-		w.ready.Close()
-		msg := strings.TrimSpace(string(buf[:n]))
-		if msg != "ok" {
-			if msg == "" {
-				msg = "exited before it was ready; see " + b.st.LogFile(w.start.Pod, w.start.Container)
-			}
-			w.start.Error = msg
-			b.j.Append(Record{Op: recProc, Role: roleContainer, Pod: w.start.Pod, Container: w.start.Container, PID: w.start.PID, Error: msg})
-			w.cmd.Wait()
-		} else {
-			go w.cmd.Wait()
+	for _, p := range b.lab.Pods {
+		for _, c := range p.Containers {
+			b.started = append(b.started, results[p.Key()+"/"+c.Name])
 		}
-		b.started = append(b.started, w.start)
 	}
 	return nil
+}
+
+type containerStart struct {
+	start ContainerStart
+	ready *os.File // nil for programs that do not report readiness
+	cmd   *exec.Cmd
+}
+
+func (b *builder) startContainer(p *LabPod, n *LabNode, c LabContainer) (*containerStart, error) {
+	pause := b.pauses[p.Key()]
+	cmd, err := b.containerCmd(p, n, c)
+	if err != nil {
+		return nil, err
+	}
+	var r, w *os.File
+	if c.Builtin {
+		if r, w, err = os.Pipe(); err != nil {
+			return nil, err
+		}
+		cmd.ExtraFiles = []*os.File{w}
+	}
+	pid := strconv.Itoa(pause.PID)
+	target := nsenter.Target{Net: PodNetns(pause.PID), UTS: "/proc/" + pid + "/ns/uts", IPC: "/proc/" + pid + "/ns/ipc"}
+	b.explain("nsenter --target %d --net --uts --ipc -- %s &   # pod %s container %s joins the pause's namespaces", pause.PID, strings.Join(displayArgv(c), " "), p.Key(), c.Name)
+	err = nsenter.Start(target, cmd)
+	if w != nil {
+		w.Close()
+	}
+	// The child has its own copy of the log file now.
+	cmd.Stdout.(*os.File).Close()
+	if err != nil {
+		if r != nil {
+			r.Close()
+		}
+		return nil, fmt.Errorf("pod %s: start container %s: %w", p.Key(), c.Name, err)
+	}
+	rec := Record{Op: recProc, Role: roleContainer, Pod: p.Key(), Container: c.Name, PID: cmd.Process.Pid, Start: procStart(cmd.Process.Pid)}
+	if err := b.j.Append(rec); err != nil {
+		return nil, err
+	}
+	return &containerStart{start: ContainerStart{Pod: p.Key(), Container: c.Name, PID: cmd.Process.Pid, Expected: p.AllowPortConflict}, ready: r, cmd: cmd}, nil
+}
+
+// wait reads the container's readiness report and journals a failure.
+func (w *containerStart) wait(deadline time.Time, b *builder) {
+	if w.ready == nil {
+		go w.cmd.Wait()
+		return
+	}
+	w.ready.SetReadDeadline(deadline)
+	buf := make([]byte, 512)
+	n, _ := w.ready.Read(buf)
+	w.ready.Close()
+	msg := strings.TrimSpace(string(buf[:n]))
+	if msg == "ok" {
+		go w.cmd.Wait()
+		return
+	}
+	if msg == "" {
+		msg = "exited before it was ready; see " + b.st.LogFile(w.start.Pod, w.start.Container)
+	}
+	w.start.Error = msg
+	b.j.Append(Record{Op: recProc, Role: roleContainer, Pod: w.start.Pod, Container: w.start.Container, PID: w.start.PID, Error: msg})
+	w.cmd.Wait()
 }
 
 func displayArgv(c LabContainer) []string {

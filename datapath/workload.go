@@ -123,16 +123,17 @@ func RunForward(ctx context.Context, listen, to string, ready func(error)) error
 				return
 			}
 			defer up.Close()
+			// Each direction half-closes the other side when its source
+			// ends, so a client reading to EOF is not left waiting.
 			var wg sync.WaitGroup
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				io.Copy(up, c)
-				if t, ok := up.(*net.TCPConn); ok {
-					t.CloseWrite()
-				}
+				up.(*net.TCPConn).CloseWrite()
 			}()
 			io.Copy(c, up)
+			c.(*net.TCPConn).CloseWrite()
 			wg.Wait()
 		}()
 	}

@@ -1,0 +1,495 @@
+package datapath
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/netx-project/netx/internal/testenv"
+)
+
+// netxBin is the netx binary the root tests run (as pause, containers and
+// client); built once per test process.
+var (
+	netxOnce sync.Once
+	netxBin  string
+	netxErr  error
+)
+
+func buildNetx(t *testing.T) string {
+	t.Helper()
+	netxOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "netx-test-bin")
+		if err != nil {
+			netxErr = err
+			return
+		}
+		netxBin = filepath.Join(dir, "netx")
+		cmd := exec.Command("go", "build", "-o", netxBin, "..")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			netxErr = fmt.Errorf("go build: %v: %s", err, out)
+		}
+	})
+	if netxErr != nil {
+		t.Fatal(netxErr)
+	}
+	return netxBin
+}
+
+// testLab loads a shipped topology under a unique lab name, so tests never
+// meet a user's lab (or each other's).
+func testLab(t *testing.T, file string) *Lab {
+	t.Helper()
+	top, err := LoadFile(filepath.Join("..", "testdata", "topologies", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 3)
+	rand.Read(b)
+	top.Name = "t" + hex.EncodeToString(b)
+	lab, err := top.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lab
+}
+
+func hostDump(t *testing.T) string {
+	t.Helper()
+	d, err := testenv.HostDump()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func requireSameHost(t *testing.T, before string) {
+	t.Helper()
+	// Namespace teardown is asynchronous in the kernel; give it a moment.
+	var after string
+	for i := 0; i < 50; i++ {
+		if after = hostDump(t); after == before {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	a, b := testenv.DiffLines(before, after)
+	t.Fatalf("host state changed:\nonly before:\n  %s\nonly after:\n  %s", strings.Join(a, "\n  "), strings.Join(b, "\n  "))
+}
+
+// upLab builds lab and registers its removal.
+func upLab(t *testing.T, lab *Lab) *UpReport {
+	t.Helper()
+	bin := buildNetx(t)
+	t.Cleanup(func() {
+		if _, err := Down(context.Background(), lab.Name); err != nil {
+			t.Errorf("cleanup down: %v", err)
+		}
+	})
+	var explain bytes.Buffer
+	rep, err := Up(context.Background(), lab, UpOptions{Self: bin, Source: "test", Explain: &explain})
+	if err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	if !strings.Contains(explain.String(), "ip netns add "+NetnsName(lab.Name, lab.Nodes[0].Name)) {
+		t.Errorf("--explain does not narrate the node namespace:\n%s", explain.String())
+	}
+	return rep
+}
+
+// get runs `netx datapath get addr` inside pod (via Exec) and returns the
+// reply; count > 1 makes count connections.
+func get(t *testing.T, lab *Lab, pod, addr string, count int) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code, err := Exec(ExecOptions{Lab: lab.Name, Pod: pod, Self: buildNetx(t),
+		Argv:   []string{"netx", "datapath", "get", "--timeout", "3s", "-n", fmt.Sprint(count), addr},
+		Stdout: &out, Stderr: &errb})
+	if err != nil || code != 0 {
+		t.Fatalf("from pod %s get %s: exit %d, %v: %s%s", pod, addr, code, err, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+// getFrom runs the client inside a named namespace (an external client).
+func getFrom(t *testing.T, netns, addr string) string {
+	t.Helper()
+	cmd := exec.Command(buildNetx(t), "datapath", "get", "--timeout", "3s", addr)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := nsenter.Start(nsenter.Net(netns), cmd); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("from %s get %s: %v: %s", netns, addr, err, out.String())
+	}
+	return out.String()
+}
+
+// serveIn starts netx's server inside a namespace (e.g. an external
+// client's) and stops it, by its PID, when the test ends.
+func serveIn(t *testing.T, netns, listen string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(buildNetx(t), "datapath", "serve", "--listen", listen)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.Env = append(os.Environ(), ReadyEnv+"=3")
+	if err := nsenter.Start(nsenter.Net(netns), cmd); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	buf := make([]byte, 64)
+	n, _ := r.Read(buf)
+	r.Close()
+	if string(buf[:n]) != "ok" {
+		t.Fatalf("server in %s: %q", netns, buf[:n])
+	}
+	return cmd
+}
+
+func field(reply, key string) string {
+	for _, f := range strings.Fields(reply) {
+		if v, ok := strings.CutPrefix(f, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func podIP(lab *Lab, name string) string {
+	for _, p := range lab.Pods {
+		if p.Name == name {
+			return p.IP.String()
+		}
+	}
+	return ""
+}
+
+func nodeIP(lab *Lab, name string) string {
+	for _, n := range lab.Nodes {
+		if n.Name == name {
+			return n.IP.String()
+		}
+	}
+	return ""
+}
+
+func service(lab *Lab, name string) *LabService {
+	for _, s := range lab.Services {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// reachesAll sends n requests from pod to addr and checks every expected
+// endpoint pod answered at least once.
+func reachesAll(t *testing.T, lab *Lab, from, addr string, n int, want ...string) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(get(t, lab, from, addr, n)), "\n") {
+		seen[field(line, "pod")]++
+	}
+	for _, w := range want {
+		if seen["default/"+w] == 0 {
+			t.Errorf("%s -> %s: %d requests never reached %s (reached %v)", from, addr, n, w, seen)
+		}
+	}
+}
+
+func TestRootSeedsLab(t *testing.T) {
+	testenv.RequireRoot(t)
+	before := hostDump(t)
+	lab := testLab(t, "seeds.yaml")
+	rep := upLab(t, lab)
+
+	// The seed's two nginx on :80 in one pod: the second fails, as in the tutorial.
+	conflict := false
+	for _, c := range rep.Containers {
+		if c.Pod == "default/onepod-multicontainer01" && c.Container == "nginx2" {
+			conflict = strings.Contains(c.Error, "address already in use") && c.Expected
+		} else if c.Error != "" {
+			t.Errorf("container %s/%s failed: %s", c.Pod, c.Container, c.Error)
+		}
+	}
+	if !conflict {
+		t.Errorf("nginx2 did not fail with address in use: %+v", rep.Containers)
+	}
+	st, err := GetStatus(lab.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range st.Pods {
+		if !p.Running || p.PID == 0 || p.Netns == "" {
+			t.Errorf("pod %s: running=%v pid=%d netns=%q", p.Name, p.Running, p.PID, p.Netns)
+		}
+		if p.Name == "onepod-multicontainer01" {
+			if r, n := p.Ready(); r != 1 || n != 2 || p.Phase() != "Error" {
+				t.Errorf("conflict pod: %d/%d %s, want 1/2 Error", r, n, p.Phase())
+			}
+		}
+	}
+
+	t.Run("container to container over localhost", func(t *testing.T) {
+		r := get(t, lab, "mc3", "127.0.0.1:80", 1) // nginx :80 -> webapp :5000
+		if field(r, "container") != "webapp" || field(r, "hostname") != "mc3" {
+			t.Errorf("reply %q: want the webapp container of mc3", r)
+		}
+	})
+	t.Run("pod to pod on one node", func(t *testing.T) {
+		r := get(t, lab, "pod-a", podIP(lab, "b-1")+":8080", 1)
+		if field(r, "pod") != "default/b-1" || !strings.HasPrefix(field(r, "client"), podIP(lab, "pod-a")+":") {
+			t.Errorf("reply %q: want b-1 seeing pod-a's own address", r)
+		}
+	})
+	t.Run("pod to pod across nodes (host-gw)", func(t *testing.T) {
+		r := get(t, lab, "pod-a", podIP(lab, "b-2")+":8080", 1)
+		if field(r, "pod") != "default/b-2" || field(r, "node") != "node2" || !strings.HasPrefix(field(r, "client"), podIP(lab, "pod-a")+":") {
+			t.Errorf("reply %q: want b-2 on node2 seeing pod-a's own address (no SNAT between pods)", r)
+		}
+	})
+	t.Run("pod to ClusterIP reaches every endpoint", func(t *testing.T) {
+		svc := service(lab, "svc-b")
+		reachesAll(t, lab, "pod-a", fmt.Sprintf("%s:%d", svc.ClusterIP, svc.Ports[0].Port), 40, "b-1", "b-2")
+	})
+	t.Run("pod reaches itself through its service (hairpin)", func(t *testing.T) {
+		svc := service(lab, "svc-b")
+		reachesAll(t, lab, "b-1", fmt.Sprintf("%s:%d", svc.ClusterIP, svc.Ports[0].Port), 40, "b-1", "b-2")
+	})
+	client := lab.Clients[0].Netns
+	t.Run("external client to NodePort", func(t *testing.T) {
+		for _, n := range lab.Nodes { // mc3 runs on node2; node1 forwards
+			r := getFrom(t, client, nodeIP(lab, n.Name)+":30080")
+			if field(r, "pod") != "default/mc3" {
+				t.Errorf("NodePort on %s: reply %q, want mc3", n.Name, r)
+			}
+		}
+	})
+	t.Run("external client to hostPort", func(t *testing.T) {
+		r := getFrom(t, client, nodeIP(lab, "node2")+":8081")
+		if field(r, "pod") != "default/webapp-hostport" || !strings.HasPrefix(field(r, "server"), podIP(lab, "webapp-hostport")+":8080") {
+			t.Errorf("hostPort reply %q", r)
+		}
+	})
+	t.Run("external client to hostNetwork pod", func(t *testing.T) {
+		r := getFrom(t, client, nodeIP(lab, "node1")+":8090")
+		if field(r, "pod") != "default/webapp-hostnet" || field(r, "hostname") != "node1" {
+			t.Errorf("hostNetwork reply %q: want the node's hostname", r)
+		}
+	})
+	t.Run("pod to the Internet is masqueraded", func(t *testing.T) {
+		serveIn(t, client, ":9000")
+		r := get(t, lab, "pod-a", lab.Clients[0].IP.String()+":9000", 1)
+		if !strings.HasPrefix(field(r, "client"), nodeIP(lab, "node1")+":") {
+			t.Errorf("pod-a -> internet: the client saw %q, want node1's address (masquerade)", field(r, "client"))
+		}
+		// Like flannel, only pod -> pod stays unmasqueraded: a pod reaching
+		// another node's own address leaves the cluster CIDR too.
+		r = get(t, lab, "b-2", nodeIP(lab, "node1")+":8090", 1)
+		if !strings.HasPrefix(field(r, "client"), nodeIP(lab, "node2")+":") {
+			t.Errorf("b-2 -> node1: the hostNetwork server saw %q, want node2's address", field(r, "client"))
+		}
+	})
+
+	// up again is a no-op that reports reuse, and traffic still flows.
+	rep2, err := Up(context.Background(), lab, UpOptions{Self: buildNetx(t), Source: "test"})
+	if err != nil || !rep2.Reused {
+		t.Fatalf("second up: reused=%v err=%v", rep2 != nil && rep2.Reused, err)
+	}
+	get(t, lab, "pod-a", podIP(lab, "b-2")+":8080", 1)
+
+	pauses := st.Pods
+	down, err := Down(context.Background(), lab.Name)
+	if err != nil || !down.Found || down.Namespaces != 4 {
+		t.Fatalf("down: %+v %v", down, err)
+	}
+	for _, p := range pauses {
+		if procState(p.PID) != "" && procStart(p.PID) != 0 {
+			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.PID)); bytes.Contains(b, []byte(lab.Name)) {
+				t.Errorf("pause of %s (pid %d) still runs after down", p.Name, p.PID)
+			}
+		}
+	}
+	requireSameHost(t, before)
+	again, err := Down(context.Background(), lab.Name)
+	if err != nil || again.Found {
+		t.Fatalf("second down: %+v %v", again, err)
+	}
+}
+
+func TestRootVXLANNFTablesLab(t *testing.T) {
+	testenv.RequireRoot(t)
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Fatal("nft is not installed (make setup installs it)")
+	}
+	before := hostDump(t)
+	lab := testLab(t, "vxlan-nftables.yaml")
+	upLab(t, lab)
+	out, err := exec.Command("ip", "-n", NetnsName(lab.Name, "node1"), "-d", "link", "show", VXLANName).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("vxlan id 1")) || !bytes.Contains(out, []byte("dstport 8472")) {
+		t.Fatalf("flannel.1 on node1: %v %s", err, out)
+	}
+	nft, err := exec.Command("ip", "netns", "exec", NetnsName(lab.Name, "node1"), "nft", "list", "table", "ip", "kube-proxy").CombinedOutput()
+	if err != nil || !bytes.Contains(nft, []byte("numgen random mod 2")) {
+		t.Fatalf("kube-proxy nftables table on node1: %v\n%s", err, nft)
+	}
+	ipt, _ := exec.Command("ip", "netns", "exec", NetnsName(lab.Name, "node1"), "iptables-save", "-t", "nat").CombinedOutput()
+	if bytes.Contains(ipt, []byte("KUBE-SVC-")) {
+		t.Errorf("nftables mode must not write kube-proxy iptables chains:\n%s", ipt)
+	}
+	t.Run("pod to pod across nodes (vxlan)", func(t *testing.T) {
+		r := get(t, lab, "pod-a", podIP(lab, "b-2")+":8080", 1)
+		if field(r, "pod") != "default/b-2" || !strings.HasPrefix(field(r, "client"), podIP(lab, "pod-a")+":") {
+			t.Errorf("reply %q", r)
+		}
+	})
+	t.Run("pod to ClusterIP (nftables) reaches every endpoint", func(t *testing.T) {
+		svc := service(lab, "svc-b")
+		reachesAll(t, lab, "pod-a", fmt.Sprintf("%s:%d", svc.ClusterIP, svc.Ports[0].Port), 40, "b-1", "b-2")
+	})
+	t.Run("external client to NodePort (nftables) on both nodes", func(t *testing.T) {
+		seen := map[string]bool{}
+		for i := 0; i < 10; i++ {
+			for _, n := range lab.Nodes {
+				seen[field(getFrom(t, lab.Clients[0].Netns, nodeIP(lab, n.Name)+":30080"), "pod")] = true
+			}
+		}
+		if !seen["default/b-1"] || !seen["default/b-2"] {
+			t.Errorf("NodePort reached %v, want both b-1 and b-2", seen)
+		}
+	})
+	t.Run("external client to hostPort", func(t *testing.T) {
+		if r := getFrom(t, lab.Clients[0].Netns, nodeIP(lab, "node2")+":8081"); field(r, "pod") != "default/webapp-hostport" {
+			t.Errorf("hostPort reply %q", r)
+		}
+	})
+	if _, err := Down(context.Background(), lab.Name); err != nil {
+		t.Fatal(err)
+	}
+	requireSameHost(t, before)
+}
+
+// TestRootKilledUpThenDown kills `netx datapath up` with SIGKILL while it is
+// building, then checks down leaves nothing behind.
+func TestRootKilledUpThenDown(t *testing.T) {
+	testenv.RequireRoot(t)
+	bin := buildNetx(t)
+	before := hostDump(t)
+	for _, after := range []int{2, 8, 15} { // journal records written before the kill
+		lab := testLab(t, "seeds.yaml")
+		dir := t.TempDir()
+		topo := filepath.Join(dir, "lab.yaml")
+		src, err := os.ReadFile(filepath.Join("..", "testdata", "topologies", "seeds.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(topo, bytes.Replace(src, []byte("name: seeds"), []byte("name: "+lab.Name), 1), 0o644)
+		cmd := exec.Command(bin, "datapath", "up", "-q", "-f", topo)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		st := StateFor(lab.Name)
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			recs, _ := st.Records()
+			if len(recs) >= after {
+				break
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		recs, _ := st.Records()
+		t.Logf("killed up after %d journal records", len(recs))
+		rep, err := Down(context.Background(), lab.Name)
+		if err != nil {
+			t.Fatalf("down after kill at %d records: %v", after, err)
+		}
+		if !rep.Found {
+			t.Errorf("down after kill at %d records found nothing", after)
+		}
+		for _, pid := range sweep(lab.Name, map[uint64]bool{}) {
+			t.Errorf("process %d of lab %s survived down", pid, lab.Name)
+		}
+	}
+	requireSameHost(t, before)
+}
+
+// TestRootConcurrentUp runs two ups of one lab at once: the lock serialises
+// them, one builds and the other finds it built.
+func TestRootConcurrentUp(t *testing.T) {
+	testenv.RequireRoot(t)
+	bin := buildNetx(t)
+	lab := testLab(t, "minimal.yaml")
+	t.Cleanup(func() { Down(context.Background(), lab.Name) })
+	var wg sync.WaitGroup
+	reps := make([]*UpReport, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reps[i], errs[i] = Up(context.Background(), lab, UpOptions{Self: bin, Source: "test"})
+		}()
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("concurrent ups: %v / %v", errs[0], errs[1])
+	}
+	if reps[0].Reused == reps[1].Reused {
+		t.Errorf("exactly one up should build and one reuse: %v %v", reps[0].Reused, reps[1].Reused)
+	}
+	svc := lab.Services[0]
+	reachesAll(t, lab, "client", fmt.Sprintf("%s:%d", svc.ClusterIP, svc.Ports[0].Port), 5, "web")
+}
+
+func TestRootUpRejectsChangedTopology(t *testing.T) {
+	testenv.RequireRoot(t)
+	lab := testLab(t, "minimal.yaml")
+	upLab(t, lab)
+	changed := *lab
+	changed.Proxy = ProxyNFTables
+	_, err := Up(context.Background(), &changed, UpOptions{Self: buildNetx(t), Source: "changed"})
+	if _, ok := err.(*ConflictError); !ok {
+		t.Fatalf("up of a changed topology over a running lab: %v, want ConflictError", err)
+	}
+}
+
+func TestRootExecErrors(t *testing.T) {
+	testenv.RequireRoot(t)
+	lab := testLab(t, "minimal.yaml")
+	upLab(t, lab)
+	_, err := Exec(ExecOptions{Lab: lab.Name, Pod: "nope", Argv: []string{"true"}})
+	if _, ok := err.(*PodNotFoundError); !ok || !strings.Contains(err.Error(), "default/web") {
+		t.Errorf("unknown pod: %v", err)
+	}
+	_, err = Exec(ExecOptions{Lab: lab.Name, Pod: "web", Container: "zzz", Argv: []string{"true"}})
+	if err == nil || !strings.Contains(err.Error(), "containers are: web") {
+		t.Errorf("unknown container: %v", err)
+	}
+	code, err := Exec(ExecOptions{Lab: lab.Name, Pod: "web", Argv: []string{"false"}})
+	if err != nil || code != 1 {
+		t.Errorf("exit code of false: %d %v", code, err)
+	}
+	var out bytes.Buffer
+	if _, err := Exec(ExecOptions{Lab: lab.Name, Pod: "web", Argv: []string{"hostname"}, Stdout: &out}); err != nil || strings.TrimSpace(out.String()) != "web" {
+		t.Errorf("hostname in pod web: %q %v", out.String(), err)
+	}
+}

@@ -1,0 +1,101 @@
+package testenv
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+var (
+	counters    = regexp.MustCompile(`\[\d+:\d+\]`)
+	nftCounters = regexp.MustCompile(`counter packets \d+ bytes \d+`)
+)
+
+// HostDump captures the host's network state in full: named namespaces,
+// links, addresses, routes of every table, policy rules, iptables (nft and
+// legacy backends), the nft ruleset and nsfs mounts. Two dumps taken before
+// and after an operation are equal if the operation left the host as it
+// found it. Volatile parts (packet counters, timestamps) are removed.
+func HostDump() (string, error) {
+	var b strings.Builder
+	ents, _ := os.ReadDir("/run/netns")
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	fmt.Fprintf(&b, "== /run/netns\n%s\n", strings.Join(names, "\n"))
+	cmds := [][]string{
+		{"ip", "-d", "link", "show"},
+		{"ip", "addr", "show"},
+		{"ip", "route", "show", "table", "all"},
+		{"ip", "rule", "show"},
+		{"ip", "neigh", "show", "nud", "permanent"},
+		{"iptables-save"},
+		{"iptables-legacy-save"},
+		{"nft", "list", "ruleset"},
+	}
+	for _, c := range cmds {
+		if _, err := exec.LookPath(c[0]); err != nil {
+			fmt.Fprintf(&b, "== %s: not installed\n", c[0])
+			continue
+		}
+		out, err := exec.Command(c[0], c[1:]...).CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("%s: %w: %s", strings.Join(c, " "), err, out)
+		}
+		fmt.Fprintf(&b, "== %s\n", strings.Join(c, " "))
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(l, "#") {
+				continue
+			}
+			l = counters.ReplaceAllString(l, "[0:0]")
+			l = nftCounters.ReplaceAllString(l, "counter")
+			b.WriteString(l + "\n")
+		}
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	b.WriteString("== nsfs mounts\n")
+	var mounts []string
+	for _, l := range bytes.Split(mi, []byte("\n")) {
+		if bytes.Contains(l, []byte(" nsfs ")) || bytes.Contains(l, []byte("/run/netns")) {
+			f := strings.Fields(string(l))
+			if len(f) > 4 {
+				mounts = append(mounts, f[3]+" "+f[4]) // root and mount point, not ids
+			}
+		}
+	}
+	sort.Strings(mounts)
+	b.WriteString(strings.Join(mounts, "\n") + "\n")
+	return b.String(), nil
+}
+
+// DiffLines returns the lines only in a and only in b, for a readable
+// failure message.
+func DiffLines(a, b string) (onlyA, onlyB []string) {
+	count := map[string]int{}
+	for _, l := range strings.Split(a, "\n") {
+		count[l]++
+	}
+	for _, l := range strings.Split(b, "\n") {
+		count[l]--
+	}
+	for l, n := range count {
+		for ; n > 0; n-- {
+			onlyA = append(onlyA, l)
+		}
+		for ; n < 0; n++ {
+			onlyB = append(onlyB, l)
+		}
+	}
+	sort.Strings(onlyA)
+	sort.Strings(onlyB)
+	return onlyA, onlyB
+}
