@@ -17,8 +17,8 @@ import (
 	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/testdata/topologies"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"sigs.k8s.io/yaml"
 )
 
 // NewDatapathCommand groups the lab commands.
@@ -283,7 +283,7 @@ func printStatus(w io.Writer, s *datapath.Status, output string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(s)
 	case "yaml":
-		b, err := yaml.Marshal(s)
+		b, err := toYAML(s)
 		if err != nil {
 			return err
 		}
@@ -398,7 +398,7 @@ func newDatapathValidateCommand(streams genericiooptions.IOStreams) *cobra.Comma
 			if err != nil {
 				return err
 			}
-			b, err := yaml.Marshal(lab)
+			b, err := toYAML(lab)
 			if err != nil {
 				return err
 			}
@@ -424,6 +424,28 @@ func (w *workloadFlags) add(c *cobra.Command) {
 
 func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// runPause is `datapath pause` without cobra (see Main).
+func runPause(args []string, streams genericiooptions.IOStreams) int {
+	fs := pflag.NewFlagSet("pause", pflag.ContinueOnError)
+	var w workloadFlags
+	var hostname string
+	fs.StringVar(&w.lab, "lab", "", "")
+	fs.StringVar(&w.pod, "pod", "", "")
+	fs.StringVar(&w.container, "container", "", "")
+	fs.StringVar(&hostname, "hostname", "", "")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
+		return 2
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	if err := datapath.Pause(ctx, hostname); err != nil {
+		fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
+		return 1
+	}
+	return 0
 }
 
 func newDatapathPauseCommand() *cobra.Command {

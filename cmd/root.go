@@ -17,6 +17,10 @@ import (
 // Main runs netx with the full argv (argv[0] decides how it names itself)
 // and returns the process exit code.
 func Main(argv []string, streams genericiooptions.IOStreams) int {
+	// The lab starts one pause per pod: it skips building the command tree.
+	if len(argv) > 2 && argv[1] == "datapath" && argv[2] == "pause" {
+		return runPause(argv[3:], streams)
+	}
 	name := commandName(argv)
 	root := NewRootCommand(name, streams)
 	root.SetArgs(argv[1:])

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -22,7 +21,20 @@ const (
 	serviceHostBase = 10
 )
 
-var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+// isDNSLabel is RFC 1123's label: lowercase alphanumerics and '-', not
+// starting or ending with '-' (length is checked by callers).
+func isDNSLabel(s string) bool {
+	if s == "" || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 func (t *Topology) validate() error {
 	_, err := t.Resolve()
@@ -56,7 +68,7 @@ func (t *Topology) Resolve() (*Lab, error) {
 	if lab.Name == "" {
 		lab.Name = strings.TrimSuffix(t.file, filepath.Ext(t.file))
 	}
-	if !dnsLabel.MatchString(lab.Name) || len(lab.Name) > 20 {
+	if !isDNSLabel(lab.Name) || len(lab.Name) > 20 {
 		p.add(path("name"), "lab name %q must be a DNS label of at most 20 characters (it names the lab's namespaces); set name: to e.g. seeds", lab.Name)
 	}
 	switch lab.Overlay {
@@ -175,7 +187,7 @@ func (p *problems) nodes(lab *Lab) {
 	for i, n := range t.Nodes {
 		at := path("nodes", i)
 		switch {
-		case !dnsLabel.MatchString(n.Name) || len(n.Name) > 40:
+		case !isDNSLabel(n.Name) || len(n.Name) > 40:
 			p.add(path("nodes", i, "name"), "node name %q must be a lowercase DNS label; rename it", n.Name)
 		case n.Name == "fabric":
 			p.add(path("nodes", i, "name"), "node name \"fabric\" is reserved for the underlay namespace; rename it")
@@ -302,7 +314,7 @@ func (p *problems) clients(lab *Lab) {
 	}
 	for i, c := range t.Clients {
 		switch {
-		case !dnsLabel.MatchString(c.Name) || len(c.Name) > 40:
+		case !isDNSLabel(c.Name) || len(c.Name) > 40:
 			p.add(path("clients", i, "name"), "client name %q must be a lowercase DNS label; rename it", c.Name)
 		case nodeNames[c.Name] || c.Name == "fabric":
 			p.add(path("clients", i, "name"), "client %q has the name of a node (or the fabric); namespaces are named after both, so rename it", c.Name)
@@ -374,9 +386,9 @@ func (p *problems) pods(lab *Lab) {
 		}
 		key := ns + "/" + pd.Name
 		switch {
-		case !dnsLabel.MatchString(pd.Name) || len(pd.Name) > 63:
+		case !isDNSLabel(pd.Name) || len(pd.Name) > 63:
 			p.add(path("pods", i, "name"), "pod name %q must be a lowercase DNS label; rename it", pd.Name)
-		case !dnsLabel.MatchString(ns):
+		case !isDNSLabel(ns):
 			p.add(path("pods", i, "namespace"), "pod %q namespace %q must be a lowercase DNS label", pd.Name, ns)
 		case seen[key] > 0:
 			p.add(path("pods", i, "name"), "pod %s is declared twice (first at line %d); rename one", key, seen[key])
@@ -450,14 +462,13 @@ func (p *problems) pods(lab *Lab) {
 func (p *problems) containers(lab *Lab, i int, lp *LabPod, hostPorts map[string]string) {
 	pd := p.t.Pods[i]
 	key := lp.Key()
-	if len(pd.Containers) == 0 {
-		p.add(path("pods", i), "pod %s has no containers; add one (e.g. - name: web\\n  serve: 8080)", key)
-	}
+	// A pod may have no containers: it is then its pause alone, which is
+	// all the network needs (the benchmarks use such pods).
 	names := map[string]bool{}
 	podPorts := map[string]string{} // "80/TCP" -> container
 	for j, c := range pd.Containers {
 		at := func(f ...any) []any { return append(path("pods", i, "containers", j), f...) }
-		if !dnsLabel.MatchString(c.Name) {
+		if !isDNSLabel(c.Name) {
 			p.add(at("name"), "pod %s container name %q must be a lowercase DNS label", key, c.Name)
 		} else if names[c.Name] {
 			p.add(at("name"), "pod %s has two containers named %q; rename one", key, c.Name)
@@ -575,7 +586,7 @@ func (p *problems) services(lab *Lab) {
 		}
 		key := ns + "/" + s.Name
 		switch {
-		case !dnsLabel.MatchString(s.Name):
+		case !isDNSLabel(s.Name):
 			p.add(path("services", i, "name"), "service name %q must be a lowercase DNS label; rename it", s.Name)
 		case seen[key] > 0:
 			p.add(path("services", i, "name"), "service %s is declared twice (first at line %d); rename one", key, seen[key])

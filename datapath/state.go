@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -102,7 +103,8 @@ func (s State) saveLab(sl *SavedLab) error {
 // Journal appends records; every Append is one write(2) of a whole line,
 // which survives the writer being killed (the page cache keeps it).
 type Journal struct {
-	f *os.File
+	mu sync.Mutex
+	f  *os.File
 }
 
 func (s State) openJournal() (*Journal, error) {
@@ -122,6 +124,8 @@ func (j *Journal) Append(r Record) error {
 	if err != nil {
 		return err
 	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	if _, err := j.f.Write(append(b, '\n')); err != nil {
 		return fmt.Errorf("write journal: %w", err)
 	}

@@ -166,11 +166,12 @@ func Parse(name string, data []byte) (*Topology, error) {
 	return t, nil
 }
 
-var yamlLine = regexp.MustCompile(`^\s*(?:yaml: )?line (\d+): (.*)$`)
-
 // yamlProblems rewrites yaml.v3's messages ("line 7: field foo not found in
 // type datapath.Pod") into file:line form with the fix.
 func yamlProblems(file string, err error) []string {
+	// Compiled here, not at package level: only the error path needs them,
+	// and netx starts once per pod (as the pause), so init work counts.
+	yamlLine := regexp.MustCompile(`^\s*(?:yaml: )?line (\d+): (.*)$`)
 	var out []string
 	for _, l := range strings.Split(err.Error(), "\n") {
 		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "yaml: unmarshal errors:") {
@@ -190,10 +191,8 @@ func yamlProblems(file string, err error) []string {
 	return out
 }
 
-var unknownFieldRE = regexp.MustCompile(`field (\S+) not found in type datapath\.(\w+)`)
-
 func unknownField(msg string) (field, typ string, ok bool) {
-	m := unknownFieldRE.FindStringSubmatch(msg)
+	m := regexp.MustCompile(`field (\S+) not found in type datapath\.(\w+)`).FindStringSubmatch(msg)
 	if m == nil {
 		return "", "", false
 	}

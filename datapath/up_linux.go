@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -304,12 +305,23 @@ func ipNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), 32)}
 }
 
+// labNamespaceSysctls switch IPv6 off in pod namespaces: the lab is IPv4
+// single-stack, and without link-local addresses, DAD and router
+// solicitations its packet captures show only the traffic under study (and
+// every interface comes up cheaper).
+var labNamespaceSysctls = [][2]string{
+	{"net/ipv6/conf/all/disable_ipv6", "1"},
+	{"net/ipv6/conf/default/disable_ipv6", "1"},
+}
+
 // nodeSysctls are what a Kubernetes node needs: forwarding, and bridged
 // traffic seen by iptables (so replies from a same-bridge endpoint are
 // un-DNATed). route_localnet lets kube-proxy serve NodePorts on 127.0.0.1.
 func (b *builder) nodeSysctls() [][2]string {
 	s := [][2]string{
 		{"net/ipv4/ip_forward", "1"},
+		{"net/ipv6/conf/all/disable_ipv6", "1"},
+		{"net/ipv6/conf/default/disable_ipv6", "1"},
 		{"net/bridge/bridge-nf-call-iptables", "1"},
 	}
 	if b.lab.Proxy == ProxyIPTables {
@@ -480,41 +492,107 @@ const (
 	roleContainer = "container"
 )
 
-// pods starts every pause first (their start-up overlaps), then wires
-// each pod's eth0 to its node's bridge.
+// pods starts the pause processes and wires each pod's eth0 to its node's
+// bridge, as a pipeline: one goroutine forks pauses (forks are serialised
+// in a Go process anyway) while workers wire the pods already started, so
+// the kernel's veth work overlaps the next fork.
 func (b *builder) pods(ctx context.Context) error {
 	b.pauses = map[string]Record{}
-	nodes := map[string]*LabNode{}
+	nodes := map[string]*podWiring{}
 	for _, n := range b.lab.Nodes {
-		nodes[n.Name] = n
-	}
-	var waits []*pauseStart
-	for _, p := range b.lab.Pods {
-		if r, ok := b.alivePause(p.Key()); ok {
-			b.pauses[p.Key()] = r
-			continue
-		}
-		ps, err := b.startPause(p, nodes[p.Node])
+		w, err := b.wiringFor(n)
 		if err != nil {
 			return err
 		}
-		waits = append(waits, ps)
+		defer w.close()
+		nodes[n.Name] = w
 	}
-	for _, p := range b.lab.Pods {
-		if p.HostNetwork {
-			continue
+	type job struct {
+		pod   *LabPod
+		index int
+		pid   int
+		fresh bool
+	}
+	jobs := make(chan job, 64)
+	errs := make(chan error, 1)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				if err := b.wirePod(j.pod, nodes[j.pod.Node], j.index, j.pid, j.fresh); err != nil {
+					select {
+					case errs <- fmt.Errorf("pod %s: %w", j.pod.Key(), err):
+					default:
+					}
+				}
+			}
+		}()
+	}
+	var waits []*pauseStart
+	var err error
+	for i, p := range b.lab.Pods {
+		if len(errs) > 0 || ctx.Err() != nil {
+			break
 		}
-		if err := b.wirePod(p, nodes[p.Node]); err != nil {
-			return fmt.Errorf("pod %s: %w", p.Key(), err)
+		r, alive := b.alivePause(p.Key())
+		if !alive {
+			var ps *pauseStart
+			if ps, err = b.startPause(p, nodes[p.Node].node); err != nil {
+				break
+			}
+			waits = append(waits, ps)
+			r = b.pauses[p.Key()]
+		}
+		b.pauses[p.Key()] = r
+		if !p.HostNetwork {
+			jobs <- job{pod: p, index: i, pid: r.PID, fresh: !alive}
 		}
 	}
+	close(jobs)
+	wg.Wait()
 	deadline := time.Now().Add(10 * time.Second)
 	for _, w := range waits {
-		if err := w.wait(deadline); err != nil {
-			return err
+		if werr := w.wait(deadline); werr != nil && err == nil {
+			err = werr
 		}
 	}
-	return nil
+	if err != nil {
+		return err
+	}
+	select {
+	case err := <-errs:
+		return err
+	default:
+	}
+	return ctx.Err()
+}
+
+// podWiring holds what wiring a pod on one node needs, looked up once.
+type podWiring struct {
+	node   *LabNode
+	h      *netlink.Handle
+	rt     *rtnl
+	bridge int // cni0's ifindex
+}
+
+func (w *podWiring) close() { w.rt.Close() }
+
+func (b *builder) wiringFor(n *LabNode) (*podWiring, error) {
+	h, err := b.handle(n.Netns)
+	if err != nil {
+		return nil, err
+	}
+	br, err := h.LinkByName(BridgeName)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: find %s: %w", n.Name, BridgeName, err)
+	}
+	rt, err := openRTNL(n.Netns)
+	if err != nil {
+		return nil, err
+	}
+	return &podWiring{node: n, h: h, rt: rt, bridge: br.Attrs().Index}, nil
 }
 
 type pauseStart struct {
@@ -578,54 +656,68 @@ func (b *builder) startPause(p *LabPod, n *LabNode) (*pauseStart, error) {
 // PodNetns is the network namespace of a pod's pause process.
 func PodNetns(pid int) string { return "/proc/" + strconv.Itoa(pid) + "/ns/net" }
 
-func (b *builder) wirePod(p *LabPod, n *LabNode) error {
-	pause := b.pauses[p.Key()]
-	podNS := PodNetns(pause.PID)
-	nh, err := b.handle(n.Netns)
-	if err != nil {
-		return err
-	}
-	ns := short(n.Netns)
+// vethIndexBase numbers the node ends of pod veths (base + pod's position
+// in the lab), so each is addressed without a lookup; a node's own links
+// take the small numbers.
+const vethIndexBase = 1000
+
+func (b *builder) wirePod(p *LabPod, w *podWiring, index, pid int, fresh bool) error {
+	podNS := PodNetns(pid)
+	ns := short(w.node.Netns)
 	b.explain("ip -n %s link add %s mtu %d master %s up type veth peer name %s address %s netns %s", ns, p.HostVeth, b.podMTU(), BridgeName, PodIfName, p.MAC, podNS)
 	b.explain("ip -n %s link set %s type bridge_slave hairpin on", ns, p.HostVeth)
-	if _, err := nh.LinkByName(p.HostVeth); err != nil {
-		br, err := nh.LinkByName(BridgeName)
+	// A fresh pause has a fresh namespace, so its veth cannot exist yet;
+	// only a reused pod needs the check.
+	exists := false
+	if !fresh {
+		_, err := w.h.LinkByName(p.HostVeth)
+		exists = err == nil
+	}
+	if !exists {
+		fd, err := unix.Open(podNS, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return fmt.Errorf("find %s: %w", BridgeName, err)
+			return fmt.Errorf("open %s: %w", podNS, err)
 		}
-		v := &netlink.Veth{
-			LinkAttrs:        netlink.LinkAttrs{Name: p.HostVeth, MTU: b.podMTU(), MasterIndex: br.Attrs().Index, Flags: net.FlagUp},
-			PeerName:         PodIfName,
-			PeerHardwareAddr: net.HardwareAddr(p.MAC),
+		idx := vethIndexBase + index
+		v := podVeth{Name: p.HostVeth, Index: idx, MTU: b.podMTU(), Master: w.bridge, PeerNS: fd, PeerMAC: net.HardwareAddr(p.MAC)}
+		err = w.rt.addPodVeth(v)
+		if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) {
+			// The index is taken (a link made by hand?): let the kernel pick.
+			v.Index, idx = 0, 0
+			err = w.rt.addPodVeth(v)
 		}
-		if err := addVethInto(nh, podNS, v); err != nil {
+		unix.Close(fd)
+		if err != nil {
 			return err
 		}
 		// Hairpin lets a pod reach itself through its own service.
-		if err := nh.LinkSetHairpin(v, true); err != nil {
+		if err := w.h.LinkSetHairpin(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Index: idx, Name: p.HostVeth}}, true); err != nil {
 			return fmt.Errorf("hairpin on %s: %w", p.HostVeth, err)
 		}
 	}
-	ph, err := nsenter.Netlink(podNS)
+	ph, err := nsenter.NetlinkAfter(podNS, labNamespaceSysctls)
 	if err != nil {
 		return err
 	}
 	defer ph.Close()
-	pfx := netip.PrefixFrom(p.IP, n.PodCIDR.Bits())
-	b.explain("ip netns exec <pod %s> ip link set lo up; ip addr add %s dev %s; ip link set %[3]s up; ip route add default via %s", p.Key(), pfx, PodIfName, n.Gateway)
+	pfx := netip.PrefixFrom(p.IP, w.node.PodCIDR.Bits())
+	b.explain("ip netns exec <pod %s> sh -c 'ip link set lo up; ip addr add %s dev %s; ip link set %[3]s up; ip route add default via %s'", p.Key(), pfx, PodIfName, w.node.Gateway)
 	if err := ph.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "lo"}}); err != nil {
 		return fmt.Errorf("set lo up: %w", err)
 	}
-	if err := ensureAddrUp(ph, PodIfName, pfx); err != nil {
-		return err
-	}
 	l, err := ph.LinkByName(PodIfName)
 	if err != nil {
-		return err
+		return fmt.Errorf("find %s: %w", PodIfName, err)
 	}
-	def := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipNet(netip.MustParsePrefix("0.0.0.0/0")), Gw: net.IP(n.Gateway.AsSlice())}
+	if err := ph.AddrAdd(l, &netlink.Addr{IPNet: ipNet(pfx)}); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("add %s to %s: %w", pfx, PodIfName, err)
+	}
+	if err := ph.LinkSetUp(l); err != nil {
+		return fmt.Errorf("set %s up: %w", PodIfName, err)
+	}
+	def := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipNet(netip.MustParsePrefix("0.0.0.0/0")), Gw: net.IP(w.node.Gateway.AsSlice())}
 	if err := ph.RouteReplace(def); err != nil {
-		return fmt.Errorf("default route via %s: %w", n.Gateway, err)
+		return fmt.Errorf("default route via %s: %w", w.node.Gateway, err)
 	}
 	return nil
 }

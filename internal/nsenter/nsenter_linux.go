@@ -211,10 +211,19 @@ func Start(t Target, cmd *exec.Cmd) error {
 // namespace at path; it is used from any goroutine without switching.
 // Close it when done.
 func Netlink(path string) (*netlink.Handle, error) {
+	return NetlinkAfter(path, nil)
+}
+
+// NetlinkAfter is Netlink that first writes sysctls in the namespace, in
+// the same visit.
+func NetlinkAfter(path string, sysctls [][2]string) (*netlink.Handle, error) {
 	var h *netlink.Handle
 	err := Do(Net(path), func() error {
+		if err := SetSysctls(sysctls); err != nil {
+			return err
+		}
 		var err error
-		h, err = netlink.NewHandle()
+		h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
 		return err
 	})
 	if err != nil {
