@@ -35,7 +35,7 @@ unit:
 	$(GO) test -count=1 ./...
 
 bench: setup build
-	$(BIN)/netx datapath bench --pods 10,100,500
+	$(GO) run ./hack/bench --netx $(BIN)/netx --pods 10,100,200,500
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -107,6 +107,22 @@ func Up(ctx context.Context, lab *Lab, o UpOptions) (*UpReport, error) {
 	b := &builder{lab: lab, o: o, st: st, j: j, recs: recs, handles: map[string]*netlink.Handle{}}
 	defer b.closeHandles()
 
+	// Service rules depend only on the plan, so they load while the pods
+	// are being made (except with --explain, which narrates in order).
+	rules := make(chan error, 1)
+	var rulesTook time.Duration
+	startRules := func(ctx context.Context) error {
+		if o.Explain != nil {
+			return b.rules(ctx)
+		}
+		go func() {
+			t0 := time.Now()
+			err := b.rules(ctx)
+			rulesTook = time.Since(t0)
+			rules <- err
+		}()
+		return nil
+	}
 	phases := []struct {
 		name string
 		fn   func(context.Context) error
@@ -114,19 +130,33 @@ func Up(ctx context.Context, lab *Lab, o UpOptions) (*UpReport, error) {
 		{"underlay", b.underlay},
 		{"nodes", b.nodes},
 		{"routes between nodes", b.overlay},
+		{"service rules", startRules},
 		{"pods", b.pods},
-		{"service rules", b.rules},
 		{"containers", b.containers},
 	}
 	for _, ph := range phases {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("interrupted before %s: %w (run `netx datapath down %s` to clean up)", ph.name, err, lab.Name)
+		if err = ctx.Err(); err != nil {
+			err = fmt.Errorf("interrupted before %s: %w (run `netx datapath down %s` to clean up)", ph.name, err, lab.Name)
+			break
 		}
 		t0 := time.Now()
-		if err := ph.fn(ctx); err != nil {
-			return nil, fmt.Errorf("build %s of lab %s: %w", ph.name, lab.Name, err)
+		if err = ph.fn(ctx); err != nil {
+			err = fmt.Errorf("build %s of lab %s: %w", ph.name, lab.Name, err)
+			break
 		}
-		o.progress(fmt.Sprintf("  %-22s %6.1f ms", ph.name, float64(time.Since(t0).Microseconds())/1000))
+		if ph.name != "service rules" || o.Explain != nil {
+			o.progress(fmt.Sprintf("  %-22s %6.1f ms", ph.name, float64(time.Since(t0).Microseconds())/1000))
+		}
+	}
+	if o.Explain == nil {
+		// Wait for the loaders even after a failure: they run processes.
+		if rerr := <-rules; rerr != nil && err == nil {
+			err = fmt.Errorf("build service rules of lab %s: %w", lab.Name, rerr)
+		}
+		o.progress(fmt.Sprintf("  %-22s %6.1f ms (alongside the pods)", "service rules", float64(rulesTook.Microseconds())/1000))
+	}
+	if err != nil {
+		return nil, err
 	}
 	if err := j.Append(Record{Op: recDone}); err != nil {
 		return nil, err
@@ -725,21 +755,33 @@ func (b *builder) wirePod(p *LabPod, w *podWiring, index, pid int, fresh bool) e
 // rules loads each node's service NAT with one iptables-restore (and, in
 // nftables mode, one nft -f) run inside the node's namespace.
 func (b *builder) rules(ctx context.Context) error {
-	for _, n := range b.lab.Nodes {
-		ipt := IPTablesRestore(b.lab, n)
-		b.explain("ip netns exec %s iptables-restore <<'EOF'\n%sEOF", short(n.Netns), ipt)
-		if err := runIn(ctx, n.Netns, ipt, "iptables-restore"); err != nil {
-			return fmt.Errorf("node %s: %w", n.Name, err)
-		}
-		if b.lab.Proxy == ProxyNFTables {
-			nft := NFTablesScript(b.lab, n)
-			b.explain("ip netns exec %s nft -f - <<'EOF'\n%sEOF", short(n.Netns), nft)
-			if err := runIn(ctx, n.Netns, nft, "nft", "-f", "-"); err != nil {
-				return fmt.Errorf("node %s: %w", n.Name, err)
+	errs := make([]error, len(b.lab.Nodes))
+	var wg sync.WaitGroup
+	for i, n := range b.lab.Nodes {
+		load := func() {
+			ipt := IPTablesRestore(b.lab, n)
+			b.explain("ip netns exec %s iptables-restore <<'EOF'\n%sEOF", short(n.Netns), ipt)
+			if err := runIn(ctx, n.Netns, ipt, "iptables-restore"); err != nil {
+				errs[i] = fmt.Errorf("node %s: %w", n.Name, err)
+				return
+			}
+			if b.lab.Proxy == ProxyNFTables {
+				nft := NFTablesScript(b.lab, n)
+				b.explain("ip netns exec %s nft -f - <<'EOF'\n%sEOF", short(n.Netns), nft)
+				if err := runIn(ctx, n.Netns, nft, "nft", "-f", "-"); err != nil {
+					errs[i] = fmt.Errorf("node %s: %w", n.Name, err)
+				}
 			}
 		}
+		if b.o.Explain != nil {
+			load() // in order, so the narration reads node by node
+			continue
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); load() }()
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // runIn runs a rule loader with stdin inside a node namespace.

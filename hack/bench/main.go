@@ -1,0 +1,237 @@
+// Command bench measures `netx datapath up/down` against the reference CNI
+// bridge plugin doing ADD/DEL for the same number of pods, in one run on one
+// machine, and prints a markdown table (docs/benchmarks.md keeps the
+// figures). It needs root; everything it makes lives in namespaces it
+// creates and removes.
+//
+//	go run ./hack/bench --netx bin/netx --pods 10,100,200,500
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/netx-project/netx/datapath"
+	"github.com/netx-project/netx/internal/nsenter"
+)
+
+func main() {
+	netx := flag.String("netx", "bin/netx", "the netx binary (pause and containers re-execute it)")
+	podsFlag := flag.String("pods", "10,100,200,500", "pod counts to measure")
+	plugin := flag.String("cni", "/usr/lib/cni/bridge", "the reference CNI bridge plugin")
+	rounds := flag.Int("rounds", 3, "runs per measurement; the median is reported")
+	flag.Parse()
+	if os.Geteuid() != 0 {
+		fail("bench builds network namespaces: run it as root")
+	}
+	self, err := filepath.Abs(*netx)
+	if err != nil {
+		fail(err.Error())
+	}
+	if _, err := os.Stat(self); err != nil {
+		fail("netx binary %s: %v (run make build first)", self, err)
+	}
+	if _, err := os.Stat(*plugin); err != nil {
+		fail("CNI bridge plugin %s: %v (apt-get install containernetworking-plugins)", *plugin, err)
+	}
+	var counts []int
+	for _, s := range strings.Split(*podsFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > 1000 {
+			fail("--pods: %q is not a pod count in 1-1000", s)
+		}
+		counts = append(counts, n)
+	}
+	fmt.Printf("machine: %d cores, %s, kernel %s\n\n", runtime.NumCPU(), runtime.GOARCH, kernel())
+	fmt.Println("| pods | netx up (network) | netx down | netx up (+1 container/pod, 1 service) | CNI bridge ADD | CNI bridge DEL | netns create (for CNI) | up speed-up vs ADD |")
+	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, n := range counts {
+		up, down := median(*rounds, func() (time.Duration, time.Duration) { return netxRun(self, n, false) })
+		upFull, _ := median(*rounds, func() (time.Duration, time.Duration) { return netxRun(self, n, true) })
+		var mk time.Duration
+		add, del := median(*rounds, func() (time.Duration, time.Duration) {
+			a, d, m := cniRun(*plugin, n)
+			mk = m
+			return a, d
+		})
+		per := func(d time.Duration) string {
+			return fmt.Sprintf("%.2f ms/pod", float64(d.Microseconds())/1000/float64(n))
+		}
+		fmt.Printf("| %d | %s | %s | %s | %s | %s | %s | %.1f× |\n", n, per(up), per(down), per(upFull), per(add), per(del), per(mk), float64(add)/float64(up))
+	}
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func kernel() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return strings.TrimSpace(string(b))
+}
+
+// median runs f rounds times and returns the medians of both durations.
+func median(rounds int, f func() (time.Duration, time.Duration)) (time.Duration, time.Duration) {
+	var as, bs []time.Duration
+	for range rounds {
+		a, b := f()
+		as, bs = append(as, a), append(bs, b)
+	}
+	return mid(as), mid(bs)
+}
+
+func mid(d []time.Duration) time.Duration {
+	for i := range d {
+		for j := i + 1; j < len(d); j++ {
+			if d[j] < d[i] {
+				d[i], d[j] = d[j], d[i]
+			}
+		}
+	}
+	return d[len(d)/2]
+}
+
+// topology is one node with n pods on one bridge (as the CNI side has),
+// optionally each with a server container and one service over all.
+func topology(n int, full bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "name: bench%d\nnodes:\n  - name: node1\n    podCIDR: 10.244.0.0/22\npods:\n", n)
+	for i := range n {
+		fmt.Fprintf(&b, "  - name: p%d\n    node: node1\n    labels: {app: bench}\n", i)
+		if full {
+			b.WriteString("    containers: [{name: c, serve: 8080}]\n")
+		} else {
+			b.WriteString("    containers: []\n")
+		}
+	}
+	if full {
+		b.WriteString("services:\n  - {name: s, selector: {app: bench}, ports: [{port: 80, targetPort: '8080'}]}\n")
+	}
+	return b.String()
+}
+
+func netxRun(self string, n int, full bool) (up, down time.Duration) {
+	top, err := datapath.Parse("bench.yaml", []byte(topology(n, full)))
+	if err != nil {
+		fail("topology: %v", err)
+	}
+	lab, err := top.Resolve()
+	if err != nil {
+		fail("topology: %v", err)
+	}
+	settle()
+	ctx := context.Background()
+	t0 := time.Now()
+	if _, err := datapath.Up(ctx, lab, datapath.UpOptions{Self: self, Source: "bench"}); err != nil {
+		datapath.Down(ctx, lab.Name)
+		fail("netx up: %v", err)
+	}
+	up = time.Since(t0)
+	t0 = time.Now()
+	if _, err := datapath.Down(ctx, lab.Name); err != nil {
+		fail("netx down: %v", err)
+	}
+	return up, time.Since(t0)
+}
+
+const cniConf = `{"cniVersion":"1.0.0","name":"bench","type":"bridge","bridge":"cni0","isGateway":true,
+"ipMasq":false,"hairpinMode":true,"ipam":{"type":"host-local","ranges":[[{"subnet":"10.244.0.0/22"}]],"dataDir":%q}}`
+
+// cniRun gives n fresh pod namespaces to the bridge plugin (ADD), then
+// takes them back (DEL), running it inside a throwaway node namespace as a
+// container runtime would on the host.
+func cniRun(plugin string, n int) (add, del, mk time.Duration) {
+	dir, err := os.MkdirTemp("", "netx-bench-cni")
+	if err != nil {
+		fail("%v", err)
+	}
+	defer os.RemoveAll(dir)
+	conf := fmt.Sprintf(cniConf, filepath.Join(dir, "ipam"))
+	tag := strconv.Itoa(os.Getpid())
+	node := datapath.NetnsPath("netx-bench-cni-node-" + tag)
+	pods := make([]string, n)
+	defer func() {
+		for _, p := range append(pods, node) {
+			if p != "" {
+				nsenter.RemoveNamed(p)
+			}
+		}
+	}()
+	if err := nsenter.CreateNamed(node, func() error { return nil }); err != nil {
+		fail("node namespace: %v", err)
+	}
+	settle()
+	t0 := time.Now()
+	for i := range n {
+		pods[i] = datapath.NetnsPath(fmt.Sprintf("netx-bench-cni-%s-%d", tag, i))
+		if err := nsenter.CreateNamed(pods[i], func() error { return nil }); err != nil {
+			fail("pod namespace: %v", err)
+		}
+	}
+	mk = time.Since(t0)
+	settle()
+	call := func(cmd string, i int) {
+		c := exec.Command(plugin)
+		c.Env = []string{"CNI_COMMAND=" + cmd, "CNI_CONTAINERID=bench" + strconv.Itoa(i), "CNI_NETNS=" + pods[i],
+			"CNI_IFNAME=eth0", "CNI_PATH=" + filepath.Dir(plugin), "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+		c.Stdin = strings.NewReader(conf)
+		var out bytes.Buffer
+		c.Stdout, c.Stderr = &out, &out
+		if err := nsenter.Start(nsenter.Net(node), c); err != nil {
+			fail("start plugin: %v", err)
+		}
+		if err := c.Wait(); err != nil {
+			fail("CNI %s pod %d: %v: %s", cmd, i, err, out.String())
+		}
+	}
+	t0 = time.Now()
+	for i := range n {
+		call("ADD", i)
+	}
+	add = time.Since(t0)
+	settle()
+	t0 = time.Now()
+	for i := range n {
+		call("DEL", i)
+	}
+	del = time.Since(t0)
+	return add, del, mk
+}
+
+// settle waits until the machine is idle again (the kernel tears network
+// namespaces down asynchronously, and that work must not be charged to the
+// next measurement).
+func settle() {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		i0, t0 := cpuIdle()
+		time.Sleep(250 * time.Millisecond)
+		i1, t1 := cpuIdle()
+		if t1 > t0 && float64(i1-i0)/float64(t1-t0) > 0.95 {
+			return
+		}
+	}
+}
+
+func cpuIdle() (idle, total uint64) {
+	b, _ := os.ReadFile("/proc/stat")
+	f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+	for i, s := range f[1:] {
+		v, _ := strconv.ParseUint(s, 10, 64)
+		total += v
+		if i == 3 || i == 4 { // idle, iowait
+			idle += v
+		}
+	}
+	return idle, total
+}
