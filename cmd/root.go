@@ -84,7 +84,7 @@ func parentIsKubectl() bool {
 // NewRootCommand builds the command tree; nothing is global.
 func NewRootCommand(name string, streams genericiooptions.IOStreams) *cobra.Command {
 	root := &cobra.Command{
-		Use:   name,
+		Use:   strings.TrimPrefix(name, "kubectl "),
 		Short: "Debug Kubernetes pod networking on the node",
 		Long: name + ` walks the path a packet takes between pods, services and the outside
 world on a node — veth, bridge, routes, kube-proxy NAT, overlay — and can

@@ -96,6 +96,14 @@ func Down(ctx context.Context, name string) (*DownReport, error) {
 	if err := os.RemoveAll(st.Dir); err != nil {
 		return rep, fmt.Errorf("remove state of lab %s: %w", name, err)
 	}
+	if exists(netnsDirMarker) {
+		if err := nsenter.ReleaseNetnsDir(NetnsDir); err != nil {
+			return rep, err
+		}
+		if ents, _ := os.ReadDir(NetnsDir); len(ents) == 0 {
+			os.Remove(netnsDirMarker)
+		}
+	}
 	rep.Found = rep.Found || rep.Processes > 0 || rep.Namespaces > 0
 	return rep, nil
 }

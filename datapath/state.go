@@ -66,6 +66,10 @@ func (s State) Exists() bool {
 	return err == nil
 }
 
+// netnsDirMarker records that netx made NetnsDir a mount point (it was a
+// plain directory before), so the last down can undo it.
+var netnsDirMarker = filepath.Join(StateRoot, "netns-dir-mounted")
+
 // Lab reads the saved plan, with the topology file it came from.
 func (s State) Lab() (*SavedLab, error) {
 	b, err := os.ReadFile(s.labFile())

@@ -104,6 +104,13 @@ func Up(ctx context.Context, lab *Lab, o UpOptions) (*UpReport, error) {
 	}
 	defer j.Close()
 	recs, _ := st.Records()
+	if made, err := nsenter.PrepareNetnsDir(NetnsDir); err != nil {
+		return nil, err
+	} else if made {
+		if err := os.WriteFile(netnsDirMarker, nil, 0o644); err != nil {
+			return nil, err
+		}
+	}
 	b := &builder{lab: lab, o: o, st: st, j: j, recs: recs, handles: map[string]*netlink.Handle{}}
 	defer b.closeHandles()
 

@@ -119,7 +119,7 @@ func CreateNamed(path string, fn func() error) error {
 	if IsNamespace(path) {
 		return Do(Net(path), fn)
 	}
-	if err := sharedMountDir(filepath.Dir(path)); err != nil {
+	if _, err := PrepareNetnsDir(filepath.Dir(path)); err != nil {
 		return err
 	}
 	return onThread(func() (func() error, error) {
@@ -150,27 +150,41 @@ func CreateNamed(path string, fn func() error) error {
 	}, fn)
 }
 
-// sharedMountDir prepares dir as `ip netns add` prepares /run/netns: a
-// mount point of its own with shared propagation, so the namespace mounts
-// made in it are seen in every mount namespace and iproute2 and netx agree
-// on what is mounted where.
-func sharedMountDir(dir string) error {
+// PrepareNetnsDir prepares dir as `ip netns add` prepares /run/netns: a
+// mount point of its own with shared propagation, so namespace mounts made
+// in it are seen in every mount namespace and iproute2 and netx agree on
+// what is mounted where. made says it was not a mount point before, so the
+// caller can undo it (ReleaseNetnsDir) and leave the host as it found it.
+func PrepareNetnsDir(dir string) (made bool, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
+		return false, fmt.Errorf("create %s: %w", dir, err)
 	}
-	err := unix.Mount("", dir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	err = unix.Mount("", dir, "none", unix.MS_SHARED|unix.MS_REC, "")
 	if err == nil {
-		return nil
+		return false, nil
 	}
 	if !errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("make %s a shared mount: %w", dir, err)
+		return false, fmt.Errorf("make %s a shared mount: %w", dir, err)
 	}
 	// Not a mount point yet: bind it onto itself, then share it.
 	if err := unix.Mount(dir, dir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind-mount %s: %w", dir, err)
+		return false, fmt.Errorf("bind-mount %s: %w", dir, err)
 	}
 	if err := unix.Mount("", dir, "none", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("make %s a shared mount: %w", dir, err)
+		return true, fmt.Errorf("make %s a shared mount: %w", dir, err)
+	}
+	return true, nil
+}
+
+// ReleaseNetnsDir undoes PrepareNetnsDir once dir holds no namespace any
+// more; with namespaces still in it (someone else's), it does nothing.
+func ReleaseNetnsDir(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) > 0 {
+		return nil
+	}
+	if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("unmount %s: %w", dir, err)
 	}
 	return nil
 }
