@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/netx-project/netx/cmd.Version=$(VERSION)
 export CGO_ENABLED := 0
 
-.PHONY: all setup build demo demo-down test unit test-root bench lint fmt cross clean
+.PHONY: all setup build demo demo-down test unit bench fmt krew clean
 
 all: build
 
@@ -29,6 +29,7 @@ demo-down: build
 # when NETX_PRIVILEGED_TESTS=1 (CI sets it and runs as root).
 test: setup
 	$(GO) vet ./...
+	GOOS=darwin GOARCH=arm64 $(GO) vet ./...   # krew platforms must compile
 	$(GO) test -count=1 -timeout 30m ./...
 
 unit:
@@ -40,10 +41,9 @@ bench: setup build
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-cross:
-	@for p in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64; do \
-	  GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/cross/$${p%/*}-$${p#*/}/kubectl-netx . || exit 1; \
-	done
+# Release archives for every krew platform and the rendered krew manifest.
+krew:
+	hack/krew.sh $(VERSION)
 
 clean:
 	rm -rf $(BIN)

@@ -13,14 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DownReport says what down removed.
-type DownReport struct {
-	Processes  int
-	Namespaces int
-	// Found is false when there was nothing of the lab left to remove.
-	Found bool
-}
-
 // Down removes everything up made for the named lab: every process in the
 // lab's namespaces (pauses, containers, and anything a user started there
 // with exec), the named namespaces, and the state. It works from the

@@ -3,34 +3,12 @@ package datapath
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os/exec"
 	"strconv"
 	"strings"
 
 	"github.com/netx-project/netx/internal/nsenter"
 )
-
-// ExecOptions say what to run in a pod and with which streams.
-type ExecOptions struct {
-	Lab, Pod, Container string
-	Argv                []string
-	// Self replaces a leading "netx" or "kubectl-netx" in Argv, so the lab's
-	// built-in client is always at hand (netx datapath get ...).
-	Self           string
-	Stdin          io.Reader
-	Stdout, Stderr io.Writer
-}
-
-// PodNotFoundError says a pod is not part of the lab.
-type PodNotFoundError struct {
-	Lab, Pod string
-	Known    []string
-}
-
-func (e *PodNotFoundError) Error() string {
-	return fmt.Sprintf("pod %q is not in lab %s; pods are: %s", e.Pod, e.Lab, strings.Join(e.Known, ", "))
-}
 
 // Exec runs a command in a pod's namespaces (net, uts, ipc of its pause,
 // the seeds' "Join Namespace"), like kubectl exec, and returns its exit code.

@@ -1,10 +1,13 @@
 package datapath
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"net"
 	"net/netip"
+	"strconv"
 )
 
 // Lab is a topology with every name, address and port decided: the plan
@@ -167,4 +170,20 @@ func (m *MAC) UnmarshalText(b []byte) error {
 	hw, err := net.ParseMAC(string(b))
 	*m = MAC(hw)
 	return err
+}
+
+// PodNetns is the network namespace of a pod's pause process.
+func PodNetns(pid int) string { return "/proc/" + strconv.Itoa(pid) + "/ns/net" }
+
+// Roles of the processes in the journal.
+const (
+	rolePause     = "pause"
+	roleContainer = "container"
+)
+
+// sameLab says whether two plans are identical.
+func sameLab(a, b *Lab) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
 }

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 )
 
 // StateRoot holds one directory per lab: the resolved plan (lab.json), the
@@ -161,35 +160,6 @@ func (s State) Records() ([]Record, error) {
 	}
 	return out, sc.Err()
 }
-
-// Lock serialises datapath commands on this machine with flock(2); it is
-// released when the process exits, however it exits.
-type Lock struct{ f *os.File }
-
-// AcquireLock blocks until the lock is free; waiting is called once so the
-// caller can say why it is waiting.
-func AcquireLock(waiting func()) (*Lock, error) {
-	if err := os.MkdirAll(StateRoot, 0o755); err != nil {
-		return nil, fmt.Errorf("create %s: %w", StateRoot, err)
-	}
-	f, err := os.OpenFile(filepath.Join(StateRoot, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open lock: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		if waiting != nil {
-			waiting()
-		}
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
-		}
-	}
-	return &Lock{f: f}, nil
-}
-
-// Release unlocks.
-func (l *Lock) Release() { l.f.Close() }
 
 // Labs lists the labs with state on this machine.
 func Labs() []string {

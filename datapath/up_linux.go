@@ -3,10 +3,8 @@ package datapath
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -21,57 +19,6 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
-
-// UpOptions say how to build a lab.
-type UpOptions struct {
-	// Self is the netx binary, re-executed as each pod's pause process and
-	// as the built-in containers (serve, forward).
-	Self string
-	// Source is the topology file, remembered for status.
-	Source string
-	// Explain, when set, receives each step as the equivalent ip/iptables
-	// command, for learning.
-	Explain io.Writer
-	// Progress, when set, receives one line per phase.
-	Progress io.Writer
-}
-
-// UpReport says what up did.
-type UpReport struct {
-	// Reused is true when the lab was already (partly) up and up only
-	// completed it.
-	Reused     bool
-	Containers []ContainerStart
-	Elapsed    time.Duration
-}
-
-// ContainerStart is the outcome of starting one container.
-type ContainerStart struct {
-	Pod       string
-	Container string
-	PID       int
-	// Error is why the container failed, e.g. "listen tcp :80: bind:
-	// address already in use"; Expected marks a pod that asked for it
-	// (allowPortConflict).
-	Error    string
-	Expected bool
-}
-
-// ConflictError says a lab of this name is up with a different plan.
-type ConflictError struct {
-	Lab, Source string
-}
-
-func (e *ConflictError) Error() string {
-	return fmt.Sprintf("lab %q is already up from %s with a different topology; run `netx datapath down %s` first", e.Lab, e.Source, e.Lab)
-}
-
-// NotPrivilegedError says the caller lacks the privileges to build a lab.
-type NotPrivilegedError struct{ Op string }
-
-func (e *NotPrivilegedError) Error() string {
-	return e.Op + " needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN); run it with sudo"
-}
 
 // Up builds lab. It is idempotent: objects that exist are kept, missing
 // ones are made. Everything is journalled before it is made, so Down can
@@ -171,12 +118,6 @@ func Up(ctx context.Context, lab *Lab, o UpOptions) (*UpReport, error) {
 	rep.Containers = b.started
 	rep.Elapsed = time.Since(start)
 	return rep, nil
-}
-
-func sameLab(a, b *Lab) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return bytes.Equal(x, y)
 }
 
 func (o UpOptions) progress(s string) {
@@ -524,11 +465,6 @@ func (b *builder) alivePause(key string) (Record, bool) {
 	return Record{}, false
 }
 
-const (
-	rolePause     = "pause"
-	roleContainer = "container"
-)
-
 // pods starts the pause processes and wires each pod's eth0 to its node's
 // bridge, as a pipeline: one goroutine forks pauses (forks are serialised
 // in a Go process anyway) while workers wire the pods already started, so
@@ -689,9 +625,6 @@ func (b *builder) startPause(p *LabPod, n *LabNode) (*pauseStart, error) {
 	}
 	return &pauseStart{pod: p.Key(), ready: r, cmd: cmd}, nil
 }
-
-// PodNetns is the network namespace of a pod's pause process.
-func PodNetns(pid int) string { return "/proc/" + strconv.Itoa(pid) + "/ns/net" }
 
 // vethIndexBase numbers the node ends of pod veths (base + pod's position
 // in the lab), so each is addressed without a lookup; a node's own links

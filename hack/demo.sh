@@ -7,7 +7,9 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "the lab creates network namespaces: run make demo as root (sudo make demo)" >&2
   exit 1
 fi
-step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
+bold='' plain=''
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; fi
+step() { printf '\n%s== %s%s\n$ %s\n' "$bold" "$1" "$plain" "$2"; }
 run() { step "$1" "${*:2}"; "${@:2}"; }
 
 run "build the seeds lab (two nodes, host-gw, kube-proxy iptables)" "$netx" datapath up

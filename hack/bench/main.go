@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command bench measures `netx datapath up/down` against the reference CNI
 // bridge plugin doing ADD/DEL for the same number of pods, in one run on one
 // machine, and prints a markdown table (docs/benchmarks.md keeps the

@@ -1,0 +1,27 @@
+//go:build !linux
+
+package datapath
+
+import (
+	"context"
+	"errors"
+	"runtime"
+)
+
+// ErrUnsupported is returned by everything that needs Linux namespaces.
+var ErrUnsupported = errors.New("netx datapath builds Linux network namespaces and runs only on Linux (this is " + runtime.GOOS + ")")
+
+// Up needs Linux.
+func Up(context.Context, *Lab, UpOptions) (*UpReport, error) { return nil, ErrUnsupported }
+
+// Down needs Linux.
+func Down(context.Context, string) (*DownReport, error) { return nil, ErrUnsupported }
+
+// Exec needs Linux.
+func Exec(ExecOptions) (int, error) { return 0, ErrUnsupported }
+
+// Pause needs Linux.
+func Pause(context.Context, string) error { return ErrUnsupported }
+
+// GetStatus needs Linux.
+func GetStatus(string) (*Status, error) { return nil, ErrUnsupported }
