@@ -322,7 +322,7 @@ func (b *builder) nodes(context.Context) error {
 			return err
 		}
 		gw := netip.PrefixFrom(n.Gateway, n.PodCIDR.Bits())
-		b.explain("ip -n %s link add %s type bridge && ip -n %[1]s addr add %s dev %[2]s && ip -n %[1]s link set %[2]s up", short(n.Netns), BridgeName, gw)
+		b.explain("ip -n %[1]s link add %[2]s type bridge && ip -n %[1]s addr add %[3]s dev %[2]s && ip -n %[1]s link set %[2]s up", short(n.Netns), BridgeName, gw)
 		if _, err := h.LinkByName(BridgeName); err != nil {
 			br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: BridgeName, MTU: b.podMTU(),
 				HardwareAddr: net.HardwareAddr(macFor(b.lab.Name, "cni0", n.Name))}}
@@ -634,7 +634,7 @@ const vethIndexBase = 1000
 func (b *builder) wirePod(p *LabPod, w *podWiring, index, pid int, fresh bool) error {
 	podNS := PodNetns(pid)
 	ns := short(w.node.Netns)
-	b.explain("ip -n %s link add %s mtu %d master %s up type veth peer name %s address %s netns %s", ns, p.HostVeth, b.podMTU(), BridgeName, PodIfName, p.MAC, podNS)
+	b.explain("ip -n %s link add %s mtu %d master %s up type veth peer name %s address %s netns %d", ns, p.HostVeth, b.podMTU(), BridgeName, PodIfName, p.MAC, pid)
 	b.explain("ip -n %s link set %s type bridge_slave hairpin on", ns, p.HostVeth)
 	// A fresh pause has a fresh namespace, so its veth cannot exist yet;
 	// only a reused pod needs the check.
@@ -671,7 +671,7 @@ func (b *builder) wirePod(p *LabPod, w *podWiring, index, pid int, fresh bool) e
 	}
 	defer ph.Close()
 	pfx := netip.PrefixFrom(p.IP, w.node.PodCIDR.Bits())
-	b.explain("ip netns exec <pod %s> sh -c 'ip link set lo up; ip addr add %s dev %s; ip link set %[3]s up; ip route add default via %s'", p.Key(), pfx, PodIfName, w.node.Gateway)
+	b.explain("nsenter --net=%s sh -c 'ip link set lo up; ip addr add %s dev %s; ip link set %[3]s up; ip route add default via %s'   # pod %s", podNS, pfx, PodIfName, w.node.Gateway, p.Key())
 	if err := ph.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "lo"}}); err != nil {
 		return fmt.Errorf("set lo up: %w", err)
 	}
