@@ -163,7 +163,10 @@ func (o *UpOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.streams.ErrOut, "container %s/%s failed: %s%s\n", c.Pod, c.Container, c.Error, note)
 	}
 	verb := "built"
-	if rep.Reused {
+	switch {
+	case rep.Resumed:
+		verb = "completed (an earlier up had been interrupted)"
+	case rep.Reused:
 		verb = "already up; checked"
 	}
 	fmt.Fprintf(o.streams.ErrOut, "lab %s %s in %s.\n", o.lab.Name, verb, rep.Elapsed.Round(time.Millisecond))

@@ -28,7 +28,10 @@ type UpOptions struct {
 type UpReport struct {
 	// Reused is true when the lab was already (partly) up and up only
 	// completed it.
-	Reused     bool
+	Reused bool
+	// Resumed is true when an earlier up had been interrupted and this one
+	// finished its work.
+	Resumed    bool
 	Containers []ContainerStart
 	Elapsed    time.Duration
 }

@@ -493,3 +493,54 @@ func TestRootExecErrors(t *testing.T) {
 		t.Errorf("hostname in pod web: %q %v", out.String(), err)
 	}
 }
+
+// TestRootKilledUpThenUpAgain: an up killed half way is finished by the
+// next up, and the lab then works like one built in one go.
+func TestRootKilledUpThenUpAgain(t *testing.T) {
+	testenv.RequireRoot(t)
+	bin := buildNetx(t)
+	lab := testLab(t, "seeds.yaml")
+	topo := filepath.Join(t.TempDir(), "lab.yaml")
+	src, err := os.ReadFile(filepath.Join("..", "testdata", "topologies", "seeds.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(topo, bytes.Replace(src, []byte("name: seeds"), []byte("name: "+lab.Name), 1), 0o644)
+	t.Cleanup(func() { Down(context.Background(), lab.Name) })
+	cmd := exec.Command(bin, "datapath", "up", "-q", "-f", topo)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	st := StateFor(lab.Name)
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Microsecond) {
+		if recs, _ := st.Records(); len(recs) >= 9 { // namespaces and some pauses
+			break
+		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if s, err := GetStatus(lab.Name); err != nil || s.Complete {
+		t.Fatalf("after the kill the lab must read as incomplete: %v %v", s != nil && s.Complete, err)
+	}
+	rep, err := Up(context.Background(), lab, UpOptions{Self: bin, Source: topo})
+	if err != nil {
+		t.Fatalf("up after a killed up: %v", err)
+	}
+	if !rep.Resumed {
+		t.Error("up after a killed up does not report that it resumed")
+	}
+	s, err := GetStatus(lab.Name)
+	if err != nil || !s.Complete {
+		t.Fatalf("status after resume: complete=%v %v", s != nil && s.Complete, err)
+	}
+	for _, p := range s.Pods {
+		if !p.Running {
+			t.Errorf("pod %s not running after resume", p.Name)
+		}
+	}
+	svc := service(lab, "svc-b")
+	reachesAll(t, lab, "pod-a", fmt.Sprintf("%s:%d", svc.ClusterIP, svc.Ports[0].Port), 40, "b-1", "b-2")
+	if r := get(t, lab, "pod-a", podIP(lab, "b-2")+":8080", 1); field(r, "pod") != "default/b-2" {
+		t.Errorf("cross-node after resume: %q", r)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,6 +52,7 @@ func Up(ctx context.Context, lab *Lab, o UpOptions) (*UpReport, error) {
 	}
 	defer j.Close()
 	recs, _ := st.Records()
+	rep.Resumed = rep.Reused && !slices.ContainsFunc(recs, func(r Record) bool { return r.Op == recDone })
 	if made, err := nsenter.PrepareNetnsDir(NetnsDir); err != nil {
 		return nil, err
 	} else if made {
