@@ -23,7 +23,7 @@ demo: setup build
 	@hack/demo.sh $(BIN)/netx
 
 demo-down: build
-	$(BIN)/netx datapath down --all
+	$(BIN)/netx datapath down seeds
 
 # All tests. Root-only tests (TestRoot*) skip without root, and fail instead
 # when NETX_PRIVILEGED_TESTS=1 (CI sets it and runs as root).

@@ -41,7 +41,6 @@ NodePort, hostPort, hostNetwork, two containers talking over localhost).`,
 		newDatapathStatusCommand(streams),
 		newDatapathExecCommand(streams),
 		newDatapathValidateCommand(streams),
-		newDatapathPauseCommand(),
 		newDatapathServeCommand(),
 		newDatapathForwardCommand(),
 		newDatapathGetCommand(streams),
@@ -181,14 +180,20 @@ func examplePod(l *datapath.Lab) string {
 			return p.Name
 		}
 	}
-	return l.Pods[0].Name
+	if len(l.Pods) > 0 {
+		return l.Pods[0].Name
+	}
+	return "POD"
 }
 
 func exampleTarget(l *datapath.Lab) string {
 	for _, s := range l.Services {
 		return fmt.Sprintf("%s:%d", s.ClusterIP, s.Ports[0].Port)
 	}
-	return l.Pods[len(l.Pods)-1].IP.String() + ":8080"
+	if len(l.Pods) > 0 {
+		return l.Pods[len(l.Pods)-1].IP.String() + ":8080"
+	}
+	return "IP:PORT"
 }
 
 func orBackground(ctx context.Context) context.Context {
@@ -210,6 +215,9 @@ func newDatapathDownCommand(streams genericiooptions.IOStreams) *cobra.Command {
 			case all:
 				names = datapath.Labs()
 			case len(args) == 1:
+				if err := datapath.ValidLabName(args[0]); err != nil {
+					return err
+				}
 				names = args
 			default:
 				n, err := datapath.ResolveLabName("")
@@ -451,25 +459,6 @@ func runPause(args []string, streams genericiooptions.IOStreams) int {
 	return 0
 }
 
-func newDatapathPauseCommand() *cobra.Command {
-	var w workloadFlags
-	var hostname string
-	c := &cobra.Command{
-		Use:    "pause",
-		Short:  "Hold a pod's namespaces (the lab's pause container)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signalContext()
-			defer stop()
-			return datapath.Pause(ctx, hostname)
-		},
-	}
-	w.add(c)
-	c.Flags().StringVar(&hostname, "hostname", "", "hostname to set in the pod's uts namespace")
-	return c
-}
-
 func newDatapathServeCommand() *cobra.Command {
 	var w workloadFlags
 	var listen string
@@ -501,7 +490,8 @@ func newDatapathForwardCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext()
 			defer stop()
-			return datapath.RunForward(ctx, listen, to, datapath.Report)
+			logf := func(format string, args ...any) { fmt.Fprintf(cmd.ErrOrStderr(), format+"\n", args...) }
+			return datapath.RunForward(ctx, listen, to, datapath.Report, logf)
 		},
 	}
 	w.add(c)

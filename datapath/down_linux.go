@@ -19,6 +19,9 @@ import (
 // journal and also sweeps by name, so it cleans up after an up that was
 // killed at any point, and a second Down finds nothing and succeeds.
 func Down(ctx context.Context, name string) (*DownReport, error) {
+	if err := ValidLabName(name); err != nil {
+		return nil, err
+	}
 	if os.Geteuid() != 0 {
 		return nil, &NotPrivilegedError{Op: "datapath down"}
 	}
@@ -35,53 +38,81 @@ func Down(ctx context.Context, name string) (*DownReport, error) {
 	rep := &DownReport{Found: st.Exists()}
 
 	// The lab's named namespaces: journalled ones, and any left by name.
+	// Only paths of the lab's own form are ever touched.
 	named := map[string]bool{}
 	for _, r := range recs {
-		if r.Op == recNetns {
+		if r.Op == recNetns && labNetnsPath(name, r.Path) {
 			named[r.Path] = true
 		}
 	}
 	leftovers, _ := filepath.Glob(filepath.Join(NetnsDir, NetnsName(name, "*")))
 	for _, p := range leftovers {
-		named[p] = true
-	}
-
-	// Every network namespace of the lab, by inode: the named ones and
-	// those of the pause processes still alive.
-	inodes := map[uint64]bool{}
-	for p := range named {
-		if ino, ok := nsInode(p); ok {
-			inodes[ino] = true
+		if labNetnsPath(name, p) {
+			named[p] = true
 		}
 	}
-	victims := map[int]bool{}
+
+	// Every network namespace of the lab, by device and inode: the named
+	// ones and the pods' (recorded when each pause started).
+	ids := map[nsenter.ID]string{}
+	for p := range named {
+		if id, err := nsenter.IDOf(p); err == nil {
+			ids[id] = p
+		}
+	}
 	for _, r := range recs {
-		if r.Op == recProc && r.alive() {
-			victims[r.PID] = true
-			if ino, ok := nsInode(PodNetns(r.PID)); ok {
-				inodes[ino] = true
+		if r.Op == recProc && r.Role == rolePause && r.NetnsIno != 0 {
+			ids[nsenter.ID{Dev: r.NetnsDev, Ino: r.NetnsIno}] = "pod " + r.Pod
+		}
+	}
+	for _, h := range nsenter.HostNetIDs() {
+		if what, ok := ids[h]; ok {
+			return rep, fmt.Errorf("refusing to take down lab %s: its %s is the host's network namespace; nothing was removed", name, what)
+		}
+	}
+
+	// Kill until a sweep finds nothing: a process may fork while we look.
+	spare := map[int]bool{1: true, os.Getpid(): true, os.Getppid(): true}
+	killed := map[int]bool{}
+	for pass := 0; pass < 10; pass++ {
+		victims := sweep(name, ids)
+		if pass == 0 {
+			for _, r := range recs {
+				if r.Op == recProc && r.alive() {
+					victims = append(victims, r.PID)
+				}
 			}
 		}
-	}
-	for _, pid := range sweep(name, inodes) {
-		victims[pid] = true
-	}
-	for pid := range victims {
-		if pid == os.Getpid() || pid == os.Getppid() || pid <= 1 {
-			continue
+		n := 0
+		for _, pid := range victims {
+			if spare[pid] {
+				continue
+			}
+			if err := unix.Kill(pid, unix.SIGKILL); err == nil {
+				n++
+				killed[pid] = true
+			}
 		}
-		if err := unix.Kill(pid, unix.SIGKILL); err == nil {
-			rep.Processes++
+		if n == 0 {
+			break
 		}
+		waitGone(ctx, killed, 5*time.Second)
 	}
-	waitGone(ctx, victims, 5*time.Second)
+	rep.Processes = len(killed)
 
 	for p := range named {
-		if !exists(p) {
+		switch {
+		case nsenter.IsNamespace(p):
+			if err := nsenter.RemoveNamed(p); err != nil {
+				return rep, fmt.Errorf("lab %s: %w", name, err)
+			}
+		case exists(p):
+			// The empty file a killed up made before it could mount.
+			if err := os.Remove(p); err != nil {
+				return rep, fmt.Errorf("lab %s: remove %s: %w", name, p, err)
+			}
+		default:
 			continue
-		}
-		if err := nsenter.RemoveNamed(p); err != nil {
-			return rep, fmt.Errorf("lab %s: %w", name, err)
 		}
 		rep.Namespaces++
 	}
@@ -105,19 +136,10 @@ func exists(p string) bool {
 	return err == nil
 }
 
-// nsInode identifies a namespace by its nsfs inode.
-func nsInode(path string) (uint64, bool) {
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return 0, false
-	}
-	return st.Ino, true
-}
-
 // sweep finds processes that belong to the lab: those living in one of its
 // network namespaces, and netx processes started for it (--lab NAME) whose
 // journal record may have been lost when up was killed.
-func sweep(lab string, inodes map[uint64]bool) []int {
+func sweep(lab string, ids map[nsenter.ID]string) []int {
 	ents, _ := os.ReadDir("/proc")
 	var out []int
 	for _, e := range ents {
@@ -125,25 +147,23 @@ func sweep(lab string, inodes map[uint64]bool) []int {
 		if err != nil {
 			continue
 		}
-		if ino, ok := nsInode("/proc/" + e.Name() + "/ns/net"); ok && inodes[ino] {
-			out = append(out, pid)
-			continue
+		if id, err := nsenter.IDOf("/proc/" + e.Name() + "/ns/net"); err == nil {
+			if _, ok := ids[id]; ok {
+				out = append(out, pid)
+				continue
+			}
 		}
-		if isLabProcess(pid, lab) {
+		if b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err == nil && isLabProcess(string(b), lab) {
 			out = append(out, pid)
 		}
 	}
 	return out
 }
 
-// isLabProcess says whether pid is `netx datapath <pause|serve|forward>
-// ... --lab lab`.
-func isLabProcess(pid int, lab string) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	if err != nil {
-		return false
-	}
-	args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+// isLabProcess says whether a NUL-separated command line is `netx datapath
+// <pause|serve|forward> ... --lab lab`.
+func isLabProcess(cmdline, lab string) bool {
+	args := strings.Split(strings.TrimRight(cmdline, "\x00"), "\x00")
 	if len(args) < 3 || args[1] != "datapath" {
 		return false
 	}
@@ -167,7 +187,7 @@ func waitGone(ctx context.Context, pids map[int]bool, limit time.Duration) {
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		left := 0
 		for pid := range pids {
-			if s := procState(pid); s != "" && s != "Z" && s != "X" {
+			if running(pid) {
 				left++
 			}
 		}

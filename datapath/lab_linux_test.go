@@ -321,7 +321,7 @@ func TestRootSeedsLab(t *testing.T) {
 		t.Fatalf("down: %+v %v", down, err)
 	}
 	for _, p := range pauses {
-		if procState(p.PID) != "" && procStart(p.PID) != 0 {
+		if running(p.PID) {
 			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.PID)); bytes.Contains(b, []byte(lab.Name)) {
 				t.Errorf("pause of %s (pid %d) still runs after down", p.Name, p.PID)
 			}
@@ -418,6 +418,8 @@ func TestRootKilledUpThenDown(t *testing.T) {
 		cmd.Wait()
 		recs, _ := st.Records()
 		t.Logf("killed up after %d journal records", len(recs))
+		// The lab's namespaces as they are now, to prove none keeps a process.
+		ids := labNamespaces(t, lab.Name, recs)
 		rep, err := Down(context.Background(), lab.Name)
 		if err != nil {
 			t.Fatalf("down after kill at %d records: %v", after, err)
@@ -425,11 +427,35 @@ func TestRootKilledUpThenDown(t *testing.T) {
 		if !rep.Found {
 			t.Errorf("down after kill at %d records found nothing", after)
 		}
-		for _, pid := range sweep(lab.Name, map[uint64]bool{}) {
+		for _, pid := range sweep(lab.Name, ids) {
 			t.Errorf("process %d of lab %s survived down", pid, lab.Name)
 		}
 	}
 	requireSameHost(t, before)
+}
+
+// labNamespaces lists a lab's network namespaces: the named ones and every
+// pod's, from the journal.
+func labNamespaces(t *testing.T, lab string, recs []Record) map[nsenter.ID]string {
+	t.Helper()
+	ids := map[nsenter.ID]string{}
+	paths, _ := filepath.Glob(filepath.Join(NetnsDir, NetnsName(lab, "*")))
+	for _, p := range paths {
+		if id, err := nsenter.IDOf(p); err == nil {
+			ids[id] = p
+		}
+	}
+	for _, r := range recs {
+		if r.Role == rolePause && r.NetnsIno != 0 {
+			ids[nsenter.ID{Dev: r.NetnsDev, Ino: r.NetnsIno}] = r.Pod
+		}
+	}
+	for _, h := range nsenter.HostNetIDs() {
+		if _, ok := ids[h]; ok {
+			t.Fatalf("lab %s lists the host's namespace", lab)
+		}
+	}
+	return ids
 }
 
 // TestRootConcurrentUp runs two ups of one lab at once: the lock serialises

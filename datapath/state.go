@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,9 +23,10 @@ const StateRoot = "/run/netx"
 // an up killed at any point leaves a journal that names everything down has
 // to remove.
 const (
+	recStart = "start" // an up began
 	recNetns = "netns" // a bind-mounted namespace under /run/netns
 	recProc  = "proc"  // a process: pause or container
-	recDone  = "done"  // up finished
+	recDone  = "done"  // that up finished
 )
 
 // Record is one line of the journal.
@@ -41,6 +43,10 @@ type Record struct {
 	Container string `json:"container,omitempty"`
 	// Error is set for a container that failed to start (e.g. address in use).
 	Error string `json:"error,omitempty"`
+	// NetnsDev and NetnsIno identify a pause's network namespace, so down
+	// finds the processes left in it even after the pause itself died.
+	NetnsDev uint64 `json:"netnsDev,omitempty"`
+	NetnsIno uint64 `json:"netnsIno,omitempty"`
 }
 
 // State is a lab's directory on disk.
@@ -67,7 +73,7 @@ func (s State) Exists() bool {
 
 // netnsDirMarker records that netx made NetnsDir a mount point (it was a
 // plain directory before), so the last down can undo it.
-var netnsDirMarker = filepath.Join(StateRoot, "netns-dir-mounted")
+const netnsDirMarker = StateRoot + "/netns-dir-mounted"
 
 // Lab reads the saved plan, with the topology file it came from.
 func (s State) Lab() (*SavedLab, error) {
@@ -173,7 +179,7 @@ func Labs() []string {
 	// Namespaces left by an up whose state dir is gone still count.
 	names, _ := filepath.Glob(filepath.Join(NetnsDir, "netx.*.*"))
 	for _, n := range names {
-		if parts := strings.Split(filepath.Base(n), "."); len(parts) == 3 && !contains(out, parts[1]) {
+		if parts := strings.Split(filepath.Base(n), "."); len(parts) == 3 && !slices.Contains(out, parts[1]) {
 			out = append(out, parts[1])
 		}
 	}
@@ -181,48 +187,42 @@ func Labs() []string {
 	return out
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+// procStat returns the one-letter state (R, S, Z, ...) and start time of
+// pid from /proc/PID/stat, or "" and 0 if it does not exist.
+func procStat(pid int) (state string, start uint64) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", 0
 	}
-	return false
+	return parseStat(string(b))
+}
+
+// parseStat reads fields 3 (state) and 22 (starttime) of a stat line. The
+// command name (field 2) may hold spaces and parentheses, so fields are
+// counted from the last ')'.
+func parseStat(s string) (state string, start uint64) {
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return "", 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return "", 0
+	}
+	start, _ = strconv.ParseUint(f[19], 10, 64)
+	return f[0], start
 }
 
 // procStart returns the start time of pid, or 0 if it does not exist.
 func procStart(pid int) uint64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// comm may contain spaces and parentheses: fields start after the last ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	// f[0] is field 3 (state); starttime is field 22.
-	if len(f) < 20 {
-		return 0
-	}
-	v, _ := strconv.ParseUint(f[19], 10, 64)
-	return v
+	_, start := procStat(pid)
+	return start
 }
 
-// procState returns the one-letter state of pid (R, S, Z...) or "".
-func procState(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return ""
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || i+2 >= len(s) {
-		return ""
-	}
-	return s[i+2 : i+3]
+// running says whether pid exists and is not a zombie.
+func running(pid int) bool {
+	s, _ := procStat(pid)
+	return s != "" && s != "Z" && s != "X"
 }
 
 // alive says whether the process recorded in r still runs (and is not a
@@ -231,9 +231,40 @@ func (r Record) alive() bool {
 	if r.PID <= 0 {
 		return false
 	}
-	if st := procStart(r.PID); st == 0 || st != r.Start {
+	s, start := procStat(r.PID)
+	return start != 0 && start == r.Start && s != "" && s != "Z" && s != "X"
+}
+
+// ValidLabName checks a lab name given on the command line before it is
+// used in paths and patterns (/run/netx/NAME, /run/netns/netx.NAME.*).
+func ValidLabName(name string) error {
+	if !isDNSLabel(name) || len(name) > 20 {
+		return fmt.Errorf("%q is not a lab name (lab names are lowercase DNS labels of at most 20 characters); see `netx datapath status`", name)
+	}
+	return nil
+}
+
+// labNetnsPath says whether path is a namespace name of lab:
+// NetnsDir/netx.<lab>.<object>.
+func labNetnsPath(lab, path string) bool {
+	if filepath.Dir(path) != NetnsDir {
 		return false
 	}
-	s := procState(r.PID)
-	return s != "" && s != "Z" && s != "X"
+	obj, ok := strings.CutPrefix(filepath.Base(path), "netx."+lab+".")
+	return ok && isDNSLabel(obj)
+}
+
+// lastRunComplete says whether the latest up recorded in the journal
+// finished (a "done" after the last "start").
+func lastRunComplete(recs []Record) bool {
+	done := false
+	for _, r := range recs {
+		switch r.Op {
+		case recStart:
+			done = false
+		case recDone:
+			done = true
+		}
+	}
+	return done
 }

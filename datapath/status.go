@@ -96,10 +96,10 @@ func (e *NotUpError) Error() string {
 // ResolveLabName picks the lab a command means: the one named, or the only
 // one that is up.
 func ResolveLabName(name string) (string, error) {
-	labs := Labs()
 	if name != "" {
-		return name, nil
+		return name, ValidLabName(name)
 	}
+	labs := Labs()
 	switch len(labs) {
 	case 0:
 		return "", &NotUpError{}

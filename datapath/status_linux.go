@@ -26,8 +26,6 @@ func GetStatus(name string) (*Status, error) {
 	conts := map[string]Record{}
 	for _, r := range recs {
 		switch {
-		case r.Op == recDone:
-			s.Complete = true
 		case r.Op == recProc && r.Role == rolePause:
 			pauses[r.Pod] = r
 		case r.Op == recProc && r.Role == roleContainer:
@@ -39,6 +37,7 @@ func GetStatus(name string) (*Status, error) {
 			conts[k] = r
 		}
 	}
+	s.Complete = lastRunComplete(recs)
 	nodes := map[string]*LabNode{}
 	for _, n := range lab.Nodes {
 		nodes[n.Name] = n
@@ -54,7 +53,8 @@ func GetStatus(name string) (*Status, error) {
 		switch {
 		case p.HostNetwork:
 			ps.Netns = nodes[p.Node].Netns
-		case ps.PID > 0:
+		case ps.Running:
+			// Only a live pause: after PID reuse the path would lead elsewhere.
 			ps.Netns = PodNetns(ps.PID)
 		}
 		for _, c := range p.Containers {

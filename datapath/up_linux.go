@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -27,6 +28,9 @@ import (
 func Up(ctx context.Context, lab *Lab, o UpOptions) (*UpReport, error) {
 	if os.Geteuid() != 0 {
 		return nil, &NotPrivilegedError{Op: "datapath up"}
+	}
+	if err := preflight(lab); err != nil {
+		return nil, err
 	}
 	start := time.Now()
 	lock, err := AcquireLock(func() { o.progress("waiting for another netx datapath command to finish…") })
@@ -51,8 +55,14 @@ func Up(ctx context.Context, lab *Lab, o UpOptions) (*UpReport, error) {
 		return nil, err
 	}
 	defer j.Close()
-	recs, _ := st.Records()
-	rep.Resumed = rep.Reused && !slices.ContainsFunc(recs, func(r Record) bool { return r.Op == recDone })
+	recs, err := st.Records()
+	if err != nil {
+		return nil, fmt.Errorf("read journal of lab %s: %w", lab.Name, err)
+	}
+	rep.Resumed = rep.Reused && !lastRunComplete(recs)
+	if err := j.Append(Record{Op: recStart}); err != nil {
+		return nil, err
+	}
 	if made, err := nsenter.PrepareNetnsDir(NetnsDir); err != nil {
 		return nil, err
 	} else if made {
@@ -67,10 +77,12 @@ func Up(ctx context.Context, lab *Lab, o UpOptions) (*UpReport, error) {
 	// are being made (except with --explain, which narrates in order).
 	rules := make(chan error, 1)
 	var rulesTook time.Duration
+	rulesStarted := false
 	startRules := func(ctx context.Context) error {
 		if o.Explain != nil {
 			return b.rules(ctx)
 		}
+		rulesStarted = true
 		go func() {
 			t0 := time.Now()
 			err := b.rules(ctx)
@@ -104,7 +116,7 @@ func Up(ctx context.Context, lab *Lab, o UpOptions) (*UpReport, error) {
 			o.progress(fmt.Sprintf("  %-22s %6.1f ms", ph.name, float64(time.Since(t0).Microseconds())/1000))
 		}
 	}
-	if o.Explain == nil {
+	if rulesStarted {
 		// Wait for the loaders even after a failure: they run processes.
 		if rerr := <-rules; rerr != nil && err == nil {
 			err = fmt.Errorf("build service rules of lab %s: %w", lab.Name, rerr)
@@ -136,12 +148,15 @@ type builder struct {
 	recs    []Record
 	handles map[string]*netlink.Handle
 	// pauses maps pod key to its pause process, once started.
-	pauses  map[string]Record
-	started []ContainerStart
+	pauses    map[string]Record
+	started   []ContainerStart
+	explainMu sync.Mutex
 }
 
 func (b *builder) explain(format string, args ...any) {
 	if b.o.Explain != nil {
+		b.explainMu.Lock()
+		defer b.explainMu.Unlock()
 		fmt.Fprintf(b.o.Explain, format+"\n", args...)
 	}
 }
@@ -171,8 +186,10 @@ func short(path string) string { return strings.TrimPrefix(path, NetnsDir+"/") }
 // namedNetns creates (or reuses) a bind-mounted namespace and sets sysctls
 // in it; the journal names it before it exists.
 func (b *builder) namedNetns(path string, sysctls [][2]string) error {
-	if err := b.j.Append(Record{Op: recNetns, Path: path}); err != nil {
-		return err
+	if !slices.ContainsFunc(b.recs, func(r Record) bool { return r.Op == recNetns && r.Path == path }) {
+		if err := b.j.Append(Record{Op: recNetns, Path: path}); err != nil {
+			return err
+		}
 	}
 	b.explain("ip netns add %s", short(path))
 	for _, kv := range sysctls {
@@ -521,13 +538,23 @@ func (b *builder) pods(ctx context.Context) error {
 			r = b.pauses[p.Key()]
 		}
 		b.pauses[p.Key()] = r
-		if !p.HostNetwork {
+		switch {
+		case p.HostNetwork:
+		case b.o.Explain != nil:
+			// Narrating: wire in order, so the commands read as a script.
+			if err = b.wirePod(p, nodes[p.Node], i, r.PID, !alive); err != nil {
+				err = fmt.Errorf("pod %s: %w", p.Key(), err)
+			}
+		default:
 			jobs <- job{pod: p, index: i, pid: r.PID, fresh: !alive}
+		}
+		if err != nil {
+			break
 		}
 	}
 	close(jobs)
 	wg.Wait()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(readyTimeout)
 	for _, w := range waits {
 		if werr := w.wait(deadline); werr != nil && err == nil {
 			err = werr
@@ -579,20 +606,34 @@ type pauseStart struct {
 // wait reads the pause's readiness byte (written after it set its
 // hostname), or its failure.
 func (p *pauseStart) wait(deadline time.Time) error {
-	defer p.ready.Close()
-	p.ready.SetReadDeadline(deadline)
-	buf := make([]byte, 256)
-	n, _ := p.ready.Read(buf)
-	if n == 0 || !bytes.HasPrefix(buf[:n], []byte("ok")) {
-		msg := strings.TrimSpace(string(buf[:n]))
-		if msg == "" {
-			msg = "it exited or did not answer"
-		}
+	go p.cmd.Wait() // reap it if it exits while we run
+	msg, err := readReady(p.ready, deadline)
+	if err != nil {
+		return fmt.Errorf("pause of pod %s did not start: %w", p.pod, err)
+	}
+	if msg != "ok" {
 		return fmt.Errorf("pause of pod %s did not start: %s", p.pod, msg)
 	}
-	go p.cmd.Wait() // reap it if it ever exits while we run
 	return nil
 }
+
+// readReady reads what a built-in process reports on its readiness pipe:
+// "ok", or why it failed to start. It closes the pipe.
+func readReady(f *os.File, deadline time.Time) (string, error) {
+	defer f.Close()
+	f.SetReadDeadline(deadline)
+	b, err := io.ReadAll(io.LimitReader(f, 1024))
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return "", fmt.Errorf("no report within %s", readyTimeout)
+	}
+	if msg := strings.TrimSpace(string(b)); msg != "" {
+		return msg, nil
+	}
+	return "", errors.New("exited before reporting")
+}
+
+// readyTimeout bounds how long up waits for a process to report.
+const readyTimeout = 10 * time.Second
 
 func (b *builder) startPause(p *LabPod, n *LabNode) (*pauseStart, error) {
 	r, w, err := os.Pipe()
@@ -621,6 +662,9 @@ func (b *builder) startPause(p *LabPod, n *LabNode) (*pauseStart, error) {
 		return nil, fmt.Errorf("start pause for pod %s: %w", p.Key(), err)
 	}
 	rec := Record{Op: recProc, Role: rolePause, Pod: p.Key(), PID: cmd.Process.Pid, Start: procStart(cmd.Process.Pid)}
+	if id, err := nsenter.IDOf(PodNetns(rec.PID)); err == nil {
+		rec.NetnsDev, rec.NetnsIno = id.Dev, id.Ino
+	}
 	b.pauses[p.Key()] = rec
 	if err := b.j.Append(rec); err != nil {
 		return nil, err
@@ -778,7 +822,7 @@ func (b *builder) containers(ctx context.Context) error {
 			}
 			waits = append(waits, cs)
 		}
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(readyTimeout)
 		for _, w := range waits {
 			w.wait(deadline, b)
 			results[w.start.Pod+"/"+w.start.Container] = w.start
@@ -835,25 +879,19 @@ func (b *builder) startContainer(p *LabPod, n *LabNode, c LabContainer) (*contai
 
 // wait reads the container's readiness report and journals a failure.
 func (w *containerStart) wait(deadline time.Time, b *builder) {
+	go w.cmd.Wait() // reap it whenever it exits
 	if w.ready == nil {
-		go w.cmd.Wait()
 		return
 	}
-	w.ready.SetReadDeadline(deadline)
-	buf := make([]byte, 512)
-	n, _ := w.ready.Read(buf)
-	w.ready.Close()
-	msg := strings.TrimSpace(string(buf[:n]))
+	msg, err := readReady(w.ready, deadline)
 	if msg == "ok" {
-		go w.cmd.Wait()
 		return
 	}
-	if msg == "" {
-		msg = "exited before it was ready; see " + b.st.LogFile(w.start.Pod, w.start.Container)
+	if err != nil {
+		msg = err.Error() + "; see " + b.st.LogFile(w.start.Pod, w.start.Container)
 	}
 	w.start.Error = msg
 	b.j.Append(Record{Op: recProc, Role: roleContainer, Pod: w.start.Pod, Container: w.start.Container, PID: w.start.PID, Error: msg})
-	w.cmd.Wait()
 }
 
 func displayArgv(c LabContainer) []string {
@@ -900,3 +938,40 @@ func (b *builder) containerCmd(p *LabPod, n *LabNode, c LabContainer) (*exec.Cmd
 }
 
 func slicesClone(s []string) []string { return append([]string(nil), s...) }
+
+// MissingError says something the lab needs is not on this machine.
+type MissingError struct {
+	What, Fix string
+}
+
+func (e *MissingError) Error() string { return e.What + "; " + e.Fix }
+
+// preflight checks, before anything is made, what up will need from the
+// machine: rule loaders, bridge netfilter, and the programs containers run.
+func preflight(lab *Lab) error {
+	tools := []string{"iptables-restore"}
+	if lab.Proxy == ProxyNFTables {
+		tools = append(tools, "nft")
+	}
+	for _, t := range tools {
+		if _, err := exec.LookPath(t); err != nil {
+			return &MissingError{What: t + " is not installed", Fix: "install it (apt-get install iptables nftables, or make setup)"}
+		}
+	}
+	if _, err := os.Stat("/proc/sys/net/bridge/bridge-nf-call-iptables"); err != nil {
+		return &MissingError{What: "bridge netfilter (br_netfilter) is not loaded, so kube-proxy rules would not see bridged pod traffic",
+			Fix: "load it with modprobe br_netfilter (make setup does; note it also applies iptables to bridges of the host)"}
+	}
+	for _, p := range lab.Pods {
+		for _, c := range p.Containers {
+			if c.Builtin || len(c.Argv) == 0 {
+				continue
+			}
+			if _, err := exec.LookPath(c.Argv[0]); err != nil {
+				return &MissingError{What: fmt.Sprintf("pod %s container %s runs %q, which is not on this machine", p.Key(), c.Name, c.Argv[0]),
+					Fix: "install it, or use serve: / forward: (built into netx)"}
+			}
+		}
+	}
+	return nil
+}

@@ -99,8 +99,9 @@ func RunServe(ctx context.Context, addr string, id Identity, ready func(error)) 
 }
 
 // RunForward relays every TCP connection on listen to the address to, like
-// the seeds' nginx proxying :80 to the webapp on 127.0.0.1:5000.
-func RunForward(ctx context.Context, listen, to string, ready func(error)) error {
+// the seeds' nginx proxying :80 to the webapp on 127.0.0.1:5000. A relay
+// that cannot reach its upstream is reported to logf and dropped.
+func RunForward(ctx context.Context, listen, to string, ready func(error), logf func(format string, args ...any)) error {
 	ln, err := net.Listen("tcp", listen)
 	ready(err)
 	if err != nil {
@@ -119,7 +120,7 @@ func RunForward(ctx context.Context, listen, to string, ready func(error)) error
 			defer c.Close()
 			up, err := net.DialTimeout("tcp", to, 5*time.Second)
 			if err != nil {
-				fmt.Fprintf(os.Stderr, "forward %s -> %s: %v\n", c.RemoteAddr(), to, err)
+				logf("forward %s -> %s: %v", c.RemoteAddr(), to, err)
 				return
 			}
 			defer up.Close()

@@ -24,6 +24,15 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
+# Bridge netfilter: the lab's nodes need bridged pod traffic to pass
+# iptables (as every kube-proxy node does). Loading the module turns it on
+# for the host's bridges too, as on any Kubernetes node.
+if [ ! -e /proc/sys/net/bridge/bridge-nf-call-iptables ]; then
+  echo "setup: modprobe br_netfilter" >&2
+  have modprobe || { apt-get install -y -qq kmod >/dev/null; }
+  modprobe br_netfilter
+fi
+
 if ! have go && [ ! -x /usr/local/go/bin/go ]; then
   echo "setup: Go is not installed; install Go 1.25 or newer to /usr/local/go" >&2
   exit 1

@@ -33,20 +33,16 @@ type nsKind struct {
 	flag int
 }
 
-func (t Target) entries() []struct {
+type entry struct {
 	path string
 	kind nsKind
-} {
-	var out []struct {
-		path string
-		kind nsKind
-	}
+}
+
+func (t Target) entries() []entry {
+	var out []entry
 	add := func(p, file string, flag int) {
 		if p != "" {
-			out = append(out, struct {
-				path string
-				kind nsKind
-			}{p, nsKind{file, flag}})
+			out = append(out, entry{p, nsKind{file, flag}})
 		}
 	}
 	add(t.Net, "net", unix.CLONE_NEWNET)
@@ -117,6 +113,11 @@ func onThread(enter func() (func() error, error), fn func() error) error {
 // If path exists already and is a namespace, fn runs inside that one.
 func CreateNamed(path string, fn func() error) error {
 	if IsNamespace(path) {
+		// Reusing is for re-runs; never "reuse" the host's namespace (a
+		// bind mount of it placed at path would otherwise be configured).
+		if err := NotHost(path); err != nil {
+			return err
+		}
 		return Do(Net(path), fn)
 	}
 	if _, err := PrepareNetnsDir(filepath.Dir(path)); err != nil {
@@ -185,6 +186,52 @@ func ReleaseNetnsDir(dir string) error {
 	}
 	if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
 		return fmt.Errorf("unmount %s: %w", dir, err)
+	}
+	return nil
+}
+
+// ID identifies a namespace by device and inode of its nsfs file, which is
+// what stays the same however the namespace is reached (/proc/PID/ns/net,
+// a bind mount under /run/netns, ...).
+type ID struct {
+	Dev, Ino uint64
+}
+
+// IDOf returns the ID of the namespace at path; a path that is not a
+// namespace (a plain file, a torn-down mount) is an error.
+func IDOf(path string) (ID, error) {
+	if !IsNamespace(path) {
+		return ID{}, fmt.Errorf("%s is not a namespace", path)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return ID{}, fmt.Errorf("stat %s: %w", path, err)
+	}
+	return ID{Dev: st.Dev, Ino: st.Ino}, nil
+}
+
+// HostNetIDs are the network namespaces of init and of this process: the
+// ones a lab must never configure or empty.
+func HostNetIDs() []ID {
+	var out []ID
+	for _, p := range []string{"/proc/1/ns/net", "/proc/self/ns/net"} {
+		if id, err := IDOf(p); err == nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// NotHost fails if path is the host's (or this process's) network namespace.
+func NotHost(path string) error {
+	id, err := IDOf(path)
+	if err != nil {
+		return err
+	}
+	for _, h := range HostNetIDs() {
+		if id == h {
+			return fmt.Errorf("refusing to use %s: it is the host's network namespace", path)
+		}
 	}
 	return nil
 }
