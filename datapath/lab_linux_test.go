@@ -17,6 +17,7 @@ import (
 
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/testenv"
+	"golang.org/x/sys/unix"
 )
 
 // netxBin is the netx binary the root tests run (as pause, containers and
@@ -568,5 +569,80 @@ func TestRootKilledUpThenUpAgain(t *testing.T) {
 	reachesAll(t, lab, "pod-a", fmt.Sprintf("%s:%d", svc.ClusterIP, svc.Ports[0].Port), 40, "b-1", "b-2")
 	if r := get(t, lab, "pod-a", podIP(lab, "b-2")+":8080", 1); field(r, "pod") != "default/b-2" {
 		t.Errorf("cross-node after resume: %q", r)
+	}
+}
+
+// TestRootUpFailsEarlyAndReturns: a failure in an early phase returns an
+// error (it used to hang waiting for the rule loader), and down cleans up.
+func TestRootUpFailsEarlyAndReturns(t *testing.T) {
+	testenv.RequireRoot(t)
+	before := hostDump(t)
+	lab := testLab(t, "seeds.yaml")
+	// A plain file where node2's namespace would be mounted.
+	blocker := lab.Nodes[1].Netns
+	if err := os.WriteFile(blocker, nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(blocker) })
+	done := make(chan error, 1)
+	go func() {
+		_, err := Up(context.Background(), lab, UpOptions{Self: buildNetx(t), Source: "test"})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "node2") {
+			t.Fatalf("up with node2's namespace path blocked: %v, want an error naming node2", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("up did not return after failing")
+	}
+	if _, err := Down(context.Background(), lab.Name); err != nil {
+		t.Fatal(err)
+	}
+	requireSameHost(t, before)
+}
+
+// TestRootRefusesHostNamespace: a bind mount of the host's namespace at a
+// lab path is neither configured by up nor emptied by down.
+func TestRootRefusesHostNamespace(t *testing.T) {
+	testenv.RequireRoot(t)
+	lab := testLab(t, "minimal.yaml")
+	made, err := nsenter.PrepareNetnsDir(NetnsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trap := lab.Nodes[0].Netns
+	if err := os.WriteFile(trap, nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("/proc/self/ns/net", trap, "none", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		unix.Unmount(trap, unix.MNT_DETACH)
+		os.Remove(trap)
+		os.RemoveAll(StateFor(lab.Name).Dir)
+		// Only the fabric was made; remove it by hand, not with Down.
+		nsenter.RemoveNamed(lab.Fabric)
+		if made {
+			nsenter.ReleaseNetnsDir(NetnsDir)
+		}
+	})
+	before := hostDump(t)
+	_, err = Up(context.Background(), lab, UpOptions{Self: buildNetx(t), Source: "test"})
+	if err == nil || !strings.Contains(err.Error(), "host's network namespace") {
+		t.Fatalf("up over a bind mount of the host namespace: %v", err)
+	}
+	if _, err := Down(context.Background(), lab.Name); err == nil || !strings.Contains(err.Error(), "nothing was removed") {
+		t.Fatalf("down of a lab naming the host namespace: %v", err)
+	}
+	// The fabric namespace was made before the trap was found; everything
+	// else — the host's links, addresses, routes, rules, sysctls — is as it was.
+	a, b := testenv.DiffLines(before, hostDump(t))
+	for _, l := range append(a, b...) {
+		if !strings.Contains(l, lab.Fabric[len(NetnsDir)+1:]) {
+			t.Errorf("host changed: %q", l)
+		}
 	}
 }

@@ -33,10 +33,13 @@ func HostDump() (string, error) {
 		{"ip", "-d", "link", "show"},
 		{"ip", "addr", "show"},
 		{"ip", "route", "show", "table", "all"},
+		{"ip", "-6", "route", "show", "table", "all"},
 		{"ip", "rule", "show"},
+		{"ip", "-6", "rule", "show"},
 		{"ip", "neigh", "show", "nud", "permanent"},
 		{"iptables-save"},
 		{"iptables-legacy-save"},
+		{"ip6tables-save"},
 		{"nft", "list", "ruleset"},
 	}
 	for _, c := range cmds {
@@ -58,6 +61,15 @@ func HostDump() (string, error) {
 			b.WriteString(l + "\n")
 		}
 	}
+	b.WriteString("== sysctls\n")
+	for _, k := range hostSysctls {
+		v, err := os.ReadFile("/proc/sys/" + k)
+		if err != nil {
+			fmt.Fprintf(&b, "%s: absent\n", k)
+			continue
+		}
+		fmt.Fprintf(&b, "%s = %s\n", k, strings.TrimSpace(string(v)))
+	}
 	mi, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return "", err
@@ -75,6 +87,21 @@ func HostDump() (string, error) {
 	sort.Strings(mounts)
 	b.WriteString(strings.Join(mounts, "\n") + "\n")
 	return b.String(), nil
+}
+
+// hostSysctls are the settings a pod network depends on, and so the ones a
+// lab must not change on the host.
+var hostSysctls = []string{
+	"net/ipv4/ip_forward",
+	"net/ipv4/conf/all/rp_filter",
+	"net/ipv4/conf/default/rp_filter",
+	"net/ipv4/conf/all/route_localnet",
+	"net/ipv6/conf/all/disable_ipv6",
+	"net/ipv6/conf/default/disable_ipv6",
+	"net/ipv6/conf/all/forwarding",
+	"net/bridge/bridge-nf-call-iptables",
+	"net/bridge/bridge-nf-call-ip6tables",
+	"net/netfilter/nf_conntrack_max",
 }
 
 // DiffLines returns the lines only in a and only in b, for a readable
