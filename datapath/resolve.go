@@ -66,7 +66,8 @@ func (t *Topology) Resolve() (*Lab, error) {
 		p.add(path("kind"), "kind %q is not supported; use %s", t.Kind, KindTopology)
 	}
 	if lab.Name == "" {
-		lab.Name = strings.TrimSuffix(t.file, filepath.Ext(t.file))
+		base := filepath.Base(t.file)
+		lab.Name = strings.TrimSuffix(base, filepath.Ext(base))
 	}
 	if !isDNSLabel(lab.Name) || len(lab.Name) > 20 {
 		p.add(path("name"), "lab name %q must be a DNS label of at most 20 characters (it names the lab's namespaces); set name: to e.g. seeds", lab.Name)
@@ -379,6 +380,7 @@ func (p *problems) pods(lab *Lab) {
 	}
 	// hostPorts (and hostNetwork ports) are per node and protocol.
 	hostPorts := map[string]string{}
+	veths := map[string]string{} // node link name -> pod
 	for i, pd := range t.Pods {
 		ns := pd.Namespace
 		if ns == "" {
@@ -415,6 +417,10 @@ func (p *problems) pods(lab *Lab) {
 			}
 		} else {
 			lp.HostVeth = hostVethName(lab.Name, key)
+			if other := veths[lp.HostVeth]; other != "" {
+				p.add(path("pods", i, "name"), "pod %s hashes to the same node link name (%s) as pod %s; rename one of them", key, lp.HostVeth, other)
+			}
+			veths[lp.HostVeth] = key
 			if pd.IP != "" {
 				ip, err := netip.ParseAddr(pd.IP)
 				switch {
@@ -625,6 +631,7 @@ func (p *problems) services(lab *Lab) {
 			p.add(path("services", i), "service %s has no ports; add ports: [{port: 80, targetPort: 8080}]", key)
 		}
 		portNames := map[string]bool{}
+		portNums := map[string]bool{}
 		for k, sp := range s.Ports {
 			at := path("services", i, "ports", k)
 			proto, ok := normProto(sp.Protocol)
@@ -640,6 +647,11 @@ func (p *problems) services(lab *Lab) {
 			portNames[sp.Name] = true
 			if sp.Port < 1 || sp.Port > 65535 {
 				p.add(append(at, "port"), "service %s port %d is not in 1-65535", key, sp.Port)
+			}
+			if pk := fmt.Sprintf("%d/%s", sp.Port, proto); portNums[pk] {
+				p.add(append(at, "port"), "service %s declares port %s twice; remove one or change its port", key, pk)
+			} else {
+				portNums[pk] = true
 			}
 			lsp := LabServicePort{Name: sp.Name, Port: sp.Port, Protocol: proto, TargetPort: sp.TargetPort, NodePort: sp.NodePort}
 			if lsp.TargetPort == "" {

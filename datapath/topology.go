@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -140,7 +139,7 @@ func LoadFile(path string) (*Topology, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read topology: %w", err)
 	}
-	return Parse(filepath.Base(path), data)
+	return Parse(path, data)
 }
 
 // Parse decodes a topology strictly (unknown fields are errors) and
@@ -154,6 +153,14 @@ func Parse(name string, data []byte) (*Topology, error) {
 			return nil, &InputError{[]string{name + ": empty topology; declare at least one node under nodes:"}}
 		}
 		return nil, &InputError{yamlProblems(name, err)}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		line := extra.Line
+		if len(extra.Content) > 0 {
+			line = extra.Content[0].Line
+		}
+		return nil, &InputError{[]string{fmt.Sprintf("%s:%d: a topology is one YAML document; remove everything from the second document (---) on, or put it in its own file", name, line)}}
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err == nil && len(root.Content) > 0 {
