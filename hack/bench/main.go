@@ -27,29 +27,36 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
 	netx := flag.String("netx", "bin/netx", "the netx binary (pause and containers re-execute it)")
 	podsFlag := flag.String("pods", "10,100,200,500", "pod counts to measure")
 	plugin := flag.String("cni", "/usr/lib/cni/bridge", "the reference CNI bridge plugin")
 	rounds := flag.Int("rounds", 3, "runs per measurement; the median is reported")
 	flag.Parse()
 	if os.Geteuid() != 0 {
-		fail("bench builds network namespaces: run it as root")
+		return fmt.Errorf("bench builds network namespaces: run it as root")
 	}
 	self, err := filepath.Abs(*netx)
 	if err != nil {
-		fail(err.Error())
+		return err
 	}
 	if _, err := os.Stat(self); err != nil {
-		fail("netx binary %s: %v (run make build first)", self, err)
+		return fmt.Errorf("netx binary %s: %w (run make build first)", self, err)
 	}
 	if _, err := os.Stat(*plugin); err != nil {
-		fail("CNI bridge plugin %s: %v (apt-get install containernetworking-plugins)", *plugin, err)
+		return fmt.Errorf("CNI bridge plugin %s: %w (apt-get install containernetworking-plugins)", *plugin, err)
 	}
 	var counts []int
 	for _, s := range strings.Split(*podsFlag, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 || n > 1000 {
-			fail("--pods: %q is not a pod count in 1-1000", s)
+			return fmt.Errorf("--pods: %q is not a pod count in 1-1000", s)
 		}
 		counts = append(counts, n)
 	}
@@ -57,7 +64,7 @@ func main() {
 	// namespaces make it one, and the bench undoes that at the end.
 	made, err := nsenter.PrepareNetnsDir(datapath.NetnsDir)
 	if err != nil {
-		fail("%v", err)
+		return err
 	}
 	if made {
 		defer nsenter.ReleaseNetnsDir(datapath.NetnsDir)
@@ -66,24 +73,29 @@ func main() {
 	fmt.Println("| pods | netx up (network) | netx down | netx up (+1 container/pod, 1 service) | CNI bridge ADD | CNI bridge DEL | netns create (for CNI) | up speed-up vs ADD |")
 	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, n := range counts {
-		up, down := median(*rounds, func() (time.Duration, time.Duration) { return netxRun(self, n, false) })
-		upFull, _ := median(*rounds, func() (time.Duration, time.Duration) { return netxRun(self, n, true) })
+		up, down, err := median(*rounds, func() (time.Duration, time.Duration, error) { return netxRun(self, n, false) })
+		if err != nil {
+			return err
+		}
+		upFull, _, err := median(*rounds, func() (time.Duration, time.Duration, error) { return netxRun(self, n, true) })
+		if err != nil {
+			return err
+		}
 		var mk time.Duration
-		add, del := median(*rounds, func() (time.Duration, time.Duration) {
-			a, d, m := cniRun(*plugin, n)
+		add, del, err := median(*rounds, func() (time.Duration, time.Duration, error) {
+			a, d, m, err := cniRun(*plugin, n)
 			mk = m
-			return a, d
+			return a, d, err
 		})
+		if err != nil {
+			return err
+		}
 		per := func(d time.Duration) string {
 			return fmt.Sprintf("%.2f ms/pod", float64(d.Microseconds())/1000/float64(n))
 		}
 		fmt.Printf("| %d | %s | %s | %s | %s | %s | %s | %.1f× |\n", n, per(up), per(down), per(upFull), per(add), per(del), per(mk), float64(add)/float64(up))
 	}
-}
-
-func fail(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
-	os.Exit(1)
+	return nil
 }
 
 func kernel() string {
@@ -92,13 +104,16 @@ func kernel() string {
 }
 
 // median runs f rounds times and returns the medians of both durations.
-func median(rounds int, f func() (time.Duration, time.Duration)) (time.Duration, time.Duration) {
+func median(rounds int, f func() (time.Duration, time.Duration, error)) (time.Duration, time.Duration, error) {
 	var as, bs []time.Duration
 	for range rounds {
-		a, b := f()
+		a, b, err := f()
+		if err != nil {
+			return 0, 0, err
+		}
 		as, bs = append(as, a), append(bs, b)
 	}
-	return mid(as), mid(bs)
+	return mid(as), mid(bs), nil
 }
 
 func mid(d []time.Duration) time.Duration {
@@ -116,7 +131,8 @@ func mid(d []time.Duration) time.Duration {
 // optionally each with a server container and one service over all.
 func topology(n int, full bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "name: bench%d\nnodes:\n  - name: node1\n    podCIDR: 10.244.0.0/22\npods:\n", n)
+	// The lab's name is unique to this run, so it never meets a user's lab.
+	fmt.Fprintf(&b, "name: b%dn%d\nnodes:\n  - name: node1\n    podCIDR: 10.244.0.0/22\npods:\n", os.Getpid(), n)
 	for i := range n {
 		fmt.Fprintf(&b, "  - name: p%d\n    node: node1\n    labels: {app: bench}\n", i)
 		if full {
@@ -131,28 +147,28 @@ func topology(n int, full bool) string {
 	return b.String()
 }
 
-func netxRun(self string, n int, full bool) (up, down time.Duration) {
+func netxRun(self string, n int, full bool) (up, down time.Duration, err error) {
 	top, err := datapath.Parse("bench.yaml", []byte(topology(n, full)))
 	if err != nil {
-		fail("topology: %v", err)
+		return 0, 0, err
 	}
 	lab, err := top.Resolve()
 	if err != nil {
-		fail("topology: %v", err)
+		return 0, 0, err
 	}
 	settle()
 	ctx := context.Background()
 	t0 := time.Now()
 	if _, err := datapath.Up(ctx, lab, datapath.UpOptions{Self: self, Source: "bench"}); err != nil {
 		datapath.Down(ctx, lab.Name)
-		fail("netx up: %v", err)
+		return 0, 0, fmt.Errorf("netx up: %w", err)
 	}
 	up = time.Since(t0)
 	t0 = time.Now()
 	if _, err := datapath.Down(ctx, lab.Name); err != nil {
-		fail("netx down: %v", err)
+		return 0, 0, fmt.Errorf("netx down: %w", err)
 	}
-	return up, time.Since(t0)
+	return up, time.Since(t0), nil
 }
 
 const cniConf = `{"cniVersion":"1.0.0","name":"bench","type":"bridge","bridge":"cni0","isGateway":true,
@@ -160,16 +176,18 @@ const cniConf = `{"cniVersion":"1.0.0","name":"bench","type":"bridge","bridge":"
 
 // cniRun gives n fresh pod namespaces to the bridge plugin (ADD), then
 // takes them back (DEL), running it inside a throwaway node namespace as a
-// container runtime would on the host.
-func cniRun(plugin string, n int) (add, del, mk time.Duration) {
+// container runtime would on the host. Its namespaces are named like a
+// lab's (netx.<name>.*), so `netx datapath down <name>` removes any left
+// by a killed run.
+func cniRun(plugin string, n int) (add, del, mk time.Duration, err error) {
 	dir, err := os.MkdirTemp("", "netx-bench-cni")
 	if err != nil {
-		fail("%v", err)
+		return 0, 0, 0, err
 	}
 	defer os.RemoveAll(dir)
 	conf := fmt.Sprintf(cniConf, filepath.Join(dir, "ipam"))
-	tag := strconv.Itoa(os.Getpid())
-	node := datapath.NetnsPath("netx-bench-cni-node-" + tag)
+	lab := fmt.Sprintf("bcni%d", os.Getpid())
+	node := datapath.NetnsPath(datapath.NetnsName(lab, "node"))
 	pods := make([]string, n)
 	defer func() {
 		for _, p := range append(pods, node) {
@@ -179,19 +197,19 @@ func cniRun(plugin string, n int) (add, del, mk time.Duration) {
 		}
 	}()
 	if err := nsenter.CreateNamed(node, func() error { return nil }); err != nil {
-		fail("node namespace: %v", err)
+		return 0, 0, 0, fmt.Errorf("node namespace: %w", err)
 	}
 	settle()
 	t0 := time.Now()
 	for i := range n {
-		pods[i] = datapath.NetnsPath(fmt.Sprintf("netx-bench-cni-%s-%d", tag, i))
+		pods[i] = datapath.NetnsPath(datapath.NetnsName(lab, fmt.Sprintf("p%d", i)))
 		if err := nsenter.CreateNamed(pods[i], func() error { return nil }); err != nil {
-			fail("pod namespace: %v", err)
+			return 0, 0, 0, fmt.Errorf("pod namespace: %w", err)
 		}
 	}
 	mk = time.Since(t0)
 	settle()
-	call := func(cmd string, i int) {
+	call := func(cmd string, i int) error {
 		c := exec.Command(plugin)
 		c.Env = []string{"CNI_COMMAND=" + cmd, "CNI_CONTAINERID=bench" + strconv.Itoa(i), "CNI_NETNS=" + pods[i],
 			"CNI_IFNAME=eth0", "CNI_PATH=" + filepath.Dir(plugin), "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
@@ -199,24 +217,28 @@ func cniRun(plugin string, n int) (add, del, mk time.Duration) {
 		var out bytes.Buffer
 		c.Stdout, c.Stderr = &out, &out
 		if err := nsenter.Start(nsenter.Net(node), c); err != nil {
-			fail("start plugin: %v", err)
+			return fmt.Errorf("start plugin: %w", err)
 		}
 		if err := c.Wait(); err != nil {
-			fail("CNI %s pod %d: %v: %s", cmd, i, err, out.String())
+			return fmt.Errorf("CNI %s pod %d: %w: %s", cmd, i, err, out.String())
 		}
+		return nil
 	}
 	t0 = time.Now()
 	for i := range n {
-		call("ADD", i)
+		if err := call("ADD", i); err != nil {
+			return 0, 0, 0, err
+		}
 	}
 	add = time.Since(t0)
 	settle()
 	t0 = time.Now()
 	for i := range n {
-		call("DEL", i)
+		if err := call("DEL", i); err != nil {
+			return 0, 0, 0, err
+		}
 	}
-	del = time.Since(t0)
-	return add, del, mk
+	return add, time.Since(t0), mk, nil
 }
 
 // settle waits until the machine is idle again (the kernel tears network
