@@ -395,12 +395,15 @@ func newDatapathExecCommand(streams genericiooptions.IOStreams) *cobra.Command {
 }
 
 func newDatapathValidateCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	var file string
+	var file, output string
 	c := &cobra.Command{
-		Use:   "validate [-f TOPOLOGY.yaml]",
+		Use:   "validate [-f TOPOLOGY.yaml] [-o yaml|json]",
 		Short: "Check a topology and print the plan (addresses, endpoints) without building anything",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output, "yaml", "json"); err != nil {
+				return err
+			}
 			t, _, err := loadTopology(file)
 			if err != nil {
 				return err
@@ -408,6 +411,11 @@ func newDatapathValidateCommand(streams genericiooptions.IOStreams) *cobra.Comma
 			lab, err := t.Resolve()
 			if err != nil {
 				return err
+			}
+			if output == "json" {
+				enc := json.NewEncoder(streams.Out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(lab)
 			}
 			b, err := toYAML(lab)
 			if err != nil {
@@ -418,6 +426,7 @@ func newDatapathValidateCommand(streams genericiooptions.IOStreams) *cobra.Comma
 		},
 	}
 	c.Flags().StringVarP(&file, "filename", "f", "", "topology file or built-in name")
+	c.Flags().StringVarP(&output, "output", "o", "yaml", "output format: yaml or json")
 	return c
 }
 

@@ -48,8 +48,7 @@ func Exec(o ExecOptions) (int, error) {
 	cmd := exec.Command(prog, argv[1:]...)
 	cmd.Args[0] = argv[0]
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
-	pid := strconv.Itoa(pod.PID)
-	target := nsenter.Target{Net: pod.Netns, UTS: "/proc/" + pid + "/ns/uts", IPC: "/proc/" + pid + "/ns/ipc"}
+	target := podTarget(pod.PID, pod.Netns)
 	cmd.Env = append(cmd.Environ(), "NETX_LAB="+o.Lab, "NETX_POD="+pod.Namespace+"/"+pod.Name, "NETX_CONTAINER="+o.Container, "NETX_NODE="+pod.Node)
 	if err := nsenter.Start(target, cmd); err != nil {
 		return 0, fmt.Errorf("exec in pod %s/%s: %w", pod.Namespace, pod.Name, err)
@@ -84,4 +83,14 @@ func findPod(s *Status, ref string) (*PodStatus, error) {
 		return nil, &PodNotFoundError{Lab: s.Lab, Pod: ref, Known: known}
 	}
 	return nil, fmt.Errorf("pod name %q is in several namespaces; write it as NAMESPACE/%s", name, name)
+}
+
+// podTarget is what a container joins: the pause's uts and ipc namespaces,
+// and its network namespace (or netns, for a hostNetwork pod, its node's).
+func podTarget(pausePID int, netns string) nsenter.Target {
+	p := "/proc/" + strconv.Itoa(pausePID) + "/ns/"
+	if netns == "" {
+		netns = p + "net"
+	}
+	return nsenter.Target{Net: netns, UTS: p + "uts", IPC: p + "ipc"}
 }

@@ -18,7 +18,7 @@ import (
 type Topology struct {
 	APIVersion string `yaml:"apiVersion"`
 	Kind       string `yaml:"kind"`
-	// Name prefixes every kernel object the lab makes (netx-<name>-...).
+	// Name names the lab's namespaces (netx.<name>.<node>) and state.
 	Name string `yaml:"name"`
 	// Underlay is the node network shared by nodes and external clients.
 	Underlay    string `yaml:"underlay"`

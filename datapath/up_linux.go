@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -206,7 +205,10 @@ func (b *builder) namedNetns(path string, sysctls [][2]string) error {
 		return err
 	}
 	b.explain("ip -n %s link set lo up", short(path))
-	return h.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "lo"}})
+	if err := h.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "lo"}}); err != nil {
+		return fmt.Errorf("set lo up in %s: %w", path, err)
+	}
+	return nil
 }
 
 func (b *builder) underlay(context.Context) error {
@@ -306,9 +308,11 @@ func ipNet(p netip.Prefix) *net.IPNet {
 // single-stack, and without link-local addresses, DAD and router
 // solicitations its packet captures show only the traffic under study (and
 // every interface comes up cheaper).
-var labNamespaceSysctls = [][2]string{
-	{"net/ipv6/conf/all/disable_ipv6", "1"},
-	{"net/ipv6/conf/default/disable_ipv6", "1"},
+func labNamespaceSysctls() [][2]string {
+	return [][2]string{
+		{"net/ipv6/conf/all/disable_ipv6", "1"},
+		{"net/ipv6/conf/default/disable_ipv6", "1"},
+	}
 }
 
 // nodeSysctls are what a Kubernetes node needs: forwarding, and bridged
@@ -475,10 +479,16 @@ func (b *builder) vxlan(h *netlink.Handle, n *LabNode) error {
 
 // alivePause returns the pause of pod key from an earlier up, if it runs.
 func (b *builder) alivePause(key string) (Record, bool) {
+	return b.aliveProc(rolePause, key, "")
+}
+
+// aliveProc returns the latest journalled process of a role for a pod (and
+// container), and whether it still runs without having failed.
+func (b *builder) aliveProc(role, pod, container string) (Record, bool) {
 	for i := len(b.recs) - 1; i >= 0; i-- {
 		r := b.recs[i]
-		if r.Op == recProc && r.Role == rolePause && r.Pod == key {
-			return r, r.alive()
+		if r.Op == recProc && r.Role == role && r.Pod == pod && r.Container == container {
+			return r, r.Error == "" && r.alive()
 		}
 	}
 	return Record{}, false
@@ -711,7 +721,7 @@ func (b *builder) wirePod(p *LabPod, w *podWiring, index, pid int, fresh bool) e
 			return fmt.Errorf("hairpin on %s: %w", p.HostVeth, err)
 		}
 	}
-	ph, err := nsenter.NetlinkAfter(podNS, labNamespaceSysctls)
+	ph, err := nsenter.NetlinkAfter(podNS, labNamespaceSysctls())
 	if err != nil {
 		return err
 	}
@@ -812,7 +822,7 @@ func (b *builder) containers(ctx context.Context) error {
 				continue
 			}
 			c := p.Containers[i]
-			if r, ok := b.aliveContainer(p.Key(), c.Name); ok {
+			if r, ok := b.aliveProc(roleContainer, p.Key(), c.Name); ok {
 				results[p.Key()+"/"+c.Name] = ContainerStart{Pod: p.Key(), Container: c.Name, PID: r.PID}
 				continue
 			}
@@ -855,8 +865,7 @@ func (b *builder) startContainer(p *LabPod, n *LabNode, c LabContainer) (*contai
 		}
 		cmd.ExtraFiles = []*os.File{w}
 	}
-	pid := strconv.Itoa(pause.PID)
-	target := nsenter.Target{Net: PodNetns(pause.PID), UTS: "/proc/" + pid + "/ns/uts", IPC: "/proc/" + pid + "/ns/ipc"}
+	target := podTarget(pause.PID, "")
 	b.explain("nsenter --target %d --net --uts --ipc -- %s &   # pod %s container %s joins the pause's namespaces", pause.PID, strings.Join(displayArgv(c), " "), p.Key(), c.Name)
 	err = nsenter.Start(target, cmd)
 	if w != nil {
@@ -899,16 +908,6 @@ func displayArgv(c LabContainer) []string {
 		return append([]string{"netx"}, c.Argv...)
 	}
 	return c.Argv
-}
-
-func (b *builder) aliveContainer(pod, name string) (Record, bool) {
-	for i := len(b.recs) - 1; i >= 0; i-- {
-		r := b.recs[i]
-		if r.Op == recProc && r.Role == roleContainer && r.Pod == pod && r.Container == name {
-			return r, r.Error == "" && r.alive()
-		}
-	}
-	return Record{}, false
 }
 
 func (b *builder) containerCmd(p *LabPod, n *LabNode, c LabContainer) (*exec.Cmd, error) {
