@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/netx-project/netx/internal/nsenter"
@@ -158,26 +157,6 @@ func sweep(lab string, ids map[nsenter.ID]string) []int {
 		}
 	}
 	return out
-}
-
-// isLabProcess says whether a NUL-separated command line is `netx datapath
-// <pause|serve|forward> ... --lab lab`.
-func isLabProcess(cmdline, lab string) bool {
-	args := strings.Split(strings.TrimRight(cmdline, "\x00"), "\x00")
-	if len(args) < 3 || args[1] != "datapath" {
-		return false
-	}
-	switch args[2] {
-	case "pause", "serve", "forward":
-	default:
-		return false
-	}
-	for i := 3; i+1 < len(args); i++ {
-		if args[i] == "--lab" && args[i+1] == lab {
-			return true
-		}
-	}
-	return false
 }
 
 // waitGone polls until the processes have exited (killed processes are

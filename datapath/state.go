@@ -268,3 +268,23 @@ func lastRunComplete(recs []Record) bool {
 	}
 	return done
 }
+
+// isLabProcess says whether a NUL-separated command line is `netx datapath
+// <pause|serve|forward> ... --lab lab`.
+func isLabProcess(cmdline, lab string) bool {
+	args := strings.Split(strings.TrimRight(cmdline, "\x00"), "\x00")
+	if len(args) < 3 || args[1] != "datapath" {
+		return false
+	}
+	switch args[2] {
+	case "pause", "serve", "forward":
+	default:
+		return false
+	}
+	for i := 3; i+1 < len(args); i++ {
+		if args[i] == "--lab" && args[i+1] == lab {
+			return true
+		}
+	}
+	return false
+}
