@@ -82,9 +82,9 @@ func (t *Topology) Resolve() (*Lab, error) {
 	switch lab.Proxy {
 	case "":
 		lab.Proxy = ProxyIPTables
-	case ProxyIPTables, ProxyNFTables:
+	case ProxyIPTables, ProxyNFTables, ProxyNone:
 	default:
-		p.add(path("proxy"), "proxy %q is not supported; use %s or %s (IPVS cannot be built here)", t.Proxy, ProxyIPTables, ProxyNFTables)
+		p.add(path("proxy"), "proxy %q is not supported; use %s, %s or %s (IPVS cannot be built here)", t.Proxy, ProxyIPTables, ProxyNFTables, ProxyNone)
 	}
 	lab.Underlay = p.prefix(t.Underlay, DefaultUnderlay, "underlay")
 	lab.ClusterCIDR = p.prefix(t.ClusterCIDR, DefaultClusterCIDR, "clusterCIDR")
@@ -109,6 +109,9 @@ func (t *Topology) Resolve() (*Lab, error) {
 	p.clients(lab)
 	p.pods(lab)
 	p.services(lab)
+	if lab.Proxy == ProxyNone && len(t.Services) > 0 {
+		p.add(path("services"), "services need service rules, but proxy is none; set proxy: iptables or nftables, or leave services to a real kube-proxy")
+	}
 	if len(p.list) > 0 {
 		return nil, &InputError{p.list}
 	}

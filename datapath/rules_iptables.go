@@ -240,7 +240,7 @@ func IPTablesRestore(lab *Lab, node *LabNode) string {
 	nat.rule(NetxPostrouting, "-s", cidr, "-d", cidr, "-j", "RETURN")
 	nat.rule(NetxPostrouting, "-s", cidr, "!", "-d", "224.0.0.0/4", "-j", "MASQUERADE", "--random-fully")
 
-	if lab.Proxy != ProxyNFTables {
+	if lab.Proxy == ProxyIPTables {
 		kubeProxyJumps(fIn, fFwd, fOut, nPre, nOut, nPost)
 		kubeProxyIPTables(lab, filter, nat)
 	}

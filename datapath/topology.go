@@ -27,7 +27,8 @@ type Topology struct {
 	// Overlay is how pod CIDRs reach other nodes: host-gw (routes via node
 	// IPs) or vxlan (flannel-style VTEPs).
 	Overlay string `yaml:"overlay"`
-	// Proxy is the kube-proxy mode whose rules are written: iptables or nftables.
+	// Proxy is the kube-proxy mode whose rules are written: iptables,
+	// nftables, or none (a real kube-proxy will write them).
 	Proxy    string     `yaml:"proxy"`
 	Nodes    []Node     `yaml:"nodes"`
 	Pods     []Pod      `yaml:"pods"`
@@ -121,6 +122,9 @@ const (
 	OverlayVXLAN       = "vxlan"
 	ProxyIPTables      = "iptables"
 	ProxyNFTables      = "nftables"
+	// ProxyNone writes no service rules: for a lab whose services a real
+	// kube-proxy programs (the e2e cluster's network).
+	ProxyNone = "none"
 	APIVersion         = "netx.dev/v1alpha1"
 	KindTopology       = "Topology"
 )

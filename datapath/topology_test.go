@@ -185,6 +185,7 @@ pods:
 		{"unnamed ports", base + "services:\n  - name: s\n    selector: {app: a}\n    ports: [{port: 80}, {port: 81}]\n", []string{"several ports, so each needs a name"}},
 		{"target port name unknown", base + "services:\n  - name: s\n    selector: {app: a}\n    ports: [{port: 80, targetPort: web}]\n", []string{`targetPort "web" names no container port`}},
 		{"empty", "", []string{"empty topology"}},
+		{"services without a proxy", "proxy: none\n" + base + "services:\n  - {name: s, selector: {app: a}, ports: [{port: 80}]}\n", []string{"bad.yaml:14:", "proxy is none"}},
 		{"two documents", base + "---\nname: other\n", []string{"bad.yaml:13:", "one YAML document"}},
 		{"duplicate service port", base + "services:\n  - name: s\n    selector: {app: a}\n    ports: [{name: a, port: 80}, {name: b, port: 80}]\n", []string{"declares port 80/TCP twice"}},
 		{"bad lab name", strings.Replace(base, "name: bad", "name: Bad_Lab", 1), []string{"bad.yaml:1:", "lab name \"Bad_Lab\""}},
@@ -238,5 +239,23 @@ func TestLinkNames(t *testing.T) {
 	long := linkName("n-", "a-very-long-node-name")
 	if len(long) > 15 || long == linkName("n-", "a-very-long-node-name2") {
 		t.Errorf("long names must fit IFNAMSIZ and stay unique: %s", long)
+	}
+}
+
+func TestProxyNoneWritesNoServiceRules(t *testing.T) {
+	top, err := Parse("none.yaml", []byte("proxy: none\nnodes: [{name: node1}]\npods:\n  - {name: a, node: node1, containers: [{name: c, serve: 80, ports: [{containerPort: 80, hostPort: 8080}]}]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab, err := top.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := IPTablesRestore(lab, lab.Nodes[0])
+	if strings.Contains(rules, "KUBE-") {
+		t.Errorf("proxy none wrote kube-proxy chains:\n%s", rules)
+	}
+	if !strings.Contains(rules, "CNI-HOSTPORT-DNAT") || !strings.Contains(rules, "NETX-POSTROUTING") {
+		t.Errorf("proxy none must keep the CNI's own rules (hostPort, masquerade):\n%s", rules)
 	}
 }
