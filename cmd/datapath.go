@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -490,9 +491,9 @@ func newDatapathServeCommand() *cobra.Command {
 
 func newDatapathForwardCommand() *cobra.Command {
 	var w workloadFlags
-	var listen, to string
+	var listen, to, toNetns string
 	c := &cobra.Command{
-		Use:    "forward --listen [IP]:PORT --to IP:PORT",
+		Use:    "forward --listen [IP]:PORT --to IP:PORT [--to-netns PATH]",
 		Short:  "Relay TCP connections (the lab's nginx in front of a webapp)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
@@ -500,12 +501,17 @@ func newDatapathForwardCommand() *cobra.Command {
 			ctx, stop := signalContext()
 			defer stop()
 			logf := func(format string, args ...any) { fmt.Fprintf(cmd.ErrOrStderr(), format+"\n", args...) }
-			return datapath.RunForward(ctx, listen, to, datapath.Report, logf)
+			var dial datapath.Dialer
+			if toNetns != "" {
+				dial = func(a string) (net.Conn, error) { return datapath.DialIn(toNetns, a) }
+			}
+			return datapath.RunForward(ctx, listen, to, dial, datapath.Report, logf)
 		},
 	}
 	w.add(c)
 	c.Flags().StringVar(&listen, "listen", ":80", "address to listen on")
 	c.Flags().StringVar(&to, "to", "127.0.0.1:5000", "address to relay to")
+	c.Flags().StringVar(&toNetns, "to-netns", "", "reach --to from inside this network namespace (e.g. /run/netns/netx.seeds.node1), so a lab address is served on the host")
 	return c
 }
 

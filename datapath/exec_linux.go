@@ -3,9 +3,11 @@ package datapath
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os/exec"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/netx-project/netx/internal/nsenter"
 )
@@ -93,4 +95,10 @@ func podTarget(pausePID int, netns string) nsenter.Target {
 		netns = p + "net"
 	}
 	return nsenter.Target{Net: netns, UTS: p + "uts", IPC: p + "ipc"}
+}
+
+// DialIn opens a TCP connection from inside the network namespace at netns
+// (a lab node, pod or client), for use from this one.
+func DialIn(netns, address string) (net.Conn, error) {
+	return nsenter.Dial(netns, "tcp", address, 5*time.Second)
 }

@@ -14,17 +14,20 @@ import (
 // that up builds, status prints and the rule generators read. It is pure
 // data, derived only from the Topology, so it can be recomputed any time.
 type Lab struct {
-	Name        string        `json:"name"`
-	Overlay     string        `json:"overlay"`
-	Proxy       string        `json:"proxy"`
-	Underlay    netip.Prefix  `json:"underlay"`
-	ClusterCIDR netip.Prefix  `json:"clusterCIDR"`
-	ServiceCIDR netip.Prefix  `json:"serviceCIDR"`
-	Fabric      string        `json:"fabric"`
-	Nodes       []*LabNode    `json:"nodes"`
-	Pods        []*LabPod     `json:"pods"`
-	Services    []*LabService `json:"services"`
-	Clients     []*LabClient  `json:"clients"`
+	Name     string       `json:"name"`
+	Overlay  string       `json:"overlay"`
+	Proxy    string       `json:"proxy"`
+	Underlay netip.Prefix `json:"underlay"`
+	// UnderlayGateway is the fabric's own address (the underlay's first
+	// host): the default gateway of nodes and clients.
+	UnderlayGateway netip.Addr    `json:"underlayGateway"`
+	ClusterCIDR     netip.Prefix  `json:"clusterCIDR"`
+	ServiceCIDR     netip.Prefix  `json:"serviceCIDR"`
+	Fabric          string        `json:"fabric"`
+	Nodes           []*LabNode    `json:"nodes"`
+	Pods            []*LabPod     `json:"pods"`
+	Services        []*LabService `json:"services"`
+	Clients         []*LabClient  `json:"clients"`
 }
 
 // LabNode is a node namespace and what lives in it.

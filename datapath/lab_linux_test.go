@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -644,5 +645,38 @@ func TestRootRefusesHostNamespace(t *testing.T) {
 		if !strings.Contains(l, lab.Fabric[len(NetnsDir)+1:]) {
 			t.Errorf("host changed: %q", l)
 		}
+	}
+}
+
+// TestRootForwardFromHost: a forwarder on the host's loopback reaches a
+// service that exists only inside a lab node (how the e2e cluster's API
+// server is reached without touching the host's network).
+func TestRootForwardFromHost(t *testing.T) {
+	testenv.RequireRoot(t)
+	lab := testLab(t, "minimal.yaml")
+	upLab(t, lab)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	svc := lab.Services[0]
+	cmd := exec.Command(buildNetx(t), "datapath", "forward", "--listen", addr,
+		"--to", fmt.Sprintf("%s:%d", svc.ClusterIP, svc.Ports[0].Port), "--to-netns", lab.Nodes[0].Netns)
+	r, w, _ := os.Pipe()
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.Env = append(os.Environ(), ReadyEnv+"=3")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if msg, err := readReady(r, time.Now().Add(readyTimeout)); msg != "ok" {
+		t.Fatalf("forwarder: %q %v", msg, err)
+	}
+	body, err := Get(context.Background(), addr, 3*time.Second)
+	if err != nil || field(body, "pod") != "default/web" {
+		t.Fatalf("host 127.0.0.1 -> lab service through the forwarder: %q %v", body, err)
 	}
 }

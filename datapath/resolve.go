@@ -104,6 +104,7 @@ func (t *Topology) Resolve() (*Lab, error) {
 		return nil, &InputError{p.list}
 	}
 	lab.Fabric = NetnsPath(NetnsName(lab.Name, "fabric"))
+	lab.UnderlayGateway, _ = nthHost(lab.Underlay, 1)
 
 	p.nodes(lab)
 	p.clients(lab)
@@ -185,7 +186,8 @@ func (p *problems) nodes(lab *Lab) {
 		p.add(path("nodes"), "no nodes declared; add at least one under nodes: (e.g. - name: node1)")
 		return
 	}
-	underlayUsed := map[netip.Addr]string{}
+	gw, _ := nthHost(lab.Underlay, 1)
+	underlayUsed := map[netip.Addr]string{gw: "the underlay gateway (the fabric)"}
 	names := map[string]int{}
 	var cidrs []netip.Prefix
 	for i, n := range t.Nodes {

@@ -124,9 +124,9 @@ const (
 	ProxyNFTables      = "nftables"
 	// ProxyNone writes no service rules: for a lab whose services a real
 	// kube-proxy programs (the e2e cluster's network).
-	ProxyNone = "none"
-	APIVersion         = "netx.dev/v1alpha1"
-	KindTopology       = "Topology"
+	ProxyNone    = "none"
+	APIVersion   = "netx.dev/v1alpha1"
+	KindTopology = "Topology"
 )
 
 // InputError is a problem in a topology file the user can fix. Each problem

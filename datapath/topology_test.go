@@ -185,6 +185,7 @@ pods:
 		{"unnamed ports", base + "services:\n  - name: s\n    selector: {app: a}\n    ports: [{port: 80}, {port: 81}]\n", []string{"several ports, so each needs a name"}},
 		{"target port name unknown", base + "services:\n  - name: s\n    selector: {app: a}\n    ports: [{port: 80, targetPort: web}]\n", []string{`targetPort "web" names no container port`}},
 		{"empty", "", []string{"empty topology"}},
+		{"node on the underlay gateway", strings.Replace(base, "  - name: node2\n", "  - name: node2\n    ip: 192.168.77.1\n", 1), []string{"bad.yaml:5:", "already used by the underlay gateway"}},
 		{"services without a proxy", "proxy: none\n" + base + "services:\n  - {name: s, selector: {app: a}, ports: [{port: 80}]}\n", []string{"bad.yaml:14:", "proxy is none"}},
 		{"two documents", base + "---\nname: other\n", []string{"bad.yaml:13:", "one YAML document"}},
 		{"duplicate service port", base + "services:\n  - name: s\n    selector: {app: a}\n    ports: [{name: a, port: 80}, {name: b, port: 80}]\n", []string{"declares port 80/TCP twice"}},

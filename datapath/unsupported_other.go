@@ -5,6 +5,7 @@ package datapath
 import (
 	"context"
 	"errors"
+	"net"
 	"runtime"
 )
 
@@ -25,3 +26,6 @@ func Pause(context.Context, string) error { return ErrUnsupported }
 
 // GetStatus needs Linux.
 func GetStatus(string) (*Status, error) { return nil, ErrUnsupported }
+
+// DialIn needs Linux.
+func DialIn(string, string) (net.Conn, error) { return nil, ErrUnsupported }

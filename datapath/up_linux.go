@@ -212,8 +212,9 @@ func (b *builder) namedNetns(path string, sysctls [][2]string) error {
 }
 
 func (b *builder) underlay(context.Context) error {
-	b.explain("# underlay: a switch (bridge %s) in namespace %s that every node and client plugs into", FabricBridge, short(b.lab.Fabric))
-	if err := b.namedNetns(b.lab.Fabric, nil); err != nil {
+	b.explain("# underlay: a switch (bridge %s) in namespace %s that every node and client plugs into;", FabricBridge, short(b.lab.Fabric))
+	b.explain("# its address %s is everyone's default gateway (a router that knows no other network)", b.lab.UnderlayGateway)
+	if err := b.namedNetns(b.lab.Fabric, [][2]string{{"net/ipv4/ip_forward", "1"}}); err != nil {
 		return err
 	}
 	h, err := b.handle(b.lab.Fabric)
@@ -226,6 +227,11 @@ func (b *builder) underlay(context.Context) error {
 		if err := h.LinkAdd(br); err != nil {
 			return fmt.Errorf("add bridge %s: %w", FabricBridge, err)
 		}
+	}
+	gw := netip.PrefixFrom(b.lab.UnderlayGateway, b.lab.Underlay.Bits())
+	b.explain("ip -n %s addr add %s dev %s", short(b.lab.Fabric), gw, FabricBridge)
+	if err := ensureAddrUp(h, FabricBridge, gw); err != nil {
+		return err
 	}
 	for _, c := range b.lab.Clients {
 		b.explain("# external client %s (%s): a machine outside the cluster on the underlay", c.Name, c.IP)
@@ -266,7 +272,21 @@ func (b *builder) plug(ns, port string, mac MAC, ip netip.Addr) error {
 			return err
 		}
 	}
-	return ensureAddrUp(nh, UplinkName, pfx)
+	if err := ensureAddrUp(nh, UplinkName, pfx); err != nil {
+		return err
+	}
+	// A default route, as every real machine has: without one a node cannot
+	// even look up a route to a ClusterIP before kube-proxy's OUTPUT DNAT.
+	b.explain("ip -n %s route replace default via %s dev %s", short(ns), b.lab.UnderlayGateway, UplinkName)
+	up, err := nh.LinkByName(UplinkName)
+	if err != nil {
+		return fmt.Errorf("find %s in %s: %w", UplinkName, ns, err)
+	}
+	def := &netlink.Route{LinkIndex: up.Attrs().Index, Dst: ipNet(netip.MustParsePrefix("0.0.0.0/0")), Gw: net.IP(b.lab.UnderlayGateway.AsSlice())}
+	if err := nh.RouteReplace(def); err != nil {
+		return fmt.Errorf("default route in %s: %w", ns, err)
+	}
+	return nil
 }
 
 // addVethInto creates a veth whose peer is born directly in the namespace

@@ -98,10 +98,17 @@ func RunServe(ctx context.Context, addr string, id Identity, ready func(error)) 
 	}
 }
 
+// Dialer opens the upstream connection of a forward.
+type Dialer func(address string) (net.Conn, error)
+
 // RunForward relays every TCP connection on listen to the address to, like
-// the seeds' nginx proxying :80 to the webapp on 127.0.0.1:5000. A relay
-// that cannot reach its upstream is reported to logf and dropped.
-func RunForward(ctx context.Context, listen, to string, ready func(error), logf func(format string, args ...any)) error {
+// the seeds' nginx proxying :80 to the webapp on 127.0.0.1:5000. dial opens
+// the upstream side (nil: a plain dial from here). A relay that cannot
+// reach its upstream is reported to logf and dropped.
+func RunForward(ctx context.Context, listen, to string, dial Dialer, ready func(error), logf func(format string, args ...any)) error {
+	if dial == nil {
+		dial = func(a string) (net.Conn, error) { return net.DialTimeout("tcp", a, 5*time.Second) }
+	}
 	ln, err := net.Listen("tcp", listen)
 	ready(err)
 	if err != nil {
@@ -118,7 +125,7 @@ func RunForward(ctx context.Context, listen, to string, ready func(error), logf 
 		}
 		go func() {
 			defer c.Close()
-			up, err := net.DialTimeout("tcp", to, 5*time.Second)
+			up, err := dial(to)
 			if err != nil {
 				logf("forward %s -> %s: %v", c.RemoteAddr(), to, err)
 				return

@@ -8,10 +8,12 @@ package nsenter
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -316,4 +318,21 @@ func SetSysctls(kv [][2]string) error {
 		}
 	}
 	return nil
+}
+
+// Dial connects from inside the network namespace at path: the socket is
+// created on a thread in that namespace and belongs to it for its life, so
+// the returned connection is used from anywhere. This is how a process in
+// the host namespace reaches an address that only exists in a lab.
+func Dial(path, network, address string, timeout time.Duration) (net.Conn, error) {
+	var c net.Conn
+	err := Do(Net(path), func() error {
+		var err error
+		c, err = net.DialTimeout(network, address, timeout)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dial %s in %s: %w", address, path, err)
+	}
+	return c, nil
 }
