@@ -493,10 +493,9 @@ func newDatapathForwardCommand() *cobra.Command {
 	var w workloadFlags
 	var listen, to, toNetns string
 	c := &cobra.Command{
-		Use:    "forward --listen [IP]:PORT --to IP:PORT [--to-netns PATH]",
-		Short:  "Relay TCP connections (the lab's nginx in front of a webapp)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
+		Use:   "forward --listen [IP]:PORT --to IP:PORT [--to-netns PATH]",
+		Short: "Relay TCP connections: the lab's nginx in front of a webapp, or a lab address served on the host (--to-netns)",
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext()
 			defer stop()
