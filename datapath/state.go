@@ -288,3 +288,12 @@ func isLabProcess(cmdline, lab string) bool {
 	}
 	return false
 }
+
+// ProcessStart is the start time of pid (clock ticks after boot), 0 if it
+// does not exist: with the PID it names one process, never a later one.
+func ProcessStart(pid int) uint64 { return procStart(pid) }
+
+// ProcessRunning says whether pid runs with this start time.
+func ProcessRunning(pid int, start uint64) bool {
+	return Record{PID: pid, Start: start}.alive()
+}

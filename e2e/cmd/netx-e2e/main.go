@@ -1,0 +1,73 @@
+//go:build linux
+
+// Command netx-e2e starts and stops the e2e cluster:
+//
+//	netx-e2e up   [--proxy-mode iptables|nftables]
+//	netx-e2e down
+//
+// make e2e-up builds what it needs first (Kubernetes binaries, images, netx).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/netx-project/netx/e2e/cluster"
+)
+
+func main() {
+	if len(os.Args) < 2 || (os.Args[1] != "up" && os.Args[1] != "down") {
+		fmt.Fprintln(os.Stderr, "usage: netx-e2e up|down [flags]")
+		os.Exit(2)
+	}
+	home, _ := os.UserHomeDir()
+	cache := filepath.Join(home, ".cache", "netx")
+	if c := os.Getenv("NETX_CACHE"); c != "" {
+		cache = c
+	}
+	version := envOr("K8S_VERSION", "v1.34.4")
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	dir := fs.String("dir", "/var/lib/netx-e2e", "where the cluster keeps its state")
+	bin := fs.String("bin", filepath.Join(cache, "k8s", version, "bin"), "Kubernetes binaries (e2e/build-k8s.sh)")
+	images := fs.String("images", filepath.Join(cache, "images"), "image layouts (e2e/images.sh)")
+	netx := fs.String("netx", "bin/netx", "the netx binary")
+	proxy := fs.String("proxy-mode", envOr("NETX_E2E_PROXY_MODE", "iptables"), "kube-proxy mode: iptables or nftables")
+	fs.Parse(os.Args[2:])
+	if *proxy != "iptables" && *proxy != "nftables" {
+		fmt.Fprintf(os.Stderr, "netx-e2e: --proxy-mode %q: use iptables or nftables\n", *proxy)
+		os.Exit(2)
+	}
+	self, err := filepath.Abs(*netx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "netx-e2e:", err)
+		os.Exit(1)
+	}
+	spec := cluster.DefaultSpec(*dir, *bin, version, *proxy)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	o := cluster.Options{Self: self, Images: *images, Progress: os.Stderr}
+	if os.Args[1] == "up" {
+		err = cluster.Up(ctx, spec, o)
+	} else {
+		err = cluster.Down(context.Background(), spec, o)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "netx-e2e:", err)
+		if os.Args[1] == "up" {
+			fmt.Fprintf(os.Stderr, "component logs: %s/logs; clean up with: make e2e-down\n", *dir)
+		}
+		os.Exit(1)
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
