@@ -214,7 +214,7 @@ func (s *Spec) writePKI() error {
 
 func (s *Spec) writeConfigs() error {
 	files := map[string]string{
-		s.HostKubeconfig(): s.Kubeconfig(fmt.Sprintf("https://127.0.0.1:%d", s.HostPort), "admin"),
+		s.HostKubeconfig():                          s.Kubeconfig(fmt.Sprintf("https://127.0.0.1:%d", s.HostPort), "admin"),
 		s.kubeconfigPath("admin"):                   s.Kubeconfig(s.APIServerURL(), "admin"),
 		s.kubeconfigPath("kube-controller-manager"): s.Kubeconfig(s.APIServerURL(), "kube-controller-manager"),
 		s.kubeconfigPath("kube-scheduler"):          s.Kubeconfig(s.APIServerURL(), "kube-scheduler"),

@@ -47,13 +47,19 @@ const (
 )
 
 // Paths of one worker's files.
-func (s *Spec) nodeDir(n Node) string           { return filepath.Join(s.Dir, "nodes", n.Name) }
-func (s *Spec) containerdSock(n Node) string    { return filepath.Join(s.nodeDir(n), "containerd", "containerd.sock") }
-func (s *Spec) containerdConfig(n Node) string  { return filepath.Join(s.nodeDir(n), "containerd", "config.toml") }
-func (s *Spec) cniConfDir(n Node) string        { return filepath.Join(s.nodeDir(n), "cni", "net.d") }
-func (s *Spec) kubeletDir(n Node) string        { return filepath.Join(s.nodeDir(n), "kubelet") }
-func (s *Spec) kubeProxyConfig(n Node) string   { return filepath.Join(s.nodeDir(n), "kube-proxy.yaml") }
-func (s *Spec) logFile(component string) string { return filepath.Join(s.Dir, "logs", component+".log") }
+func (s *Spec) nodeDir(n Node) string { return filepath.Join(s.Dir, "nodes", n.Name) }
+func (s *Spec) containerdSock(n Node) string {
+	return filepath.Join(s.nodeDir(n), "containerd", "containerd.sock")
+}
+func (s *Spec) containerdConfig(n Node) string {
+	return filepath.Join(s.nodeDir(n), "containerd", "config.toml")
+}
+func (s *Spec) cniConfDir(n Node) string      { return filepath.Join(s.nodeDir(n), "cni", "net.d") }
+func (s *Spec) kubeletDir(n Node) string      { return filepath.Join(s.nodeDir(n), "kubelet") }
+func (s *Spec) kubeProxyConfig(n Node) string { return filepath.Join(s.nodeDir(n), "kube-proxy.yaml") }
+func (s *Spec) logFile(component string) string {
+	return filepath.Join(s.Dir, "logs", component+".log")
+}
 
 // ServiceIP is the API server's own service address (first of the range).
 func (s *Spec) ServiceIP() netip.Addr { return s.ServiceCIDR.Addr().Next() }
