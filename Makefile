@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/netx-project/netx/cmd.Version=$(VERSION)
 export CGO_ENABLED := 0
 
-.PHONY: all setup build demo demo-down test unit bench fmt krew clean
+.PHONY: all setup build demo demo-down test unit bench fmt krew clean e2e e2e-build e2e-up e2e-down
 
 all: build
 
@@ -34,6 +34,26 @@ test: setup
 
 unit:
 	$(GO) test -count=1 ./...
+
+# The e2e cluster (docs/e2e.md): two real Kubernetes nodes on the netx lab.
+E2E_PROXY_MODE ?= iptables
+e2e-build: build
+	@hack/setup.sh --e2e
+	e2e/build-k8s.sh
+	NETX_BIN=$(BIN)/kubectl-netx e2e/images.sh
+	$(GO) build -o $(BIN)/netx-e2e ./e2e/cmd/netx-e2e
+
+e2e-up: e2e-build
+	$(BIN)/netx-e2e up --netx $(BIN)/netx --proxy-mode $(E2E_PROXY_MODE)
+	@echo "kubectl: export KUBECONFIG=/var/lib/netx-e2e/kubeconfig PATH=$$HOME/.cache/netx/k8s/$${K8S_VERSION:-v1.34.4}/bin:\$$PATH"
+
+e2e-down:
+	@test -x $(BIN)/netx-e2e || $(GO) build -o $(BIN)/netx-e2e ./e2e/cmd/netx-e2e
+	$(BIN)/netx-e2e down
+
+# Up, smoke tests, down (also when the tests fail).
+e2e: e2e-up
+	NETX_E2E=1 NETX_E2E_PROXY_MODE=$(E2E_PROXY_MODE) $(GO) test -count=1 -v -timeout 20m ./e2e/... ; rc=$$?; $(MAKE) e2e-down; exit $$rc
 
 bench: setup build
 	$(GO) run ./hack/bench --netx $(BIN)/netx --pods 10,100,200,500

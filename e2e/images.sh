@@ -2,7 +2,8 @@
 # Builds the e2e cluster's images locally, with no registry: OCI layouts
 # made with umoci from Debian's busybox-static (its applets as symlinks).
 #   pause    registry.k8s.io/pause:3.10.1   sleeps forever (the sandbox)
-#   netbox   netx.local/netbox:1            httpd, nc, wget, sleep, ...
+#   netbox   netx.local/netbox:1            httpd, nc, sleep, ... and, with NETX_BIN,
+#                                           /bin/kubectl-netx (its serve/forward/get)
 #   netx     netx.local/netx:<version>      the static netx binary (the node agent, later)
 # Output: one OCI layout tar per image under ${NETX_CACHE:-~/.cache/netx}/images,
 # to import with `ctr -n k8s.io images import`.
@@ -31,7 +32,7 @@ image() {
   done
   echo "netbox" > "$root/www/index.html"
   echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
-  if [ -n "${EXTRA_BIN:-}" ]; then cp "$EXTRA_BIN" "$root/bin/"; fi
+  if [ -n "${EXTRA_BIN:-}" ]; then cp "$EXTRA_BIN" "$root/bin/kubectl-netx"; fi
   umoci repack --image "$work/layout:$tag" "$work/bundle" >/dev/null
   local args=()
   for c in "$@"; do args+=(--config.cmd "$c"); done
@@ -43,7 +44,7 @@ image() {
 }
 
 image pause 3.10.1 /bin/sleep infinity
-image netbox 1 /bin/sleep infinity
+EXTRA_BIN=$netx_bin image netbox 1 /bin/sleep infinity
 if [ -n "$netx_bin" ]; then
   EXTRA_BIN=$netx_bin image netx "${NETX_VERSION:-dev}" /bin/kubectl-netx version
 fi

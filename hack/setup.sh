@@ -12,6 +12,15 @@ have ip || need_pkgs+=(iproute2)
 [ -x /usr/lib/cni/bridge ] || need_pkgs+=(containernetworking-plugins)
 have make || need_pkgs+=(make)
 have git || need_pkgs+=(git)
+if [ "${1:-}" = "--e2e" ]; then
+  # The e2e cluster's parts (docs/e2e.md).
+  have etcd || need_pkgs+=(etcd-server)
+  have containerd || need_pkgs+=(containerd)
+  have runc || need_pkgs+=(runc)
+  have umoci || need_pkgs+=(umoci)
+  [ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q static || need_pkgs+=(busybox-static)
+  have file || need_pkgs+=(file)
+fi
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -91,6 +91,9 @@ func Up(ctx context.Context, s *Spec, o Options) error {
 	if err := saveTunables(s); err != nil {
 		return err
 	}
+	if err := saveMissingDirs(s); err != nil {
+		return err
+	}
 
 	s.say(o, "network: netx lab %s (control + %d workers, host-gw)", s.Lab, len(s.Workers))
 	top, err := datapath.Parse(s.Lab+".yaml", []byte(s.NetworkTopology()))
@@ -471,6 +474,50 @@ func saveTunables(s *Spec) error {
 	return os.WriteFile(path, b, 0o644)
 }
 
+// hostDirs are directories the runtime makes outside the cluster's own
+// directory (containerd's shims keep their sockets in /run/containerd/s
+// whatever the configuration says).
+var hostDirs = []string{"/run/containerd"}
+
+func saveMissingDirs(s *Spec) error {
+	path := filepath.Join(s.Dir, "made-dirs.json")
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	var missing []string
+	for _, d := range hostDirs {
+		if _, err := os.Stat(d); errors.Is(err, os.ErrNotExist) {
+			missing = append(missing, d)
+		}
+	}
+	b, _ := json.Marshal(missing)
+	return os.WriteFile(path, b, 0o644)
+}
+
+// removeMadeDirs removes the host directories Up found missing, if only
+// empty directories are left in them.
+func removeMadeDirs(s *Spec) {
+	b, err := os.ReadFile(filepath.Join(s.Dir, "made-dirs.json"))
+	if err != nil {
+		return
+	}
+	var dirs []string
+	json.Unmarshal(b, &dirs)
+	for _, d := range dirs {
+		var sub []string
+		filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				sub = append(sub, p)
+			}
+			return nil
+		})
+		sort.Slice(sub, func(i, j int) bool { return len(sub[i]) > len(sub[j]) })
+		for _, p := range sub {
+			os.Remove(p) // fails, harmlessly, on anything not empty
+		}
+	}
+}
+
 func restoreTunables(s *Spec) error {
 	b, err := os.ReadFile(filepath.Join(s.Dir, "host-sysctls.json"))
 	if errors.Is(err, os.ErrNotExist) {
@@ -531,6 +578,7 @@ func Down(ctx context.Context, s *Spec, o Options) error {
 	if err := restoreTunables(s); err != nil {
 		errs = append(errs, err)
 	}
+	removeMadeDirs(s)
 	if len(errs) == 0 {
 		if err := os.RemoveAll(s.Dir); err != nil {
 			errs = append(errs, err)

@@ -37,6 +37,17 @@ type Node struct {
 	Netns   string
 }
 
+// The external client on the underlay.
+const (
+	ClientName = "internet"
+	ClientIP   = "192.168.77.101"
+)
+
+// ClientNetns is the external client's network namespace.
+func (s *Spec) ClientNetns() string {
+	return "/run/netns/netx." + s.Lab + "." + ClientName
+}
+
 // APIPort is the API server's port on the control node.
 const APIPort = 6443
 
@@ -114,11 +125,12 @@ state = %q
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+        Root = %q
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = %q
 `, filepath.Join(d, "root"), filepath.Join(d, "state"), s.containerdSock(n), s.containerdSock(n)+".ttrpc",
-		filepath.Join(d, "opt"), PauseImage, s.cniConfDir(n))
+		filepath.Join(d, "opt"), PauseImage, filepath.Join(d, "runc"), s.cniConfDir(n))
 }
 
 // CNIConfig is the reference bridge plugin with host-local IPAM on the
@@ -213,5 +225,7 @@ func (s *Spec) NetworkTopology() string {
 	for _, n := range append([]Node{s.Control}, s.Workers...) {
 		fmt.Fprintf(&b, "  - {name: %s, ip: %s, podCIDR: %s}\n", n.Name, n.IP, n.PodCIDR)
 	}
+	// A machine outside the cluster, for Internet -> NodePort.
+	fmt.Fprintf(&b, "clients:\n  - {name: %s, ip: %s}\n", ClientName, ClientIP)
 	return b.String()
 }

@@ -1,0 +1,204 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netx-project/netx/e2e/cluster"
+	"github.com/netx-project/netx/internal/nsenter"
+)
+
+// The smoke tests run against the cluster `make e2e-up` started (make e2e
+// does both, then e2e-down). They need NETX_E2E=1, so `go test ./...`
+// alone does not look for a cluster.
+func spec(t *testing.T) *cluster.Spec {
+	t.Helper()
+	if os.Getenv("NETX_E2E") != "1" {
+		t.Skip("set NETX_E2E=1 with a cluster up (make e2e)")
+	}
+	home, _ := os.UserHomeDir()
+	cache := filepath.Join(home, ".cache", "netx")
+	if c := os.Getenv("NETX_CACHE"); c != "" {
+		cache = c
+	}
+	version := os.Getenv("K8S_VERSION")
+	if version == "" {
+		version = "v1.34.4"
+	}
+	dir := os.Getenv("NETX_E2E_DIR")
+	if dir == "" {
+		dir = "/var/lib/netx-e2e"
+	}
+	return cluster.DefaultSpec(dir, filepath.Join(cache, "k8s", version, "bin"), version, os.Getenv("NETX_E2E_PROXY_MODE"))
+}
+
+// dumpLogs prints the tail of every component's log when a test failed.
+func dumpLogs(t *testing.T, s *cluster.Spec) {
+	if !t.Failed() {
+		return
+	}
+	logs, _ := filepath.Glob(filepath.Join(s.Dir, "logs", "*.log"))
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) > 15 {
+			lines = lines[len(lines)-15:]
+		}
+		t.Logf("=== %s (last %d lines)\n%s", filepath.Base(l), len(lines), strings.Join(lines, "\n"))
+	}
+}
+
+func kubectl(t *testing.T, s *cluster.Spec, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := s.Kubectl(ctx, args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return string(out)
+}
+
+func field(reply, key string) string {
+	for _, f := range strings.Fields(reply) {
+		if v, ok := strings.CutPrefix(f, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// getFrom runs netx's client inside a network namespace of the lab (a node
+// or the external client).
+func getFrom(t *testing.T, netns, addr string) string {
+	t.Helper()
+	self, err := filepath.Abs(filepath.Join("..", "bin", "netx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "datapath", "get", "--timeout", "3s", addr)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := nsenter.Start(nsenter.Net(netns), cmd); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("get %s from %s: %v: %s", addr, netns, err, out.String())
+	}
+	return out.String()
+}
+
+func TestE2ESeeds(t *testing.T) {
+	s := spec(t)
+	t.Cleanup(func() { dumpLogs(t, s) })
+
+	nodes := kubectl(t, s, "get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}`)
+	for _, n := range s.Workers {
+		if !strings.Contains(nodes, n.Name+"=True") {
+			t.Fatalf("node %s not Ready: %s", n.Name, nodes)
+		}
+	}
+
+	t0 := time.Now()
+	kubectl(t, s, "apply", "-f", filepath.Join("manifests", "seeds.yaml"))
+	t.Cleanup(func() { s.Kubectl(context.Background(), "delete", "--wait=false", "-f", filepath.Join("manifests", "seeds.yaml")) })
+	kubectl(t, s, "wait", "--for=condition=Ready", "pod", "--all", "--timeout=120s")
+	t.Logf("seed pods Ready %s after apply", time.Since(t0).Round(10*time.Millisecond))
+
+	pods := kubectl(t, s, "get", "pods", "-o", `jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.podIP} {.status.phase}{"\n"}{end}`)
+	ip := map[string]string{}
+	onNode := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(pods), "\n") {
+		f := strings.Fields(l)
+		if len(f) != 4 || f[3] != "Running" || f[2] == "" {
+			t.Fatalf("pod not Running with an IP: %q", l)
+		}
+		ip[f[0]], onNode[f[0]] = f[2], f[1]
+	}
+	var bOnNode2 string
+	for p, n := range onNode {
+		if strings.HasPrefix(p, "b-") && n == "node2" {
+			bOnNode2 = p
+		}
+	}
+	if bOnNode2 == "" {
+		t.Fatalf("no b replica on node2: %v", onNode)
+	}
+
+	inPod := func(pod string, args ...string) string {
+		return kubectl(t, s, append([]string{"exec", pod, "--"}, args...)...)
+	}
+	t.Run("svc-b answers from pod-a and reaches both endpoints", func(t *testing.T) {
+		svcIP := strings.TrimSpace(kubectl(t, s, "get", "svc", "svc-b", "-o", "jsonpath={.spec.clusterIP}"))
+		// Pods are Ready before kube-proxy has their endpoints; give it the
+		// few seconds a real cluster needs, then count who answers.
+		seen := map[string]int{}
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) && (seen["node1"] == 0 || seen["node2"] == 0) {
+			out, err := s.Kubectl(context.Background(), "exec", "pod-a", "--", "kubectl-netx", "datapath", "get", "-n", "10", svcIP+":80")
+			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				if n := field(l, "node"); n != "" {
+					seen[n]++
+				}
+			}
+			if err != nil {
+				time.Sleep(500 * time.Millisecond)
+			}
+		}
+		if seen["node1"] == 0 || seen["node2"] == 0 {
+			t.Errorf("requests to svc-b reached %v, want the endpoints on both nodes", seen)
+		}
+	})
+	t.Run("pod to pod across nodes", func(t *testing.T) {
+		r := inPod("pod-a", "kubectl-netx", "datapath", "get", ip[bOnNode2]+":8080")
+		if field(r, "pod") != bOnNode2 || !strings.HasPrefix(field(r, "client"), ip["pod-a"]+":") {
+			t.Errorf("pod-a -> %s: %q (want no SNAT between pods)", bOnNode2, r)
+		}
+	})
+	t.Run("container to container over localhost", func(t *testing.T) {
+		r := kubectl(t, s, "exec", "mc3", "-c", "nginx", "--", "kubectl-netx", "datapath", "get", "127.0.0.1:80")
+		if field(r, "pod") != "mc3" || field(r, "server") != "127.0.0.1:5000" {
+			t.Errorf("mc3 nginx -> webapp: %q", r)
+		}
+	})
+	t.Run("NodePort answers from the node and from outside", func(t *testing.T) {
+		for _, n := range s.Workers {
+			if r := getFrom(t, n.Netns, fmt.Sprintf("%s:30080", n.IP)); field(r, "pod") != "mc3" {
+				t.Errorf("NodePort from %s: %q", n.Name, r)
+			}
+			if r := getFrom(t, s.ClientNetns(), fmt.Sprintf("%s:30080", n.IP)); field(r, "pod") != "mc3" {
+				t.Errorf("NodePort on %s from the external client: %q", n.Name, r)
+			}
+		}
+	})
+	t.Run("hostPort", func(t *testing.T) {
+		if r := getFrom(t, s.ClientNetns(), fmt.Sprintf("%s:8081", s.Workers[1].IP)); field(r, "pod") != "webapp-hostport" {
+			t.Errorf("hostPort 8081 on node2: %q", r)
+		}
+	})
+	t.Run("hostNetwork", func(t *testing.T) {
+		// It listens on the node's own address (and, sharing the machine's
+		// uts namespace, has the machine's hostname, not the node's name).
+		addr := fmt.Sprintf("%s:8090", s.Workers[0].IP)
+		r := getFrom(t, s.ClientNetns(), addr)
+		if field(r, "pod") != "webapp-hostnet" || field(r, "server") != addr {
+			t.Errorf("hostNetwork pod on node1: %q", r)
+		}
+	})
+	t.Run("kubectl exec and logs", func(t *testing.T) {
+		if h := strings.TrimSpace(inPod("pod-a", "hostname")); h != "pod-a" {
+			t.Errorf("exec hostname: %q", h)
+		}
+		if logs := kubectl(t, s, "logs", "mc3", "-c", "nginx"); strings.Contains(logs, "error") {
+			t.Errorf("mc3 nginx logs show errors: %s", logs)
+		}
+		kubectl(t, s, "logs", "pod-a")
+	})
+}
