@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/netx-project/netx/cmd.Version=$(VERSION)
 export CGO_ENABLED := 0
 
-.PHONY: all setup build demo demo-down test unit bench fmt krew clean e2e e2e-build e2e-up e2e-down
+.PHONY: all setup build demo demo-down test unit bench fmt krew clean e2e e2e-build e2e-up e2e-down testdata-cluster
 
 all: build
 
@@ -51,9 +51,16 @@ e2e-down:
 	@test -x $(BIN)/netx-e2e || $(GO) build -o $(BIN)/netx-e2e ./e2e/cmd/netx-e2e
 	$(BIN)/netx-e2e down
 
-# Up, smoke tests, down (also when the tests fail).
-e2e: e2e-up
-	NETX_E2E=1 NETX_E2E_PROXY_MODE=$(E2E_PROXY_MODE) $(GO) test -count=1 -v -timeout 20m ./e2e/... ; rc=$$?; $(MAKE) e2e-down; exit $$rc
+# Up, smoke tests, down (also when up or the tests fail).
+e2e: e2e-build
+	@$(MAKE) --no-print-directory e2e-up || { $(MAKE) --no-print-directory e2e-down; exit 1; }
+	NETX_E2E=1 NETX_E2E_PROXY_MODE=$(E2E_PROXY_MODE) NETX_E2E_SAVE_DUMPS=$(NETX_E2E_SAVE_DUMPS) $(GO) test -count=1 -v -timeout 20m ./e2e/... ; rc=$$?; $(MAKE) e2e-down; exit $$rc
+
+# Real kube-proxy rule dumps (both modes) with their objects, for trace's
+# table tests: testdata/cluster/<mode>/.
+testdata-cluster:
+	$(MAKE) e2e E2E_PROXY_MODE=iptables NETX_E2E_SAVE_DUMPS=1
+	$(MAKE) e2e E2E_PROXY_MODE=nftables NETX_E2E_SAVE_DUMPS=1
 
 bench: setup build
 	$(GO) run ./hack/bench --netx $(BIN)/netx --pods 10,100,200,500

@@ -108,7 +108,9 @@ func TestE2ESeeds(t *testing.T) {
 
 	t0 := time.Now()
 	kubectl(t, s, "apply", "-f", filepath.Join("manifests", "seeds.yaml"))
-	t.Cleanup(func() { s.Kubectl(context.Background(), "delete", "--wait=false", "-f", filepath.Join("manifests", "seeds.yaml")) })
+	t.Cleanup(func() {
+		s.Kubectl(context.Background(), "delete", "--wait=false", "-f", filepath.Join("manifests", "seeds.yaml"))
+	})
 	kubectl(t, s, "wait", "--for=condition=Ready", "pod", "--all", "--timeout=120s")
 	t.Logf("seed pods Ready %s after apply", time.Since(t0).Round(10*time.Millisecond))
 
@@ -192,6 +194,23 @@ func TestE2ESeeds(t *testing.T) {
 			t.Errorf("hostNetwork pod on node1: %q", r)
 		}
 	})
+	t.Run("kube-proxy programs the node in the requested mode", func(t *testing.T) {
+		ipt := inNode(t, s.Workers[0], "iptables-save", "-t", "nat")
+		nft, _ := inNodeErr(s.Workers[0], "nft", "list", "table", "ip", "kube-proxy")
+		switch s.ProxyMode {
+		case "nftables":
+			if !strings.Contains(nft, "service-ips") || strings.Contains(ipt, "KUBE-SVC-") {
+				t.Errorf("nftables mode: nft has service-ips=%v, iptables has KUBE-SVC=%v", strings.Contains(nft, "service-ips"), strings.Contains(ipt, "KUBE-SVC-"))
+			}
+		default:
+			if !strings.Contains(ipt, "KUBE-SVC-") {
+				t.Errorf("iptables mode: no KUBE-SVC chains in node1's nat table")
+			}
+		}
+		if os.Getenv("NETX_E2E_SAVE_DUMPS") == "1" {
+			saveDumps(t, s, ipt, nft)
+		}
+	})
 	t.Run("kubectl exec and logs", func(t *testing.T) {
 		if h := strings.TrimSpace(inPod("pod-a", "hostname")); h != "pod-a" {
 			t.Errorf("exec hostname: %q", h)
@@ -201,4 +220,52 @@ func TestE2ESeeds(t *testing.T) {
 		}
 		kubectl(t, s, "logs", "pod-a")
 	})
+}
+
+// inNode runs a command inside a node's network namespace.
+func inNode(t *testing.T, n cluster.Node, name string, args ...string) string {
+	t.Helper()
+	out, err := inNodeErr(n, name, args...)
+	if err != nil {
+		t.Fatalf("%s %v on %s: %v: %s", name, args, n.Name, err, out)
+	}
+	return out
+}
+
+func inNodeErr(n cluster.Node, name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := nsenter.Start(nsenter.Net(n.Netns), cmd); err != nil {
+		return "", err
+	}
+	err := cmd.Wait()
+	return out.String(), err
+}
+
+// saveDumps refreshes testdata/cluster/<mode>/: real rules of a real
+// kube-proxy with the Services and EndpointSlices they came from, the
+// input trace's table tests run on (make testdata-cluster).
+func saveDumps(t *testing.T, s *cluster.Spec, ipt, nft string) {
+	dir := filepath.Join("..", "testdata", "cluster", s.ProxyMode)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"objects.yaml": kubectl(t, s, "get", "nodes,pods,services,endpointslices", "-A", "-o", "yaml"),
+	}
+	for _, n := range s.Workers {
+		if s.ProxyMode == "nftables" {
+			files[n.Name+".nft"] = inNode(t, n, "nft", "list", "ruleset")
+		}
+		files[n.Name+".iptables-save"] = inNode(t, n, "iptables-save")
+		files[n.Name+".routes"] = inNode(t, n, "ip", "route", "show", "table", "all")
+		files[n.Name+".links"] = inNode(t, n, "ip", "-d", "link", "show")
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("saved %d dumps to %s", len(files), dir)
 }

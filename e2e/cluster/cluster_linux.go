@@ -370,7 +370,7 @@ func (s *Spec) startWorker(ctx context.Context, n Node, o Options) error {
 		if err := s.start(n.Netns, "containerd-"+n.Name, "containerd", "--config", s.containerdConfig(n)); err != nil {
 			return err
 		}
-		return waitFile(ctx, sock, 30*time.Second)
+		return waitSocket(ctx, sock, 30*time.Second)
 	}
 	if err := startContainerd(); err != nil {
 		return err
@@ -421,10 +421,13 @@ func (s *Spec) importImage(ctx context.Context, n Node, tarball, name string) er
 	return nil
 }
 
-func waitFile(ctx context.Context, path string, limit time.Duration) error {
+// waitSocket waits until a unix socket accepts connections (the file
+// appears before the server listens on it).
+func waitSocket(ctx context.Context, path string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
-		if _, err := os.Stat(path); err == nil {
+		if c, err := net.Dial("unix", path); err == nil {
+			c.Close()
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
@@ -432,7 +435,7 @@ func waitFile(ctx context.Context, path string, limit time.Duration) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("%s did not appear within %s", path, limit)
+	return fmt.Errorf("%s did not accept connections within %s", path, limit)
 }
 
 func (s *Spec) waitNodesReady(ctx context.Context, limit time.Duration) error {
