@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/netx-project/netx/cmd.Version=$(VERSION)
 export CGO_ENABLED := 0
 
-.PHONY: all setup build demo demo-down test unit bench fmt krew clean e2e e2e-build e2e-up e2e-down testdata-cluster
+.PHONY: all setup build demo demo-down test unit bench fmt krew clean image e2e e2e-build e2e-up e2e-down testdata-cluster
 
 all: build
 
@@ -34,6 +34,11 @@ test: setup
 
 unit:
 	$(GO) test -count=1 ./...
+
+# An image of netx itself (static binary in an OCI layout, no registry),
+# for the node agent: ~/.cache/netx/images/netx.tar.
+image: build
+	NETX_BIN=$(BIN)/kubectl-netx e2e/images.sh
 
 # The e2e cluster (docs/e2e.md): two real Kubernetes nodes on the netx lab.
 E2E_PROXY_MODE ?= iptables

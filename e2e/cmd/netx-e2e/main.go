@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/netx-project/netx/e2e/cluster"
@@ -59,6 +60,7 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "netx-e2e:", err)
 		if os.Args[1] == "up" {
+			printLogTails(filepath.Join(*dir, "logs"), 20)
 			fmt.Fprintf(os.Stderr, "component logs: %s/logs; clean up with: make e2e-down\n", *dir)
 		}
 		os.Exit(1)
@@ -70,4 +72,21 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// printLogTails shows the end of every component's log, so a failure in
+// CI says why without a shell on the machine.
+func printLogTails(dir string, n int) {
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, l := range logs {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		if len(lines) > n {
+			lines = lines[len(lines)-n:]
+		}
+		fmt.Fprintf(os.Stderr, "==> %s <==\n%s\n", filepath.Base(l), strings.Join(lines, "\n"))
+	}
 }
