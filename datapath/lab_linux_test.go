@@ -128,16 +128,11 @@ func get(t *testing.T, lab *Lab, pod, addr string, count int) string {
 // getFrom runs the client inside a named namespace (an external client).
 func getFrom(t *testing.T, netns, addr string) string {
 	t.Helper()
-	cmd := exec.Command(buildNetx(t), "datapath", "get", "--timeout", "3s", addr)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := nsenter.Start(nsenter.Net(netns), cmd); err != nil {
-		t.Fatal(err)
+	out, err := testenv.OutputIn(netns, buildNetx(t), "datapath", "get", "--timeout", "3s", addr)
+	if err != nil {
+		t.Fatalf("from %s get %s: %v: %s", netns, addr, err, out)
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("from %s get %s: %v: %s", netns, addr, err, out.String())
-	}
-	return out.String()
+	return out
 }
 
 // serveIn starts netx's server inside a namespace (e.g. an external

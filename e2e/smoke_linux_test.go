@@ -1,18 +1,16 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/netx-project/netx/e2e/cluster"
-	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/netx-project/netx/internal/testenv"
 )
 
 // The smoke tests run against the cluster `make e2e-up` started (make e2e
@@ -83,16 +81,11 @@ func getFrom(t *testing.T, netns, addr string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(self, "datapath", "get", "--timeout", "3s", addr)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := nsenter.Start(nsenter.Net(netns), cmd); err != nil {
-		t.Fatal(err)
+	out, err := testenv.OutputIn(netns, self, "datapath", "get", "--timeout", "3s", addr)
+	if err != nil {
+		t.Fatalf("get %s from %s: %v: %s", addr, netns, err, out)
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("get %s from %s: %v: %s", addr, netns, err, out.String())
-	}
-	return out.String()
+	return out
 }
 
 func TestE2ESeeds(t *testing.T) {
@@ -233,14 +226,7 @@ func inNode(t *testing.T, n cluster.Node, name string, args ...string) string {
 }
 
 func inNodeErr(n cluster.Node, name string, args ...string) (string, error) {
-	cmd := exec.Command(name, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := nsenter.Start(nsenter.Net(n.Netns), cmd); err != nil {
-		return "", err
-	}
-	err := cmd.Wait()
-	return out.String(), err
+	return testenv.OutputIn(n.Netns, name, args...)
 }
 
 // saveDumps refreshes testdata/cluster/<mode>/: real rules of a real

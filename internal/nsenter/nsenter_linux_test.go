@@ -1,4 +1,4 @@
-package nsenter
+package nsenter_test
 
 import (
 	"os"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/testenv"
 	"golang.org/x/sys/unix"
 )
@@ -24,30 +25,30 @@ func TestRootCreateDoRemove(t *testing.T) {
 	testenv.RequireRoot(t)
 	host := inode(t, "/proc/self/ns/net")
 	path := filepath.Join("/run/netns", "netx.nsenter-test."+strings.ReplaceAll(t.Name(), "/", "-"))
-	made, err := PrepareNetnsDir("/run/netns")
+	made, err := nsenter.PrepareNetnsDir("/run/netns")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		RemoveNamed(path)
+		nsenter.RemoveNamed(path)
 		if made { // leave the host's mount table as found
-			ReleaseNetnsDir("/run/netns")
+			nsenter.ReleaseNetnsDir("/run/netns")
 		}
 	})
 
 	var inside uint64
-	if err := CreateNamed(path, func() error {
+	if err := nsenter.CreateNamed(path, func() error {
 		inside = inode(t, "/proc/thread-self/ns/net")
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if !IsNamespace(path) || inside == host || inside != inode(t, path) {
-		t.Fatalf("created namespace: mounted=%v inside=%d host=%d path=%d", IsNamespace(path), inside, host, inode(t, path))
+	if !nsenter.IsNamespace(path) || inside == host || inside != inode(t, path) {
+		t.Fatalf("created namespace: mounted=%v inside=%d host=%d path=%d", nsenter.IsNamespace(path), inside, host, inode(t, path))
 	}
 	// Many entries in a row must always come back to the host namespace.
 	for range 50 {
-		if err := Do(Net(path), func() error {
+		if err := nsenter.Do(nsenter.Net(path), func() error {
 			if got := inode(t, "/proc/thread-self/ns/net"); got != inside {
 				t.Errorf("inside Do: namespace %d, want %d", got, inside)
 			}
@@ -67,7 +68,7 @@ func TestRootCreateDoRemove(t *testing.T) {
 	cmd := exec.Command("readlink", "/proc/self/ns/net")
 	var b strings.Builder
 	cmd.Stdout = &b
-	if err := Start(Net(path), cmd); err != nil {
+	if err := nsenter.Start(nsenter.Net(path), cmd); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Wait()
@@ -76,7 +77,7 @@ func TestRootCreateDoRemove(t *testing.T) {
 	}
 	// Removal is repeatable.
 	for range 2 {
-		if err := RemoveNamed(path); err != nil {
+		if err := nsenter.RemoveNamed(path); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -88,11 +89,11 @@ func TestRootCreateDoRemove(t *testing.T) {
 func TestRootDoErrors(t *testing.T) {
 	testenv.RequireRoot(t)
 	host := inode(t, "/proc/self/ns/net")
-	err := Do(Net("/nonexistent/ns"), func() error { t.Error("fn ran"); return nil })
+	err := nsenter.Do(nsenter.Net("/nonexistent/ns"), func() error { t.Error("fn ran"); return nil })
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/ns") {
 		t.Errorf("want an error naming the path, got %v", err)
 	}
-	if err := Do(Net("/proc/self/ns/uts"), func() error { return nil }); err == nil {
+	if err := nsenter.Do(nsenter.Net("/proc/self/ns/uts"), func() error { return nil }); err == nil {
 		t.Error("entering a uts namespace file as net must fail")
 	}
 	if got := inode(t, "/proc/thread-self/ns/net"); got != host {
