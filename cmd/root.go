@@ -102,6 +102,8 @@ build that whole path itself as a lab on one machine.`,
 		NewVersionCommand(streams),
 		NewCompletionCommand(streams),
 		NewDatapathCommand(streams),
+		NewInspectCommand(streams),
+		NewSnapshotCommand(streams),
 	)
 	return root
 }

@@ -1,0 +1,381 @@
+package cmd
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/netx-project/netx/inspect"
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+// InspectOptions is `netx inspect`.
+type InspectOptions struct {
+	streams   genericiooptions.IOStreams
+	Output    string
+	HostNetns string
+	What      string // node | pod | netns
+	Ref       string
+}
+
+// NewInspectCommand shows a node's pod networking.
+func NewInspectCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &InspectOptions{streams: streams}
+	c := &cobra.Command{
+		Use:   "inspect [node | pod/NAME | netns REF]",
+		Short: "Show a node's pod networking as it really is (read-only)",
+		Long: `inspect finds every network namespace on the node (through /proc, /run/netns
+and netx lab state) and shows, read-only, what each holds: interfaces, veth
+peers and their bridge, routes, rules, neighbours and listening sockets with
+their owning process and container.
+
+With no argument: the node view, with every pod found on it.`,
+		Example: `  netx inspect                      # the node and its pods
+  netx inspect pod/pod-a            # one pod: pause, processes, eth0 and its veth peer, sockets
+  netx inspect netns pid:1234       # any namespace: /proc/PID/ns/net, /run/netns/NAME, pid:N, name:N, inode:N
+  netx inspect --host-netns /run/netns/netx.seeds.node1 -o json`,
+		Args: cobra.MaximumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			return o.Run()
+		},
+	}
+	c.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text, json or yaml")
+	c.Flags().StringVar(&o.HostNetns, "host-netns", "", "namespace to treat as the node (default: the host)")
+	return c
+}
+
+// Complete parses the target.
+func (o *InspectOptions) Complete(args []string) error {
+	if err := checkOutput(o.Output, "text", "json", "yaml"); err != nil {
+		return err
+	}
+	switch {
+	case len(args) == 0 || (len(args) == 1 && args[0] == "node"):
+		o.What = "node"
+	case len(args) == 1 && strings.HasPrefix(args[0], "pod/"):
+		o.What, o.Ref = "pod", strings.TrimPrefix(args[0], "pod/")
+	case len(args) == 2 && (args[0] == "netns" || args[0] == "pod"):
+		o.What, o.Ref = args[0], args[1]
+	default:
+		return fmt.Errorf("inspect %s: say node, pod/NAME, or netns REF", strings.Join(args, " "))
+	}
+	return nil
+}
+
+// Run discovers and prints.
+func (o *InspectOptions) Run() error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("inspect reads every network namespace of the node and needs root; run it with sudo")
+	}
+	snap, err := inspect.Discover(inspect.Options{HostNetns: o.HostNetns})
+	if err != nil {
+		return err
+	}
+	var target any = snap
+	var n *inspect.Netns
+	switch o.What {
+	case "pod":
+		if n, err = snap.FindPod(o.Ref); err != nil {
+			return err
+		}
+		target = n
+	case "netns":
+		if n, err = snap.FindNetns(o.Ref); err != nil {
+			return err
+		}
+		target = n
+	}
+	switch o.Output {
+	case "json":
+		enc := json.NewEncoder(o.streams.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(target)
+	case "yaml":
+		b, err := toYAML(target)
+		if err != nil {
+			return err
+		}
+		_, err = o.streams.Out.Write(b)
+		return err
+	}
+	if n != nil {
+		printNetns(o.streams.Out, snap, n)
+		return nil
+	}
+	printNode(o.streams.Out, snap)
+	return nil
+}
+
+// NewSnapshotCommand writes the whole node view as one JSON document.
+func NewSnapshotCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	var file, hostNetns string
+	c := &cobra.Command{
+		Use:   "snapshot [-o FILE]",
+		Short: "Save the node's whole networking view as one versioned JSON document (FILE.gz compresses)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Geteuid() != 0 {
+				return fmt.Errorf("snapshot reads every network namespace of the node and needs root; run it with sudo")
+			}
+			snap, err := inspect.Discover(inspect.Options{HostNetns: hostNetns})
+			if err != nil {
+				return err
+			}
+			var w io.Writer = streams.Out
+			if file != "" && file != "-" {
+				f, err := os.Create(file)
+				if err != nil {
+					return fmt.Errorf("write snapshot: %w", err)
+				}
+				defer f.Close()
+				w = f
+				if strings.HasSuffix(file, ".gz") {
+					gz := gzip.NewWriter(f)
+					defer gz.Close()
+					w = gz
+				}
+			}
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", " ")
+			if err := enc.Encode(snap); err != nil {
+				return err
+			}
+			if file != "" && file != "-" {
+				fmt.Fprintf(streams.ErrOut, "snapshot of %d namespaces written to %s\n", len(snap.Namespaces)+1, file)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&file, "output", "o", "", "file to write (default stdout; .gz compresses)")
+	c.Flags().StringVar(&hostNetns, "host-netns", "", "namespace to treat as the node (default: the host)")
+	return c
+}
+
+func printNode(w io.Writer, s *inspect.Snapshot) {
+	node := s.Node
+	pods := 0
+	for _, n := range s.Namespaces {
+		if n.Pod != nil {
+			pods++
+		}
+	}
+	fmt.Fprintf(w, "node (netns %s, inode %d): %d pods, %d other namespaces\n", node.Path, node.Inode, pods, len(s.Namespaces)-pods)
+	if len(node.Sysctls) > 0 {
+		var kv []string
+		for _, k := range []string{"net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter", "net.ipv4.conf.all.route_localnet"} {
+			kv = append(kv, strings.TrimPrefix(k, "net.")+"="+node.Sysctls[k])
+		}
+		fmt.Fprintf(w, "sysctls: %s\n", strings.Join(kv, " "))
+		if node.Sysctls["net.ipv4.ip_forward"] == "0" {
+			fmt.Fprintln(w, "  WARNING: ip_forward=0: the node will not route pod traffic")
+		}
+		if node.Sysctls["net.bridge.bridge-nf-call-iptables"] == "0" {
+			fmt.Fprintln(w, "  WARNING: bridge-nf-call-iptables=0: service NAT will not see traffic between pods on one bridge")
+		}
+	}
+	if node.Conntrack != nil {
+		fmt.Fprintf(w, "conntrack: %d of %d entries\n", node.Conntrack.Count, node.Conntrack.Max)
+	}
+	// Which pod sits behind each node-side veth.
+	podOf := map[string]string{}
+	for _, n := range s.Namespaces {
+		if n.Pod == nil {
+			continue // an uplink to a fabric or another node, not a pod
+		}
+		for _, l := range n.Links {
+			if l.Peer != nil && l.Peer.Inode == node.Inode {
+				podOf[l.Peer.Name] = fmt.Sprintf("%s %s %s", n.PodName(), l.Name, strings.Join(l.Addrs, ","))
+			}
+		}
+	}
+	for _, br := range node.Links {
+		if br.Kind != "bridge" {
+			continue
+		}
+		fmt.Fprintf(w, "\nbridge %s %s\n", br.Name, strings.Join(br.Addrs, ","))
+		for _, l := range node.Links {
+			if l.Master == br.Name {
+				fmt.Fprintf(w, "  %-16s -> %s\n", l.Name, orDash(podOf[l.Name]))
+			}
+		}
+	}
+	var ptp []string
+	for _, l := range node.Links {
+		if l.Kind == "veth" && l.Master == "" && podOf[l.Name] != "" {
+			ptp = append(ptp, fmt.Sprintf("  %-16s -> %s", l.Name, podOf[l.Name]))
+		}
+	}
+	if len(ptp) > 0 {
+		fmt.Fprintf(w, "\nveths without a bridge (ptp, routed):\n%s\n", strings.Join(ptp, "\n"))
+	}
+	for _, l := range node.Links {
+		if l.VXLAN != nil {
+			v := l.VXLAN
+			fmt.Fprintf(w, "\noverlay %s: vxlan id %d port %d local %s dev %s learning=%v\n", l.Name, v.VNI, v.Port, v.Local, v.Dev, v.Learner)
+			for _, f := range v.FDB {
+				fmt.Fprintf(w, "  fdb %s\n", f)
+			}
+		}
+	}
+	fmt.Fprintln(w, "\nroutes:")
+	for _, r := range node.Routes {
+		if r.Table == 255 {
+			continue
+		}
+		fmt.Fprintf(w, "  %s\n", formatRoute(r))
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w)
+	fmt.Fprintln(tw, "POD\tIP\tPAUSE\tNETNS\tFOUND BY")
+	for _, n := range s.Namespaces {
+		if n.Pod == nil {
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", n.PodName(), podIP(n), n.PausePID, n.Path, strings.Join(n.FoundBy, ","))
+	}
+	tw.Flush()
+	others := 0
+	for _, n := range s.Namespaces {
+		if n.Pod == nil {
+			if others == 0 {
+				fmt.Fprintln(w)
+				fmt.Fprintln(tw, "OTHER NAMESPACE\tNAMES\tPROCESSES\tFOUND BY")
+			}
+			others++
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", n.Path, orDash(strings.Join(n.Names, ",")), len(n.Processes), strings.Join(n.FoundBy, ","))
+		}
+	}
+	tw.Flush()
+}
+
+func podIP(n *inspect.Netns) string {
+	for _, l := range n.Links {
+		if l.Name != "lo" {
+			if ip := l.Addr4(); ip != "" {
+				return ip
+			}
+		}
+	}
+	return "-"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func formatRoute(r inspect.Route) string {
+	s := r.Dst
+	if r.Type != "" {
+		s = r.Type + " " + s
+	}
+	if r.Gw != "" {
+		s += " via " + r.Gw
+	}
+	if r.Dev != "" {
+		s += " dev " + r.Dev
+	}
+	if r.Src != "" {
+		s += " src " + r.Src
+	}
+	if r.Onlink {
+		s += " onlink"
+	}
+	if r.Table != 254 && r.Table != 0 {
+		s += fmt.Sprintf(" table %d", r.Table)
+	}
+	return s
+}
+
+func printNetns(w io.Writer, s *inspect.Snapshot, n *inspect.Netns) {
+	title := "netns " + n.Path
+	if p := n.PodName(); p != "" {
+		title = "pod " + p
+	}
+	fmt.Fprintf(w, "%s (netns %s, inode %d; found by %s)\n", title, n.Path, n.Inode, strings.Join(n.FoundBy, ", "))
+	if n.PausePID != 0 {
+		fmt.Fprintf(w, "pause: pid %d", n.PausePID)
+		if n.Hostname != "" {
+			fmt.Fprintf(w, ", hostname %s", n.Hostname)
+		}
+		fmt.Fprintln(w)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if len(n.Processes) > 0 {
+		fmt.Fprintln(w, "\nprocesses sharing this network namespace:")
+		fmt.Fprintln(tw, "  PID\tCOMMAND\tCONTAINER\tALSO SHARES")
+		for _, p := range n.Processes {
+			cmdline := p.Cmdline
+			if len(cmdline) > 60 {
+				cmdline = cmdline[:57] + "..."
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", p.PID, orDash(cmdline), orDash(p.Container), orDash(strings.Join(p.Shares, ",")))
+		}
+		tw.Flush()
+	}
+	fmt.Fprintln(w, "\ninterfaces:")
+	for _, l := range n.Links {
+		state := "down"
+		if l.Up {
+			state = "up"
+		}
+		fmt.Fprintf(w, "  %s (%s) %s mtu %d %s %s\n", l.Name, l.Kind, l.MAC, l.MTU, state, strings.Join(l.Addrs, " "))
+		if l.Peer != nil {
+			where := "node"
+			if l.Peer.Inode != s.Node.Inode {
+				where = fmt.Sprintf("netns inode %d", l.Peer.Inode)
+			}
+			via := ""
+			switch {
+			case l.Peer.Bridge != "":
+				via = ", port of bridge " + l.Peer.Bridge
+			case l.Peer.Route != "":
+				via = ", no bridge: routed by " + l.Peer.Route
+			}
+			fmt.Fprintf(w, "    peer: %s on the %s (ifindex %d)%s\n", l.Peer.Name, where, l.Peer.Index, via)
+		} else if l.Kind == "veth" {
+			fmt.Fprintf(w, "    peer: ifindex %d in netnsid %d (not found among the namespaces read)\n", l.PeerIndex, l.PeerNetnsID)
+		}
+	}
+	fmt.Fprintln(w, "\nroutes:")
+	for _, r := range n.Routes {
+		fmt.Fprintf(w, "  %s\n", formatRoute(r))
+	}
+	if len(n.Neighbors) > 0 {
+		fmt.Fprintln(w, "\nneighbours:")
+		for _, nb := range n.Neighbors {
+			fmt.Fprintf(w, "  %s lladdr %s dev %s %s\n", nb.IP, nb.MAC, nb.Dev, nb.State)
+		}
+	}
+	fmt.Fprintln(w, "\nlistening (netstat -lntup):")
+	if len(n.Listeners) == 0 {
+		fmt.Fprintln(w, "  nothing")
+	}
+	for _, l := range n.Listeners {
+		owner := "-"
+		if l.PID != 0 {
+			owner = fmt.Sprintf("%d/%s", l.PID, l.Comm)
+			if l.Container != "" {
+				owner += " (container " + l.Container + ")"
+			}
+		}
+		fmt.Fprintf(tw, "  %s\t%s:%d\t%s\n", l.Proto, l.Addr, l.Port, owner)
+	}
+	tw.Flush()
+	for _, warn := range n.Warnings {
+		fmt.Fprintf(w, "WARNING: %s\n", warn)
+	}
+	if n.Error != "" {
+		fmt.Fprintf(w, "could not read everything: %s\n", n.Error)
+	}
+}

@@ -1,0 +1,313 @@
+package inspect
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/netx-project/netx/datapath"
+	"github.com/netx-project/netx/internal/nsenter"
+	"golang.org/x/sys/unix"
+)
+
+// Discover finds every network namespace on the machine and reads the
+// node's and each pod's networking. It only reads: netlink dumps through
+// handles opened in each namespace, /proc, and the lab's state files.
+func Discover(o Options) (*Snapshot, error) {
+	if o.HostNetns == "" {
+		o.HostNetns = "/proc/self/ns/net"
+	}
+	hostID, err := nsenter.IDOf(o.HostNetns)
+	if err != nil {
+		return nil, fmt.Errorf("node namespace: %w", err)
+	}
+	snap := &Snapshot{Version: SchemaVersion, Taken: time.Now().UTC()}
+	all := map[uint64]*Netns{}
+	get := func(id nsenter.ID, path string) *Netns {
+		n := all[id.Ino]
+		if n == nil {
+			n = &Netns{Dev: id.Dev, Inode: id.Ino, Path: path}
+			all[id.Ino] = n
+		}
+		return n
+	}
+
+	procs, perr := scanProc(hostID.Dev)
+	snap.Sources = append(snap.Sources, sourceStatus(SourceProc, perr))
+	for ino, ps := range procs {
+		n := get(nsenter.ID{Dev: hostID.Dev, Ino: ino}, fmt.Sprintf("/proc/%d/ns/net", ps[0].PID))
+		n.FoundBy = appendOnce(n.FoundBy, SourceProc)
+		n.Processes = ps
+	}
+
+	names, nerr := os.ReadDir(datapath.NetnsDir)
+	if errors.Is(nerr, os.ErrNotExist) {
+		nerr = nil
+	}
+	snap.Sources = append(snap.Sources, sourceStatus(SourceNetnsDir, nerr))
+	for _, e := range names {
+		p := filepath.Join(datapath.NetnsDir, e.Name())
+		id, err := nsenter.IDOf(p)
+		if err != nil {
+			continue // a file that is not (any longer) a namespace
+		}
+		n := get(id, p)
+		n.Path = p // a bind mount outlives any process: the better path
+		n.Names = append(n.Names, e.Name())
+		n.FoundBy = appendOnce(n.FoundBy, SourceNetnsDir)
+	}
+
+	if !o.NoLab {
+		snap.Sources = append(snap.Sources, sourceStatus(SourceLab, labPods(all, get)))
+	}
+
+	for _, n := range all {
+		identifyPod(n)
+		orderProcesses(n)
+	}
+
+	node := all[hostID.Ino]
+	if node == nil {
+		node = get(hostID, o.HostNetns)
+	}
+	node.Path = o.HostNetns
+	snap.Node = node
+	for ino, n := range all {
+		if ino == hostID.Ino {
+			continue
+		}
+		snap.Namespaces = append(snap.Namespaces, n)
+	}
+	sort.Slice(snap.Namespaces, func(i, j int) bool { return nsLess(snap.Namespaces[i], snap.Namespaces[j]) })
+
+	readNetns(node, true)
+	for _, n := range snap.Namespaces {
+		if o.Only == nil || o.Only[n.Inode] {
+			readNetns(n, false)
+		}
+	}
+	resolvePeers(snap)
+	return snap, nil
+}
+
+func sourceStatus(name string, err error) SourceStatus {
+	s := SourceStatus{Name: name, Used: err == nil}
+	if err != nil {
+		s.Error = err.Error()
+	}
+	return s
+}
+
+func appendOnce(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}
+
+// nsLess orders pods first (by namespace/name), then other namespaces.
+func nsLess(a, b *Netns) bool {
+	switch {
+	case a.Pod != nil && b.Pod == nil:
+		return true
+	case a.Pod == nil && b.Pod != nil:
+		return false
+	case a.Pod != nil:
+		if a.Pod.Namespace != b.Pod.Namespace {
+			return a.Pod.Namespace < b.Pod.Namespace
+		}
+		if a.Pod.Name != b.Pod.Name {
+			return a.Pod.Name < b.Pod.Name
+		}
+	}
+	if len(a.Names) > 0 && len(b.Names) > 0 && a.Names[0] != b.Names[0] {
+		return a.Names[0] < b.Names[0]
+	}
+	return a.Inode < b.Inode
+}
+
+// scanProc groups processes by network namespace inode. readlink of
+// /proc/PID/ns/net ("net:[INODE]") is one syscall per process; every
+// namespace file lives on the one nsfs device.
+func scanProc(dev uint64) (map[uint64][]Process, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	out := map[uint64][]Process{}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		ino, ok := nsLinkInode(fmt.Sprintf("/proc/%d/ns/net", pid))
+		if !ok {
+			continue // exited, or a kernel thread we may not read
+		}
+		out[ino] = append(out[ino], Process{PID: pid, Comm: readTrim(fmt.Sprintf("/proc/%d/comm", pid))})
+	}
+	return out, nil
+}
+
+// nsLinkInode reads "net:[4026531840]" from a namespace symlink.
+func nsLinkInode(path string) (uint64, bool) {
+	l, err := os.Readlink(path)
+	if err != nil {
+		return 0, false
+	}
+	i := strings.IndexByte(l, '[')
+	if i < 0 || !strings.HasSuffix(l, "]") {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(l[i+1:len(l)-1], 10, 64)
+	return v, err == nil
+}
+
+func readTrim(path string) string {
+	b, _ := os.ReadFile(path)
+	return strings.TrimSpace(string(b))
+}
+
+// labPods names the namespaces of netx lab pods and nodes.
+func labPods(all map[uint64]*Netns, get func(nsenter.ID, string) *Netns) error {
+	var errs []error
+	for _, lab := range datapath.Labs() {
+		st, err := datapath.GetStatus(lab)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, p := range st.Pods {
+			if !p.Running || p.Netns == "" {
+				continue
+			}
+			id, err := nsenter.IDOf(p.Netns)
+			if err != nil {
+				continue
+			}
+			n := get(id, p.Netns)
+			n.FoundBy = appendOnce(n.FoundBy, SourceLab)
+			if p.HostNetwork {
+				continue // the node's namespace, not the pod's own
+			}
+			n.Pod = &PodRef{Namespace: p.Namespace, Name: p.Name, Node: p.Node}
+			n.PausePID = p.PID
+			for i := range n.Processes {
+				if c := labContainer(n.Processes[i].PID); c != "" {
+					n.Processes[i].Container = c
+				}
+			}
+			for _, c := range p.Containers {
+				if c.State == "error" && strings.Contains(c.Error, "address already in use") {
+					n.Warnings = append(n.Warnings, fmt.Sprintf("container %s could not listen: %s (containers of a pod share one port space)", c.Name, c.Error))
+				}
+			}
+		}
+		for _, nd := range st.Nodes {
+			if id, err := nsenter.IDOf(nd.Netns); err == nil {
+				n := get(id, nd.Netns)
+				n.FoundBy = appendOnce(n.FoundBy, SourceLab)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// labContainer reads the container name netx gives a lab process.
+func labContainer(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		return ""
+	}
+	for _, kv := range strings.Split(string(b), "\x00") {
+		if v, ok := strings.CutPrefix(kv, "NETX_CONTAINER="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// podUID matches the pod UID kubelet puts in cgroup paths, with the
+// cgroupfs driver (/kubepods/besteffort/pod<uid>/<container>) and the
+// systemd one (kubepods-besteffort-pod<uid with _>.slice).
+var podUID = regexp.MustCompile(`pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})`)
+var containerID = regexp.MustCompile(`([0-9a-f]{64})`)
+
+// identifyPod finds the pod UID and container IDs in the processes'
+// cgroups, for namespaces no other source named.
+func identifyPod(n *Netns) {
+	for i := range n.Processes {
+		cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", n.Processes[i].PID))
+		if err != nil {
+			continue
+		}
+		if m := podUID.FindSubmatch(cg); m != nil {
+			uid := strings.ReplaceAll(string(m[1]), "_", "-")
+			if n.Pod == nil {
+				n.Pod = &PodRef{UID: uid}
+			} else if n.Pod.UID == "" {
+				n.Pod.UID = uid
+			}
+			if c := containerID.FindSubmatch(cg); c != nil && n.Processes[i].Container == "" {
+				n.Processes[i].Container = string(c[1])[:12]
+			}
+		}
+	}
+}
+
+// orderProcesses puts the oldest process first (the pause, for a pod)
+// and records which of its other namespaces each process shares.
+func orderProcesses(n *Netns) {
+	if len(n.Processes) == 0 {
+		return
+	}
+	start := map[int]uint64{}
+	for _, p := range n.Processes {
+		start[p.PID] = datapath.ProcessStart(p.PID)
+	}
+	sort.SliceStable(n.Processes, func(i, j int) bool {
+		a, b := n.Processes[i], n.Processes[j]
+		if start[a.PID] != start[b.PID] {
+			return start[a.PID] < start[b.PID]
+		}
+		return a.PID < b.PID
+	})
+	if n.PausePID == 0 && n.Pod != nil {
+		n.PausePID = n.Processes[0].PID
+	}
+	ref := n.PausePID
+	if ref == 0 {
+		ref = n.Processes[0].PID
+	}
+	for i := range n.Processes {
+		p := &n.Processes[i]
+		p.Cmdline = strings.TrimSpace(strings.ReplaceAll(readTrim(fmt.Sprintf("/proc/%d/cmdline", p.PID)), "\x00", " "))
+		if p.PID == ref {
+			continue
+		}
+		for _, kind := range []string{"uts", "ipc", "pid"} {
+			a, ok1 := nsLinkInode(fmt.Sprintf("/proc/%d/ns/%s", p.PID, kind))
+			b, ok2 := nsLinkInode(fmt.Sprintf("/proc/%d/ns/%s", ref, kind))
+			if ok1 && ok2 && a == b {
+				p.Shares = append(p.Shares, kind)
+			}
+		}
+	}
+}
+
+// hostname reads the hostname in the uts namespace of pid.
+func hostname(pid int) string {
+	var u unix.Utsname
+	if err := nsenter.Do(nsenter.Target{UTS: fmt.Sprintf("/proc/%d/ns/uts", pid)}, func() error { return unix.Uname(&u) }); err != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Nodename[:])
+}

@@ -1,0 +1,358 @@
+package inspect
+
+import (
+	"bufio"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// readNetns fills a namespace's links, routes, rules, neighbours and
+// listening sockets through a netlink handle opened inside it.
+func readNetns(n *Netns, isNode bool) {
+	h, err := nsenter.Netlink(n.Path)
+	if err != nil {
+		n.Error = err.Error()
+		return
+	}
+	defer h.Close()
+	var errs []string
+	links, err := h.LinkList()
+	if err != nil {
+		errs = append(errs, "links: "+err.Error())
+	}
+	names := map[int]string{}
+	for _, l := range links {
+		names[l.Attrs().Index] = l.Attrs().Name
+	}
+	for _, l := range links {
+		a := l.Attrs()
+		lk := Link{Index: a.Index, Name: a.Name, Kind: l.Type(), MAC: a.HardwareAddr.String(), MTU: a.MTU,
+			Up: a.Flags&net.FlagUp != 0, Master: names[a.MasterIndex]}
+		if lk.Kind == "veth" {
+			lk.PeerIndex, lk.PeerNetnsID = a.ParentIndex, a.NetNsID
+		}
+		if v, ok := l.(*netlink.Vxlan); ok {
+			lk.VXLAN = &VXLAN{VNI: v.VxlanId, Port: v.Port, Dev: names[v.VtepDevIndex], Learner: v.Learning}
+			if v.SrcAddr != nil {
+				lk.VXLAN.Local = v.SrcAddr.String()
+			}
+			if fdb, err := h.NeighList(a.Index, unix.AF_BRIDGE); err == nil {
+				for _, f := range fdb {
+					if f.IP != nil {
+						lk.VXLAN.FDB = append(lk.VXLAN.FDB, f.HardwareAddr.String()+" dst "+f.IP.String())
+					}
+				}
+			}
+		}
+		if addrs, err := h.AddrList(l, unix.AF_UNSPEC); err == nil {
+			for _, ad := range addrs {
+				lk.Addrs = append(lk.Addrs, ad.IPNet.String())
+			}
+		}
+		n.Links = append(n.Links, lk)
+	}
+	routes, err := h.RouteListFiltered(unix.AF_INET, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		errs = append(errs, "routes: "+err.Error())
+	}
+	for _, r := range routes {
+		if r.Table == unix.RT_TABLE_LOCAL && !isNode {
+			continue // the local table only repeats a pod's own addresses
+		}
+		rt := Route{Table: r.Table, Dst: "default", Dev: names[r.LinkIndex], Scope: r.Scope.String(), Onlink: r.Flags&int(netlink.FLAG_ONLINK) != 0}
+		if r.Dst != nil && r.Dst.String() != "0.0.0.0/0" {
+			rt.Dst = r.Dst.String()
+		}
+		if r.Gw != nil {
+			rt.Gw = r.Gw.String()
+		}
+		if r.Src != nil {
+			rt.Src = r.Src.String()
+		}
+		if r.Type != unix.RTN_UNICAST {
+			rt.Type = routeType(r.Type)
+		}
+		n.Routes = append(n.Routes, rt)
+	}
+	if rules, err := h.RuleList(unix.AF_INET); err == nil {
+		for _, r := range rules {
+			rr := RouteRule{Priority: r.Priority, Table: r.Table, IIF: r.IifName, OIF: r.OifName, Mark: r.Mark}
+			if r.Mask != nil {
+				rr.Mask = *r.Mask
+			}
+			if r.Src != nil {
+				rr.Src = r.Src.String()
+			}
+			if r.Dst != nil {
+				rr.Dst = r.Dst.String()
+			}
+			n.Rules = append(n.Rules, rr)
+		}
+	}
+	if neighs, err := h.NeighList(0, unix.AF_INET); err == nil {
+		for _, nb := range neighs {
+			if nb.IP == nil || nb.HardwareAddr == nil {
+				continue
+			}
+			n.Neighbors = append(n.Neighbors, Neighbor{IP: nb.IP.String(), MAC: nb.HardwareAddr.String(), Dev: names[nb.LinkIndex], State: neighState(nb.State)})
+		}
+	}
+	if len(n.Processes) > 0 {
+		n.Listeners = listeners(n)
+		if n.Pod != nil || !isNode {
+			n.Hostname = hostname(n.Processes[0].PID)
+		}
+	}
+	if isNode {
+		nodeSettings(n)
+	}
+	if len(errs) > 0 {
+		n.Error = strings.Join(errs, "; ")
+	}
+}
+
+// nodeSysctls are the per-namespace settings a pod network depends on.
+func nodeSysctls() []string {
+	return []string{
+		"net/ipv4/ip_forward",
+		"net/bridge/bridge-nf-call-iptables",
+		"net/ipv4/conf/all/rp_filter",
+		"net/ipv4/conf/default/rp_filter",
+		"net/ipv4/conf/all/route_localnet",
+	}
+}
+
+// nodeSettings reads the node's sysctls and conntrack use from inside its
+// namespace (/proc/sys/net is per namespace).
+func nodeSettings(n *Netns) {
+	vals := map[string]string{}
+	var ct Conntrack
+	nsenter.Do(nsenter.Net(n.Path), func() error {
+		for _, k := range nodeSysctls() {
+			if b, err := os.ReadFile("/proc/sys/" + k); err == nil {
+				vals[strings.ReplaceAll(k, "/", ".")] = strings.TrimSpace(string(b))
+			} else {
+				vals[strings.ReplaceAll(k, "/", ".")] = "absent"
+			}
+		}
+		ct.Count, _ = strconv.Atoi(readTrim("/proc/sys/net/netfilter/nf_conntrack_count"))
+		ct.Max, _ = strconv.Atoi(readTrim("/proc/sys/net/netfilter/nf_conntrack_max"))
+		return nil
+	})
+	n.Sysctls = vals
+	n.Conntrack = &ct
+}
+
+func routeType(t int) string {
+	switch t {
+	case unix.RTN_LOCAL:
+		return "local"
+	case unix.RTN_BROADCAST:
+		return "broadcast"
+	case unix.RTN_BLACKHOLE:
+		return "blackhole"
+	case unix.RTN_UNREACHABLE:
+		return "unreachable"
+	case unix.RTN_PROHIBIT:
+		return "prohibit"
+	}
+	return strconv.Itoa(t)
+}
+
+func neighState(s int) string {
+	switch {
+	case s&netlink.NUD_PERMANENT != 0:
+		return "permanent"
+	case s&netlink.NUD_REACHABLE != 0:
+		return "reachable"
+	case s&netlink.NUD_STALE != 0:
+		return "stale"
+	case s&netlink.NUD_FAILED != 0:
+		return "failed"
+	case s&netlink.NUD_NOARP != 0:
+		return "noarp"
+	}
+	return strconv.Itoa(s)
+}
+
+// listeners reads the namespace's listening sockets from /proc/PID/net/*
+// of a process inside it (that file shows its namespace's sockets), and
+// finds each socket's owner among the namespace's processes.
+func listeners(n *Netns) []Listener {
+	owner := map[uint64]Process{}
+	for _, p := range n.Processes {
+		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.PID))
+		for _, fd := range fds {
+			l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", p.PID, fd.Name()))
+			if err != nil || !strings.HasPrefix(l, "socket:[") {
+				continue
+			}
+			if ino, err := strconv.ParseUint(l[8:len(l)-1], 10, 64); err == nil {
+				if _, seen := owner[ino]; !seen {
+					owner[ino] = p
+				}
+			}
+		}
+	}
+	var out []Listener
+	pid := n.Processes[0].PID
+	for _, proto := range []string{"tcp", "tcp6", "udp", "udp6"} {
+		for _, s := range parseProcNet(fmt.Sprintf("/proc/%d/net/%s", pid, proto), strings.HasPrefix(proto, "tcp")) {
+			l := Listener{Proto: proto, Addr: s.addr, Port: s.port}
+			if p, ok := owner[s.inode]; ok {
+				l.PID, l.Comm, l.Container = p.PID, p.Comm, p.Container
+			}
+			out = append(out, l)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Port != out[j].Port {
+			return out[i].Port < out[j].Port
+		}
+		return out[i].Proto < out[j].Proto
+	})
+	return out
+}
+
+type procSocket struct {
+	addr  string
+	port  int
+	inode uint64
+}
+
+// parseProcNet reads /proc/net/{tcp,udp}[6]: listening TCP sockets (state
+// 0A) or bound UDP sockets (state 07 with no remote).
+func parseProcNet(path string, tcp bool) []procSocket {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []procSocket
+	sc := bufio.NewScanner(f)
+	sc.Scan() // header
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) < 10 {
+			continue
+		}
+		state := fs[3]
+		if (tcp && state != "0A") || (!tcp && state != "07") {
+			continue
+		}
+		addr, port, ok := parseHexAddr(fs[1])
+		if !ok {
+			continue
+		}
+		ino, _ := strconv.ParseUint(fs[9], 10, 64)
+		out = append(out, procSocket{addr: addr, port: port, inode: ino})
+	}
+	return out
+}
+
+// parseHexAddr decodes "0100007F:1F90" (little-endian 32-bit words).
+func parseHexAddr(s string) (string, int, bool) {
+	i := strings.IndexByte(s, ':')
+	if i < 0 {
+		return "", 0, false
+	}
+	raw, err := hex.DecodeString(s[:i])
+	if err != nil || (len(raw) != 4 && len(raw) != 16) {
+		return "", 0, false
+	}
+	for w := 0; w+4 <= len(raw); w += 4 {
+		raw[w], raw[w+1], raw[w+2], raw[w+3] = raw[w+3], raw[w+2], raw[w+1], raw[w]
+	}
+	port, err := strconv.ParseUint(s[i+1:], 16, 16)
+	if err != nil {
+		return "", 0, false
+	}
+	return net.IP(raw).String(), int(port), true
+}
+
+// resolvePeers pairs veth ends across namespaces: a link whose peer is
+// (index P) and a link at index P whose peer is the first one's index. If
+// indexes alone are ambiguous (several nodes), the kernel's netnsid of the
+// candidate namespace, as seen from the first one, decides.
+func resolvePeers(s *Snapshot) {
+	all := append([]*Netns{s.Node}, s.Namespaces...)
+	type end struct {
+		ns   *Netns
+		link *Link
+	}
+	byIndex := map[int][]end{}
+	for _, n := range all {
+		for i := range n.Links {
+			if n.Links[i].Kind == "veth" {
+				byIndex[n.Links[i].Index] = append(byIndex[n.Links[i].Index], end{n, &n.Links[i]})
+			}
+		}
+	}
+	for _, n := range all {
+		for i := range n.Links {
+			l := &n.Links[i]
+			if l.Kind != "veth" || l.PeerIndex == 0 {
+				continue
+			}
+			var cands []end
+			for _, c := range byIndex[l.PeerIndex] {
+				if c.ns != n && c.link.PeerIndex == l.Index {
+					cands = append(cands, c)
+				}
+			}
+			if len(cands) > 1 {
+				cands = byNetnsID(n, l.PeerNetnsID, cands, func(e end) string { return e.ns.Path })
+			}
+			if len(cands) != 1 {
+				continue
+			}
+			p := cands[0]
+			l.Peer = &PeerRef{Inode: p.ns.Inode, Index: p.link.Index, Name: p.link.Name, Bridge: p.link.Master}
+			if p.link.Master == "" {
+				l.Peer.Route = hostRouteVia(p.ns, p.link.Name)
+			}
+		}
+	}
+}
+
+// byNetnsID keeps the candidates whose namespace n knows as id.
+func byNetnsID[T any](n *Netns, id int, cands []T, path func(T) string) []T {
+	h, err := nsenter.Netlink(n.Path)
+	if err != nil {
+		return cands
+	}
+	defer h.Close()
+	var out []T
+	for _, c := range cands {
+		fd, err := unix.Open(path(c), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		got, err := h.GetNetNsIdByFd(fd)
+		unix.Close(fd)
+		if err == nil && got == id {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// hostRouteVia finds the /32 route a ptp CNI (kindnet, calico) puts on the
+// node for a pod behind a veth with no bridge.
+func hostRouteVia(n *Netns, dev string) string {
+	for _, r := range n.Routes {
+		if r.Dev == dev && strings.HasSuffix(r.Dst, "/32") {
+			return r.Dst + " dev " + dev
+		}
+	}
+	return ""
+}
