@@ -21,34 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// netxBin is the netx binary the root tests run (as pause, containers and
-// client); built once per test process.
-var (
-	netxOnce sync.Once
-	netxBin  string
-	netxErr  error
-)
-
-func buildNetx(t *testing.T) string {
-	t.Helper()
-	netxOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "netx-test-bin")
-		if err != nil {
-			netxErr = err
-			return
-		}
-		netxBin = filepath.Join(dir, "netx")
-		cmd := exec.Command("go", "build", "-o", netxBin, "..")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			netxErr = fmt.Errorf("go build: %v: %s", err, out)
-		}
-	})
-	if netxErr != nil {
-		t.Fatal(netxErr)
-	}
-	return netxBin
-}
+func buildNetx(t *testing.T) string { return testenv.NetxBinary(t) }
 
 // testLab loads a shipped topology under a unique lab name, so tests never
 // meet a user's lab (or each other's).

@@ -82,6 +82,11 @@ func Discover(o Options) (*Snapshot, error) {
 		if ino == hostID.Ino {
 			continue
 		}
+		if n.PausePID == 0 && len(n.Processes) > 0 {
+			// The oldest process holds the namespace: the pause, for a pod
+			// no source named.
+			n.PausePID = n.Processes[0].PID
+		}
 		snap.Namespaces = append(snap.Namespaces, n)
 	}
 	sort.Slice(snap.Namespaces, func(i, j int) bool { return nsLess(snap.Namespaces[i], snap.Namespaces[j]) })

@@ -13,6 +13,7 @@ import (
 var (
 	counters    = regexp.MustCompile(`\[\d+:\d+\]`)
 	nftCounters = regexp.MustCompile(`counter packets \d+ bytes \d+`)
+	timers      = regexp.MustCompile(`(_timer)\s+[0-9.]+`) // bridge timers in ip -d link
 )
 
 // HostDump captures the host's network state in full: named namespaces,
@@ -52,14 +53,7 @@ func HostDump() (string, error) {
 			return "", fmt.Errorf("%s: %w: %s", strings.Join(c, " "), err, out)
 		}
 		fmt.Fprintf(&b, "== %s\n", strings.Join(c, " "))
-		for _, l := range strings.Split(string(out), "\n") {
-			if strings.HasPrefix(l, "#") {
-				continue
-			}
-			l = counters.ReplaceAllString(l, "[0:0]")
-			l = nftCounters.ReplaceAllString(l, "counter")
-			b.WriteString(l + "\n")
-		}
+		b.WriteString(stripVolatile(string(out)))
 	}
 	b.WriteString("== sysctls\n")
 	for _, k := range hostSysctls {
@@ -87,6 +81,22 @@ func HostDump() (string, error) {
 	sort.Strings(mounts)
 	b.WriteString(strings.Join(mounts, "\n") + "\n")
 	return b.String(), nil
+}
+
+// stripVolatile drops what changes by itself: comments with timestamps
+// and packet counters.
+func stripVolatile(s string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "#") {
+			continue
+		}
+		l = counters.ReplaceAllString(l, "[0:0]")
+		l = nftCounters.ReplaceAllString(l, "counter")
+		l = timers.ReplaceAllString(l, "$1")
+		b.WriteString(l + "\n")
+	}
+	return b.String()
 }
 
 // hostSysctls are the settings a pod network depends on, and so the ones a

@@ -1,0 +1,256 @@
+package inspect
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netx-project/netx/datapath"
+	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/netx-project/netx/internal/testenv"
+)
+
+func unique(prefix string) string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// dumps captures the host and the given namespaces, to prove inspect
+// changed nothing anywhere it looked.
+func dumps(t *testing.T, netns ...string) string {
+	t.Helper()
+	d, err := testenv.HostDump()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range netns {
+		nd, err := testenv.NetnsDump(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d += "=== " + n + "\n" + nd
+	}
+	return d
+}
+
+// settledDumps waits for the kernel to finish bringing links up (carrier,
+// IPv6 link-local) after they were made, so the "before" dump is not still
+// changing on its own.
+func settledDumps(t *testing.T, netns ...string) string {
+	t.Helper()
+	prev := dumps(t, netns...)
+	for i := 0; i < 50; i++ {
+		time.Sleep(100 * time.Millisecond)
+		cur := dumps(t, netns...)
+		if cur == prev {
+			return cur
+		}
+		prev = cur
+	}
+	t.Fatal("namespaces kept changing for 5s")
+	return ""
+}
+
+func requireSame(t *testing.T, before, after string) {
+	t.Helper()
+	if before != after {
+		a, b := testenv.DiffLines(before, after)
+		t.Fatalf("inspect changed state:\nonly before: %v\nonly after: %v", a, b)
+	}
+}
+
+func TestRootInspectLab(t *testing.T) {
+	testenv.RequireRoot(t)
+	top, err := datapath.LoadFile(filepath.Join("..", "testdata", "topologies", "seeds.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	top.Name = unique("i")
+	lab, err := top.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { datapath.Down(context.Background(), lab.Name) })
+	if _, err := datapath.Up(context.Background(), lab, datapath.UpOptions{Self: testenv.NetxBinary(t), Source: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	var nodeNS []string
+	for _, n := range lab.Nodes {
+		nodeNS = append(nodeNS, n.Netns)
+	}
+	before := settledDumps(t, nodeNS...)
+
+	for _, node := range lab.Nodes {
+		for _, noLab := range []bool{false, true} {
+			snap, err := Discover(Options{HostNetns: node.Netns, NoLab: noLab})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range lab.Pods {
+				if p.Node != node.Name || p.HostNetwork {
+					continue
+				}
+				n := findByIP(snap, p.IP.String())
+				if n == nil {
+					t.Errorf("node %s (noLab=%v): no namespace holds pod %s's %s", node.Name, noLab, p.Key(), p.IP)
+					continue
+				}
+				if !noLab && (n.Pod == nil || n.Pod.Name != p.Name) {
+					t.Errorf("pod %s not named from the lab state: %+v", p.Key(), n.Pod)
+				}
+				if !contains(n.FoundBy, SourceProc) {
+					t.Errorf("pod %s not found through /proc: %v", p.Key(), n.FoundBy)
+				}
+				eth0 := link(n, "eth0")
+				if eth0 == nil || eth0.Peer == nil || eth0.Peer.Inode != snap.Node.Inode || eth0.Peer.Name != p.HostVeth || eth0.Peer.Bridge != datapath.BridgeName {
+					t.Errorf("pod %s eth0 peer: %+v, want %s on %s in node %s", p.Key(), eth0, p.HostVeth, datapath.BridgeName, node.Name)
+				}
+				if n.PausePID == 0 || n.Hostname != p.Hostname {
+					t.Errorf("pod %s: pause %d hostname %q", p.Key(), n.PausePID, n.Hostname)
+				}
+				if len(p.Containers) > 0 && len(n.Listeners) == 0 {
+					t.Errorf("pod %s: no listening sockets found", p.Key())
+				}
+			}
+		}
+	}
+	// The two-nginx pod: one listener on :80 and a warning naming the other.
+	snap, err := Discover(Options{HostNetns: lab.Nodes[0].Netns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conflict, err := snap.FindPod("onepod-multicontainer01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(conflict.Warnings) == 0 || !strings.Contains(conflict.Warnings[0], "nginx2") {
+		t.Errorf("port conflict not flagged: %v", conflict.Warnings)
+	}
+	for _, l := range conflict.Listeners {
+		if l.Port == 80 && l.Container != "nginx1" {
+			t.Errorf(":80 owned by %q, want nginx1", l.Container)
+		}
+	}
+	if snap.Node.Sysctls["net.ipv4.ip_forward"] != "1" {
+		t.Errorf("node sysctls: %v", snap.Node.Sysctls)
+	}
+	requireSame(t, before, dumps(t, nodeNS...))
+}
+
+func findByIP(s *Snapshot, ip string) *Netns {
+	for _, n := range s.Namespaces {
+		for _, l := range n.Links {
+			if l.Addr4() == ip {
+				return n
+			}
+		}
+	}
+	return nil
+}
+
+func link(n *Netns, name string) *Link {
+	for i := range n.Links {
+		if n.Links[i].Name == name {
+			return &n.Links[i]
+		}
+	}
+	return nil
+}
+
+// TestRootInspectCNIPlugins: pods wired by the reference CNI bridge and
+// ptp plugins, invoked directly (not by netx), are found with their
+// addresses and veth peers: on the bridge, or behind a /32 host route.
+func TestRootInspectCNIPlugins(t *testing.T) {
+	testenv.RequireRoot(t)
+	for _, plugin := range []string{"bridge", "ptp"} {
+		t.Run(plugin, func(t *testing.T) {
+			bin := "/usr/lib/cni/" + plugin
+			if _, err := os.Stat(bin); err != nil {
+				t.Fatalf("%s: %v (apt-get install containernetworking-plugins)", bin, err)
+			}
+			made, err := nsenter.PrepareNetnsDir(datapath.NetnsDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lab := unique("c")
+			node := datapath.NetnsPath(datapath.NetnsName(lab, "node"))
+			pods := []string{datapath.NetnsPath(datapath.NetnsName(lab, "p1")), datapath.NetnsPath(datapath.NetnsName(lab, "p2"))}
+			ipam := t.TempDir()
+			conf := fmt.Sprintf(`{"cniVersion":"1.0.0","name":"t","type":%q,"bridge":"cni0","isGateway":true,"ipMasq":false,
+"ipam":{"type":"host-local","ranges":[[{"subnet":"10.88.0.0/24"}]],"dataDir":%q}}`, plugin, ipam)
+			cni := func(cmd string, i int) {
+				c := exec.Command(bin)
+				c.Env = []string{"CNI_COMMAND=" + cmd, fmt.Sprintf("CNI_CONTAINERID=c%d", i), "CNI_NETNS=" + pods[i],
+					"CNI_IFNAME=eth0", "CNI_PATH=/usr/lib/cni", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+				c.Stdin = strings.NewReader(conf)
+				var out bytes.Buffer
+				c.Stdout, c.Stderr = &out, &out
+				if err := nsenter.Start(nsenter.Net(node), c); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Wait(); err != nil && cmd == "ADD" {
+					t.Fatalf("CNI %s %s: %v: %s", plugin, cmd, err, out.String())
+				}
+			}
+			t.Cleanup(func() {
+				for i := range pods {
+					cni("DEL", i)
+					nsenter.RemoveNamed(pods[i])
+				}
+				nsenter.RemoveNamed(node)
+				if made {
+					nsenter.ReleaseNetnsDir(datapath.NetnsDir)
+				}
+			})
+			for _, p := range append([]string{node}, pods...) {
+				if err := nsenter.CreateNamed(p, func() error { return nil }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range pods {
+				cni("ADD", i)
+			}
+			before := settledDumps(t, append([]string{node}, pods...)...)
+			snap, err := Discover(Options{HostNetns: node})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range pods {
+				n, err := snap.FindNetns(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !contains(n.FoundBy, SourceNetnsDir) {
+					t.Errorf("%s not found through /run/netns: %v", p, n.FoundBy)
+				}
+				eth0 := link(n, "eth0")
+				if eth0 == nil || !strings.HasPrefix(eth0.Addr4(), "10.88.0.") {
+					t.Fatalf("%s eth0: %+v", p, eth0)
+				}
+				if eth0.Peer == nil || eth0.Peer.Inode != snap.Node.Inode {
+					t.Fatalf("%s eth0 peer not resolved to the node: %+v", p, eth0.Peer)
+				}
+				switch plugin {
+				case "bridge":
+					if eth0.Peer.Bridge != "cni0" {
+						t.Errorf("bridge plugin: peer %s not on cni0: %+v", eth0.Peer.Name, eth0.Peer)
+					}
+				case "ptp":
+					if eth0.Peer.Bridge != "" || !strings.HasPrefix(eth0.Peer.Route, eth0.Addr4()+"/32") {
+						t.Errorf("ptp plugin: want no bridge and the pod's /32 host route, got %+v", eth0.Peer)
+					}
+				}
+			}
+			requireSame(t, before, dumps(t, append([]string{node}, pods...)...))
+		})
+	}
+}

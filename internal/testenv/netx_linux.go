@@ -1,0 +1,56 @@
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+)
+
+var netxBuild = sync.OnceValues(func() (string, error) {
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	dir, err := os.MkdirTemp("", "netx-test-bin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "netx")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v: %s", err, out)
+	}
+	return bin, nil
+})
+
+// NetxBinary builds the netx binary once per test process (the lab runs
+// it as each pod's pause and as the built-in containers) and returns it.
+func NetxBinary(t testing.TB) string {
+	t.Helper()
+	bin, err := netxBuild()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// NetnsDump is HostDump's network part for a namespace the test made (a
+// lab node): links, addresses, routes, rules, iptables and nft rulesets.
+func NetnsDump(netns string) (string, error) {
+	var out string
+	for _, c := range [][]string{
+		{"ip", "-d", "link", "show"}, {"ip", "addr", "show"}, {"ip", "route", "show", "table", "all"},
+		{"ip", "rule", "show"}, {"ip", "neigh", "show", "nud", "permanent"}, {"iptables-save"}, {"nft", "list", "ruleset"},
+	} {
+		o, err := OutputIn(netns, c[0], c[1:]...)
+		if err != nil {
+			return "", fmt.Errorf("%v in %s: %v: %s", c, netns, err, o)
+		}
+		out += "== " + fmt.Sprint(c) + "\n" + stripVolatile(o)
+	}
+	return out, nil
+}
