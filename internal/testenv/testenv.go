@@ -3,6 +3,7 @@ package testenv
 
 import (
 	"os"
+	"syscall"
 	"testing"
 )
 
@@ -11,13 +12,32 @@ import (
 const PrivilegedEnv = "NETX_PRIVILEGED_TESTS"
 
 // RequireRoot skips t without root, or fails it when PrivilegedEnv=1.
+// With root, it also takes the machine-wide lock of root tests for the
+// test's duration: go test runs packages in parallel, and root tests
+// compare whole-host dumps, so another package's lab must not appear in
+// the middle of one.
 func RequireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() == 0 {
+		lockRootTests(t)
 		return
 	}
 	if os.Getenv(PrivilegedEnv) == "1" {
 		t.Fatalf("%s=1 but not running as root: root-only tests must run", PrivilegedEnv)
 	}
 	t.Skip("needs root (set " + PrivilegedEnv + "=1 and run as root to make this mandatory)")
+}
+
+// lockRootTests holds an flock on a file under /run for the test.
+func lockRootTests(t testing.TB) {
+	t.Helper()
+	f, err := os.OpenFile("/run/netx-root-tests.lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatalf("root test lock: %v", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("root test lock: %v", err)
+	}
+	t.Cleanup(func() { f.Close() })
 }
