@@ -104,6 +104,9 @@ func TestE2ESeeds(t *testing.T) {
 	t.Cleanup(func() {
 		s.Kubectl(context.Background(), "delete", "--wait=false", "-f", filepath.Join("manifests", "seeds.yaml"))
 	})
+	// The Deployment makes its pods a moment after apply: wait for its
+	// rollout first, or `wait --all` may miss them.
+	kubectl(t, s, "rollout", "status", "deployment/b", "--timeout=120s")
 	kubectl(t, s, "wait", "--for=condition=Ready", "pod", "--all", "--timeout=120s")
 	t.Logf("seed pods Ready %s after apply", time.Since(t0).Round(10*time.Millisecond))
 
