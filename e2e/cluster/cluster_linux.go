@@ -175,6 +175,14 @@ func Up(ctx context.Context, s *Spec, o Options) error {
 	if err := s.waitNodesReady(ctx, 3*time.Minute); err != nil {
 		return err
 	}
+	// Pods cannot be created until the controller manager has made the
+	// namespace's default service account.
+	if err := s.waitFor(ctx, time.Minute, "the default service account", func() error {
+		_, err := s.Kubectl(ctx, "get", "serviceaccount", "default", "-n", "default")
+		return err
+	}); err != nil {
+		return err
+	}
 	s.say(o, "cluster ready in %s; export KUBECONFIG=%s", time.Since(t0).Round(100*time.Millisecond), s.HostKubeconfig())
 	return nil
 }
@@ -460,6 +468,22 @@ func (s *Spec) waitNodesReady(ctx context.Context, limit time.Duration) error {
 		time.Sleep(time.Second)
 	}
 	return fmt.Errorf("nodes not Ready after %s (%s)", limit, last)
+}
+
+// waitFor polls check until it succeeds.
+func (s *Spec) waitFor(ctx context.Context, limit time.Duration, what string, check func() error) error {
+	deadline := time.Now().Add(limit)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = check(); err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not there after %s: %w", what, limit, err)
 }
 
 func saveTunables(s *Spec) error {
