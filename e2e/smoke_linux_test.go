@@ -2,14 +2,18 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/netx-project/netx/e2e/cluster"
+	"github.com/netx-project/netx/inspect"
 	"github.com/netx-project/netx/internal/testenv"
 )
 
@@ -205,6 +209,45 @@ func TestE2ESeeds(t *testing.T) {
 		}
 		if os.Getenv("NETX_E2E_SAVE_DUMPS") == "1" {
 			saveDumps(t, s, ipt, nft)
+		}
+	})
+	t.Run("netx inspect finds a real pod through /proc", func(t *testing.T) {
+		self, _ := filepath.Abs(filepath.Join("..", "bin", "netx"))
+		out, err := exec.Command(self, "inspect", "--host-netns", s.Workers[0].Netns, "-o", "json").Output()
+		if err != nil {
+			t.Fatalf("netx inspect: %v", err)
+		}
+		var snap inspect.Snapshot
+		if err := json.Unmarshal(out, &snap); err != nil {
+			t.Fatal(err)
+		}
+		uid := strings.TrimSpace(kubectl(t, s, "get", "pod", "pod-a", "-o", "jsonpath={.metadata.uid}"))
+		var found *inspect.Netns
+		for _, n := range snap.Namespaces {
+			for _, l := range n.Links {
+				if l.Addr4() == ip["pod-a"] {
+					found = n
+				}
+			}
+		}
+		switch {
+		case found == nil:
+			t.Fatalf("no namespace on node1 holds pod-a's %s", ip["pod-a"])
+		case found.Pod == nil || found.Pod.UID != uid:
+			t.Errorf("pod-a's namespace: pod %+v, want UID %s (from its cgroup)", found.Pod, uid)
+		case !slices.Contains(found.FoundBy, inspect.SourceProc):
+			t.Errorf("pod-a not found through /proc: %v", found.FoundBy)
+		}
+		if found != nil {
+			eth0 := found.Links[len(found.Links)-1]
+			for _, l := range found.Links {
+				if l.Name == "eth0" {
+					eth0 = l
+				}
+			}
+			if eth0.Peer == nil || eth0.Peer.Bridge != "cni0" {
+				t.Errorf("pod-a eth0 peer on node1: %+v, want a port of cni0 (the CNI bridge plugin's)", eth0.Peer)
+			}
 		}
 	})
 	t.Run("kubectl exec and logs", func(t *testing.T) {
