@@ -1,0 +1,91 @@
+package inspect
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func sampleSnapshot() *Snapshot {
+	return &Snapshot{Version: SchemaVersion, Taken: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		Node: &Netns{Inode: 1, Path: "/proc/self/ns/net", Links: []Link{{Index: 3, Name: "cni0", Kind: "bridge", Addrs: []string{"10.244.1.1/24"}}}},
+		Namespaces: []*Netns{{Inode: 2, Path: "/proc/42/ns/net", Pod: &PodRef{Namespace: "default", Name: "pod-a"}, PausePID: 42,
+			Links: []Link{{Index: 2, Name: "eth0", Kind: "veth", Addrs: []string{"10.244.1.2/24"}, Peer: &PeerRef{Inode: 1, Index: 7, Name: "veth1", Bridge: "cni0"}}}}}}
+}
+
+func TestReadSnapshotRoundTrip(t *testing.T) {
+	var plain, gz bytes.Buffer
+	json.NewEncoder(&plain).Encode(sampleSnapshot())
+	w := gzip.NewWriter(&gz)
+	w.Write(plain.Bytes())
+	w.Close()
+	for name, in := range map[string][]byte{"plain": plain.Bytes(), "gzip": gz.Bytes()} {
+		s, err := ReadSnapshot(bytes.NewReader(in))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		p, err := s.FindPod("default/pod-a")
+		if err != nil || p.Links[0].Peer.Bridge != "cni0" || !s.Taken.Equal(sampleSnapshot().Taken) {
+			t.Errorf("%s: round trip lost data: %+v %v", name, p, err)
+		}
+	}
+}
+
+func TestReadSnapshotRefuses(t *testing.T) {
+	cases := map[string]string{
+		"not json":     "hello",
+		"not snapshot": `{"kind":"Pod"}`,
+		"too new":      `{"version": 99, "node": {"inode": 1}}`,
+	}
+	want := map[string]string{"not json": "not a netx snapshot", "not snapshot": "not a netx snapshot", "too new": "upgrade netx"}
+	for name, in := range cases {
+		if _, err := ReadSnapshot(strings.NewReader(in)); err == nil || !strings.Contains(err.Error(), want[name]) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestFindNetnsRefs(t *testing.T) {
+	s := sampleSnapshot()
+	s.Namespaces[0].Processes = []Process{{PID: 42}}
+	s.Namespaces[0].Names = []string{"cni-1234"}
+	for _, ref := range []string{"/proc/42/ns/net", "pid:42", "inode:2", "name:cni-1234", "/run/netns/cni-1234"} {
+		n, err := s.FindNetns(ref)
+		if err != nil || n.Inode != 2 {
+			t.Errorf("FindNetns(%q) = %v, %v", ref, n, err)
+		}
+	}
+	if n, err := s.FindNetns("inode:1"); err != nil || n != s.Node {
+		t.Errorf("inode:1 should be the node: %v %v", n, err)
+	}
+	for _, bad := range []string{"pid:7", "uuid:3", "name:nope"} {
+		if _, err := s.FindNetns(bad); err == nil {
+			t.Errorf("FindNetns(%q) found something", bad)
+		}
+	}
+	if _, err := s.FindPod("nope"); err == nil || !strings.Contains(err.Error(), "default/pod-a") {
+		t.Errorf("unknown pod should list the pods: %v", err)
+	}
+}
+
+func FuzzReadSnapshot(f *testing.F) {
+	var b bytes.Buffer
+	json.NewEncoder(&b).Encode(sampleSnapshot())
+	f.Add(b.Bytes())
+	f.Add([]byte(`{"version":1,"node":{}}`))
+	f.Add([]byte{0x1f, 0x8b, 0, 0})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		s, err := ReadSnapshot(bytes.NewReader(in))
+		if err != nil {
+			return
+		}
+		if s.Node == nil || s.Version < 1 || s.Version > SchemaVersion {
+			t.Fatalf("accepted an invalid snapshot: %+v", s)
+		}
+		s.FindPod("x")
+		s.FindNetns("pid:1")
+	})
+}
