@@ -19,6 +19,7 @@ type InspectOptions struct {
 	streams   genericiooptions.IOStreams
 	Output    string
 	HostNetns string
+	Snapshot  string
 	What      string // node | pod | netns
 	Ref       string
 }
@@ -38,7 +39,8 @@ With no argument: the node view, with every pod found on it.`,
 		Example: `  netx inspect                      # the node and its pods
   netx inspect pod/pod-a            # one pod: pause, processes, eth0 and its veth peer, sockets
   netx inspect netns pid:1234       # any namespace: /proc/PID/ns/net, /run/netns/NAME, pid:N, name:N, inode:N
-  netx inspect --host-netns /run/netns/netx.seeds.node1 -o json`,
+  netx inspect --host-netns /run/netns/netx.seeds.node1 -o json
+  netx inspect --snapshot node1.json.gz pod/pod-a   # a snapshot taken elsewhere`,
 		Args: cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
@@ -49,6 +51,7 @@ With no argument: the node view, with every pod found on it.`,
 	}
 	c.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text, json or yaml")
 	c.Flags().StringVar(&o.HostNetns, "host-netns", "", "namespace to treat as the node (default: the host)")
+	c.Flags().StringVar(&o.Snapshot, "snapshot", "", "show a saved snapshot (netx snapshot -o FILE) instead of this machine")
 	return c
 }
 
@@ -72,10 +75,16 @@ func (o *InspectOptions) Complete(args []string) error {
 
 // Run discovers and prints.
 func (o *InspectOptions) Run() error {
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("inspect reads every network namespace of the node and needs root; run it with sudo")
+	var snap *inspect.Snapshot
+	var err error
+	switch {
+	case o.Snapshot != "":
+		snap, err = inspect.ReadSnapshotFile(o.Snapshot)
+	case os.Geteuid() != 0:
+		return fmt.Errorf("inspect reads every network namespace of the node and needs root; run it with sudo (or read a saved one with --snapshot FILE)")
+	default:
+		snap, err = inspect.Discover(inspect.Options{HostNetns: o.HostNetns})
 	}
-	snap, err := inspect.Discover(inspect.Options{HostNetns: o.HostNetns})
 	if err != nil {
 		return err
 	}
