@@ -333,16 +333,16 @@ type Limit struct {
 type Field string
 
 const (
-	FieldSAddr    Field = "saddr"    // ip saddr / ip6 saddr
-	FieldDAddr    Field = "daddr"    // ip daddr / ip6 daddr
-	FieldL4Proto  Field = "l4proto"  // meta l4proto
-	FieldSPort    Field = "sport"    // th sport
-	FieldDPort    Field = "dport"    // th dport
-	FieldIIFName  Field = "iifname"  // meta iifname
-	FieldOIFName  Field = "oifname"  // meta oifname
-	FieldMark     Field = "mark"     // meta mark
-	FieldCTState  Field = "ctstate"  // ct state
-	FieldNumgen   Field = "numgen"   // numgen random mod N (Selector.Mod): kube-proxy's endpoint pick
+	FieldSAddr     Field = "saddr"      // ip saddr / ip6 saddr
+	FieldDAddr     Field = "daddr"      // ip daddr / ip6 daddr
+	FieldL4Proto   Field = "l4proto"    // meta l4proto
+	FieldSPort     Field = "sport"      // th sport
+	FieldDPort     Field = "dport"      // th dport
+	FieldIIFName   Field = "iifname"    // meta iifname
+	FieldOIFName   Field = "oifname"    // meta oifname
+	FieldMark      Field = "mark"       // meta mark
+	FieldCTState   Field = "ctstate"    // ct state
+	FieldNumgen    Field = "numgen"     // numgen random mod N (Selector.Mod): kube-proxy's endpoint pick
 	FieldNumgenInc Field = "numgen-inc" // numgen inc mod N
 )
 
@@ -403,7 +403,7 @@ const (
 	TargetMasquerade TargetKind = "MASQUERADE"
 	TargetRedirect   TargetKind = "REDIRECT"
 	TargetMark       TargetKind = "MARK"     // mark = (mark &^ Mask) ^ SetMark; non-terminal
-	TargetConnMark   TargetKind = "CONNMARK" // same on the conntrack mark when set; save/restore modes stay in Args
+	TargetConnMark   TargetKind = "CONNMARK" // options in Args; non-terminal
 	TargetReject     TargetKind = "REJECT"   // RejectWith
 	TargetLog        TargetKind = "LOG"      // non-terminal
 	TargetCT         TargetKind = "CT"       // options in Args; --notrack makes it NOTRACK's twin
@@ -448,10 +448,8 @@ type Target struct {
 // the table.
 func (t *Target) Terminal() bool {
 	switch t.Kind {
-	case TargetAccept, TargetDrop, TargetReject, TargetDNAT, TargetSNAT, TargetMasquerade, TargetRedirect, TargetNotrack:
+	case TargetAccept, TargetDrop, TargetReject, TargetDNAT, TargetSNAT, TargetMasquerade, TargetRedirect:
 		return true
-	case TargetCT:
-		return false
 	}
 	return false
 }
