@@ -193,6 +193,22 @@ func printNode(w io.Writer, s *inspect.Snapshot) {
 	if node.Conntrack != nil {
 		fmt.Fprintf(w, "conntrack: %d of %d entries\n", node.Conntrack.Count, node.Conntrack.Max)
 	}
+	if node.KubeProxyMode != "" {
+		var backends []string
+		for _, rs := range node.Netfilter {
+			rules := 0
+			for _, t := range rs.Tables {
+				for _, c := range t.Chains {
+					rules += len(c.Rules)
+				}
+			}
+			backends = append(backends, fmt.Sprintf("%s (%d rules)", rs.Source, rules))
+		}
+		fmt.Fprintf(w, "kube-proxy mode: %s; iptables: %s; nft tables: %s\n", node.KubeProxyMode, orDash(strings.Join(backends, ", ")), orDash(strings.Join(node.NFTables, ", ")))
+	}
+	for _, warn := range node.Warnings {
+		fmt.Fprintf(w, "WARNING: %s\n", warn)
+	}
 	// Which pod sits behind each node-side veth.
 	podOf := map[string]string{}
 	for _, n := range s.Namespaces {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/netx-project/netx/datapath"
+	"github.com/netx-project/netx/inspect/netfilter"
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/testenv"
 )
@@ -143,6 +144,11 @@ func TestRootInspectLab(t *testing.T) {
 	if snap.Node.Sysctls["net.ipv4.ip_forward"] != "1" {
 		t.Errorf("node sysctls: %v", snap.Node.Sysctls)
 	}
+	if snap.Node.KubeProxyMode != "iptables" || len(snap.Node.Netfilter) != 1 || snap.Node.Netfilter[0].Source != "iptables-nft" {
+		t.Errorf("kube-proxy mode %q from %d rulesets, want iptables from iptables-nft", snap.Node.KubeProxyMode, len(snap.Node.Netfilter))
+	} else if nat := snap.Node.Netfilter[0].Table(netfilter.FamilyIP, "nat"); nat == nil || nat.Chain("KUBE-SERVICES") == nil || len(nat.Chain("KUBE-SERVICES").Rules) == 0 {
+		t.Errorf("the node's KUBE-SERVICES chain was not read")
+	}
 	requireSame(t, before, dumps(t, nodeNS...))
 }
 
@@ -252,5 +258,48 @@ func TestRootInspectCNIPlugins(t *testing.T) {
 			}
 			requireSame(t, before, dumps(t, append([]string{node}, pods...)...))
 		})
+	}
+}
+
+// TestRootInspectBothBackends: kube rules in iptables-nft and in
+// iptables-legacy at once get a loud warning.
+func TestRootInspectBothBackends(t *testing.T) {
+	testenv.RequireRoot(t)
+	if _, err := exec.LookPath("iptables-legacy-restore"); err != nil {
+		t.Skip("iptables-legacy is not installed")
+	}
+	made, err := nsenter.PrepareNetnsDir(datapath.NetnsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := datapath.NetnsPath(datapath.NetnsName(unique("b"), "node"))
+	t.Cleanup(func() {
+		nsenter.RemoveNamed(node)
+		if made {
+			nsenter.ReleaseNetnsDir(datapath.NetnsDir)
+		}
+	})
+	if err := nsenter.CreateNamed(node, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	rules := "*nat\n:KUBE-SERVICES - [0:0]\n-A PREROUTING -j KUBE-SERVICES\n-A KUBE-SERVICES -d 10.96.0.10/32 -p tcp -m tcp --dport 80 -j ACCEPT\nCOMMIT\n"
+	for _, prog := range []string{"iptables-restore", "iptables-legacy-restore"} {
+		c := exec.Command(prog)
+		c.Stdin = strings.NewReader(rules)
+		var out bytes.Buffer
+		c.Stdout, c.Stderr = &out, &out
+		if err := nsenter.Start(nsenter.Net(node), c); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Wait(); err != nil {
+			t.Skipf("%s in a namespace: %v: %s", prog, err, out.String())
+		}
+	}
+	snap, err := Discover(Options{HostNetns: node, NoLab: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Node.Netfilter) != 2 || len(snap.Node.Warnings) == 0 || !strings.Contains(snap.Node.Warnings[0], "BOTH iptables backends") {
+		t.Errorf("rulesets %d, warnings %q: want both backends read and a warning", len(snap.Node.Netfilter), snap.Node.Warnings)
 	}
 }

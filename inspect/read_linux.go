@@ -114,6 +114,7 @@ func readNetns(n *Netns, isNode bool) {
 	}
 	if isNode {
 		nodeSettings(n)
+		readNetfilter(n)
 	}
 	if len(errs) > 0 {
 		n.Error = strings.Join(errs, "; ")

@@ -1,6 +1,10 @@
 package inspect
 
-import "time"
+import (
+	"time"
+
+	"github.com/netx-project/netx/inspect/netfilter"
+)
 
 // SchemaVersion is the version of the Snapshot JSON document. Readers
 // refuse documents of a newer major version.
@@ -64,6 +68,14 @@ type Netns struct {
 	Sysctls map[string]string `json:"sysctls,omitempty"`
 	// Conntrack is the connection tracking table's use (node only).
 	Conntrack *Conntrack `json:"conntrack,omitempty"`
+	// Netfilter holds the node's iptables rules, one ruleset per backend
+	// that has any (iptables-nft, iptables-legacy).
+	Netfilter []*netfilter.Ruleset `json:"netfilter,omitempty"`
+	// NFTables lists the node's nft tables ("ip kube-proxy", "ip nat"...).
+	NFTables []string `json:"nftables,omitempty"`
+	// KubeProxyMode is read from the rules themselves: iptables, nftables,
+	// both ("iptables+nftables": one is stale) or none.
+	KubeProxyMode string `json:"kubeProxyMode,omitempty"`
 	// Error says why the namespace could not be read fully.
 	Error string `json:"error,omitempty"`
 }
