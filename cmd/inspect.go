@@ -19,6 +19,7 @@ type InspectOptions struct {
 	streams   genericiooptions.IOStreams
 	Output    string
 	HostNetns string
+	CRI       string
 	Snapshot  string
 	What      string // node | pod | netns
 	Ref       string
@@ -52,6 +53,7 @@ With no argument: the node view, with every pod found on it.`,
 	c.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text, json or yaml")
 	c.Flags().StringVar(&o.HostNetns, "host-netns", "", "namespace to treat as the node (default: the host)")
 	c.Flags().StringVar(&o.Snapshot, "snapshot", "", "show a saved snapshot (netx snapshot -o FILE) instead of this machine")
+	c.Flags().StringVar(&o.CRI, "cri-endpoint", "", "container runtime socket (default: containerd's or CRI-O's if present)")
 	return c
 }
 
@@ -83,7 +85,7 @@ func (o *InspectOptions) Run() error {
 	case os.Geteuid() != 0:
 		return fmt.Errorf("inspect reads every network namespace of the node and needs root; run it with sudo (or read a saved one with --snapshot FILE)")
 	default:
-		snap, err = inspect.Discover(inspect.Options{HostNetns: o.HostNetns})
+		snap, err = inspect.Discover(inspect.Options{HostNetns: o.HostNetns, CRIEndpoint: o.CRI})
 	}
 	if err != nil {
 		return err
@@ -125,7 +127,7 @@ func (o *InspectOptions) Run() error {
 
 // NewSnapshotCommand writes the whole node view as one JSON document.
 func NewSnapshotCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	var file, hostNetns string
+	var file, hostNetns, cri string
 	c := &cobra.Command{
 		Use:   "snapshot [-o FILE]",
 		Short: "Save the node's whole networking view as one versioned JSON document (FILE.gz compresses)",
@@ -134,7 +136,7 @@ func NewSnapshotCommand(streams genericiooptions.IOStreams) *cobra.Command {
 			if os.Geteuid() != 0 {
 				return fmt.Errorf("snapshot reads every network namespace of the node and needs root; run it with sudo")
 			}
-			snap, err := inspect.Discover(inspect.Options{HostNetns: hostNetns})
+			snap, err := inspect.Discover(inspect.Options{HostNetns: hostNetns, CRIEndpoint: cri})
 			if err != nil {
 				return err
 			}
@@ -165,6 +167,7 @@ func NewSnapshotCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	}
 	c.Flags().StringVarP(&file, "output", "o", "", "file to write (default stdout; .gz compresses)")
 	c.Flags().StringVar(&hostNetns, "host-netns", "", "namespace to treat as the node (default: the host)")
+	c.Flags().StringVar(&cri, "cri-endpoint", "", "container runtime socket (default: containerd's or CRI-O's if present)")
 	return c
 }
 

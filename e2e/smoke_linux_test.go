@@ -211,9 +211,9 @@ func TestE2ESeeds(t *testing.T) {
 			saveDumps(t, s, ipt, nft)
 		}
 	})
-	t.Run("netx inspect finds a real pod through /proc", func(t *testing.T) {
+	t.Run("netx inspect finds a real pod through the CRI and /proc alike", func(t *testing.T) {
 		self, _ := filepath.Abs(filepath.Join("..", "bin", "netx"))
-		out, err := exec.Command(self, "inspect", "--host-netns", s.Workers[0].Netns, "-o", "json").Output()
+		out, err := exec.Command(self, "inspect", "--host-netns", s.Workers[0].Netns, "--cri-endpoint", s.ContainerdSocket(s.Workers[0]), "-o", "json").Output()
 		if err != nil {
 			t.Fatalf("netx inspect: %v", err)
 		}
@@ -235,8 +235,10 @@ func TestE2ESeeds(t *testing.T) {
 			t.Fatalf("no namespace on node1 holds pod-a's %s", ip["pod-a"])
 		case found.Pod == nil || found.Pod.UID != uid:
 			t.Errorf("pod-a's namespace: pod %+v, want UID %s (from its cgroup)", found.Pod, uid)
-		case !slices.Contains(found.FoundBy, inspect.SourceProc):
-			t.Errorf("pod-a not found through /proc: %v", found.FoundBy)
+		case !slices.Contains(found.FoundBy, inspect.SourceProc) || !slices.Contains(found.FoundBy, inspect.SourceCRI):
+			t.Errorf("pod-a not found through both /proc and the CRI: %v", found.FoundBy)
+		case found.Pod.Name != "pod-a" || found.Pod.Namespace != "default":
+			t.Errorf("the CRI did not name pod-a: %+v", found.Pod)
 		}
 		if found != nil {
 			eth0 := found.Links[len(found.Links)-1]

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/netx-project/netx/datapath"
@@ -66,6 +67,7 @@ func Discover(o Options) (*Snapshot, error) {
 	if !o.NoLab {
 		snap.Sources = append(snap.Sources, sourceStatus(SourceLab, labPods(all, get)))
 	}
+	snap.Sources = append(snap.Sources, sourceStatus(SourceCRI, criPods(o.CRIEndpoint, hostID.Dev, get)))
 
 	for _, n := range all {
 		identifyPod(n)
@@ -226,6 +228,43 @@ func labPods(all map[uint64]*Netns, get func(nsenter.ID, string) *Netns) error {
 	return errors.Join(errs...)
 }
 
+// criPods names namespaces after the runtime's pod sandboxes, found by
+// their pause process.
+func criPods(endpoint string, dev uint64, get func(nsenter.ID, string) *Netns) error {
+	ep := criEndpoint(endpoint)
+	if ep == "" {
+		return errNoRuntime
+	}
+	sbs, err := criSandboxes(ep)
+	if err != nil {
+		return err
+	}
+	for _, sb := range sbs {
+		if sb.HostNetwork {
+			continue // it lives in the node's namespace: not the pod's own
+		}
+		path := sb.Netns
+		if sb.PausePID > 0 {
+			path = fmt.Sprintf("/proc/%d/ns/net", sb.PausePID)
+		}
+		if path == "" {
+			continue
+		}
+		id, err := nsenter.IDOf(path)
+		if err != nil {
+			continue
+		}
+		n := get(id, path)
+		n.FoundBy = appendOnce(n.FoundBy, SourceCRI)
+		pod := sb.Pod
+		n.Pod = &pod
+		if sb.PausePID > 0 {
+			n.PausePID = sb.PausePID
+		}
+	}
+	return nil
+}
+
 // labContainer reads the container name netx gives a lab process.
 func labContainer(pid int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
@@ -243,28 +282,45 @@ func labContainer(pid int) string {
 // podUID matches the pod UID kubelet puts in cgroup paths, with the
 // cgroupfs driver (/kubepods/besteffort/pod<uid>/<container>) and the
 // systemd one (kubepods-besteffort-pod<uid with _>.slice).
-var podUID = regexp.MustCompile(`pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})`)
-var containerID = regexp.MustCompile(`([0-9a-f]{64})`)
+// (Compiled on first use: netx starts once per lab pod, as its pause.)
+var (
+	podUID = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})`)
+	})
+	containerID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`([0-9a-f]{64})`) })
+)
 
 // identifyPod finds the pod UID and container IDs in the processes'
-// cgroups, for namespaces no other source named.
+// cgroups. A namespace is a pod's only if every process in it belongs to
+// that one pod: the node's namespace also holds hostNetwork pods, next to
+// kubelet and the rest.
 func identifyPod(n *Netns) {
+	uid := ""
 	for i := range n.Processes {
 		cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", n.Processes[i].PID))
 		if err != nil {
 			continue
 		}
-		if m := podUID.FindSubmatch(cg); m != nil {
-			uid := strings.ReplaceAll(string(m[1]), "_", "-")
-			if n.Pod == nil {
-				n.Pod = &PodRef{UID: uid}
-			} else if n.Pod.UID == "" {
-				n.Pod.UID = uid
-			}
-			if c := containerID.FindSubmatch(cg); c != nil && n.Processes[i].Container == "" {
-				n.Processes[i].Container = string(c[1])[:12]
-			}
+		m := podUID().FindSubmatch(cg)
+		if m == nil {
+			return
 		}
+		u := strings.ReplaceAll(string(m[1]), "_", "-")
+		if uid != "" && u != uid {
+			return
+		}
+		uid = u
+		if c := containerID().FindSubmatch(cg); c != nil && n.Processes[i].Container == "" {
+			n.Processes[i].Container = string(c[1])[:12]
+		}
+	}
+	if uid == "" {
+		return
+	}
+	if n.Pod == nil {
+		n.Pod = &PodRef{UID: uid}
+	} else if n.Pod.UID == "" {
+		n.Pod.UID = uid
 	}
 }
 

@@ -191,6 +191,9 @@ type Options struct {
 	// HostNetns is the namespace treated as the node: the host by default
 	// (the namespace netx runs in), or a lab node, or a test's namespace.
 	HostNetns string
+	// CRIEndpoint is the container runtime's socket (default: containerd's
+	// or CRI-O's, if present).
+	CRIEndpoint string
 	// NoLab skips the netx lab state (e.g. to prove /proc alone suffices).
 	NoLab bool
 	// Only, when set, restricts the detailed read to these inodes (the

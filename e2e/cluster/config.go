@@ -72,6 +72,9 @@ func (s *Spec) logFile(component string) string {
 	return filepath.Join(s.Dir, "logs", component+".log")
 }
 
+// ContainerdSocket is a worker's CRI endpoint.
+func (s *Spec) ContainerdSocket(n Node) string { return s.containerdSock(n) }
+
 // ServiceIP is the API server's own service address (first of the range).
 func (s *Spec) ServiceIP() netip.Addr { return s.ServiceCIDR.Addr().Next() }
 
