@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/internal/nsenter"
-	"golang.org/x/sys/unix"
 )
 
 // Discover finds every network namespace on the machine and reads the
@@ -93,12 +93,27 @@ func Discover(o Options) (*Snapshot, error) {
 	}
 	sort.Slice(snap.Namespaces, func(i, j int) bool { return nsLess(snap.Namespaces[i], snap.Namespaces[j]) })
 
-	readNetns(node, true)
+	// Namespaces are independent: read them on a few workers (each enters
+	// its namespace on its own locked thread).
+	work := make(chan *Netns)
+	var wg sync.WaitGroup
+	for range max(2, runtime.NumCPU()*2) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range work {
+				readNetns(n, n == node)
+			}
+		}()
+	}
+	work <- node
 	for _, n := range snap.Namespaces {
 		if o.Only == nil || o.Only[n.Inode] {
-			readNetns(n, false)
+			work <- n
 		}
 	}
+	close(work)
+	wg.Wait()
 	resolvePeers(snap)
 	return snap, nil
 }
@@ -362,13 +377,4 @@ func orderProcesses(n *Netns) {
 			}
 		}
 	}
-}
-
-// hostname reads the hostname in the uts namespace of pid.
-func hostname(pid int) string {
-	var u unix.Utsname
-	if err := nsenter.Do(nsenter.Target{UTS: fmt.Sprintf("/proc/%d/ns/uts", pid)}, func() error { return unix.Uname(&u) }); err != nil {
-		return ""
-	}
-	return unix.ByteSliceToString(u.Nodename[:])
 }

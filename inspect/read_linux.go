@@ -1,8 +1,6 @@
 package inspect
 
 import (
-	"bufio"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -15,15 +13,62 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// nsConn is what one visit to a namespace opens: a route netlink handle
+// and a sock_diag socket living in it, and the hostname of its uts
+// namespace (the pause's).
+type nsConn struct {
+	h        *netlink.Handle
+	diag     int
+	hostname string
+}
+
+func (c *nsConn) close() {
+	c.h.Close()
+	unix.Close(c.diag)
+}
+
+// visit enters a namespace once (with its pause's uts namespace when
+// withUTS) and opens everything the read needs.
+func visit(n *Netns, withUTS bool) (*nsConn, error) {
+	t := nsenter.Net(n.Path)
+	if withUTS && len(n.Processes) > 0 {
+		t.UTS = fmt.Sprintf("/proc/%d/ns/uts", n.Processes[0].PID)
+	}
+	c := &nsConn{diag: -1}
+	err := nsenter.Do(t, func() error {
+		var err error
+		if c.h, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
+			return err
+		}
+		if c.diag, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG); err != nil {
+			c.h.Close()
+			return err
+		}
+		if t.UTS != "" {
+			var u unix.Utsname
+			if unix.Uname(&u) == nil {
+				c.hostname = unix.ByteSliceToString(u.Nodename[:])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", n.Path, err)
+	}
+	return c, nil
+}
+
 // readNetns fills a namespace's links, routes, rules, neighbours and
 // listening sockets through a netlink handle opened inside it.
 func readNetns(n *Netns, isNode bool) {
-	h, err := nsenter.Netlink(n.Path)
+	c, err := visit(n, !isNode || n.Pod != nil)
 	if err != nil {
 		n.Error = err.Error()
 		return
 	}
-	defer h.Close()
+	defer c.close()
+	h := c.h
+	n.Hostname = c.hostname
 	var errs []string
 	links, err := h.LinkList()
 	if err != nil {
@@ -32,6 +77,12 @@ func readNetns(n *Netns, isNode bool) {
 	names := map[int]string{}
 	for _, l := range links {
 		names[l.Attrs().Index] = l.Attrs().Name
+	}
+	addrsOf := map[int][]string{}
+	if addrs, err := h.AddrList(nil, unix.AF_UNSPEC); err == nil { // one dump for every link
+		for _, ad := range addrs {
+			addrsOf[ad.LinkIndex] = append(addrsOf[ad.LinkIndex], ad.IPNet.String())
+		}
 	}
 	for _, l := range links {
 		a := l.Attrs()
@@ -53,11 +104,7 @@ func readNetns(n *Netns, isNode bool) {
 				}
 			}
 		}
-		if addrs, err := h.AddrList(l, unix.AF_UNSPEC); err == nil {
-			for _, ad := range addrs {
-				lk.Addrs = append(lk.Addrs, ad.IPNet.String())
-			}
-		}
+		lk.Addrs = addrsOf[a.Index]
 		n.Links = append(n.Links, lk)
 	}
 	routes, err := h.RouteListFiltered(unix.AF_INET, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
@@ -106,12 +153,7 @@ func readNetns(n *Netns, isNode bool) {
 			n.Neighbors = append(n.Neighbors, Neighbor{IP: nb.IP.String(), MAC: nb.HardwareAddr.String(), Dev: names[nb.LinkIndex], State: neighState(nb.State)})
 		}
 	}
-	if len(n.Processes) > 0 {
-		n.Listeners = listeners(n)
-		if n.Pod != nil || !isNode {
-			n.Hostname = hostname(n.Processes[0].PID)
-		}
-	}
+	n.Listeners = listeners(n, c.diag)
 	if isNode {
 		nodeSettings(n)
 		readNetfilter(n)
@@ -185,10 +227,22 @@ func neighState(s int) string {
 	return strconv.Itoa(s)
 }
 
-// listeners reads the namespace's listening sockets from /proc/PID/net/*
-// of a process inside it (that file shows its namespace's sockets), and
-// finds each socket's owner among the namespace's processes.
-func listeners(n *Netns) []Listener {
+// listeners reads the namespace's listening sockets (sock_diag, in the
+// namespace) and finds each socket's owner among the namespace's
+// processes by the socket inode in their file descriptors.
+func listeners(n *Netns, diag int) []Listener {
+	socks, err := sockDiagListeners(diag)
+	if err != nil {
+		n.Warnings = append(n.Warnings, "listening sockets: "+err.Error())
+		return nil
+	}
+	if len(socks) == 0 {
+		return nil
+	}
+	want := map[uint64]bool{}
+	for _, s := range socks {
+		want[s.inode] = true
+	}
 	owner := map[uint64]Process{}
 	for _, p := range n.Processes {
 		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.PID))
@@ -197,7 +251,7 @@ func listeners(n *Netns) []Listener {
 			if err != nil || !strings.HasPrefix(l, "socket:[") {
 				continue
 			}
-			if ino, err := strconv.ParseUint(l[8:len(l)-1], 10, 64); err == nil {
+			if ino, err := strconv.ParseUint(l[8:len(l)-1], 10, 64); err == nil && want[ino] {
 				if _, seen := owner[ino]; !seen {
 					owner[ino] = p
 				}
@@ -205,15 +259,12 @@ func listeners(n *Netns) []Listener {
 		}
 	}
 	var out []Listener
-	pid := n.Processes[0].PID
-	for _, proto := range []string{"tcp", "tcp6", "udp", "udp6"} {
-		for _, s := range parseProcNet(fmt.Sprintf("/proc/%d/net/%s", pid, proto), strings.HasPrefix(proto, "tcp")) {
-			l := Listener{Proto: proto, Addr: s.addr, Port: s.port}
-			if p, ok := owner[s.inode]; ok {
-				l.PID, l.Comm, l.Container = p.PID, p.Comm, p.Container
-			}
-			out = append(out, l)
+	for _, s := range socks {
+		l := Listener{Proto: s.proto, Addr: s.addr, Port: s.port}
+		if p, ok := owner[s.inode]; ok {
+			l.PID, l.Comm, l.Container = p.PID, p.Comm, p.Container
 		}
+		out = append(out, l)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Port != out[j].Port {
@@ -222,62 +273,6 @@ func listeners(n *Netns) []Listener {
 		return out[i].Proto < out[j].Proto
 	})
 	return out
-}
-
-type procSocket struct {
-	addr  string
-	port  int
-	inode uint64
-}
-
-// parseProcNet reads /proc/net/{tcp,udp}[6]: listening TCP sockets (state
-// 0A) or bound UDP sockets (state 07 with no remote).
-func parseProcNet(path string, tcp bool) []procSocket {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []procSocket
-	sc := bufio.NewScanner(f)
-	sc.Scan() // header
-	for sc.Scan() {
-		fs := strings.Fields(sc.Text())
-		if len(fs) < 10 {
-			continue
-		}
-		state := fs[3]
-		if (tcp && state != "0A") || (!tcp && state != "07") {
-			continue
-		}
-		addr, port, ok := parseHexAddr(fs[1])
-		if !ok {
-			continue
-		}
-		ino, _ := strconv.ParseUint(fs[9], 10, 64)
-		out = append(out, procSocket{addr: addr, port: port, inode: ino})
-	}
-	return out
-}
-
-// parseHexAddr decodes "0100007F:1F90" (little-endian 32-bit words).
-func parseHexAddr(s string) (string, int, bool) {
-	i := strings.IndexByte(s, ':')
-	if i < 0 {
-		return "", 0, false
-	}
-	raw, err := hex.DecodeString(s[:i])
-	if err != nil || (len(raw) != 4 && len(raw) != 16) {
-		return "", 0, false
-	}
-	for w := 0; w+4 <= len(raw); w += 4 {
-		raw[w], raw[w+1], raw[w+2], raw[w+3] = raw[w+3], raw[w+2], raw[w+1], raw[w]
-	}
-	port, err := strconv.ParseUint(s[i+1:], 16, 16)
-	if err != nil {
-		return "", 0, false
-	}
-	return net.IP(raw).String(), int(port), true
 }
 
 // resolvePeers pairs veth ends across namespaces: a link whose peer is

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/netx-project/netx/datapath"
+	"github.com/netx-project/netx/inspect"
 	"github.com/netx-project/netx/internal/nsenter"
 )
 
@@ -38,6 +39,7 @@ func run() error {
 	podsFlag := flag.String("pods", "10,100,200,500", "pod counts to measure")
 	plugin := flag.String("cni", "/usr/lib/cni/bridge", "the reference CNI bridge plugin")
 	rounds := flag.Int("rounds", 3, "runs per measurement; the median is reported")
+	what := flag.String("what", "datapath", "datapath (up/down vs the CNI bridge plugin) or inspect (inventory vs lsns)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("bench builds network namespaces: run it as root")
@@ -70,6 +72,9 @@ func run() error {
 		defer nsenter.ReleaseNetnsDir(datapath.NetnsDir)
 	}
 	fmt.Printf("machine: %d cores, %s, kernel %s\n\n", runtime.NumCPU(), runtime.GOARCH, kernel())
+	if *what == "inspect" {
+		return inspectBench(self, counts, *rounds)
+	}
 	fmt.Println("| pods | netx up (network) | netx down | netx up (+1 container/pod, 1 service) | CNI bridge ADD | CNI bridge DEL | netns create (for CNI) | up speed-up vs ADD |")
 	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, n := range counts {
@@ -267,4 +272,51 @@ func cpuIdle() (idle, total uint64) {
 		}
 	}
 	return idle, total
+}
+
+// inspectBench times netx inspect's inventory (every namespace found and
+// read: links, addresses, routes, peers, sockets) of a lab node holding N
+// pods, next to `lsns -t net`, which only lists namespaces.
+func inspectBench(self string, counts []int, rounds int) error {
+	fmt.Println("| pods | netx inspect (find + read all) | per pod | lsns -t net (list only) |")
+	fmt.Println("|---:|---:|---:|---:|")
+	for _, n := range counts {
+		top, err := datapath.Parse("bench.yaml", []byte(topology(n, false)))
+		if err != nil {
+			return err
+		}
+		lab, err := top.Resolve()
+		if err != nil {
+			return err
+		}
+		ctx := context.Background()
+		if _, err := datapath.Up(ctx, lab, datapath.UpOptions{Self: self, Source: "bench"}); err != nil {
+			datapath.Down(ctx, lab.Name)
+			return err
+		}
+		settle()
+		ours, _, err := median(rounds, func() (time.Duration, time.Duration, error) {
+			t0 := time.Now()
+			snap, err := inspect.Discover(inspect.Options{HostNetns: lab.Nodes[0].Netns})
+			if err == nil && len(snap.Namespaces) < n {
+				err = fmt.Errorf("inspect found %d namespaces, want at least %d", len(snap.Namespaces), n)
+			}
+			return time.Since(t0), 0, err
+		})
+		lsns, _, lerr := median(rounds, func() (time.Duration, time.Duration, error) {
+			t0 := time.Now()
+			err := exec.Command("lsns", "-t", "net", "-J").Run()
+			return time.Since(t0), 0, err
+		})
+		datapath.Down(ctx, lab.Name)
+		if err != nil {
+			return err
+		}
+		ref := "n/a"
+		if lerr == nil {
+			ref = lsns.Round(time.Millisecond).String()
+		}
+		fmt.Printf("| %d | %s | %.2f ms | %s |\n", n, ours.Round(time.Millisecond), float64(ours.Microseconds())/1000/float64(n), ref)
+	}
+	return nil
 }

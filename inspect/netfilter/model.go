@@ -115,6 +115,13 @@ type Table struct {
 	Comment string   `json:"comment,omitempty"`
 	Chains  []*Chain `json:"chains"`
 	Sets    []*Set   `json:"sets,omitempty"` // nftables sets and maps; iptables has none (ipsets live outside)
+	// Flags are an nftables table's flags (dormant: the table is
+	// loaded but its base chains are not hooked).
+	Flags []string `json:"flags,omitempty"`
+	// Objects are nftables objects netx does not model (flowtables,
+	// named counters and quotas, ct helpers ...), each as written, so a
+	// reader sees they exist.
+	Objects []string `json:"objects,omitempty"`
 
 	// index maps chain names to Chains. The parsers build it; a Table
 	// decoded from JSON has none until Reindex, and Chain falls back to a
@@ -181,6 +188,10 @@ type Chain struct {
 	Policy   string   `json:"policy,omitempty"`
 	Counters Counters `json:"counters,omitzero"`
 	Rules    []*Rule  `json:"rules,omitempty"`
+	Comment  string   `json:"comment,omitempty"` // nftables chain comment
+	// Devices are the interfaces a netdev (or inet ingress) base chain is
+	// attached to.
+	Devices []string `json:"devices,omitempty"`
 }
 
 // Base reports whether the chain is attached to a hook.
@@ -194,11 +205,16 @@ type Rule struct {
 	// Handle is the nftables rule handle, which nftrace reports for
 	// nftables and iptables-nft rules alike; iptables-save does not print
 	// it, so it is 0 for parsed iptables rules.
-	Handle   uint64   `json:"handle,omitempty"`
-	Matches  []Match  `json:"matches,omitempty"`
-	Target   Target   `json:"target"`
-	Comment  string   `json:"comment,omitempty"` // the first comment match's text
-	Counters Counters `json:"counters,omitzero"`
+	Handle  uint64  `json:"handle,omitempty"`
+	Matches []Match `json:"matches,omitempty"`
+	// Statements are the actions an nftables rule runs before Target when
+	// it has more than one (meta mark set ... log ... accept): Target is
+	// always the rule's last action, so a rule with one action, like every
+	// iptables rule, has none here.
+	Statements []Target `json:"statements,omitempty"`
+	Target     Target   `json:"target"`
+	Comment    string   `json:"comment,omitempty"` // the first comment match's text, or the nftables rule comment
+	Counters   Counters `json:"counters,omitzero"`
 }
 
 // Unknown reports whether any match or the target is something netx does
@@ -206,6 +222,11 @@ type Rule struct {
 func (r *Rule) Unknown() bool {
 	for i := range r.Matches {
 		if r.Matches[i].Kind == MatchUnknown {
+			return true
+		}
+	}
+	for i := range r.Statements {
+		if r.Statements[i].Kind == TargetUnknown {
 			return true
 		}
 	}
@@ -234,7 +255,7 @@ const (
 	MatchMark         MatchKind = "mark"          // Mark, Mask: packet mark & Mask == Mark
 	MatchConnMark     MatchKind = "connmark"      // Mark, Mask on the conntrack mark
 	MatchCTState      MatchKind = "ctstate"       // Values: NEW, ESTABLISHED, RELATED, INVALID, UNTRACKED, SNAT, DNAT (any of)
-	MatchCTStatus     MatchKind = "ctstatus"      // Values: EXPECTED, SEEN_REPLY, ASSURED, CONFIRMED (any of)
+	MatchCTStatus     MatchKind = "ctstatus"      // Values: EXPECTED, SEEN_REPLY, ASSURED, CONFIRMED, SNAT, DNAT (any of; nft's ct status snat/dnat are ctstate SNAT/DNAT's bits)
 	MatchCTDirection  MatchKind = "ctdir"         // Value: ORIGINAL or REPLY
 	MatchStatistic    MatchKind = "statistic"     // Statistic
 	MatchIPSet        MatchKind = "ipset"         // Value: ipset name; Values: the src/dst flags of each dimension
@@ -248,6 +269,7 @@ const (
 	MatchTCPFlags     MatchKind = "tcp-flags"  // TCPFlags
 	MatchLimit        MatchKind = "limit"      // Limit
 	MatchNFAcct       MatchKind = "nfacct"     // Value: accounting object; always true
+	MatchNFProto      MatchKind = "nfproto"    // Value: ipv4 or ipv6 (nft meta nfproto, in inet tables)
 	// MatchModule is an iptables -m block without options (kube-proxy's
 	// "-p tcp -m tcp"): always true, kept so the rule reads back as written.
 	MatchModule MatchKind = "module"
@@ -372,6 +394,9 @@ type Set struct {
 	Flags    []string  `json:"flags,omitempty"` // interval, constant, timeout
 	Comment  string    `json:"comment,omitempty"`
 	Elements []Element `json:"elements,omitempty"`
+	// Args are properties netx does not model (timeout 1h, size 65535,
+	// policy memory ...), as written.
+	Args []string `json:"args,omitempty"`
 }
 
 // Map reports whether s is a map rather than a plain set.
