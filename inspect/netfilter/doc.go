@@ -18,7 +18,8 @@
 //
 // ParseIPTablesSave reads iptables-save text (every table, counters
 // optional) or iptables-restore input; WriteIPTablesSave writes it back.
-// ParseNFT reads `nft list ruleset` output and `nft -f` scripts into the same model (live nodes will be read through netlink). The package is pure:
-// it never runs a command nor touches the kernel, so it is tested, fuzzed
-// and benchmarked on saved dumps.
+// ParseNFT reads `nft list ruleset` output and `nft -f` scripts into the
+// same model (live nodes will be read through netlink). The package is
+// pure: it never runs a command nor touches the kernel, so it is tested,
+// fuzzed and benchmarked on saved dumps.
 package netfilter
