@@ -693,34 +693,11 @@ func words(toks []nftTok) []string {
 
 // chainBody parses a chain's block after "{", through its "}".
 func (p *nftParser) chainBody(tb *Table, c *Chain) error {
-	open := p.t.line
-	for {
-		t := p.t
-		switch {
-		case p.err != nil:
-			return p.err
-		case t.kind == nftEOF:
-			return p.errorf(open, "chain %s: missing }", c.Name)
-		case t.kind == nftNL || t.kind == nftComment || t.is(';'):
-			p.advance()
-			continue
-		case t.is('}'):
-			p.advance()
-			return nil
-		}
-		toks, err := p.collect()
-		if err != nil {
-			return err
-		}
-		if len(toks) == 0 {
-			continue
-		}
+	return p.block("chain "+c.Name, func(toks []nftTok) error {
 		first := toks[0]
 		switch {
 		case first.word("type"):
-			if err := p.chainType(tb, c, toks); err != nil {
-				return err
-			}
+			return p.chainType(tb, c, toks)
 		case first.word("policy"):
 			if len(toks) != 2 || (toks[1].s != "accept" && toks[1].s != "drop") {
 				return p.errorf(first.line, "bad chain policy")
@@ -735,6 +712,40 @@ func (p *nftParser) chainBody(tb *Table, c *Chain) error {
 			r := p.rule(tb, c, toks)
 			r.Num = len(c.Rules) + 1
 			c.Rules = append(c.Rules, r)
+		}
+		return nil
+	})
+}
+
+// block walks the statements of a { } block whose opening brace was just
+// read: blank lines, comments and ';' are skipped, each statement's tokens
+// go to stmt, and the closing brace ends it. what names the block in the
+// error for a missing brace, reported at the line the block opened.
+func (p *nftParser) block(what string, stmt func(toks []nftTok) error) error {
+	open := p.t.line
+	for {
+		t := p.t
+		switch {
+		case p.err != nil:
+			return p.err
+		case t.kind == nftEOF:
+			return p.errorf(open, "%s: missing }", what)
+		case t.kind == nftNL || t.kind == nftComment || t.is(';'):
+			p.advance()
+			continue
+		case t.is('}'):
+			p.advance()
+			return nil
+		}
+		toks, err := p.collect()
+		if err != nil {
+			return err
+		}
+		if len(toks) == 0 {
+			continue
+		}
+		if err := stmt(toks); err != nil {
+			return err
 		}
 	}
 }
@@ -860,36 +871,11 @@ func nftPriority(fam Family, s string) (int, bool) {
 // setBody parses a set's or map's block after "{", through its "}".
 func (p *nftParser) setBody(tb *Table, s *Set) error {
 	open := p.t.line
-	for {
-		t := p.t
-		switch {
-		case p.err != nil:
-			return p.err
-		case t.kind == nftEOF:
-			return p.errorf(open, "set %s: missing }", s.Name)
-		case t.kind == nftNL || t.kind == nftComment || t.is(';'):
-			p.advance()
-			continue
-		case t.is('}'):
-			p.advance()
-			if s.DataType == "?" {
-				return p.errorf(open, "map %s has no data type", s.Name)
-			}
-			return nil
-		}
-		toks, err := p.collect()
-		if err != nil {
-			return err
-		}
-		if len(toks) == 0 {
-			continue
-		}
+	err := p.block("set "+s.Name, func(toks []nftTok) error {
 		first := toks[0]
 		switch {
 		case first.word("type") || first.word("typeof"):
-			if err := p.setType(s, toks); err != nil {
-				return err
-			}
+			return p.setType(s, toks)
 		case first.word("flags"):
 			s.Flags = words(toks[1:])
 		case first.word("comment") && len(toks) == 2 && toks[1].kind == nftString:
@@ -906,7 +892,12 @@ func (p *nftParser) setBody(tb *Table, s *Set) error {
 		default:
 			s.Args = append(s.Args, p.src[first.off:toks[len(toks)-1].end])
 		}
+		return nil
+	})
+	if err == nil && s.DataType == "?" {
+		err = p.errorf(open, "map %s has no data type", s.Name)
 	}
+	return err
 }
 
 // setType parses "type a . b [: c]" or "typeof expr . expr [: expr]".
