@@ -101,11 +101,11 @@ func get(t *testing.T, lab *Lab, pod, addr string, count int) string {
 // getFrom runs the client inside a named namespace (an external client).
 func getFrom(t *testing.T, netns, addr string) string {
 	t.Helper()
-	out, err := testenv.OutputIn(netns, buildNetx(t), "datapath", "get", "--timeout", "3s", addr)
+	out, err := nsenter.Output(nsenter.Net(netns), nil, buildNetx(t), "datapath", "get", "--timeout", "3s", addr)
 	if err != nil {
 		t.Fatalf("from %s get %s: %v: %s", netns, addr, err, out)
 	}
-	return out
+	return string(out)
 }
 
 // serveIn starts netx's server inside a namespace (e.g. an external

@@ -1,7 +1,6 @@
 package datapath
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -806,17 +805,8 @@ func runIn(ctx context.Context, ns, stdin string, name string, args ...string) e
 	if err != nil {
 		return fmt.Errorf("%s is not installed (apt-get install iptables nftables): %w", name, err)
 	}
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := nsenter.Start(nsenter.Net(ns), cmd); err != nil {
-		return fmt.Errorf("start %s: %w", name, err)
-	}
-	if err := cmd.Wait(); err != nil {
-		return fmt.Errorf("%s: %w: %s", name, err, strings.TrimSpace(out.String()))
-	}
-	return nil
+	_, err = nsenter.Output(nsenter.Net(ns), strings.NewReader(stdin), path, args...)
+	return err
 }
 
 // containers starts each container process inside its pod's namespaces.

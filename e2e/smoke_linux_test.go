@@ -14,7 +14,7 @@ import (
 
 	"github.com/netx-project/netx/e2e/cluster"
 	"github.com/netx-project/netx/inspect"
-	"github.com/netx-project/netx/internal/testenv"
+	"github.com/netx-project/netx/internal/nsenter"
 )
 
 // The smoke tests run against the cluster `make e2e-up` started (make e2e
@@ -85,11 +85,11 @@ func getFrom(t *testing.T, netns, addr string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := testenv.OutputIn(netns, self, "datapath", "get", "--timeout", "3s", addr)
+	out, err := nsenter.Output(nsenter.Net(netns), nil, self, "datapath", "get", "--timeout", "3s", addr)
 	if err != nil {
 		t.Fatalf("get %s from %s: %v: %s", addr, netns, err, out)
 	}
-	return out
+	return string(out)
 }
 
 func TestE2ESeeds(t *testing.T) {
@@ -274,7 +274,8 @@ func inNode(t *testing.T, n cluster.Node, name string, args ...string) string {
 }
 
 func inNodeErr(n cluster.Node, name string, args ...string) (string, error) {
-	return testenv.OutputIn(n.Netns, name, args...)
+	out, err := nsenter.Output(nsenter.Net(n.Netns), nil, name, args...)
+	return string(out), err
 }
 
 // saveDumps refreshes testdata/cluster/<mode>/: real rules of a real

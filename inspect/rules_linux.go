@@ -2,7 +2,6 @@ package inspect
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -24,7 +23,7 @@ func readNetfilter(n *Netns) {
 		if err != nil {
 			continue
 		}
-		out, err := runInNetns(n.Path, path)
+		out, err := nsenter.Output(nsenter.Net(n.Path), nil, path)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", b.prog, err))
 			continue
@@ -132,22 +131,4 @@ func familyName(f nftables.TableFamily) string {
 		return "netdev"
 	}
 	return fmt.Sprint(uint8(f))
-}
-
-// runInNetns runs a read-only program (a rule dumper) in a namespace.
-func runInNetns(netns, prog string, args ...string) ([]byte, error) {
-	cmd := exec.Command(prog, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := nsenter.Start(nsenter.Net(netns), cmd); err != nil {
-		return nil, err
-	}
-	if err := cmd.Wait(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return nil, fmt.Errorf("%w: %s", err, strings.TrimSpace(errb.String()))
-		}
-		return nil, err
-	}
-	return out.Bytes(), nil
 }

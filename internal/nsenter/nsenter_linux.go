@@ -6,13 +6,16 @@
 package nsenter
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -268,6 +271,23 @@ func RemoveNamed(path string) error {
 // them. Namespaces cmd.SysProcAttr.Cloneflags asks for are created on top.
 func Start(t Target, cmd *exec.Cmd) error {
 	return Do(t, cmd.Start)
+}
+
+// Output runs a program inside t's namespaces with stdin (nil: none) and
+// returns its standard output. A failure carries the program's standard
+// error, trimmed, so the caller's message says why.
+func Output(t Target, stdin io.Reader, prog string, args ...string) ([]byte, error) {
+	cmd := exec.Command(prog, args...)
+	cmd.Stdin = stdin
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := Start(t, cmd); err != nil {
+		return nil, fmt.Errorf("start %s: %w", prog, err)
+	}
+	if err := cmd.Wait(); err != nil {
+		return out.Bytes(), fmt.Errorf("%s: %w: %s", filepath.Base(prog), err, strings.TrimSpace(errb.String()))
+	}
+	return out.Bytes(), nil
 }
 
 // Netlink opens a netlink handle whose socket lives in the network

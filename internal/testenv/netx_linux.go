@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/netx-project/netx/internal/nsenter"
 )
 
 var netxBuild = sync.OnceValues(func() (string, error) {
@@ -46,11 +48,11 @@ func NetnsDump(netns string) (string, error) {
 		{"ip", "-d", "link", "show"}, {"ip", "addr", "show"}, {"ip", "route", "show", "table", "all"},
 		{"ip", "rule", "show"}, {"ip", "neigh", "show", "nud", "permanent"}, {"iptables-save"}, {"nft", "list", "ruleset"},
 	} {
-		o, err := OutputIn(netns, c[0], c[1:]...)
+		o, err := nsenter.Output(nsenter.Net(netns), nil, c[0], c[1:]...)
 		if err != nil {
-			return "", fmt.Errorf("%v in %s: %v: %s", c, netns, err, o)
+			return "", fmt.Errorf("%v in %s: %w", c, netns, err)
 		}
-		out += "== " + fmt.Sprint(c) + "\n" + stripVolatile(o)
+		out += "== " + fmt.Sprint(c) + "\n" + stripVolatile(string(o))
 	}
 	return out, nil
 }
