@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/netx-project/netx/internal/nsenter"
 )
 
 var (
@@ -30,31 +32,11 @@ func HostDump() (string, error) {
 	}
 	sort.Strings(names)
 	fmt.Fprintf(&b, "== /run/netns\n%s\n", strings.Join(names, "\n"))
-	cmds := [][]string{
-		{"ip", "-d", "link", "show"},
-		{"ip", "addr", "show"},
-		{"ip", "route", "show", "table", "all"},
-		{"ip", "-6", "route", "show", "table", "all"},
-		{"ip", "rule", "show"},
-		{"ip", "-6", "rule", "show"},
-		{"ip", "neigh", "show", "nud", "permanent"},
-		{"iptables-save"},
-		{"iptables-legacy-save"},
-		{"ip6tables-save"},
-		{"nft", "list", "ruleset"},
+	net, err := netDump(nsenter.Target{})
+	if err != nil {
+		return "", err
 	}
-	for _, c := range cmds {
-		if _, err := exec.LookPath(c[0]); err != nil {
-			fmt.Fprintf(&b, "== %s: not installed\n", c[0])
-			continue
-		}
-		out, err := exec.Command(c[0], c[1:]...).CombinedOutput()
-		if err != nil {
-			return "", fmt.Errorf("%s: %w: %s", strings.Join(c, " "), err, out)
-		}
-		fmt.Fprintf(&b, "== %s\n", strings.Join(c, " "))
-		b.WriteString(stripVolatile(string(out)))
-	}
+	b.WriteString(net)
 	b.WriteString("== sysctls\n")
 	for _, k := range hostSysctls {
 		v, err := os.ReadFile("/proc/sys/" + k)
@@ -81,6 +63,45 @@ func HostDump() (string, error) {
 	sort.Strings(mounts)
 	b.WriteString(strings.Join(mounts, "\n") + "\n")
 	return b.String(), nil
+}
+
+// netDump is the network state as seen from t's namespace (the current
+// one for an empty Target): links, addresses, IPv4 and IPv6 routes of
+// every table and rules, permanent neighbours, iptables of both backends,
+// ip6tables, and the nft ruleset.
+func netDump(t nsenter.Target) (string, error) {
+	var b strings.Builder
+	for _, c := range [][]string{
+		{"ip", "-d", "link", "show"},
+		{"ip", "addr", "show"},
+		{"ip", "route", "show", "table", "all"},
+		{"ip", "-6", "route", "show", "table", "all"},
+		{"ip", "rule", "show"},
+		{"ip", "-6", "rule", "show"},
+		{"ip", "neigh", "show", "nud", "permanent"},
+		{"iptables-save"},
+		{"iptables-legacy-save"},
+		{"ip6tables-save"},
+		{"nft", "list", "ruleset"},
+	} {
+		if _, err := exec.LookPath(c[0]); err != nil {
+			fmt.Fprintf(&b, "== %s: not installed\n", c[0])
+			continue
+		}
+		out, err := nsenter.Output(t, nil, c[0], c[1:]...)
+		if err != nil {
+			return "", fmt.Errorf("%s in %q: %w", strings.Join(c, " "), t.Net, err)
+		}
+		fmt.Fprintf(&b, "== %s\n", strings.Join(c, " "))
+		b.WriteString(stripVolatile(string(out)))
+	}
+	return b.String(), nil
+}
+
+// NetnsDump is the network part of HostDump for a namespace the test made
+// (a lab node), to prove a read-only command changed nothing there either.
+func NetnsDump(netns string) (string, error) {
+	return netDump(nsenter.Net(netns))
 }
 
 // stripVolatile drops what changes by itself: comments with timestamps

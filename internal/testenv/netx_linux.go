@@ -8,8 +8,6 @@ import (
 	"runtime"
 	"sync"
 	"testing"
-
-	"github.com/netx-project/netx/internal/nsenter"
 )
 
 var netxBuild = sync.OnceValues(func() (string, error) {
@@ -38,21 +36,4 @@ func NetxBinary(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return bin
-}
-
-// NetnsDump is HostDump's network part for a namespace the test made (a
-// lab node): links, addresses, routes, rules, iptables and nft rulesets.
-func NetnsDump(netns string) (string, error) {
-	var out string
-	for _, c := range [][]string{
-		{"ip", "-d", "link", "show"}, {"ip", "addr", "show"}, {"ip", "route", "show", "table", "all"},
-		{"ip", "rule", "show"}, {"ip", "neigh", "show", "nud", "permanent"}, {"iptables-save"}, {"nft", "list", "ruleset"},
-	} {
-		o, err := nsenter.Output(nsenter.Net(netns), nil, c[0], c[1:]...)
-		if err != nil {
-			return "", fmt.Errorf("%v in %s: %w", c, netns, err)
-		}
-		out += "== " + fmt.Sprint(c) + "\n" + stripVolatile(string(o))
-	}
-	return out, nil
 }
