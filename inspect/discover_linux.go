@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -108,9 +109,7 @@ func Discover(o Options) (*Snapshot, error) {
 	}
 	work <- node
 	for _, n := range snap.Namespaces {
-		if o.Only == nil || o.Only[n.Inode] {
-			work <- n
-		}
+		work <- n
 	}
 	close(work)
 	wg.Wait()
@@ -127,10 +126,8 @@ func sourceStatus(name string, err error) SourceStatus {
 }
 
 func appendOnce(list []string, s string) []string {
-	for _, x := range list {
-		if x == s {
-			return list
-		}
+	if slices.Contains(list, s) {
+		return list
 	}
 	return append(list, s)
 }

@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -50,7 +51,7 @@ func (s *Snapshot) FindNetns(ref string) (*Netns, error) {
 	for _, n := range s.All() {
 		switch kind {
 		case "path":
-			if n.Path == val || (strings.HasPrefix(val, "/run/netns/") && contains(n.Names, strings.TrimPrefix(val, "/run/netns/"))) {
+			if n.Path == val || (strings.HasPrefix(val, "/run/netns/") && slices.Contains(n.Names, strings.TrimPrefix(val, "/run/netns/"))) {
 				return n, nil
 			}
 			if pid, ok := procPathPID(val); ok && hasPID(n, pid) {
@@ -61,7 +62,7 @@ func (s *Snapshot) FindNetns(ref string) (*Netns, error) {
 				return n, nil
 			}
 		case "name":
-			if contains(n.Names, val) {
+			if slices.Contains(n.Names, val) {
 				return n, nil
 			}
 		case "inode":
@@ -91,15 +92,6 @@ func procPathPID(p string) (int, bool) {
 func hasPID(n *Netns, pid int) bool {
 	for _, p := range n.Processes {
 		if p.PID == pid {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
 			return true
 		}
 	}

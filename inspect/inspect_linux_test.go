@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,7 +109,7 @@ func TestRootInspectLab(t *testing.T) {
 				if !noLab && (n.Pod == nil || n.Pod.Name != p.Name) {
 					t.Errorf("pod %s not named from the lab state: %+v", p.Key(), n.Pod)
 				}
-				if !contains(n.FoundBy, SourceProc) {
+				if !slices.Contains(n.FoundBy, SourceProc) {
 					t.Errorf("pod %s not found through /proc: %v", p.Key(), n.FoundBy)
 				}
 				eth0 := link(n, "eth0")
@@ -235,7 +236,7 @@ func TestRootInspectCNIPlugins(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !contains(n.FoundBy, SourceNetnsDir) {
+				if !slices.Contains(n.FoundBy, SourceNetnsDir) {
 					t.Errorf("%s not found through /run/netns: %v", p, n.FoundBy)
 				}
 				eth0 := link(n, "eth0")

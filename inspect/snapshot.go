@@ -196,7 +196,4 @@ type Options struct {
 	CRIEndpoint string
 	// NoLab skips the netx lab state (e.g. to prove /proc alone suffices).
 	NoLab bool
-	// Only, when set, restricts the detailed read to these inodes (the
-	// node is always read).
-	Only map[uint64]bool
 }
