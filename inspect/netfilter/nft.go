@@ -900,6 +900,25 @@ func (p *nftParser) setBody(tb *Table, s *Set) error {
 	return err
 }
 
+// concat reads a concatenation "a . b . c" of words from toks[i:] into
+// p.strs and returns its parts and the next index. colonEnds says a ":"
+// cannot be a part (it separates a map element's key from its data).
+func (p *nftParser) concat(toks []nftTok, i int, colonEnds bool) ([]string, int, bool) {
+	start := len(p.strs)
+	for {
+		if i >= len(toks) || (toks[i].kind != nftWord && toks[i].kind != nftString) || toks[i].word(".") || (colonEnds && toks[i].word(":")) {
+			return nil, i, false
+		}
+		p.strs = append(p.strs, toks[i].s)
+		i++
+		if i < len(toks) && toks[i].word(".") {
+			i++
+			continue
+		}
+		return p.strs[start:len(p.strs):len(p.strs)], i, true
+	}
+}
+
 // setType parses "type a . b [: c]" or "typeof expr . expr [: expr]".
 func (p *nftParser) setType(s *Set, toks []nftTok) error {
 	typeof := toks[0].s == "typeof"
@@ -997,21 +1016,10 @@ func (p *nftParser) elements(toks []nftTok, i int, tb *Table, owner string, set 
 		if cap(p.strs)-len(p.strs) < 16 {
 			p.strs = make([]string, 0, 4096)
 		}
-		start := len(p.strs)
-		// Key parts.
-		for {
-			if i >= len(toks) || (toks[i].kind != nftWord && toks[i].kind != nftString) || toks[i].word(".") || toks[i].word(":") {
-				return nil, i, false
-			}
-			p.strs = append(p.strs, toks[i].s)
-			i++
-			if i < len(toks) && toks[i].word(".") {
-				i++
-				continue
-			}
-			break
+		var ok bool
+		if e.Key, i, ok = p.concat(toks, i, true); !ok {
+			return nil, i, false
 		}
-		e.Key = p.strs[start:len(p.strs):len(p.strs)]
 		if i < len(toks) && toks[i].word(":") {
 			i++
 			if i >= len(toks) {
@@ -1028,21 +1036,8 @@ func (p *nftParser) elements(toks []nftTok, i int, tb *Table, owner string, set 
 					p.refs = append(p.refs, nftRef{table: tb, name: v.Chain, owner: owner, ownerSet: set, line: toks[i].line})
 				}
 				i = n
-			} else {
-				start := len(p.strs)
-				for {
-					if i >= len(toks) || (toks[i].kind != nftWord && toks[i].kind != nftString) || toks[i].word(".") {
-						return nil, i, false
-					}
-					p.strs = append(p.strs, toks[i].s)
-					i++
-					if i < len(toks) && toks[i].word(".") {
-						i++
-						continue
-					}
-					break
-				}
-				e.Data = p.strs[start:len(p.strs):len(p.strs)]
+			} else if e.Data, i, ok = p.concat(toks, i, false); !ok {
+				return nil, i, false
 			}
 		}
 		// Element options, up to the next element.
