@@ -411,11 +411,7 @@ func (p *nftParser) command() error {
 		}
 		return p.endCommand()
 	case "add chain", "create chain":
-		tb, err := p.tableRef(false)
-		if err != nil {
-			return err
-		}
-		c, err := p.chainRef(tb, true)
+		tb, c, err := p.tableChain(true)
 		if err != nil {
 			return err
 		}
@@ -427,11 +423,7 @@ func (p *nftParser) command() error {
 		}
 		return p.endCommand()
 	case "delete chain", "destroy chain", "flush chain":
-		tb, err := p.tableRef(false)
-		if err != nil {
-			return err
-		}
-		c, err := p.chainRef(tb, false)
+		tb, c, err := p.tableChain(false)
 		if err != nil {
 			return err
 		}
@@ -448,11 +440,7 @@ func (p *nftParser) command() error {
 		}
 		return p.endCommand()
 	case "add rule", "insert rule":
-		tb, err := p.tableRef(false)
-		if err != nil {
-			return err
-		}
-		c, err := p.chainRef(tb, false)
+		tb, c, err := p.tableChain(false)
 		if err != nil {
 			return err
 		}
@@ -481,11 +469,7 @@ func (p *nftParser) command() error {
 		}
 		return nil
 	case "delete rule", "destroy rule":
-		tb, err := p.tableRef(false)
-		if err != nil {
-			return err
-		}
-		c, err := p.chainRef(tb, false)
+		_, c, err := p.tableChain(false)
 		if err != nil {
 			return err
 		}
@@ -689,6 +673,17 @@ func words(toks []nftTok) []string {
 		}
 	}
 	return out
+}
+
+// tableChain reads "[family] table chain" of a command; create makes the
+// chain if it does not exist (add/create chain).
+func (p *nftParser) tableChain(create bool) (*Table, *Chain, error) {
+	tb, err := p.tableRef(false)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := p.chainRef(tb, create)
+	return tb, c, err
 }
 
 // chainBody parses a chain's block after "{", through its "}".
