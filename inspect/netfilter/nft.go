@@ -411,15 +411,12 @@ func (p *nftParser) command() error {
 		}
 		return p.endCommand()
 	case "add chain", "create chain":
-		tb, c, err := p.tableChain(true)
+		tb, err := p.tableRef(false)
 		if err != nil {
 			return err
 		}
-		if p.t.is('{') {
-			p.advance()
-			if err := p.chainBody(tb, c); err != nil {
-				return err
-			}
+		if err := p.chainDef(tb); err != nil {
+			return err
 		}
 		return p.endCommand()
 	case "delete chain", "destroy chain", "flush chain":
@@ -497,14 +494,7 @@ func (p *nftParser) command() error {
 		if err != nil {
 			return err
 		}
-		s, err := p.setRef(tb, true, obj.s == "map")
-		if err != nil {
-			return err
-		}
-		if err := p.expect('{'); err != nil {
-			return err
-		}
-		if err := p.setBody(tb, s); err != nil {
+		if err := p.setDef(tb, obj.s == "map"); err != nil {
 			return err
 		}
 		return p.endCommand()
@@ -623,26 +613,12 @@ func (p *nftParser) tableCmd() error {
 		switch t.s {
 		case "chain":
 			p.advance()
-			c, err := p.chainRef(tb, true)
-			if err != nil {
+			if err := p.chainDef(tb); err != nil {
 				return err
-			}
-			if p.t.is('{') {
-				p.advance()
-				if err := p.chainBody(tb, c); err != nil {
-					return err
-				}
 			}
 		case "set", "map":
 			p.advance()
-			s, err := p.setRef(tb, true, t.s == "map")
-			if err != nil {
-				return err
-			}
-			if err := p.expect('{'); err != nil {
-				return err
-			}
-			if err := p.setBody(tb, s); err != nil {
+			if err := p.setDef(tb, t.s == "map"); err != nil {
 				return err
 			}
 		default:
@@ -673,6 +649,28 @@ func words(toks []nftTok) []string {
 		}
 	}
 	return out
+}
+
+// chainDef reads "NAME [{ body }]", making the chain if it is new.
+func (p *nftParser) chainDef(tb *Table) error {
+	c, err := p.chainRef(tb, true)
+	if err != nil || !p.t.is('{') {
+		return err
+	}
+	p.advance()
+	return p.chainBody(tb, c)
+}
+
+// setDef reads "NAME { body }" of a set or map, making it if it is new.
+func (p *nftParser) setDef(tb *Table, isMap bool) error {
+	s, err := p.setRef(tb, true, isMap)
+	if err != nil {
+		return err
+	}
+	if err := p.expect('{'); err != nil {
+		return err
+	}
+	return p.setBody(tb, s)
 }
 
 // tableChain reads "[family] table chain" of a command; create makes the
