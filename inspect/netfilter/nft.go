@@ -420,7 +420,7 @@ func (p *nftParser) command() error {
 		}
 		return p.endCommand()
 	case "delete chain", "destroy chain", "flush chain":
-		tb, c, err := p.tableChain(false)
+		tb, c, err := p.tableChain()
 		if err != nil {
 			return err
 		}
@@ -437,7 +437,7 @@ func (p *nftParser) command() error {
 		}
 		return p.endCommand()
 	case "add rule", "insert rule":
-		tb, c, err := p.tableChain(false)
+		tb, c, err := p.tableChain()
 		if err != nil {
 			return err
 		}
@@ -466,7 +466,7 @@ func (p *nftParser) command() error {
 		}
 		return nil
 	case "delete rule", "destroy rule":
-		_, c, err := p.tableChain(false)
+		_, c, err := p.tableChain()
 		if err != nil {
 			return err
 		}
@@ -499,11 +499,7 @@ func (p *nftParser) command() error {
 		}
 		return p.endCommand()
 	case "delete set", "destroy set", "delete map", "destroy map", "flush set", "flush map":
-		tb, err := p.tableRef(false)
-		if err != nil {
-			return err
-		}
-		s, err := p.setRef(tb, false, false)
+		tb, s, err := p.tableSet()
 		if err != nil {
 			return err
 		}
@@ -519,11 +515,7 @@ func (p *nftParser) command() error {
 		}
 		return p.endCommand()
 	case "add element", "create element", "delete element", "destroy element":
-		tb, err := p.tableRef(false)
-		if err != nil {
-			return err
-		}
-		s, err := p.setRef(tb, false, false)
+		tb, s, err := p.tableSet()
 		if err != nil {
 			return err
 		}
@@ -673,15 +665,25 @@ func (p *nftParser) setDef(tb *Table, isMap bool) error {
 	return p.setBody(tb, s)
 }
 
-// tableChain reads "[family] table chain" of a command; create makes the
-// chain if it does not exist (add/create chain).
-func (p *nftParser) tableChain(create bool) (*Table, *Chain, error) {
+// tableChain reads "[family] table chain" of a command naming an
+// existing chain.
+func (p *nftParser) tableChain() (*Table, *Chain, error) {
 	tb, err := p.tableRef(false)
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := p.chainRef(tb, create)
+	c, err := p.chainRef(tb, false)
 	return tb, c, err
+}
+
+// tableSet is tableChain for an existing set or map.
+func (p *nftParser) tableSet() (*Table, *Set, error) {
+	tb, err := p.tableRef(false)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := p.setRef(tb, false, false)
+	return tb, s, err
 }
 
 // chainBody parses a chain's block after "{", through its "}".
