@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -428,12 +429,7 @@ func (p *nftParser) command() error {
 		p.dropRefs(tb, c.Name, false)
 		if verb != "flush" {
 			delete(tb.index, c.Name)
-			for i, x := range tb.Chains {
-				if x == c {
-					tb.Chains = append(tb.Chains[:i], tb.Chains[i+1:]...)
-					break
-				}
-			}
+			tb.Chains = slices.DeleteFunc(tb.Chains, func(x *Chain) bool { return x == c })
 		}
 		return p.endCommand()
 	case "add rule", "insert rule":
@@ -506,12 +502,7 @@ func (p *nftParser) command() error {
 		s.Elements = nil
 		p.dropRefs(tb, s.Name, true)
 		if verb != "flush" {
-			for i, x := range tb.Sets {
-				if x == s {
-					tb.Sets = append(tb.Sets[:i], tb.Sets[i+1:]...)
-					break
-				}
-			}
+			tb.Sets = slices.DeleteFunc(tb.Sets, func(x *Set) bool { return x == s })
 		}
 		return p.endCommand()
 	case "add element", "create element", "delete element", "destroy element":
