@@ -469,6 +469,17 @@ func runPause(args []string, streams genericiooptions.IOStreams) int {
 	return 0
 }
 
+// startedOn reports readiness to whoever started the process (up, on fd 3)
+// and, once listening, says so in the log: a container's first line.
+func startedOn(cmd *cobra.Command, what, listen string) func(error) {
+	return func(err error) {
+		datapath.Report(err)
+		if err == nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s %s\n", what, listen)
+		}
+	}
+}
+
 func newDatapathServeCommand() *cobra.Command {
 	var w workloadFlags
 	var listen string
@@ -481,7 +492,7 @@ func newDatapathServeCommand() *cobra.Command {
 			ctx, stop := signalContext()
 			defer stop()
 			id := datapath.IdentityFromEnv()
-			return datapath.RunServe(ctx, listen, id, datapath.Report)
+			return datapath.RunServe(ctx, listen, id, startedOn(cmd, "serving", listen))
 		},
 	}
 	w.add(c)
@@ -504,7 +515,7 @@ func newDatapathForwardCommand() *cobra.Command {
 			if toNetns != "" {
 				dial = func(a string) (net.Conn, error) { return datapath.DialIn(toNetns, a) }
 			}
-			return datapath.RunForward(ctx, listen, to, dial, datapath.Report, logf)
+			return datapath.RunForward(ctx, listen, to, dial, startedOn(cmd, "forwarding "+to+" on", listen), logf)
 		},
 	}
 	w.add(c)

@@ -256,10 +256,12 @@ func TestE2ESeeds(t *testing.T) {
 		if h := strings.TrimSpace(inPod("pod-a", "hostname")); h != "pod-a" {
 			t.Errorf("exec hostname: %q", h)
 		}
-		if logs := kubectl(t, s, "logs", "mc3", "-c", "nginx"); strings.Contains(logs, "error") {
-			t.Errorf("mc3 nginx logs show errors: %s", logs)
+		if logs := kubectl(t, s, "logs", "mc3", "-c", "nginx"); !strings.Contains(logs, "forwarding 127.0.0.1:5000 on :80") || strings.Contains(logs, "forward ") {
+			t.Errorf("mc3 nginx logs: want its start line and no failed relay, got %q", logs)
 		}
-		kubectl(t, s, "logs", "pod-a")
+		if logs := kubectl(t, s, "logs", "pod-a"); !strings.Contains(logs, "serving :8080") {
+			t.Errorf("pod-a logs: %q", logs)
+		}
 	})
 }
 
