@@ -104,6 +104,7 @@ build that whole path itself as a lab on one machine.`,
 		NewDatapathCommand(streams),
 		NewInspectCommand(streams),
 		NewSnapshotCommand(streams),
+		NewTraceCommand(streams),
 	)
 	return root
 }

@@ -1,0 +1,235 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/netx-project/netx/datapath"
+	"github.com/netx-project/netx/inspect"
+	"github.com/netx-project/netx/trace"
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+// TraceOptions is `netx trace`.
+type TraceOptions struct {
+	streams   genericiooptions.IOStreams
+	Output    string
+	Port      uint16
+	Protocol  string
+	Endpoint  string
+	Node      string
+	Lab       string
+	Snapshots []string
+	HostNetns string
+	CRI       string
+	Rules     bool
+	Color     string
+
+	req trace.Request
+}
+
+// NewTraceCommand traces the path between two ends.
+func NewTraceCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &TraceOptions{streams: streams}
+	c := &cobra.Command{
+		Use:   "trace SRC DST",
+		Short: "Follow a packet from SRC to DST hop by hop: routes, veths, bridges, netfilter, NAT, overlay",
+		Long: `trace says which way a packet goes from SRC to DST through the node's (and the
+next node's) datapath, what rewrites it, and where and why it stops — predicted
+from the nodes' real state (routes, links, kube-proxy's iptables or nftables
+rules), read-only. Then it walks the reply back.
+
+SRC and DST: a pod (pod-a, ns/pod-a, pod/pod-a), a service (svc/svc-b; a bare
+name is a pod, else a service), IP[:PORT], node/NAME[:PORT] (NodePort,
+hostPort), internet (SRC only: an outside client arriving at a node) and
+localhost:PORT (DST only: inside the source pod).
+
+State comes from a netx lab (--lab), saved snapshots (--snapshot, one per
+node), or by default this machine (root; --host-netns picks the node).`,
+		Example: `  netx trace pod-a svc/svc-b --lab seeds             # ClusterIP: which endpoint, with what probability
+  netx trace pod-a b-2:8080 --lab seeds              # across nodes
+  netx trace mc3 localhost:5000 --lab seeds          # container to container
+  netx trace internet node/node2:30080 --lab seeds   # NodePort from outside
+  netx trace pod-a svc/svc-b --snapshot node1.json.gz --snapshot node2.json.gz -o json`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			return o.Run()
+		},
+	}
+	c.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text, json, yaml, mermaid or dot")
+	c.Flags().Uint16Var(&o.Port, "port", 0, "destination port when DST has none (default: the service's first port, the pod's first listening port)")
+	c.Flags().StringVar(&o.Protocol, "protocol", "tcp", "tcp, udp, icmp or sctp")
+	c.Flags().StringVar(&o.Endpoint, "endpoint", "", "the service endpoint IP to follow (default: the most likely)")
+	c.Flags().StringVar(&o.Node, "node", "", "the node an internet client arrives at (default: the node owning DST)")
+	c.Flags().StringVar(&o.Lab, "lab", "", "trace a netx datapath lab (its nodes, pods and services)")
+	c.Flags().StringArrayVar(&o.Snapshots, "snapshot", nil, "a node's saved snapshot (netx snapshot -o FILE); repeat, one per node")
+	c.Flags().StringVar(&o.HostNetns, "host-netns", "", "namespace to treat as the node (default: the host)")
+	c.Flags().StringVar(&o.CRI, "cri-endpoint", "", "container runtime socket (default: containerd's or CRI-O's if present)")
+	c.Flags().BoolVar(&o.Rules, "rules", false, "show every rule a netfilter hop matched, not only the deciding ones")
+	c.Flags().StringVar(&o.Color, "color", "auto", "colour the text output: auto, always or never")
+	return c
+}
+
+// Complete checks the flags and builds the request.
+func (o *TraceOptions) Complete(args []string) error {
+	if err := checkOutput(o.Output, "text", "json", "yaml", "mermaid", "dot"); err != nil {
+		return err
+	}
+	switch o.Protocol {
+	case "tcp", "udp", "icmp", "sctp":
+	default:
+		return fmt.Errorf("--protocol %q: use tcp, udp, icmp or sctp", o.Protocol)
+	}
+	switch o.Color {
+	case "auto", "always", "never":
+	default:
+		return fmt.Errorf("--color %q: use auto, always or never", o.Color)
+	}
+	n := 0
+	for _, set := range []bool{o.Lab != "", len(o.Snapshots) > 0, o.HostNetns != ""} {
+		if set {
+			n++
+		}
+	}
+	if n > 1 {
+		return fmt.Errorf("--lab, --snapshot and --host-netns each name where the state comes from: give one of them")
+	}
+	o.req = trace.Request{Src: args[0], Dst: args[1], Port: o.Port, Protocol: o.Protocol, Node: o.Node}
+	if o.Endpoint != "" {
+		a, err := netip.ParseAddr(o.Endpoint)
+		if err != nil {
+			return fmt.Errorf("--endpoint %q: give the endpoint's IP address", o.Endpoint)
+		}
+		o.req.Endpoint = a
+	}
+	return nil
+}
+
+// Run loads the state, traces and prints.
+func (o *TraceOptions) Run() error {
+	w, err := o.world()
+	if err != nil {
+		return err
+	}
+	res, err := w.Trace(o.req)
+	if err != nil {
+		return err
+	}
+	switch o.Output {
+	case "json":
+		enc := json.NewEncoder(o.streams.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	case "yaml":
+		b, err := toYAML(res)
+		if err != nil {
+			return err
+		}
+		_, err = o.streams.Out.Write(b)
+		return err
+	case "mermaid":
+		trace.WriteMermaid(o.streams.Out, res)
+		return nil
+	case "dot":
+		trace.WriteDot(o.streams.Out, res)
+		return nil
+	}
+	color := o.Color == "always"
+	if o.Color == "auto" {
+		if f, ok := o.streams.Out.(*os.File); ok && os.Getenv("NO_COLOR") == "" {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				color = true
+			}
+		}
+	}
+	trace.WriteText(o.streams.Out, res, trace.TextOptions{Color: color, Rules: o.Rules})
+	return nil
+}
+
+// world builds the nodes to trace over from the chosen source of state.
+func (o *TraceOptions) world() (*trace.World, error) {
+	switch {
+	case len(o.Snapshots) > 0:
+		var nodes []*trace.Node
+		for _, f := range o.Snapshots {
+			s, err := inspect.ReadSnapshotFile(f)
+			if err != nil {
+				return nil, err
+			}
+			name := s.NodeName
+			if name == "" {
+				name = strings.TrimSuffix(strings.TrimSuffix(filepath.Base(f), ".gz"), ".json")
+			}
+			nodes = append(nodes, &trace.Node{Name: name, Snap: s})
+		}
+		return trace.NewWorld(nodes)
+	case o.Lab != "":
+		return labWorld(o.Lab, o.CRI)
+	case os.Geteuid() != 0:
+		return nil, fmt.Errorf("trace reads the node's namespaces and rules and needs root; run it with sudo, or trace a saved state with --snapshot FILE")
+	}
+	s, err := inspect.Discover(inspect.Options{HostNetns: o.HostNetns, CRIEndpoint: o.CRI})
+	if err != nil {
+		return nil, err
+	}
+	name := s.NodeName
+	if name == "" {
+		name = filepath.Base(o.HostNetns)
+	}
+	return trace.NewWorld([]*trace.Node{{Name: name, Snap: s}})
+}
+
+// labWorld snapshots every node of a netx lab and adds what the lab knows
+// that rules do not say: service names, hostNetwork pods, the client.
+func labWorld(lab, cri string) (*trace.World, error) {
+	if os.Geteuid() != 0 {
+		return nil, fmt.Errorf("trace --lab reads the lab's namespaces and needs root; run it with sudo")
+	}
+	name, err := datapath.ResolveLabName(lab)
+	if err != nil {
+		return nil, err
+	}
+	st, err := datapath.GetStatus(name)
+	if err != nil {
+		return nil, err
+	}
+	var nodes []*trace.Node
+	for _, n := range st.Nodes {
+		s, err := inspect.Discover(inspect.Options{HostNetns: n.Netns, NodeName: n.Name, CRIEndpoint: cri})
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		nodes = append(nodes, &trace.Node{Name: n.Name, Snap: s})
+	}
+	w, err := trace.NewWorld(nodes)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range st.Services {
+		ip, _ := netip.ParseAddr(s.ClusterIP)
+		for _, p := range s.Ports {
+			w.AddService(&trace.Service{Namespace: s.Namespace, Name: s.Name, PortName: p.Name, Protocol: strings.ToLower(p.Protocol),
+				ClusterIP: ip, Port: uint16(p.Port), NodePort: uint16(p.NodePort), NoEndpoints: len(s.Endpoints) == 0})
+		}
+	}
+	for _, p := range st.Pods {
+		if p.HostNetwork {
+			w.HostPods = append(w.HostPods, trace.HostPod{Namespace: p.Namespace, Name: p.Name, Node: p.Node})
+		}
+	}
+	for _, c := range st.Clients {
+		if a, err := netip.ParseAddr(c.IP); err == nil {
+			w.External = a
+			break
+		}
+	}
+	return w, nil
+}

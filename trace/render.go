@@ -1,0 +1,234 @@
+package trace
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// TextOptions shape the text rendering.
+type TextOptions struct {
+	Color bool // ANSI colours (a terminal)
+	// Rules shows every rule a netfilter hop matched; otherwise the
+	// deciding ones (NAT, drop, jumps into service chains) only.
+	Rules bool
+}
+
+const (
+	ansiReset = "\x1b[0m"
+	ansiBold  = "\x1b[1m"
+	ansiDim   = "\x1b[2m"
+	ansiRed   = "\x1b[31m"
+	ansiGreen = "\x1b[32m"
+	ansiYel   = "\x1b[33m"
+	ansiCyan  = "\x1b[36m"
+)
+
+func (o TextOptions) c(code, s string) string {
+	if !o.Color {
+		return s
+	}
+	return code + s + ansiReset
+}
+
+func endText(e End) string {
+	s := e.Kind
+	if e.Name != "" {
+		s += " " + e.Name
+	}
+	var at []string
+	if e.Addr != "" {
+		a := e.Addr
+		if e.Port != 0 {
+			a = fmt.Sprintf("%s:%d", e.Addr, e.Port)
+		}
+		at = append(at, a)
+	}
+	if e.Node != "" && e.Kind != "node" {
+		at = append(at, "on "+e.Node)
+	}
+	if len(at) > 0 {
+		s += " (" + strings.Join(at, ", ") + ")"
+	}
+	return s
+}
+
+func verdictColor(kind string) string {
+	switch kind {
+	case Delivered:
+		return ansiGreen
+	case Left, Unknown:
+		return ansiYel
+	}
+	return ansiRed
+}
+
+// WriteText renders a result for people: numbered hops, compact.
+func WriteText(w io.Writer, r *Result, o TextOptions) {
+	fmt.Fprintf(w, "%s %s → %s  %s\n\n", o.c(ansiBold, "trace"), endText(r.Src), endText(r.Dst), r.Packet.Proto)
+	writeHops(w, r.Hops, o, 1)
+	fmt.Fprintf(w, "\n%s %s — %s\n", o.c(ansiBold, "verdict:"), o.c(verdictColor(r.Verdict.Kind)+ansiBold, r.Verdict.Kind), r.Verdict.Detail)
+	if r.Verdict.Rule != nil {
+		fmt.Fprintf(w, "         rule: %s\n", r.Verdict.Rule.Text)
+	}
+	if len(r.Branches) > 0 {
+		fmt.Fprintf(w, "%s ", o.c(ansiBold, "choices:"))
+		var parts []string
+		for _, b := range r.Branches {
+			s := fmt.Sprintf("%s %.0f%%", b.Endpoint, b.Probability*100)
+			if b.Chosen {
+				s = o.c(ansiBold, s+" (followed)")
+			}
+			parts = append(parts, s)
+		}
+		fmt.Fprintf(w, "%s  [%s, hop %d; --endpoint IP follows another]\n", strings.Join(parts, " · "), r.Branches[0].Node, r.Branches[0].Hop)
+	}
+	if r.Reply != nil {
+		fmt.Fprintf(w, "%s   %s — %s\n", o.c(ansiBold, "reply:"), o.c(verdictColor(r.Reply.Verdict.Kind)+ansiBold, r.Reply.Verdict.Kind), r.Reply.Verdict.Detail)
+		for _, h := range r.Reply.Hops {
+			for _, n := range h.NAT {
+				fmt.Fprintf(w, "         %s on %s: %s → %s\n", n.Kind, h.Node, n.From, n.To)
+			}
+		}
+	}
+	for _, x := range r.Warnings {
+		fmt.Fprintf(w, "%s %s\n", o.c(ansiYel, "warning:"), x)
+	}
+}
+
+func writeHops(w io.Writer, hops []Hop, o TextOptions, first int) {
+	wNode, wNS, wKind := 4, 5, 9
+	for _, h := range hops {
+		wNode, wNS = max(wNode, len(h.Node)), max(wNS, len(h.Netns))
+	}
+	wNS = min(wNS, 36)
+	for i, h := range hops {
+		ns := h.Netns
+		if len(ns) > wNS {
+			ns = ns[:wNS-1] + "…"
+		}
+		kind := fmt.Sprintf("%-*s", wKind, h.Kind)
+		switch h.Kind {
+		case HopNetfilter, HopConntrack:
+			kind = o.c(ansiCyan, kind)
+		case HopDrop:
+			kind = o.c(ansiRed, kind)
+		}
+		fmt.Fprintf(w, "%3d  %-*s  %-*s  %s  %s\n", first+i, wNode, h.Node, wNS, ns, kind, h.Detail)
+		pad := strings.Repeat(" ", 3+2+wNode+2+wNS+2+wKind+2)
+		for _, e := range h.Evidence {
+			fmt.Fprintf(w, "%s%s\n", pad, o.c(ansiDim, e))
+		}
+		for _, rh := range h.Rules {
+			if !o.Rules && !decisive(rh) {
+				continue
+			}
+			ref := fmt.Sprintf("%s %s #%d", rh.Table, rh.Chain, rh.Num)
+			line := ref + ": " + rh.Text
+			if rh.Note != "" {
+				line += "  (" + rh.Note + ")"
+			}
+			fmt.Fprintf(w, "%s%s\n", pad, o.c(ansiDim, line))
+		}
+		for _, x := range h.Warnings {
+			fmt.Fprintf(w, "%s%s %s\n", pad, o.c(ansiYel, "!"), x)
+		}
+	}
+}
+
+// decisive says whether a matched rule is worth showing by default: one
+// that rewrites, drops, chooses or enters a service's chains — not the
+// generic jumps every packet takes.
+func decisive(h RuleHit) bool {
+	if h.Note != "" {
+		return true
+	}
+	t := h.Text
+	for _, k := range []string{"DNAT", "SNAT", "MASQUERADE", "masquerade", "dnat", "snat", "DROP", "drop", "REJECT", "reject",
+		"KUBE-SVC-", "KUBE-SEP-", "KUBE-EXT-", "service-", "endpoint-", "external-", "--mark", "mark set", "CNI-", "statistic", "vmap"} {
+		if strings.Contains(t, k) {
+			return true
+		}
+	}
+	return h.Num == 0
+}
+
+// WriteMermaid renders the path as a Mermaid flowchart, one subgraph per
+// node.
+func WriteMermaid(w io.Writer, r *Result) {
+	fmt.Fprintln(w, "flowchart TD")
+	writeGraph(w, r, func(id, label string) string { return fmt.Sprintf("%s[\"%s\"]", id, mermaidEscape(label)) },
+		func(name string, ids []string) {
+			fmt.Fprintf(w, "  subgraph %s[\"%s\"]\n", graphID("n_"+name), mermaidEscape(name))
+			for _, id := range ids {
+				fmt.Fprintf(w, "    %s\n", id)
+			}
+			fmt.Fprintln(w, "  end")
+		},
+		func(a, b string) { fmt.Fprintf(w, "  %s --> %s\n", a, b) })
+}
+
+// WriteDot renders the path as a Graphviz digraph, one cluster per node.
+func WriteDot(w io.Writer, r *Result) {
+	fmt.Fprintln(w, "digraph trace {")
+	fmt.Fprintln(w, "  rankdir=TB; node [shape=box, fontname=\"monospace\", fontsize=10];")
+	writeGraph(w, r, func(id, label string) string { return fmt.Sprintf("%s [label=\"%s\"]", id, dotEscape(label)) },
+		func(name string, ids []string) {
+			fmt.Fprintf(w, "  subgraph cluster_%s {\n    label=\"%s\";\n", graphID(name), dotEscape(name))
+			for _, id := range ids {
+				fmt.Fprintf(w, "    %s;\n", id)
+			}
+			fmt.Fprintln(w, "  }")
+		},
+		func(a, b string) { fmt.Fprintf(w, "  %s -> %s;\n", a, b) })
+	fmt.Fprintln(w, "}")
+}
+
+func writeGraph(w io.Writer, r *Result, node func(id, label string) string, group func(name string, ids []string), edge func(a, b string)) {
+	var order []string
+	members := map[string][]string{}
+	var ids []string
+	for i, h := range r.Hops {
+		id := fmt.Sprintf("h%d", i+1)
+		label := fmt.Sprintf("%d %s %s\n%s", i+1, h.Kind, h.Device, h.Detail)
+		if _, ok := members[h.Node]; !ok {
+			order = append(order, h.Node)
+		}
+		members[h.Node] = append(members[h.Node], node(id, strings.TrimSpace(label)))
+		ids = append(ids, id)
+	}
+	for _, n := range order {
+		group(n, members[n])
+	}
+	for i := 1; i < len(ids); i++ {
+		edge(ids[i-1], ids[i])
+	}
+	v := node("verdict", r.Verdict.Kind+"\n"+r.Verdict.Detail)
+	fmt.Fprintf(w, "  %s\n", v)
+	if len(ids) > 0 {
+		edge(ids[len(ids)-1], "verdict")
+	}
+}
+
+func graphID(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			b.WriteRune(c)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+func mermaidEscape(s string) string {
+	s = strings.ReplaceAll(s, `"`, "#quot;")
+	return strings.ReplaceAll(s, "\n", "<br/>")
+}
+
+func dotEscape(s string) string {
+	s = strings.ReplaceAll(s, `\`, `\\`)
+	s = strings.ReplaceAll(s, `"`, `\"`)
+	return strings.ReplaceAll(s, "\n", `\n`)
+}

@@ -1,0 +1,121 @@
+package trace
+
+// ResultVersion is the version of the Result JSON schema.
+const ResultVersion = 1
+
+// Verdict kinds: how the traced packet's journey ends.
+const (
+	Delivered          = "delivered"           // a socket listens at the destination (or the kernel answers ICMP)
+	Refused            = "refused"             // the destination is reached but nothing listens on the port
+	Dropped            = "dropped"             // a netfilter rule or policy drops it
+	Rejected           = "rejected"            // a netfilter rule rejects it (ICMP error / TCP reset)
+	NoEndpoints        = "no-endpoints"        // kube-proxy rejects it: the service has no endpoints
+	NoRoute            = "no-route"            // no route, or an unreachable/blackhole/prohibit route
+	NoNeighbor         = "no-neighbor"         // nothing on the link owns the next hop
+	RPFilter           = "rp-filter"           // reverse path filtering drops it
+	ForwardingDisabled = "forwarding-disabled" // the node would have to forward it but ip_forward is 0
+	Left               = "left"                // it leaves the traced nodes (the Internet, a router, an untraced node)
+	Loop               = "loop"                // the hop limit was reached
+	Asymmetric         = "asymmetric"          // the reply does not come back as the connection's reply
+	Unknown            = "unknown"             // the path depends on something netx cannot decide
+)
+
+// Result is a trace: the path, hop by hop, and how it ends. Its JSON form
+// is a stable schema (version 1): top-level verdict and hops.
+type Result struct {
+	Version int `json:"version"`
+	Src     End `json:"src"`
+	Dst     End `json:"dst"`
+	// Packet is the packet as the source sends it.
+	Packet   PacketView `json:"packet"`
+	Verdict  Verdict    `json:"verdict"`
+	Hops     []Hop      `json:"hops"`
+	Branches []Branch   `json:"branches,omitempty"`
+	// Reply is the reply's way back, for a delivered connection.
+	Reply    *Reply   `json:"reply,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// End is one end of the trace as resolved.
+type End struct {
+	Ref  string `json:"ref"`  // as given
+	Kind string `json:"kind"` // pod, service, ip, node, internet, localhost
+	Name string `json:"name,omitempty"`
+	Node string `json:"node,omitempty"`
+	Addr string `json:"addr,omitempty"`
+	Port uint16 `json:"port,omitempty"`
+}
+
+// Verdict is how the packet's journey ends, and where.
+type Verdict struct {
+	Kind   string `json:"kind"`
+	Detail string `json:"detail"`
+	Node   string `json:"node,omitempty"`
+	Netns  string `json:"netns,omitempty"`
+	// Rule is the rule that decided a drop or reject.
+	Rule *RuleHit `json:"rule,omitempty"`
+}
+
+// PacketView is a packet as the schema shows it.
+type PacketView struct {
+	Src   string `json:"src"`
+	Dst   string `json:"dst"`
+	SPort uint16 `json:"sport,omitempty"`
+	DPort uint16 `json:"dport,omitempty"`
+	Proto string `json:"proto"`
+	Mark  uint32 `json:"mark,omitempty"`
+}
+
+func view(p Packet) PacketView {
+	return PacketView{Src: p.Src.String(), Dst: p.Dst.String(), SPort: p.SPort, DPort: p.DPort, Proto: p.Proto, Mark: p.Mark}
+}
+
+// Hop kinds.
+const (
+	HopSend      = "send"      // a socket sends the packet
+	HopArrive    = "arrive"    // an external packet arrives at a node
+	HopRoute     = "route"     // a FIB lookup
+	HopNetfilter = "netfilter" // rules at one hook
+	HopConntrack = "conntrack" // an existing connection's NAT undone (replies)
+	HopVeth      = "veth"      // across a veth pair into another namespace
+	HopBridge    = "bridge"    // switched by a bridge
+	HopEncap     = "encap"     // VXLAN encapsulation
+	HopWire      = "wire"      // across the underlay to another node
+	HopDecap     = "decap"     // VXLAN decapsulation
+	HopDeliver   = "deliver"   // handed to a socket, or refused
+	HopDrop      = "drop"      // the end of the line
+)
+
+// Hop is one step of the path.
+type Hop struct {
+	Node     string      `json:"node"`
+	Netns    string      `json:"netns"`
+	Kind     string      `json:"kind"`
+	Device   string      `json:"device,omitempty"`
+	Detail   string      `json:"detail"`
+	Packet   PacketView  `json:"packet"`
+	Evidence []string    `json:"evidence,omitempty"`
+	Rules    []RuleHit   `json:"rules,omitempty"`
+	NAT      []NATStep   `json:"nat,omitempty"`
+	Branches []Branch    `json:"-"`
+	Warnings []string    `json:"warnings,omitempty"`
+	hookName string
+}
+
+// Branch is one of the ways a random choice (kube-proxy's endpoint pick)
+// can go.
+type Branch struct {
+	Node        string  `json:"node"`
+	Hop         int     `json:"hop"` // 1-based index of the netfilter hop that chose
+	Endpoint    string  `json:"endpoint"`
+	Probability float64 `json:"probability"`
+	Chosen      bool    `json:"chosen,omitempty"`
+	Chain       string  `json:"chain,omitempty"`
+}
+
+// Reply is the reply's way back to the source.
+type Reply struct {
+	Verdict Verdict `json:"verdict"`
+	Packet  PacketView `json:"packet"`
+	Hops    []Hop   `json:"hops"`
+}

@@ -1,0 +1,186 @@
+package trace
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/netx-project/netx/inspect"
+	"github.com/netx-project/netx/inspect/netfilter"
+)
+
+// servicesFromRules reads the services kube-proxy programs on a node from
+// the rules themselves, in either mode: iptables' KUBE-SERVICES and
+// KUBE-NODEPORTS comments ("ns/name:port cluster IP"), nftables'
+// service-ips and service-nodeports maps, whose chain names carry
+// "ns/name/proto/port". A node needs no API server to be traced.
+func servicesFromRules(node *inspect.Netns) []*Service {
+	var out []*Service
+	for _, rs := range node.Netfilter {
+		for _, t := range rs.Tables {
+			switch {
+			case t.Name == "nat" && t.Family == netfilter.FamilyIP:
+				out = append(out, iptablesServices(t)...)
+			case t.Name == "filter" && t.Family == netfilter.FamilyIP:
+				out = append(out, iptablesRejected(t)...)
+			case t.Name == "kube-proxy" && t.Family == netfilter.FamilyIP:
+				out = append(out, nftServices(t)...)
+			}
+		}
+	}
+	return mergeServices(nil, out)
+}
+
+// splitServiceComment splits "ns/name:port" (the port part optional).
+func splitServiceComment(c string) (ns, name, port string, ok bool) {
+	ns, rest, ok := strings.Cut(c, "/")
+	if !ok || ns == "" || strings.ContainsAny(ns, " ") {
+		return "", "", "", false
+	}
+	name, port, _ = strings.Cut(rest, ":")
+	if name == "" || strings.ContainsAny(name, " ") {
+		return "", "", "", false
+	}
+	return ns, name, port, true
+}
+
+// ruleFacts pulls the destination, protocol and port out of a rule.
+func ruleFacts(r *netfilter.Rule) (dst netip.Addr, proto string, port uint16) {
+	for _, m := range r.Matches {
+		switch m.Kind {
+		case netfilter.MatchDestination:
+			if !m.Negate && m.Prefix.IsSingleIP() {
+				dst = m.Prefix.Addr()
+			}
+		case netfilter.MatchProtocol:
+			if !m.Negate {
+				proto = m.Value
+			}
+		case netfilter.MatchDstPort:
+			if !m.Negate && len(m.Ports) == 1 && m.Ports[0].First == m.Ports[0].Last {
+				port = m.Ports[0].First
+			}
+		}
+	}
+	return dst, proto, port
+}
+
+func iptablesServices(t *netfilter.Table) []*Service {
+	var out []*Service
+	if c := t.Chain("KUBE-SERVICES"); c != nil {
+		for _, r := range c.Rules {
+			text, ok := strings.CutSuffix(r.Comment, " cluster IP")
+			if !ok || r.Target.Kind != netfilter.TargetJump {
+				continue
+			}
+			ns, name, port, ok := splitServiceComment(text)
+			dst, proto, p := ruleFacts(r)
+			if !ok || !dst.IsValid() {
+				continue
+			}
+			out = append(out, &Service{Namespace: ns, Name: name, PortName: port, Protocol: proto, ClusterIP: dst, Port: p})
+		}
+	}
+	if c := t.Chain("KUBE-NODEPORTS"); c != nil {
+		for _, r := range c.Rules {
+			ns, name, port, ok := splitServiceComment(r.Comment)
+			_, proto, p := ruleFacts(r)
+			if !ok || p == 0 || !strings.HasPrefix(r.Target.Chain, "KUBE-EXT-") {
+				continue
+			}
+			out = append(out, &Service{Namespace: ns, Name: name, PortName: port, Protocol: proto, NodePort: p})
+		}
+	}
+	return out
+}
+
+// iptablesRejected finds kube-proxy's "has no endpoints" REJECT rules.
+func iptablesRejected(t *netfilter.Table) []*Service {
+	var out []*Service
+	for _, chain := range []string{"KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES"} {
+		c := t.Chain(chain)
+		if c == nil {
+			continue
+		}
+		for _, r := range c.Rules {
+			text, ok := strings.CutSuffix(r.Comment, " has no endpoints")
+			if !ok {
+				continue
+			}
+			ns, name, port, ok := splitServiceComment(text)
+			if !ok {
+				continue
+			}
+			dst, proto, p := ruleFacts(r)
+			s := &Service{Namespace: ns, Name: name, PortName: port, Protocol: proto, NoEndpoints: true}
+			if chain == "KUBE-SERVICES" && dst.IsValid() {
+				s.ClusterIP, s.Port = dst, p
+			} else if chain == "KUBE-EXTERNAL-SERVICES" && !dst.IsValid() {
+				s.NodePort = p
+			} else {
+				continue
+			}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// nftServices reads kube-proxy's nftables maps: service-ips elements are
+// "IP . proto . port : goto service-HASH-ns/name/proto/portname",
+// service-nodeports "proto . port : goto external-HASH-ns/name/proto/port".
+// A service without endpoints is only in no-endpoint-services, whose
+// elements carry no name: it resolves by address, or from the lab or API.
+func nftServices(t *netfilter.Table) []*Service {
+	var out []*Service
+	for _, set := range t.Sets {
+		for _, e := range set.Elements {
+			if e.Verdict == nil {
+				continue
+			}
+			switch set.Name {
+			case "service-ips":
+				if len(e.Key) != 3 {
+					continue
+				}
+				s := nftChainService(e.Verdict.Chain, "service-")
+				ip, err := netip.ParseAddr(e.Key[0])
+				port, perr := strconv.ParseUint(e.Key[2], 10, 16)
+				if s == nil || err != nil || perr != nil {
+					continue
+				}
+				s.ClusterIP, s.Port = ip, uint16(port)
+				out = append(out, s)
+			case "service-nodeports":
+				if len(e.Key) != 2 {
+					continue
+				}
+				s := nftChainService(e.Verdict.Chain, "external-")
+				port, err := strconv.ParseUint(e.Key[1], 10, 16)
+				if s == nil || err != nil {
+					continue
+				}
+				s.NodePort = uint16(port)
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// nftChainService parses "service-HASH-ns/name/proto/portname".
+func nftChainService(chain, prefix string) *Service {
+	rest, ok := strings.CutPrefix(chain, prefix)
+	if !ok {
+		return nil
+	}
+	_, rest, ok = strings.Cut(rest, "-") // the hash
+	if !ok {
+		return nil
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) != 4 {
+		return nil
+	}
+	return &Service{Namespace: parts[0], Name: parts[1], Protocol: parts[2], PortName: parts[3]}
+}

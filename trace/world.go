@@ -1,0 +1,358 @@
+package trace
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/netx-project/netx/inspect"
+)
+
+// Node is one node's state: a snapshot taken with the node's namespace as
+// "the node", and the node's name.
+type Node struct {
+	Name string
+	Snap *inspect.Snapshot
+
+	byInode map[uint64]*inspect.Netns
+	local   []netip.Prefix // the node namespace's own addresses
+}
+
+// World is every node a trace may cross. It is built once from snapshots
+// and only read afterwards; the engine never changes it.
+type World struct {
+	Nodes    []*Node
+	Services []*Service
+	// HostPods are hostNetwork pods: they live in their node's namespace,
+	// which no source names after them.
+	HostPods []HostPod
+	// External is the source address of an "internet" client (a
+	// documentation address unless the caller knows a real one).
+	External netip.Addr
+}
+
+// HostPod is a hostNetwork pod.
+type HostPod struct {
+	Namespace, Name, Node string
+}
+
+// Service is one service port as the node's kube-proxy rules (or the lab)
+// describe it: enough to resolve svc/NAME to an address and port.
+type Service struct {
+	Namespace string     `json:"namespace"`
+	Name      string     `json:"name"`
+	PortName  string     `json:"portName,omitempty"`
+	Protocol  string     `json:"protocol"`
+	ClusterIP netip.Addr `json:"clusterIP,omitzero"`
+	Port      uint16     `json:"port,omitempty"`
+	NodePort  uint16     `json:"nodePort,omitempty"`
+	// NoEndpoints is set when kube-proxy's rules reject the service for
+	// having no endpoints.
+	NoEndpoints bool `json:"noEndpoints,omitempty"`
+}
+
+// Key is namespace/name.
+func (s *Service) Key() string { return s.Namespace + "/" + s.Name }
+
+// NewWorld indexes the nodes' snapshots and reads the services their
+// kube-proxy rules program. Names must be unique.
+func NewWorld(nodes []*Node) (*World, error) {
+	w := &World{Nodes: nodes, External: netip.MustParseAddr("203.0.113.10")}
+	seen := map[string]bool{}
+	for _, n := range nodes {
+		if n.Snap == nil || n.Snap.Node == nil {
+			return nil, fmt.Errorf("node %q has no snapshot", n.Name)
+		}
+		if seen[n.Name] {
+			return nil, fmt.Errorf("node %q is given twice; give each node's snapshot once", n.Name)
+		}
+		seen[n.Name] = true
+		n.byInode = map[uint64]*inspect.Netns{}
+		for _, ns := range n.Snap.All() {
+			n.byInode[ns.Inode] = ns
+		}
+		n.local = nsAddrs(n.Snap.Node)
+		for _, rs := range n.Snap.Node.Netfilter {
+			rs.Reindex()
+		}
+		w.Services = mergeServices(w.Services, servicesFromRules(n.Snap.Node))
+	}
+	return w, nil
+}
+
+// AddService records a service the caller knows from elsewhere (the lab
+// state, the API), merged with what the rules say.
+func (w *World) AddService(s *Service) {
+	w.Services = mergeServices(w.Services, []*Service{s})
+}
+
+func mergeServices(have, add []*Service) []*Service {
+	for _, s := range add {
+		i := slices.IndexFunc(have, func(h *Service) bool {
+			return h.Namespace == s.Namespace && h.Name == s.Name && h.Protocol == s.Protocol &&
+				(h.Port == s.Port || h.Port == 0 || s.Port == 0) && (h.PortName == s.PortName || h.PortName == "" || s.PortName == "")
+		})
+		if i < 0 {
+			c := *s
+			have = append(have, &c)
+			continue
+		}
+		h := have[i]
+		if !h.ClusterIP.IsValid() {
+			h.ClusterIP = s.ClusterIP
+		}
+		if h.Port == 0 {
+			h.Port = s.Port
+		}
+		if h.NodePort == 0 {
+			h.NodePort = s.NodePort
+		}
+		if h.PortName == "" {
+			h.PortName = s.PortName
+		}
+		h.NoEndpoints = h.NoEndpoints || s.NoEndpoints
+	}
+	return have
+}
+
+// nsAddrs are a namespace's addresses as prefixes (address/len).
+func nsAddrs(ns *inspect.Netns) []netip.Prefix {
+	var out []netip.Prefix
+	for _, l := range ns.Links {
+		for _, a := range l.Addrs {
+			if p, err := netip.ParsePrefix(a); err == nil {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// linkAddr is the first IPv4 address of a link.
+func linkAddr(ns *inspect.Netns, dev string) (netip.Addr, netip.Prefix) {
+	for _, l := range ns.Links {
+		if l.Name != dev {
+			continue
+		}
+		for _, a := range l.Addrs {
+			if p, err := netip.ParsePrefix(a); err == nil && p.Addr().Is4() {
+				return p.Addr(), p
+			}
+		}
+	}
+	return netip.Addr{}, netip.Prefix{}
+}
+
+func link(ns *inspect.Netns, name string) *inspect.Link {
+	for i := range ns.Links {
+		if ns.Links[i].Name == name {
+			return &ns.Links[i]
+		}
+	}
+	return nil
+}
+
+// isLocal says whether addr is one of the namespace's own addresses (or
+// loopback's 127/8).
+func isLocal(ns *inspect.Netns, addr netip.Addr) bool {
+	if addr.IsLoopback() {
+		return true
+	}
+	for _, l := range ns.Links {
+		for _, a := range l.Addrs {
+			if p, err := netip.ParsePrefix(a); err == nil && p.Addr() == addr {
+				return true
+			}
+		}
+	}
+	for _, r := range ns.Routes {
+		if r.Type == "local" {
+			if p, err := netip.ParsePrefix(r.Dst); err == nil && p.Contains(addr) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// nodeOf finds the node a namespace belongs to: its own node namespace,
+// or the node holding the other end of every one of its veths (a pod). A
+// namespace joined to several nodes (a lab's fabric, a router) is nobody's.
+func (w *World) nodeOf(ns *inspect.Netns) *Node {
+	for _, n := range w.Nodes {
+		if n.Snap.Node.Inode == ns.Inode && n.Snap.Node.Dev == ns.Dev {
+			return n
+		}
+	}
+	var owner *Node
+	for _, n := range w.Nodes {
+		if n.byInode[ns.Inode] != ns {
+			continue
+		}
+		for _, l := range ns.Links {
+			if l.Peer == nil {
+				continue
+			}
+			if l.Peer.Inode != n.Snap.Node.Inode {
+				return nil
+			}
+			owner = n
+		}
+		if owner != nil {
+			return owner
+		}
+	}
+	return nil
+}
+
+// Where is a place a packet can be: a namespace on a node.
+type Where struct {
+	Node *Node
+	NS   *inspect.Netns
+}
+
+// IsNode says whether the place is the node's own namespace.
+func (p Where) IsNode() bool { return p.NS == p.Node.Snap.Node }
+
+// Label names the place for people: "node node1", "pod default/pod-a".
+func (p Where) Label() string {
+	if p.IsNode() {
+		return "node " + p.Node.Name
+	}
+	return nsLabel(p.NS)
+}
+
+func nsLabel(ns *inspect.Netns) string {
+	if ns.Pod != nil && ns.Pod.Name != "" {
+		return "pod " + ns.Pod.Namespace + "/" + ns.Pod.Name
+	}
+	if len(ns.Names) > 0 {
+		return "netns " + ns.Names[0]
+	}
+	return fmt.Sprintf("netns inode:%d", ns.Inode)
+}
+
+// pods lists every pod namespace attached to a node, once, with the node.
+func (w *World) pods() []Where {
+	var out []Where
+	seen := map[*inspect.Netns]bool{}
+	for _, n := range w.Nodes {
+		for _, ns := range n.Snap.Namespaces {
+			if ns.Pod == nil || seen[ns] {
+				continue
+			}
+			if owner := w.nodeOf(ns); owner == n {
+				seen[ns] = true
+				out = append(out, Where{n, ns})
+			}
+		}
+	}
+	return out
+}
+
+// findPod resolves "name", "ns/name" or "pod/name".
+func (w *World) findPod(ref string) (Where, string, bool, error) {
+	ref = strings.TrimPrefix(ref, "pod/")
+	nsName, name := "", ref
+	if i := strings.IndexByte(ref, '/'); i >= 0 {
+		nsName, name = ref[:i], ref[i+1:]
+	}
+	var match []Where
+	var keys []string
+	for _, p := range w.pods() {
+		if p.NS.Pod.Name == name && (nsName == "" || p.NS.Pod.Namespace == nsName) {
+			match = append(match, p)
+			keys = append(keys, p.NS.Pod.Namespace+"/"+p.NS.Pod.Name)
+		}
+	}
+	for _, hp := range w.HostPods {
+		if n := w.node(hp.Node); n != nil && hp.Name == name && (nsName == "" || hp.Namespace == nsName) {
+			match = append(match, Where{n, n.Snap.Node})
+			keys = append(keys, hp.Namespace+"/"+hp.Name)
+		}
+	}
+	switch len(match) {
+	case 0:
+		return Where{}, "", false, nil
+	case 1:
+		return match[0], keys[0], true, nil
+	}
+	return Where{}, "", true, fmt.Errorf("pod name %q is in several namespaces; write NAMESPACE/%s", name, name)
+}
+
+// findService resolves "name" or "ns/name" (svc/ stripped by the caller).
+func (w *World) findService(ref string, port uint16) ([]*Service, error) {
+	nsName, name := "", ref
+	if i := strings.IndexByte(ref, '/'); i >= 0 {
+		nsName, name = ref[:i], ref[i+1:]
+	}
+	var match []*Service
+	for _, s := range w.Services {
+		if s.Name == name && (nsName == "" || s.Namespace == nsName) {
+			match = append(match, s)
+		}
+	}
+	if len(match) == 0 {
+		return nil, nil
+	}
+	nss := map[string]bool{}
+	for _, s := range match {
+		nss[s.Namespace] = true
+	}
+	if len(nss) > 1 {
+		return nil, fmt.Errorf("service name %q is in several namespaces; write svc/NAMESPACE/%s", name, name)
+	}
+	return match, nil
+}
+
+// owner finds the namespace holding addr: a pod's or a node's. Node
+// namespaces are preferred (a hostNetwork pod shares its node's).
+func (w *World) owner(addr netip.Addr) (Where, bool) {
+	for _, n := range w.Nodes {
+		for _, p := range n.local {
+			if p.Addr() == addr {
+				return Where{n, n.Snap.Node}, true
+			}
+		}
+	}
+	for _, p := range w.pods() {
+		for _, a := range nsAddrs(p.NS) {
+			if a.Addr() == addr && !addr.IsLoopback() {
+				return p, true
+			}
+		}
+	}
+	// Namespaces attached to a node that no source named as a pod.
+	for _, n := range w.Nodes {
+		for _, ns := range n.Snap.Namespaces {
+			if w.nodeOf(ns) != n {
+				continue
+			}
+			for _, a := range nsAddrs(ns) {
+				if a.Addr() == addr && !addr.IsLoopback() {
+					return Where{n, ns}, true
+				}
+			}
+		}
+	}
+	return Where{}, false
+}
+
+// node finds a node by name.
+func (w *World) node(name string) *Node {
+	for _, n := range w.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+func (w *World) nodeNames() string {
+	var names []string
+	for _, n := range w.Nodes {
+		names = append(names, n.Name)
+	}
+	return strings.Join(names, ", ")
+}
