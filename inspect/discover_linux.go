@@ -29,7 +29,10 @@ func Discover(o Options) (*Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node namespace: %w", err)
 	}
-	snap := &Snapshot{Version: SchemaVersion, Taken: time.Now().UTC()}
+	snap := &Snapshot{Version: SchemaVersion, Taken: time.Now().UTC(), NodeName: o.NodeName}
+	if snap.NodeName == "" && o.HostNetns == "/proc/self/ns/net" {
+		snap.NodeName, _ = os.Hostname()
+	}
 	all := map[uint64]*Netns{}
 	get := func(id nsenter.ID, path string) *Netns {
 		n := all[id.Ino]

@@ -15,6 +15,9 @@ const SchemaVersion = 1
 type Snapshot struct {
 	Version int       `json:"version"`
 	Taken   time.Time `json:"taken"`
+	// NodeName is the node's name: the Kubernetes node, the lab node, or
+	// the machine's hostname.
+	NodeName string `json:"nodeName,omitempty"`
 	// Node is the namespace treated as the node (the host, or --host-netns).
 	Node *Netns `json:"node"`
 	// Pods are the other network namespaces found, pods or not.
@@ -194,6 +197,9 @@ type Options struct {
 	// CRIEndpoint is the container runtime's socket (default: containerd's
 	// or CRI-O's, if present).
 	CRIEndpoint string
+	// NodeName names the node (default: the hostname of the machine when
+	// the node is the host, else empty).
+	NodeName string
 	// NoLab skips the netx lab state (e.g. to prove /proc alone suffices).
 	NoLab bool
 }

@@ -88,17 +88,17 @@ const (
 
 // Hop is one step of the path.
 type Hop struct {
-	Node     string      `json:"node"`
-	Netns    string      `json:"netns"`
-	Kind     string      `json:"kind"`
-	Device   string      `json:"device,omitempty"`
-	Detail   string      `json:"detail"`
-	Packet   PacketView  `json:"packet"`
-	Evidence []string    `json:"evidence,omitempty"`
-	Rules    []RuleHit   `json:"rules,omitempty"`
-	NAT      []NATStep   `json:"nat,omitempty"`
-	Branches []Branch    `json:"-"`
-	Warnings []string    `json:"warnings,omitempty"`
+	Node     string     `json:"node"`
+	Netns    string     `json:"netns"`
+	Kind     string     `json:"kind"`
+	Device   string     `json:"device,omitempty"`
+	Detail   string     `json:"detail"`
+	Packet   PacketView `json:"packet"`
+	Evidence []string   `json:"evidence,omitempty"`
+	Rules    []RuleHit  `json:"rules,omitempty"`
+	NAT      []NATStep  `json:"nat,omitempty"`
+	Branches []Branch   `json:"-"`
+	Warnings []string   `json:"warnings,omitempty"`
 	hookName string
 }
 
@@ -115,7 +115,7 @@ type Branch struct {
 
 // Reply is the reply's way back to the source.
 type Reply struct {
-	Verdict Verdict `json:"verdict"`
+	Verdict Verdict    `json:"verdict"`
 	Packet  PacketView `json:"packet"`
-	Hops    []Hop   `json:"hops"`
+	Hops    []Hop      `json:"hops"`
 }
