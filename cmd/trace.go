@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/inspect"
 	"github.com/netx-project/netx/trace"
 	"github.com/spf13/cobra"
@@ -171,65 +170,11 @@ func (o *TraceOptions) world() (*trace.World, error) {
 			nodes = append(nodes, &trace.Node{Name: name, Snap: s})
 		}
 		return trace.NewWorld(nodes)
-	case o.Lab != "":
-		return labWorld(o.Lab, o.CRI)
 	case os.Geteuid() != 0:
 		return nil, fmt.Errorf("trace reads the node's namespaces and rules and needs root; run it with sudo, or trace a saved state with --snapshot FILE")
+	case o.Lab != "":
+		return trace.LoadLab(o.Lab, o.CRI)
 	}
-	s, err := inspect.Discover(inspect.Options{HostNetns: o.HostNetns, CRIEndpoint: o.CRI})
-	if err != nil {
-		return nil, err
-	}
-	name := s.NodeName
-	if name == "" {
-		name = filepath.Base(o.HostNetns)
-	}
-	return trace.NewWorld([]*trace.Node{{Name: name, Snap: s}})
+	return trace.LoadNode(o.HostNetns, o.CRI)
 }
 
-// labWorld snapshots every node of a netx lab and adds what the lab knows
-// that rules do not say: service names, hostNetwork pods, the client.
-func labWorld(lab, cri string) (*trace.World, error) {
-	if os.Geteuid() != 0 {
-		return nil, fmt.Errorf("trace --lab reads the lab's namespaces and needs root; run it with sudo")
-	}
-	name, err := datapath.ResolveLabName(lab)
-	if err != nil {
-		return nil, err
-	}
-	st, err := datapath.GetStatus(name)
-	if err != nil {
-		return nil, err
-	}
-	var nodes []*trace.Node
-	for _, n := range st.Nodes {
-		s, err := inspect.Discover(inspect.Options{HostNetns: n.Netns, NodeName: n.Name, CRIEndpoint: cri})
-		if err != nil {
-			return nil, fmt.Errorf("node %s: %w", n.Name, err)
-		}
-		nodes = append(nodes, &trace.Node{Name: n.Name, Snap: s})
-	}
-	w, err := trace.NewWorld(nodes)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range st.Services {
-		ip, _ := netip.ParseAddr(s.ClusterIP)
-		for _, p := range s.Ports {
-			w.AddService(&trace.Service{Namespace: s.Namespace, Name: s.Name, PortName: p.Name, Protocol: strings.ToLower(p.Protocol),
-				ClusterIP: ip, Port: uint16(p.Port), NodePort: uint16(p.NodePort), NoEndpoints: len(s.Endpoints) == 0})
-		}
-	}
-	for _, p := range st.Pods {
-		if p.HostNetwork {
-			w.HostPods = append(w.HostPods, trace.HostPod{Namespace: p.Namespace, Name: p.Name, Node: p.Node})
-		}
-	}
-	for _, c := range st.Clients {
-		if a, err := netip.ParseAddr(c.IP); err == nil {
-			w.External = a
-			break
-		}
-	}
-	return w, nil
-}

@@ -1,0 +1,234 @@
+package trace
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netx-project/netx/datapath"
+	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/netx-project/netx/internal/testenv"
+)
+
+// labCase is one seed scenario: a trace and what it must find.
+type labCase struct {
+	name     string
+	src, dst string
+	endpoint string // a pod whose IP --endpoint picks
+	proto    string
+	verdict  string
+	at       string   // the verdict's namespace label
+	hops     []string // kinds (or kind:device) that must appear, in order
+	reply    string   // the reply's verdict, when delivered
+	detail   string   // a substring of the verdict detail
+	branches int
+}
+
+// upLab builds a topology from testdata under a unique name, plus a
+// service without endpoints (a topology cannot say that: its selectors
+// must match, so it is added to the resolved lab, as kube-proxy would see
+// a service whose pods are gone).
+func upLab(t *testing.T, file string) *datapath.Lab {
+	t.Helper()
+	top, err := datapath.LoadFile(filepath.Join("..", "testdata", "topologies", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 3)
+	rand.Read(b)
+	top.Name = "t" + hex.EncodeToString(b)
+	lab, err := top.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab.Services = append(lab.Services, &datapath.LabService{Name: "svc-none", Namespace: "default", Type: "ClusterIP",
+		ClusterIP: netip.MustParseAddr("10.96.0.99"), Ports: []datapath.LabServicePort{{Name: "http", Port: 80, Protocol: "TCP", TargetPort: "8080"}}})
+	t.Cleanup(func() { datapath.Down(context.Background(), lab.Name) })
+	if _, err := datapath.Up(context.Background(), lab, datapath.UpOptions{Self: testenv.NetxBinary(t), Source: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	return lab
+}
+
+
+func podIPOf(t *testing.T, lab *datapath.Lab, name string) string {
+	for _, p := range lab.Pods {
+		if p.Name == name {
+			return p.IP.String()
+		}
+	}
+	t.Fatalf("no pod %s in the lab", name)
+	return ""
+}
+
+func seedCases(ip func(string) string, cross string) []labCase {
+	return []labCase{
+		{name: "clusterip-same-node", src: "pod-a", dst: "svc/svc-b", endpoint: "b-1", verdict: Delivered, at: "pod default/b-1",
+			hops: []string{"send", "route", "veth:eth0", "bridge:cni0", "netfilter", "route:cni0", "bridge:cni0", "deliver"}, reply: Delivered, branches: 2},
+		{name: "clusterip-cross-node", src: "pod-a", dst: "svc/svc-b", endpoint: "b-2", verdict: Delivered, at: "pod default/b-2",
+			hops: []string{"send", "veth:eth0", "netfilter", cross, "bridge:cni0", "deliver"}, reply: Delivered, branches: 2},
+		{name: "pod-same-node", src: "pod-a", dst: "b-1:8080", verdict: Delivered, at: "pod default/b-1", hops: []string{"send", "veth", "bridge:cni0", "deliver"}, reply: Delivered},
+		{name: "pod-cross-node", src: "pod-a", dst: "default/b-2:8080", verdict: Delivered, at: "pod default/b-2", hops: []string{"send", "veth", cross, "bridge:cni0", "deliver"}, reply: Delivered},
+		{name: "pod-by-ip", src: ip("pod-a"), dst: ip("b-2") + ":8080", verdict: Delivered, at: "pod default/b-2", reply: Delivered},
+		{name: "container-to-container", src: "mc3", dst: "localhost:5000", verdict: Delivered, at: "pod default/mc3", hops: []string{"send", "route", "deliver"}, detail: "container webapp", reply: Delivered},
+		{name: "nodeport-from-internet", src: "internet", dst: "node/node2:30080", verdict: Delivered, at: "pod default/mc3", hops: []string{"arrive", "netfilter", "route", "netfilter", "bridge:cni0", "deliver"}, detail: "container nginx", reply: Delivered},
+		{name: "nodeport-other-node", src: "internet", dst: "node/node1:30080", verdict: Delivered, at: "pod default/mc3", hops: []string{"arrive", "netfilter", "wire", "deliver"}, reply: Delivered},
+		{name: "hostport", src: "internet", dst: "node/node2:8081", verdict: Delivered, at: "pod default/webapp-hostport", detail: "container webapp", reply: Delivered},
+		{name: "hostnetwork", src: "pod-a", dst: "webapp-hostnet", verdict: Delivered, at: "node node1", reply: Delivered},
+		{name: "refused", src: "pod-a", dst: "b-1:9999", verdict: Refused, at: "pod default/b-1"},
+		{name: "no-endpoints", src: "pod-a", dst: "svc/svc-none", verdict: NoEndpoints, at: "node node1"},
+		{name: "icmp", src: "pod-a", dst: "b-2", proto: "icmp", verdict: Delivered, at: "pod default/b-2", reply: Delivered},
+	}
+}
+
+func runLabCase(t *testing.T, w *World, lab *datapath.Lab, c labCase) {
+	t.Helper()
+	req := Request{Src: c.src, Dst: c.dst, Protocol: c.proto}
+	if c.endpoint != "" {
+		for _, p := range lab.Pods {
+			if p.Name == c.endpoint {
+				req.Endpoint = p.IP
+			}
+		}
+	}
+	res, err := w.Trace(req)
+	if err != nil {
+		t.Fatalf("%s → %s: %v", c.src, c.dst, err)
+	}
+	var text strings.Builder
+	WriteText(&text, res, TextOptions{Rules: true})
+	if res.Verdict.Kind != c.verdict || res.Verdict.Netns != c.at {
+		t.Fatalf("%s → %s: verdict %s in %q, want %s in %q\n%s", c.src, c.dst, res.Verdict.Kind, res.Verdict.Netns, c.verdict, c.at, text.String())
+	}
+	if c.detail != "" && !strings.Contains(res.Verdict.Detail, c.detail) {
+		t.Errorf("%s → %s: verdict detail %q lacks %q", c.src, c.dst, res.Verdict.Detail, c.detail)
+	}
+	i := 0
+	for _, h := range res.Hops {
+		if i < len(c.hops) && (c.hops[i] == h.Kind || c.hops[i] == h.Kind+":"+h.Device) {
+			i++
+		}
+	}
+	if i < len(c.hops) {
+		t.Errorf("%s → %s: hops lack %v (in order)\n%s", c.src, c.dst, c.hops[i:], text.String())
+	}
+	if c.branches > 0 {
+		if len(res.Branches) != c.branches {
+			t.Errorf("%s → %s: %d branches, want %d: %+v", c.src, c.dst, len(res.Branches), c.branches, res.Branches)
+		}
+		sum := 0.0
+		for _, b := range res.Branches {
+			sum += b.Probability
+			if b.Chosen && req.Endpoint.IsValid() && !strings.HasPrefix(b.Endpoint, req.Endpoint.String()+":") {
+				t.Errorf("%s → %s: followed %s, want %s", c.src, c.dst, b.Endpoint, req.Endpoint)
+			}
+		}
+		if sum < 0.999 || sum > 1.001 {
+			t.Errorf("%s → %s: branch probabilities sum to %v", c.src, c.dst, sum)
+		}
+	}
+	if c.reply != "" && (res.Reply == nil || res.Reply.Verdict.Kind != c.reply) {
+		t.Errorf("%s → %s: reply %+v, want %s\n%s", c.src, c.dst, res.Reply, c.reply, text.String())
+	}
+	if len(res.Warnings) > 0 {
+		t.Errorf("%s → %s: warnings %v", c.src, c.dst, res.Warnings)
+	}
+}
+
+// TestRootTraceSeedsLab traces every seed scenario on the host-gw +
+// iptables lab, then again after a DROP rule is put in node1's FORWARD
+// chain, and proves tracing changed nothing.
+func TestRootTraceSeedsLab(t *testing.T) {
+	testenv.RequireRoot(t)
+	lab := upLab(t, "seeds.yaml")
+	dumpsBefore := labDumps(t, lab)
+
+	w, err := LoadLab(lab.Name, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range seedCases(func(n string) string { return podIPOf(t, lab, n) }, "wire") {
+		t.Run(c.name, func(t *testing.T) { runLabCase(t, w, lab, c) })
+	}
+	if after := labDumps(t, lab); after != dumpsBefore {
+		a, b := testenv.DiffLines(dumpsBefore, after)
+		t.Fatalf("trace changed state:\nonly before: %v\nonly after: %v", a, b)
+	}
+
+	// A DROP rule in node1's FORWARD chain stops pod-a → b-2.
+	node1 := lab.Nodes[0].Netns
+	b2 := podIPOf(t, lab, "b-2")
+	if out, err := nsenter.Output(nsenter.Net(node1), nil, "iptables", "-I", "FORWARD", "1", "-d", b2, "-p", "tcp", "-j", "DROP"); err != nil {
+		t.Fatalf("iptables -I FORWARD: %v %s", err, out)
+	}
+	w, err = LoadLab(lab.Name, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := w.Trace(Request{Src: "pod-a", Dst: "b-2:8080"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Verdict.Kind != Dropped || res.Verdict.Rule == nil || res.Verdict.Rule.Chain != "FORWARD" || res.Verdict.Rule.Num != 1 || res.Verdict.Node != "node1" {
+		t.Fatalf("with a DROP in FORWARD: %+v", res.Verdict)
+	}
+	if !strings.Contains(res.Verdict.Rule.Text, "-j DROP") || !strings.Contains(res.Verdict.Rule.Text, b2) {
+		t.Errorf("drop rule evidence: %q", res.Verdict.Rule.Text)
+	}
+}
+
+// labDumps dumps the host and every lab node namespace.
+func labDumps(t *testing.T, lab *datapath.Lab) string {
+	t.Helper()
+	// Let links finish coming up before the first dump.
+	var prev string
+	for i := 0; i < 50; i++ {
+		d, err := testenv.HostDump()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range lab.Nodes {
+			nd, err := testenv.NetnsDump(n.Netns)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d += "=== " + n.Name + "\n" + nd
+		}
+		if d == prev {
+			return d
+		}
+		prev = d
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("namespaces kept changing for 5s")
+	return ""
+}
+
+// TestRootTraceVXLANNFTablesLab traces the seed scenarios on the lab whose
+// nodes are joined by a flannel-style VXLAN overlay and whose services are
+// kube-proxy's nftables layout.
+func TestRootTraceVXLANNFTablesLab(t *testing.T) {
+	testenv.RequireRoot(t)
+	lab := upLab(t, "vxlan-nftables.yaml")
+	before := labDumps(t, lab)
+	w, err := LoadLab(lab.Name, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range seedCases(func(n string) string { return podIPOf(t, lab, n) }, "encap") {
+		switch c.name {
+		case "container-to-container", "nodeport-from-internet", "nodeport-other-node", "hostnetwork":
+			continue // this topology has no mc3 and no hostNetwork pod
+		}
+		t.Run(c.name, func(t *testing.T) { runLabCase(t, w, lab, c) })
+	}
+	if after := labDumps(t, lab); after != before {
+		a, b := testenv.DiffLines(before, after)
+		t.Fatalf("trace changed state:\nonly before: %v\nonly after: %v", a, b)
+	}
+}

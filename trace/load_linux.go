@@ -1,0 +1,68 @@
+package trace
+
+import (
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"strings"
+
+	"github.com/netx-project/netx/datapath"
+	"github.com/netx-project/netx/inspect"
+)
+
+// LoadNode snapshots this machine as one node: the host, or hostNetns.
+func LoadNode(hostNetns, cri string) (*World, error) {
+	s, err := inspect.Discover(inspect.Options{HostNetns: hostNetns, CRIEndpoint: cri})
+	if err != nil {
+		return nil, err
+	}
+	name := s.NodeName
+	if name == "" {
+		name = filepath.Base(hostNetns)
+	}
+	return NewWorld([]*Node{{Name: name, Snap: s}})
+}
+
+// LoadLab snapshots every node of a netx lab and adds what the lab knows
+// that rules do not say: service names, hostNetwork pods, the client.
+func LoadLab(lab, cri string) (*World, error) {
+	name, err := datapath.ResolveLabName(lab)
+	if err != nil {
+		return nil, err
+	}
+	st, err := datapath.GetStatus(name)
+	if err != nil {
+		return nil, err
+	}
+	var nodes []*Node
+	for _, n := range st.Nodes {
+		s, err := inspect.Discover(inspect.Options{HostNetns: n.Netns, NodeName: n.Name, CRIEndpoint: cri})
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		nodes = append(nodes, &Node{Name: n.Name, Snap: s})
+	}
+	w, err := NewWorld(nodes)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range st.Services {
+		ip, _ := netip.ParseAddr(s.ClusterIP)
+		for _, p := range s.Ports {
+			w.AddService(&Service{Namespace: s.Namespace, Name: s.Name, PortName: p.Name, Protocol: strings.ToLower(p.Protocol),
+				ClusterIP: ip, Port: uint16(p.Port), NodePort: uint16(p.NodePort), NoEndpoints: len(s.Endpoints) == 0})
+		}
+	}
+	for _, p := range st.Pods {
+		if p.HostNetwork {
+			w.HostPods = append(w.HostPods, HostPod{Namespace: p.Namespace, Name: p.Name, Node: p.Node})
+		}
+	}
+	for _, c := range st.Clients {
+		if a, err := netip.ParseAddr(c.IP); err == nil {
+			w.External = a
+			break
+		}
+	}
+	return w, nil
+}
