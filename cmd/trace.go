@@ -177,4 +177,3 @@ func (o *TraceOptions) world() (*trace.World, error) {
 	}
 	return trace.LoadNode(o.HostNetns, o.CRI)
 }
-

@@ -55,7 +55,6 @@ func upLab(t *testing.T, file string) *datapath.Lab {
 	return lab
 }
 
-
 func podIPOf(t *testing.T, lab *datapath.Lab, name string) string {
 	for _, p := range lab.Pods {
 		if p.Name == name {
