@@ -154,9 +154,7 @@ func NewSnapshotCommand(streams genericiooptions.IOStreams) *cobra.Command {
 					w = gz
 				}
 			}
-			enc := json.NewEncoder(w)
-			enc.SetIndent("", " ")
-			if err := enc.Encode(snap); err != nil {
+			if err := inspect.WriteSnapshot(w, snap); err != nil {
 				return err
 			}
 			if file != "" && file != "-" {
