@@ -1,12 +1,16 @@
 //go:build linux
 
-// Command bench measures `netx datapath up/down` against the reference CNI
-// bridge plugin doing ADD/DEL for the same number of pods, in one run on one
-// machine, and prints a markdown table (docs/benchmarks.md keeps the
-// figures). It needs root; everything it makes lives in namespaces it
-// creates and removes.
+// Command bench measures netx against a reference in one run on one
+// machine and prints a markdown table (docs/benchmarks.md keeps the
+// figures): `netx datapath up/down` against the CNI bridge plugin doing
+// ADD/DEL for the same number of pods (--what datapath), netx inspect's
+// inventory against lsns (--what inspect), and netx snapshot of a node
+// holding N services' kube-proxy rules against iptables-save and
+// nft list ruleset (--what snapshot). It needs root; everything it makes
+// lives in namespaces it creates and removes.
 //
 //	go run ./hack/bench --netx bin/netx --pods 10,100,200,500
+//	go run ./hack/bench --netx bin/netx --what snapshot --services 1000,10000
 package main
 
 import (
@@ -24,6 +28,7 @@ import (
 
 	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/inspect"
+	"github.com/netx-project/netx/internal/kubesynth"
 	"github.com/netx-project/netx/internal/nsenter"
 )
 
@@ -39,7 +44,8 @@ func run() error {
 	podsFlag := flag.String("pods", "10,100,200,500", "pod counts to measure")
 	plugin := flag.String("cni", "/usr/lib/cni/bridge", "the reference CNI bridge plugin")
 	rounds := flag.Int("rounds", 3, "runs per measurement; the median is reported")
-	what := flag.String("what", "datapath", "datapath (up/down vs the CNI bridge plugin) or inspect (inventory vs lsns)")
+	what := flag.String("what", "datapath", "datapath (up/down vs the CNI bridge plugin), inspect (inventory vs lsns) or snapshot (kube-proxy rules vs iptables-save, nft list ruleset)")
+	servicesFlag := flag.String("services", "1000,10000", "service counts for --what snapshot")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("bench builds network namespaces: run it as root")
@@ -51,16 +57,22 @@ func run() error {
 	if _, err := os.Stat(self); err != nil {
 		return fmt.Errorf("netx binary %s: %w (run make build first)", self, err)
 	}
-	if _, err := os.Stat(*plugin); err != nil {
-		return fmt.Errorf("CNI bridge plugin %s: %w (apt-get install containernetworking-plugins)", *plugin, err)
-	}
-	var counts []int
-	for _, s := range strings.Split(*podsFlag, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 || n > 1000 {
-			return fmt.Errorf("--pods: %q is not a pod count in 1-1000", s)
+	switch *what {
+	case "datapath":
+		if _, err := os.Stat(*plugin); err != nil {
+			return fmt.Errorf("CNI bridge plugin %s: %w (apt-get install containernetworking-plugins)", *plugin, err)
 		}
-		counts = append(counts, n)
+	case "inspect", "snapshot":
+	default:
+		return fmt.Errorf("--what %q: say datapath, inspect or snapshot", *what)
+	}
+	counts, err := parseCounts("--pods", *podsFlag, 1000)
+	if err != nil {
+		return err
+	}
+	services, err := parseCounts("--services", *servicesFlag, kubesynth.MaxServices)
+	if err != nil {
+		return err
 	}
 	// Leave /run/netns as found: if it is not a mount point yet, netx's
 	// namespaces make it one, and the bench undoes that at the end.
@@ -72,8 +84,11 @@ func run() error {
 		defer nsenter.ReleaseNetnsDir(datapath.NetnsDir)
 	}
 	fmt.Printf("machine: %d cores, %s, kernel %s\n\n", runtime.NumCPU(), runtime.GOARCH, kernel())
-	if *what == "inspect" {
+	switch *what {
+	case "inspect":
 		return inspectBench(self, counts, *rounds)
+	case "snapshot":
+		return snapshotBench(self, services, *rounds, made)
 	}
 	fmt.Println("| pods | netx up (network) | netx down | netx up (+1 container/pod, 1 service) | CNI bridge ADD | CNI bridge DEL | netns create (for CNI) | up speed-up vs ADD |")
 	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -101,6 +116,19 @@ func run() error {
 		fmt.Printf("| %d | %s | %s | %s | %s | %s | %s | %.1f× |\n", n, per(up), per(down), per(upFull), per(add), per(del), per(mk), float64(add)/float64(up))
 	}
 	return nil
+}
+
+// parseCounts reads a comma-separated list of counts in 1-most.
+func parseCounts(flagName, list string, most int) ([]int, error) {
+	var counts []int
+	for _, s := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > most {
+			return nil, fmt.Errorf("%s: %q is not a count in 1-%d", flagName, s, most)
+		}
+		counts = append(counts, n)
+	}
+	return counts, nil
 }
 
 func kernel() string {

@@ -1,0 +1,339 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/netx-project/netx/datapath"
+	"github.com/netx-project/netx/inspect"
+	"github.com/netx-project/netx/inspect/netfilter"
+	"github.com/netx-project/netx/internal/kubesynth"
+	"github.com/netx-project/netx/internal/nsenter"
+	"golang.org/x/sys/unix"
+)
+
+// snapRow is one line of the snapshot table: a node namespace holding the
+// kube-proxy rules of some services in one mode.
+type snapRow struct {
+	services int
+	mode     string
+	rules    int // rules kube-proxy's layout has for them (both families, all tables)
+
+	iptablesSave, nftList, netx time.Duration // end to end, each its own process
+
+	// In-process, to show where netx's time goes.
+	discover time.Duration // inspect.Discover: every namespace found, the node read, its rules run and parsed
+	parse    time.Duration // parsing the reference's text (iptables-save or nft list ruleset output)
+	encode   time.Duration // the snapshot's JSON, as netx snapshot writes it (inspect.WriteSnapshot)
+	size     int64         // of that JSON
+	modelled int           // rules in the snapshot's netfilter model
+}
+
+// snapshotBench times `netx snapshot` of a node namespace holding
+// kube-proxy's rules for N services (internal/kubesynth), in each mode,
+// against the tools that print the same rules: iptables-save, and
+// nft list ruleset. Each node namespace is made for its row and removed
+// after it, and on SIGINT/SIGTERM: nothing is loaded outside it.
+func snapshotBench(self string, counts []int, rounds int, releaseDir bool) error {
+	ipt, err := exec.LookPath("iptables-save")
+	if err != nil {
+		return err
+	}
+	nft, err := exec.LookPath("nft")
+	if err != nil {
+		return err
+	}
+	sc := &scratch{releaseDir: releaseDir}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sig)
+	go func() {
+		if s, ok := <-sig; ok {
+			fmt.Fprintf(os.Stderr, "bench: %v: removing the bench's namespaces\n", s)
+			sc.removeAll()
+			os.Exit(130)
+		}
+	}()
+
+	fmt.Printf("iptables-save: %s, nft: %s\n\n", version(ipt, "--version"), version(nft, "--version"))
+	fmt.Println("| services | mode | rules | iptables-save | nft list ruleset | netx snapshot | netx / reference | in-process: discover + read | of which parse | JSON encode | JSON size | rules in snapshot |")
+	fmt.Println("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, n := range counts {
+		for _, mode := range []string{"iptables", "nftables"} {
+			r, err := snapshotRow(sc, self, ipt, nft, n, mode, rounds)
+			if err != nil {
+				return err
+			}
+			ref := r.iptablesSave
+			if mode == "nftables" {
+				ref = r.nftList
+			}
+			fmt.Printf("| %d | %s | %d | %s | %s | %s | %.2f× | %s | %s | %s | %.1f MB | %d |\n", r.services, r.mode, r.rules,
+				ms(r.iptablesSave), ms(r.nftList), ms(r.netx), float64(r.netx)/float64(ref),
+				ms(r.discover), ms(r.parse), ms(r.encode), float64(r.size)/1e6, r.modelled)
+		}
+	}
+	return nil
+}
+
+func ms(d time.Duration) string {
+	if d < 10*time.Second {
+		return fmt.Sprintf("%d ms", d.Round(time.Millisecond).Milliseconds())
+	}
+	return fmt.Sprintf("%.1f s", d.Seconds())
+}
+
+func version(prog string, arg string) string {
+	out, _ := exec.Command(prog, arg).Output()
+	return strings.TrimSpace(string(out))
+}
+
+func snapshotRow(sc *scratch, self, ipt, nft string, n int, mode string, rounds int) (snapRow, error) {
+	r := snapRow{services: n, mode: mode}
+	cluster := kubesynth.Synthetic(n)
+	var rules []byte
+	var load []string
+	var model *netfilter.Ruleset
+	var err error
+	if mode == "iptables" {
+		rules, load = cluster.IPTables(), []string{"iptables-restore"}
+		model, err = netfilter.ParseIPTablesSave(bytes.NewReader(rules), "")
+	} else {
+		rules, load = cluster.NFTables(), []string{nft, "-f", "-"}
+		model, err = netfilter.ParseNFT(bytes.NewReader(rules))
+	}
+	if err != nil {
+		return r, fmt.Errorf("synthetic %s rules: %w", mode, err)
+	}
+	r.rules = countRules(model)
+
+	// Named like a lab's namespace (netx.<name>.*), so `netx datapath
+	// down <name>` removes one a killed run left.
+	path := datapath.NetnsPath(datapath.NetnsName(fmt.Sprintf("bsnap%d", os.Getpid()), fmt.Sprintf("%s%d", mode, n)))
+	sc.add(path)
+	defer sc.remove(path)
+	if err := nsenter.CreateNamed(path, func() error {
+		return addNFAcct(kubesynth.NFAcctInvalidDropped, kubesynth.NFAcctLocalhostNodePorts)
+	}); err != nil {
+		return r, fmt.Errorf("node namespace: %w", err)
+	}
+	t0 := time.Now()
+	if _, err := nsenter.Output(nsenter.Net(path), bytes.NewReader(rules), load[0], load[1:]...); err != nil {
+		return r, fmt.Errorf("load %d services' rules (%s): %w", n, mode, err)
+	}
+	fmt.Fprintf(os.Stderr, "bench: %d services, %s: %d rules loaded in %s\n", n, mode, r.rules, time.Since(t0).Round(time.Millisecond))
+
+	// The references: each tool alone, forked inside the namespace,
+	// printing to /dev/null.
+	var iptOut, nftOut []byte
+	tool := func(out *[]byte, prog string, args ...string) func() (time.Duration, time.Duration, error) {
+		return func() (time.Duration, time.Duration, error) {
+			settle()
+			t0 := time.Now()
+			err := runTo(path, io.Discard, prog, args...)
+			d := time.Since(t0)
+			if err == nil && *out == nil {
+				*out, err = nsenter.Output(nsenter.Net(path), nil, prog, args...)
+			}
+			return d, 0, err
+		}
+	}
+	if r.iptablesSave, _, err = median(rounds, tool(&iptOut, ipt)); err != nil {
+		return r, err
+	}
+	if r.nftList, _, err = median(rounds, tool(&nftOut, nft, "list", "ruleset")); err != nil {
+		return r, err
+	}
+	// netx end to end: the built binary, as a user runs it.
+	if r.netx, _, err = median(rounds, func() (time.Duration, time.Duration, error) {
+		settle()
+		c := exec.Command(self, "snapshot", "--host-netns", path, "-o", "/dev/null")
+		var errb bytes.Buffer
+		c.Stderr = &errb
+		t0 := time.Now()
+		err := c.Run()
+		if err != nil {
+			err = fmt.Errorf("netx snapshot: %w: %s", err, strings.TrimSpace(errb.String()))
+		}
+		return time.Since(t0), 0, err
+	}); err != nil {
+		return r, err
+	}
+	// In-process: discovery and reading (the node's rules included), then
+	// the JSON encoding; and the parser alone on the reference's text.
+	if r.discover, r.encode, err = median(rounds, func() (time.Duration, time.Duration, error) {
+		settle()
+		t0 := time.Now()
+		snap, err := inspect.Discover(inspect.Options{HostNetns: path})
+		if err != nil {
+			return 0, 0, err
+		}
+		d := time.Since(t0)
+		r.modelled = 0
+		for _, rs := range snap.Node.Netfilter {
+			r.modelled += countRules(rs)
+		}
+		cw := &countWriter{}
+		t0 = time.Now()
+		err = inspect.WriteSnapshot(cw, snap)
+		r.size = cw.n
+		return d, time.Since(t0), err
+	}); err != nil {
+		return r, err
+	}
+	if r.parse, _, err = median(rounds, func() (time.Duration, time.Duration, error) {
+		settle()
+		t0 := time.Now()
+		var err error
+		if mode == "iptables" {
+			_, err = netfilter.ParseIPTablesSave(bytes.NewReader(iptOut), netfilter.SourceIPTablesNFT)
+		} else {
+			_, err = netfilter.ParseNFT(bytes.NewReader(nftOut))
+		}
+		return time.Since(t0), 0, err
+	}); err != nil {
+		return r, fmt.Errorf("parse the %s reference's output: %w", mode, err)
+	}
+	return r, nil
+}
+
+// runTo runs prog inside the namespace at path with its output to w.
+func runTo(path string, w io.Writer, prog string, args ...string) error {
+	c := exec.Command(prog, args...)
+	if w == io.Discard {
+		null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		defer null.Close()
+		c.Stdout = null
+	} else {
+		c.Stdout = w
+	}
+	var errb bytes.Buffer
+	c.Stderr = &errb
+	if err := nsenter.Start(nsenter.Net(path), c); err != nil {
+		return err
+	}
+	if err := c.Wait(); err != nil {
+		return fmt.Errorf("%s: %w: %s", prog, err, strings.TrimSpace(errb.String()))
+	}
+	return nil
+}
+
+func countRules(rs *netfilter.Ruleset) int {
+	n := 0
+	for _, t := range rs.Tables {
+		for _, c := range t.Chains {
+			n += len(c.Rules)
+		}
+	}
+	return n
+}
+
+type countWriter struct{ n int64 }
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
+}
+
+// scratch holds the namespaces the bench made, to remove them when it
+// returns and when it is interrupted: a namespace holding a hundred
+// thousand rules must not outlive the run.
+type scratch struct {
+	mu         sync.Mutex
+	paths      []string
+	releaseDir bool // /run/netns was made a mount point for the run
+}
+
+func (s *scratch) add(path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.paths = append(s.paths, path)
+}
+
+func (s *scratch) remove(path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := nsenter.RemoveNamed(path); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return
+	}
+	for i, p := range s.paths {
+		if p == path {
+			s.paths = append(s.paths[:i], s.paths[i+1:]...)
+			break
+		}
+	}
+}
+
+func (s *scratch) removeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.paths {
+		if err := nsenter.RemoveNamed(p); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+		}
+	}
+	s.paths = nil
+	if s.releaseDir {
+		nsenter.ReleaseNetnsDir(datapath.NetnsDir)
+	}
+}
+
+// addNFAcct creates nfacct accounting objects in the calling thread's
+// network namespace, as kube-proxy does when it starts: its iptables
+// rules count into them, and iptables-restore refuses a rule naming one
+// that does not exist. (One nfnetlink NFNL_MSG_ACCT_NEW request each.)
+func addNFAcct(names ...string) error {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+	if err != nil {
+		return fmt.Errorf("nfnetlink socket: %w", err)
+	}
+	defer unix.Close(fd)
+	const (
+		msgAcctNew = 0 // NFNL_MSG_ACCT_NEW
+		attrName   = 1 // NFACCT_NAME
+	)
+	for seq, name := range names {
+		attrLen := unix.SizeofRtAttr + len(name) + 1
+		msg := make([]byte, unix.SizeofNlMsghdr+4+(attrLen+3)&^3)
+		ne := binary.NativeEndian
+		ne.PutUint32(msg[0:], uint32(len(msg)))
+		ne.PutUint16(msg[4:], unix.NFNL_SUBSYS_ACCT<<8|msgAcctNew)
+		ne.PutUint16(msg[6:], unix.NLM_F_REQUEST|unix.NLM_F_ACK|unix.NLM_F_CREATE)
+		ne.PutUint32(msg[8:], uint32(seq+1))
+		// nfgenmsg: family AF_UNSPEC, version NFNETLINK_V0, res_id 0.
+		a := msg[unix.SizeofNlMsghdr+4:]
+		ne.PutUint16(a[0:], uint16(attrLen))
+		ne.PutUint16(a[2:], attrName)
+		copy(a[4:], name)
+		if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+			return fmt.Errorf("nfacct %s: %w", name, err)
+		}
+		buf := make([]byte, 4096)
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			return fmt.Errorf("nfacct %s: %w", name, err)
+		}
+		if n < unix.SizeofNlMsghdr+4 || ne.Uint16(buf[4:]) != unix.NLMSG_ERROR {
+			return fmt.Errorf("nfacct %s: unexpected netlink answer", name)
+		}
+		if errno := int32(ne.Uint32(buf[unix.SizeofNlMsghdr:])); errno != 0 && syscall.Errno(-errno) != unix.EEXIST {
+			return fmt.Errorf("nfacct %s: %w", name, syscall.Errno(-errno))
+		}
+	}
+	return nil
+}
