@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/netx-project/netx/cmd.Version=$(VERSION)
 export CGO_ENABLED := 0
 
-.PHONY: all setup build demo demo-down test unit bench fmt krew clean image e2e e2e-build e2e-up e2e-down testdata-cluster
+.PHONY: all setup build demo demo-down test unit bench fmt krew clean image e2e e2e-build e2e-up e2e-down testdata-cluster testdata-snapshots
 
 all: build
 
@@ -66,6 +66,13 @@ e2e: e2e-build
 testdata-cluster:
 	$(MAKE) e2e E2E_PROXY_MODE=iptables NETX_E2E_SAVE_DUMPS=1
 	$(MAKE) e2e E2E_PROXY_MODE=nftables NETX_E2E_SAVE_DUMPS=1
+
+# Snapshots of the node shapes CNIs leave behind (bridge + portmap, ptp,
+# calico, flannel VXLAN), built in throwaway namespaces and taken with
+# netx's own inspect, for inspect's and trace's table tests:
+# testdata/snapshots/<shape>/<node>.json. Needs root.
+testdata-snapshots:
+	$(GO) run ./hack/snapshots -out testdata/snapshots
 
 bench: setup build
 	$(GO) run ./hack/bench --netx $(BIN)/netx --pods 10,100,200,500

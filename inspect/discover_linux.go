@@ -117,6 +117,9 @@ func Discover(o Options) (*Snapshot, error) {
 	close(work)
 	wg.Wait()
 	resolvePeers(snap)
+	if o.AttachedOnly {
+		keepAttached(snap)
+	}
 	return snap, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +78,22 @@ func FuzzReadSnapshot(f *testing.F) {
 	f.Add(b.Bytes())
 	f.Add([]byte(`{"version":1,"node":{}}`))
 	f.Add([]byte{0x1f, 0x8b, 0, 0})
+	// Real snapshots of every CNI shape (testdata/snapshots), one also
+	// compressed as `netx snapshot -o FILE.gz` writes it.
+	for i, file := range fixtureFiles(f) {
+		in, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(in)
+		if i == 0 {
+			var gz bytes.Buffer
+			w := gzip.NewWriter(&gz)
+			w.Write(in)
+			w.Close()
+			f.Add(gz.Bytes())
+		}
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		s, err := ReadSnapshot(bytes.NewReader(in))
 		if err != nil {

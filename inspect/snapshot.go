@@ -202,4 +202,10 @@ type Options struct {
 	NodeName string
 	// NoLab skips the netx lab state (e.g. to prove /proc alone suffices).
 	NoLab bool
+	// AttachedOnly keeps only the node's own pods: the namespaces joined to
+	// the node namespace by a veth and to nothing else (see keepAttached).
+	// Discovery sees every namespace of the machine; with --host-netns on a
+	// machine holding several nodes, the other nodes' pods are not this
+	// node's.
+	AttachedOnly bool
 }
