@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/netx-project/netx/inspect"
+	"github.com/netx-project/netx/inspect/netfilter"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
@@ -19,6 +20,7 @@ type InspectOptions struct {
 	streams   genericiooptions.IOStreams
 	Output    string
 	HostNetns string
+	Attached  bool
 	CRI       string
 	Snapshot  string
 	What      string // node | pod | netns
@@ -52,6 +54,7 @@ With no argument: the node view, with every pod found on it.`,
 	}
 	c.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text, json or yaml")
 	c.Flags().StringVar(&o.HostNetns, "host-netns", "", "namespace to treat as the node (default: the host)")
+	c.Flags().BoolVar(&o.Attached, "attached-only", false, attachedOnlyHelp)
 	c.Flags().StringVar(&o.Snapshot, "snapshot", "", "show a saved snapshot (netx snapshot -o FILE) instead of this machine")
 	c.Flags().StringVar(&o.CRI, "cri-endpoint", "", "container runtime socket (default: containerd's or CRI-O's if present)")
 	return c
@@ -85,7 +88,7 @@ func (o *InspectOptions) Run() error {
 	case os.Geteuid() != 0:
 		return fmt.Errorf("inspect reads every network namespace of the node and needs root; run it with sudo (or read a saved one with --snapshot FILE)")
 	default:
-		snap, err = inspect.Discover(inspect.Options{HostNetns: o.HostNetns, CRIEndpoint: o.CRI})
+		snap, err = inspect.Discover(inspect.Options{HostNetns: o.HostNetns, CRIEndpoint: o.CRI, AttachedOnly: o.Attached})
 	}
 	if err != nil {
 		return err
@@ -128,6 +131,7 @@ func (o *InspectOptions) Run() error {
 // NewSnapshotCommand writes the whole node view as one JSON document.
 func NewSnapshotCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	var file, hostNetns, cri string
+	var attached bool
 	c := &cobra.Command{
 		Use:   "snapshot [-o FILE]",
 		Short: "Save the node's whole networking view as one versioned JSON document (FILE.gz compresses)",
@@ -136,7 +140,7 @@ func NewSnapshotCommand(streams genericiooptions.IOStreams) *cobra.Command {
 			if os.Geteuid() != 0 {
 				return fmt.Errorf("snapshot reads every network namespace of the node and needs root; run it with sudo")
 			}
-			snap, err := inspect.Discover(inspect.Options{HostNetns: hostNetns, CRIEndpoint: cri})
+			snap, err := inspect.Discover(inspect.Options{HostNetns: hostNetns, CRIEndpoint: cri, AttachedOnly: attached})
 			if err != nil {
 				return err
 			}
@@ -165,9 +169,13 @@ func NewSnapshotCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	}
 	c.Flags().StringVarP(&file, "output", "o", "", "file to write (default stdout; .gz compresses)")
 	c.Flags().StringVar(&hostNetns, "host-netns", "", "namespace to treat as the node (default: the host)")
+	c.Flags().BoolVar(&attached, "attached-only", false, attachedOnlyHelp)
 	c.Flags().StringVar(&cri, "cri-endpoint", "", "container runtime socket (default: containerd's or CRI-O's if present)")
 	return c
 }
+
+// attachedOnlyHelp explains --attached-only, for inspect and snapshot.
+const attachedOnlyHelp = "keep only the node's own pods: namespaces joined to the node by a veth and to nothing else (with --host-netns on a machine holding several nodes)"
 
 func printNode(w io.Writer, s *inspect.Snapshot) {
 	node := s.Node
@@ -177,7 +185,11 @@ func printNode(w io.Writer, s *inspect.Snapshot) {
 			pods++
 		}
 	}
-	fmt.Fprintf(w, "node (netns %s, inode %d): %d pods, %d other namespaces\n", node.Path, node.Inode, pods, len(s.Namespaces)-pods)
+	title := "node"
+	if s.NodeName != "" {
+		title += " " + s.NodeName
+	}
+	fmt.Fprintf(w, "%s (netns %s, inode %d): %d pods, %d other namespaces\n", title, node.Path, node.Inode, pods, len(s.Namespaces)-pods)
 	if len(node.Sysctls) > 0 {
 		var kv []string
 		for _, k := range []string{"net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter", "net.ipv4.conf.all.route_localnet"} {
@@ -211,16 +223,41 @@ func printNode(w io.Writer, s *inspect.Snapshot) {
 		fmt.Fprintf(w, "WARNING: %s\n", warn)
 	}
 	// Which pod sits behind each node-side veth.
-	podOf := map[string]string{}
+	type podEnd struct {
+		pod  string
+		link inspect.Link
+	}
+	podOf := map[string]podEnd{}
 	for _, n := range s.Namespaces {
 		if n.Pod == nil {
 			continue // an uplink to a fabric or another node, not a pod
 		}
 		for _, l := range n.Links {
 			if l.Peer != nil && l.Peer.Inode == node.Inode {
-				podOf[l.Peer.Name] = fmt.Sprintf("%s %s %s", n.PodName(), l.Name, strings.Join(l.Addrs, ","))
+				podOf[l.Peer.Name] = podEnd{n.PodName(), l}
 			}
 		}
+	}
+	describe := func(name string) string {
+		p, ok := podOf[name]
+		if !ok {
+			return "-"
+		}
+		return fmt.Sprintf("%s %s %s", p.pod, p.link.Name, strings.Join(p.link.Addrs, ","))
+	}
+	var own []string
+	for _, l := range node.Links {
+		if l.Name == "lo" || l.Kind == "bridge" || l.VXLAN != nil || l.Master != "" || podOf[l.Name].pod != "" {
+			continue
+		}
+		state := "down"
+		if l.Up {
+			state = "up"
+		}
+		own = append(own, fmt.Sprintf("  %-16s %s %s mtu %d %s", l.Name, l.Kind, orDash(strings.Join(l.Addrs, ",")), l.MTU, state))
+	}
+	if len(own) > 0 {
+		fmt.Fprintf(w, "\nnode interfaces:\n%s\n", strings.Join(own, "\n"))
 	}
 	for _, br := range node.Links {
 		if br.Kind != "bridge" {
@@ -229,15 +266,29 @@ func printNode(w io.Writer, s *inspect.Snapshot) {
 		fmt.Fprintf(w, "\nbridge %s %s\n", br.Name, strings.Join(br.Addrs, ","))
 		for _, l := range node.Links {
 			if l.Master == br.Name {
-				fmt.Fprintf(w, "  %-16s -> %s\n", l.Name, orDash(podOf[l.Name]))
+				fmt.Fprintf(w, "  %-16s -> %s\n", l.Name, describe(l.Name))
 			}
 		}
 	}
+	// A pod behind a veth with no bridge is reached by a host route
+	// through that veth (ptp, kindnet, calico): without one, the node
+	// cannot send it anything.
 	var ptp []string
 	for _, l := range node.Links {
-		if l.Kind == "veth" && l.Master == "" && podOf[l.Name] != "" {
-			ptp = append(ptp, fmt.Sprintf("  %-16s -> %s", l.Name, podOf[l.Name]))
+		p, ok := podOf[l.Name]
+		if l.Kind != "veth" || l.Master != "" || !ok {
+			continue
 		}
+		line := fmt.Sprintf("  %-16s -> %s", l.Name, describe(l.Name))
+		if len(l.Addrs) > 0 {
+			line += "; host end " + strings.Join(l.Addrs, ",")
+		}
+		if p.link.Peer.Route != "" {
+			line += "; route " + p.link.Peer.Route
+		} else {
+			line += "; NO host route to the pod through " + l.Name
+		}
+		ptp = append(ptp, line)
 	}
 	if len(ptp) > 0 {
 		fmt.Fprintf(w, "\nveths without a bridge (ptp, routed):\n%s\n", strings.Join(ptp, "\n"))
@@ -245,11 +296,22 @@ func printNode(w io.Writer, s *inspect.Snapshot) {
 	for _, l := range node.Links {
 		if l.VXLAN != nil {
 			v := l.VXLAN
-			fmt.Fprintf(w, "\noverlay %s: vxlan id %d port %d local %s dev %s learning=%v\n", l.Name, v.VNI, v.Port, v.Local, v.Dev, v.Learner)
+			fmt.Fprintf(w, "\noverlay %s %s: vxlan id %d port %d local %s dev %s learning=%v mtu %d\n", l.Name, orDash(strings.Join(l.Addrs, ",")), v.VNI, v.Port, v.Local, v.Dev, v.Learner, l.MTU)
 			for _, f := range v.FDB {
 				fmt.Fprintf(w, "  fdb %s\n", f)
 			}
+			for _, nb := range node.Neighbors {
+				if nb.Dev == l.Name {
+					fmt.Fprintf(w, "  neigh %s lladdr %s %s\n", nb.IP, nb.MAC, nb.State)
+				}
+			}
 		}
+	}
+	if hp := hostPorts(s); len(hp) > 0 {
+		fmt.Fprintf(w, "\nhost ports (CNI portmap):\n%s\n", strings.Join(hp, "\n"))
+	}
+	if remote := remoteRoutes(node); len(remote) > 0 {
+		fmt.Fprintf(w, "\nroutes through other hosts (other nodes' pod CIDRs):\n%s\n", strings.Join(remote, "\n"))
 	}
 	fmt.Fprintln(w, "\nroutes:")
 	for _, r := range node.Routes {
@@ -280,6 +342,104 @@ func printNode(w io.Writer, s *inspect.Snapshot) {
 		}
 	}
 	tw.Flush()
+}
+
+// cniHostportDNAT is the CNI portmap plugin's nat chain for hostPorts: a
+// jump per pod to a CNI-DN-<hash of the network name and container ID>
+// chain, whose DNAT rules name the host port and the pod's address.
+const cniHostportDNAT = "CNI-HOSTPORT-DNAT"
+
+// hostPorts lists the portmap plugin's hostPort DNATs with their pod.
+func hostPorts(s *inspect.Snapshot) []string {
+	podByIP := map[string]string{}
+	for _, n := range s.Namespaces {
+		if n.Pod != nil {
+			podByIP[podIP(n)] = n.PodName()
+		}
+	}
+	var out []string
+	for _, rs := range s.Node.Netfilter {
+		nat := rs.Table(netfilter.FamilyIP, "nat")
+		if nat == nil || nat.Chain(cniHostportDNAT) == nil {
+			continue
+		}
+		for _, r := range nat.Chain(cniHostportDNAT).Rules {
+			dn := nat.Chain(r.Target.Chain)
+			if r.Target.Kind != netfilter.TargetJump || dn == nil {
+				continue
+			}
+			for _, d := range dn.Rules {
+				if d.Target.Kind != netfilter.TargetDNAT {
+					continue
+				}
+				proto, ports := "all", "all"
+				for _, m := range d.Matches {
+					switch m.Kind {
+					case netfilter.MatchProtocol:
+						proto = m.Value
+					case netfilter.MatchDstPort:
+						var ps []string
+						for _, p := range m.Ports {
+							if p.First == p.Last {
+								ps = append(ps, fmt.Sprint(p.First))
+							} else {
+								ps = append(ps, fmt.Sprintf("%d-%d", p.First, p.Last))
+							}
+						}
+						ports = strings.Join(ps, ",")
+					}
+				}
+				pod := orDash(podByIP[d.Target.To.Addr.String()])
+				out = append(out, fmt.Sprintf("  %s %s -> %s %s (%s %s)", proto, ports, d.Target.ToDestination, pod, rs.Source, dn.Name))
+			}
+		}
+	}
+	return out
+}
+
+// remoteRoutes are the node's routes (main table, not the default) that
+// leave through another host: host-gw and BGP routes to a node address,
+// and overlay routes, followed to the remote VTEP through the neighbour
+// and FDB entries a VXLAN CNI writes.
+func remoteRoutes(node *inspect.Netns) []string {
+	links := map[string]inspect.Link{}
+	for _, l := range node.Links {
+		links[l.Name] = l
+	}
+	var out []string
+	for _, r := range node.Routes {
+		if r.Table != 254 || r.Dst == "default" || r.Gw == "" {
+			continue
+		}
+		line := "  " + formatRoute(r) + " -> "
+		l := links[r.Dev]
+		if l.VXLAN == nil {
+			out = append(out, line+"host "+r.Gw+" on "+r.Dev)
+			continue
+		}
+		mac := ""
+		for _, nb := range node.Neighbors {
+			if nb.Dev == r.Dev && nb.IP == r.Gw {
+				mac = nb.MAC
+			}
+		}
+		if mac == "" {
+			out = append(out, line+fmt.Sprintf("NO neighbour entry for %s on %s: the VTEP's MAC is unknown", r.Gw, r.Dev))
+			continue
+		}
+		dst := ""
+		for _, f := range l.VXLAN.FDB {
+			if m, ip, ok := strings.Cut(f, " dst "); ok && m == mac {
+				dst = ip
+			}
+		}
+		if dst == "" {
+			out = append(out, line+fmt.Sprintf("vtep %s, NO fdb entry for it on %s: the node does not know where to send it", mac, r.Dev))
+			continue
+		}
+		out = append(out, line+fmt.Sprintf("vtep %s at %s (vxlan %d, udp %d)", mac, dst, l.VXLAN.VNI, l.VXLAN.Port))
+	}
+	return out
 }
 
 func podIP(n *inspect.Netns) string {
