@@ -130,7 +130,7 @@ func (o *InspectOptions) Run() error {
 
 // NewSnapshotCommand writes the whole node view as one JSON document.
 func NewSnapshotCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	var file, hostNetns, cri string
+	var file, hostNetns, cri, nodeName string
 	var attached bool
 	c := &cobra.Command{
 		Use:   "snapshot [-o FILE]",
@@ -140,7 +140,7 @@ func NewSnapshotCommand(streams genericiooptions.IOStreams) *cobra.Command {
 			if os.Geteuid() != 0 {
 				return fmt.Errorf("snapshot reads every network namespace of the node and needs root; run it with sudo")
 			}
-			snap, err := inspect.Discover(inspect.Options{HostNetns: hostNetns, CRIEndpoint: cri, AttachedOnly: attached})
+			snap, err := inspect.Discover(inspect.Options{HostNetns: hostNetns, CRIEndpoint: cri, AttachedOnly: attached, NodeName: nodeName})
 			if err != nil {
 				return err
 			}
@@ -171,6 +171,7 @@ func NewSnapshotCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	c.Flags().StringVar(&hostNetns, "host-netns", "", "namespace to treat as the node (default: the host)")
 	c.Flags().BoolVar(&attached, "attached-only", false, attachedOnlyHelp)
 	c.Flags().StringVar(&cri, "cri-endpoint", "", "container runtime socket (default: containerd's or CRI-O's if present)")
+	c.Flags().StringVar(&nodeName, "node-name", "", "the node's name in the snapshot, which trace --snapshot uses (default: the hostname when the node is the host)")
 	return c
 }
 

@@ -28,6 +28,8 @@ step "Internet -> hostNetwork pod on node1:8090" "nsenter --net=/run/netns/netx.
 nsenter --net=/run/netns/netx.seeds.internet "$netx" datapath get 192.168.77.11:8090
 step "kube-proxy's rules on node1" "ip netns exec netx.seeds.node1 iptables-save -t nat | grep svc-b"
 ip netns exec netx.seeds.node1 iptables-save -t nat | grep 'svc-b' || true
+run "trace pod-a -> svc-b hop by hop: routes, veth, bridge, kube-proxy's NAT, the endpoint chosen, the reply" \
+  "$netx" trace pod-a svc/svc-b --lab seeds
 
 cat <<MSG
 
@@ -35,6 +37,7 @@ The lab stays up for you to explore:
   $netx datapath status -o json
   $netx datapath exec pod-a -- ip route        # any installed program runs inside the pod
   ip netns exec netx.seeds.node1 ip route
+  $netx trace pod-a b-2:8080 --lab seeds       # or any two ends: internet node/node1:30080, mc3 localhost:5000
 Tear it down with:
   $netx datapath down        (or: make demo-down)
 MSG

@@ -12,7 +12,9 @@ import (
 
 // LoadNode snapshots this machine as one node: the host, or hostNetns.
 func LoadNode(hostNetns, cri string) (*World, error) {
-	s, err := inspect.Discover(inspect.Options{HostNetns: hostNetns, CRIEndpoint: cri})
+	// A namespace other than the host is one node of several on this
+	// machine (a lab node, a test): only its own pods are its.
+	s, err := inspect.Discover(inspect.Options{HostNetns: hostNetns, CRIEndpoint: cri, AttachedOnly: hostNetns != ""})
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +38,7 @@ func LoadLab(lab, cri string) (*World, error) {
 	}
 	var nodes []*Node
 	for _, n := range st.Nodes {
-		s, err := inspect.Discover(inspect.Options{HostNetns: n.Netns, NodeName: n.Name, CRIEndpoint: cri})
+		s, err := inspect.Discover(inspect.Options{HostNetns: n.Netns, NodeName: n.Name, CRIEndpoint: cri, AttachedOnly: true})
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", n.Name, err)
 		}
