@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -31,25 +32,39 @@ func WriteSnapshot(w io.Writer, s *Snapshot) error {
 func writeIndented(w io.Writer, src []byte) error {
 	const chunk = 1 << 20
 	out := make([]byte, 0, chunk+4096)
+	// A newline and the indentation of each depth: nl[:1+depth].
+	nl := []byte{'\n'}
 	depth := 0
 	newline := func() {
-		out = append(out, '\n')
-		for range depth {
-			out = append(out, ' ')
+		for len(nl) <= depth {
+			nl = append(nl, ' ')
 		}
+		out = append(out, nl[:1+depth]...)
 	}
 	for i := 0; i < len(src); i++ {
 		switch c := src[i]; c {
 		case '"':
 			// Copy the string whole: what is inside is never structure.
+			// It ends at the first quote not escaped by an odd run of
+			// backslashes.
 			j := i + 1
-			for j < len(src) && src[j] != '"' {
-				if src[j] == '\\' {
-					j++
+			for {
+				k := bytes.IndexByte(src[j:], '"')
+				if k < 0 {
+					j = len(src) - 1
+					break
+				}
+				j += k
+				bs := 0
+				for src[j-1-bs] == '\\' {
+					bs++
+				}
+				if bs%2 == 0 {
+					break
 				}
 				j++
 			}
-			out = append(out, src[i:min(j+1, len(src))]...)
+			out = append(out, src[i:j+1]...)
 			i = j
 		case '{', '[':
 			out = append(out, c)

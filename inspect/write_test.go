@@ -84,3 +84,28 @@ func FuzzWriteIndented(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkWriteSnapshot writes the snapshot of a node holding 10k
+// services' kube-proxy rules (iptables mode), as netx snapshot does.
+func BenchmarkWriteSnapshot(b *testing.B) {
+	rs, err := netfilter.ParseIPTablesSave(bytes.NewReader(kubesynth.Synthetic(10000).IPTables()), netfilter.SourceIPTablesNFT)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := writeSample()
+	s.Node.Netfilter = []*netfilter.Ruleset{rs}
+	var n countingWriter
+	for b.Loop() {
+		if err := WriteSnapshot(&n, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(n.n / int64(b.N))
+}
+
+type countingWriter struct{ n int64 }
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
+}
