@@ -1,0 +1,243 @@
+package trace
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/netx-project/netx/inspect"
+)
+
+// loadShape builds a world from every node snapshot of one fixture
+// directory (testdata/snapshots/<shape>: real namespaces wired by CNIs,
+// see its README).
+func loadShape(t *testing.T, dir string) *World {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "testdata", dir, "*.json*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no snapshots in %s: %v", dir, err)
+	}
+	slices.Sort(files)
+	var nodes []*Node
+	for _, f := range files {
+		s, err := inspect.ReadSnapshotFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := s.NodeName
+		if name == "" {
+			name = strings.TrimSuffix(filepath.Base(f), ".json")
+		}
+		nodes = append(nodes, &Node{Name: name, Snap: s})
+	}
+	w, err := NewWorld(nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// traceCase is one table row: a trace request and the path it must take.
+type traceCase struct {
+	name     string
+	src, dst string
+	proto    string
+	port     uint16
+	endpoint string
+	verdict  string
+	at       string   // verdict namespace label
+	hops     []string // kind or kind:device, in order (a subsequence)
+	nat      []string // "KIND to" of every NAT step, in order
+	reply    string
+	detail   string
+}
+
+func checkTrace(t *testing.T, w *World, c traceCase) *Result {
+	t.Helper()
+	req := Request{Src: c.src, Dst: c.dst, Protocol: c.proto, Port: c.port}
+	if c.endpoint != "" {
+		req.Endpoint = mustParse(t, c.endpoint)
+	}
+	res, err := w.Trace(req)
+	if err != nil {
+		t.Fatalf("%s: %v", c.name, err)
+	}
+	var text bytes.Buffer
+	WriteText(&text, res, TextOptions{Rules: true})
+	if res.Verdict.Kind != c.verdict || (c.at != "" && res.Verdict.Netns != c.at) {
+		t.Fatalf("%s: verdict %s in %q (%s), want %s in %q\n%s", c.name, res.Verdict.Kind, res.Verdict.Netns, res.Verdict.Detail, c.verdict, c.at, text.String())
+	}
+	if c.detail != "" && !strings.Contains(res.Verdict.Detail, c.detail) {
+		t.Errorf("%s: verdict detail %q lacks %q", c.name, res.Verdict.Detail, c.detail)
+	}
+	i := 0
+	var nats []string
+	for _, h := range res.Hops {
+		if i < len(c.hops) && (c.hops[i] == h.Kind || c.hops[i] == h.Kind+":"+h.Device) {
+			i++
+		}
+		for _, n := range h.NAT {
+			nats = append(nats, n.Kind+" "+n.To)
+		}
+	}
+	if i < len(c.hops) {
+		t.Errorf("%s: hops lack %v (in order)\n%s", c.name, c.hops[i:], text.String())
+	}
+	if c.nat != nil && !slices.Equal(nats, c.nat) {
+		t.Errorf("%s: NAT %q, want %q\n%s", c.name, nats, c.nat, text.String())
+	}
+	if c.reply != "" && (res.Reply == nil || res.Reply.Verdict.Kind != c.reply) {
+		t.Errorf("%s: reply %+v, want %s\n%s", c.name, res.Reply, c.reply, text.String())
+	}
+	if len(res.Warnings) > 0 {
+		t.Errorf("%s: warnings %v", c.name, res.Warnings)
+	}
+	return res
+}
+
+func TestTraceCNIShapes(t *testing.T) {
+	for _, tc := range []struct {
+		shape string
+		cases []traceCase
+	}{
+		{"snapshots/cni-bridge", []traceCase{
+			{name: "pod to pod on the bridge", src: "client", dst: "web:80", verdict: Delivered, at: "pod default/web",
+				hops: []string{"send", "veth:eth0", "bridge:cni0", "deliver"}, nat: []string{}, reply: Delivered},
+			{name: "udp to coredns", src: "client", dst: "kube-system/coredns:53", proto: "udp", verdict: Delivered, at: "pod kube-system/coredns", reply: Delivered},
+			{name: "hostPort from the internet (portmap DNAT)", src: "internet", dst: "node/node1:8080", verdict: Delivered, at: "pod default/web",
+				hops: []string{"arrive:eth0", "netfilter", "route:cni0", "bridge:cni0", "deliver"}, nat: []string{"DNAT 10.244.1.2:80"}, reply: Delivered},
+			{name: "pod to the internet is masqueraded (bridge plugin ipMasq)", src: "client", dst: "203.0.113.50:443", verdict: Left,
+				hops: []string{"send", "bridge:cni0", "route:eth0", "netfilter", "wire:eth0"}, nat: []string{"MASQUERADE 192.168.77.11:40000"}},
+			{name: "nothing listens", src: "client", dst: "web:81", verdict: Refused, at: "pod default/web"},
+			{name: "ping a pod", src: "client", dst: "web", proto: "icmp", verdict: Delivered, at: "pod default/web", reply: Delivered},
+		}},
+		{"snapshots/ptp", []traceCase{
+			{name: "pod to pod through host routes", src: "client", dst: "web:80", verdict: Delivered, at: "pod default/web",
+				hops: []string{"send", "veth:eth0", "route", "veth", "deliver"}, reply: Delivered},
+			{name: "to the other node's pods (host-gw)", src: "client", dst: "10.244.2.7:80", verdict: Left,
+				hops: []string{"send", "veth:eth0", "route:eth0", "wire:eth0"}},
+		}},
+		{"snapshots/calico", []traceCase{
+			{name: "same node through /32 routes and proxy_arp", src: "client", dst: "web:80", verdict: Delivered, at: "pod default/web",
+				hops: []string{"send", "route:eth0", "veth:eth0", "route", "veth", "deliver"}, reply: Delivered},
+			{name: "across nodes", src: "web", dst: "api:8080", verdict: Delivered, at: "pod default/api",
+				hops: []string{"send", "veth:eth0", "route:eth0", "wire:eth0", "route", "veth", "deliver"}, reply: Delivered},
+			{name: "an address of the node's own block nobody has", src: "client", dst: "10.244.1.100:80", verdict: NoRoute, at: "node node1", detail: "blackhole"},
+		}},
+		{"snapshots/flannel-vxlan", []traceCase{
+			{name: "across nodes over VXLAN", src: "client", dst: "api:8080", verdict: Delivered, at: "pod default/api",
+				hops: []string{"send", "bridge:cni0", "route:flannel.1", "encap:flannel.1", "wire:eth0", "decap:flannel.1", "route:cni0", "bridge:cni0", "deliver"}, reply: Delivered},
+			{name: "the reply comes back the same way", src: "api", dst: "web:80", verdict: Delivered, at: "pod default/web",
+				hops: []string{"encap", "decap", "deliver"}, reply: Delivered},
+		}},
+	} {
+		t.Run(tc.shape, func(t *testing.T) {
+			w := loadShape(t, tc.shape)
+			for _, c := range tc.cases {
+				t.Run(c.name, func(t *testing.T) { checkTrace(t, w, c) })
+			}
+		})
+	}
+}
+
+// TestTraceJSONSchema: the stable top-level fields, and a result decodes
+// back to what was encoded.
+func TestTraceJSONSchema(t *testing.T) {
+	w := loadShape(t, "snapshots/flannel-vxlan")
+	res, err := w.Trace(Request{Src: "client", Dst: "api:8080"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var generic map[string]any
+	if err := json.Unmarshal(b, &generic); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"version", "verdict", "hops", "src", "dst", "packet", "reply"} {
+		if _, ok := generic[k]; !ok {
+			t.Errorf("result JSON lacks %q", k)
+		}
+	}
+	hop := generic["hops"].([]any)[0].(map[string]any)
+	for _, k := range []string{"node", "netns", "kind", "detail", "packet"} {
+		if _, ok := hop[k]; !ok {
+			t.Errorf("hop JSON lacks %q: %v", k, hop)
+		}
+	}
+	pkt := hop["packet"].(map[string]any)
+	for _, k := range []string{"src", "dst", "sport", "dport", "proto"} {
+		if _, ok := pkt[k]; !ok {
+			t.Errorf("hop packet lacks %q: %v", k, pkt)
+		}
+	}
+	var back Result
+	if err := json.Unmarshal(b, &back); err != nil || back.Verdict != res.Verdict || len(back.Hops) != len(res.Hops) {
+		t.Errorf("round trip: %v %+v", err, back.Verdict)
+	}
+}
+
+// TestTraceDiagrams: mermaid and dot name every hop and the verdict.
+func TestTraceDiagrams(t *testing.T) {
+	w := loadShape(t, "snapshots/flannel-vxlan")
+	res, err := w.Trace(Request{Src: "client", Dst: "api:8080"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m, d bytes.Buffer
+	WriteMermaid(&m, res)
+	WriteDot(&d, res)
+	if !strings.HasPrefix(m.String(), "flowchart TD\n") || !strings.Contains(m.String(), "subgraph n_node2") || !strings.Contains(m.String(), "--> verdict") {
+		t.Errorf("mermaid:\n%s", m.String())
+	}
+	if !strings.HasPrefix(d.String(), "digraph trace {") || !strings.Contains(d.String(), "cluster_node1") || !strings.HasSuffix(d.String(), "}\n") {
+		t.Errorf("dot:\n%s", d.String())
+	}
+	for i := range res.Hops {
+		id := "h" + itoa(i+1)
+		if !strings.Contains(m.String(), id+"[") || !strings.Contains(d.String(), id+" [") {
+			t.Errorf("hop %d missing from a diagram", i+1)
+		}
+	}
+}
+
+// TestTraceBadInput: each bad reference is one error naming it and the fix.
+func TestTraceBadInput(t *testing.T) {
+	w := loadShape(t, "snapshots/cni-bridge")
+	for _, c := range []struct{ src, dst, proto, want string }{
+		{"nosuch", "web:80", "", `source pod "nosuch" not found`},
+		{"client", "nosuch:80", "", `"nosuch" is neither a pod nor a service`},
+		{"client", "svc/nosuch", "", `service "nosuch" not found`},
+		{"client", "web:99999", "", "must be a number from 1 to 65535"},
+		{"client", "203.0.113.9", "", "has no port"},
+		{"client", "web:80", "gre", "use tcp, udp, icmp or sctp"},
+		{"svc/x", "web:80", "", "a service cannot send"},
+		{"internet", "localhost:80", "", "an internet source has none"},
+		{"client", "node/node9:80", "", `node "node9" is not traced`},
+	} {
+		_, err := w.Trace(Request{Src: c.src, Dst: c.dst, Protocol: c.proto})
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") || !IsBadRequest(err) {
+			t.Errorf("%s → %s: %v, want one line with %q", c.src, c.dst, err, c.want)
+		}
+	}
+}
+
+func itoa(i int) string {
+	b, _ := json.Marshal(i)
+	return string(b)
+}
+
+func mustParse(t *testing.T, s string) netip.Addr {
+	t.Helper()
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
