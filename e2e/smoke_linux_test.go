@@ -252,6 +252,50 @@ func TestE2ESeeds(t *testing.T) {
 			}
 		}
 	})
+	t.Run("netx trace pod-a to svc-b, endpoint on each node", func(t *testing.T) {
+		self, _ := filepath.Abs(filepath.Join("..", "bin", "netx"))
+		dir := t.TempDir()
+		var snaps []string
+		for _, n := range s.Workers {
+			f := filepath.Join(dir, n.Name+".json")
+			if out, err := exec.Command(self, "snapshot", "--host-netns", n.Netns, "--cri-endpoint", s.ContainerdSocket(n),
+				"--node-name", n.Name, "--attached-only", "-o", f).CombinedOutput(); err != nil {
+				t.Fatalf("netx snapshot of %s: %v: %s", n.Name, err, out)
+			}
+			snaps = append(snaps, "--snapshot", f)
+		}
+		var bOnNode1 string
+		for p, n := range onNode {
+			if strings.HasPrefix(p, "b-") && n == "node1" {
+				bOnNode1 = p
+			}
+		}
+		for _, b := range []string{bOnNode1, bOnNode2} {
+			args := append([]string{"trace", "pod-a", "svc/svc-b", "--endpoint", ip[b], "-o", "json"}, snaps...)
+			out, err := exec.Command(self, args...).Output()
+			if err != nil {
+				t.Fatalf("netx %v: %v", args, err)
+			}
+			var res struct {
+				Verdict struct{ Kind, Netns, Node string }
+				Hops    []struct{ Kind, Node string }
+				Reply   *struct{ Verdict struct{ Kind string } }
+			}
+			if err := json.Unmarshal(out, &res); err != nil {
+				t.Fatal(err)
+			}
+			if res.Verdict.Kind != "delivered" || res.Verdict.Netns != "pod default/"+b || res.Verdict.Node != onNode[b] {
+				t.Errorf("trace pod-a → svc-b via %s: verdict %+v, want delivered in pod default/%s on %s\n%s", b, res.Verdict, b, onNode[b], out)
+			}
+			crossed := false
+			for _, h := range res.Hops {
+				crossed = crossed || h.Kind == "wire"
+			}
+			if crossed != (onNode[b] == "node2") || res.Reply == nil || res.Reply.Verdict.Kind != "delivered" {
+				t.Errorf("trace pod-a → svc-b via %s: crossed nodes %v, reply %+v", b, crossed, res.Reply)
+			}
+		}
+	})
 	t.Run("kubectl exec and logs", func(t *testing.T) {
 		if h := strings.TrimSpace(inPod("pod-a", "hostname")); h != "pod-a" {
 			t.Errorf("exec hostname: %q", h)
@@ -298,6 +342,13 @@ func saveDumps(t *testing.T, s *cluster.Spec, ipt, nft string) {
 		files[n.Name+".iptables-save"] = inNode(t, n, "iptables-save")
 		files[n.Name+".routes"] = inNode(t, n, "ip", "route", "show", "table", "all")
 		files[n.Name+".links"] = inNode(t, n, "ip", "-d", "link", "show")
+		self, _ := filepath.Abs(filepath.Join("..", "bin", "netx"))
+		snap, err := exec.Command(self, "snapshot", "--host-netns", n.Netns, "--cri-endpoint", s.ContainerdSocket(n),
+			"--node-name", n.Name, "--attached-only").Output()
+		if err != nil {
+			t.Fatalf("netx snapshot of %s: %v", n.Name, err)
+		}
+		files[n.Name+".snapshot.json"] = string(snap)
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {

@@ -69,9 +69,9 @@ func Discover(o Options) (*Snapshot, error) {
 	}
 
 	if !o.NoLab {
-		snap.Sources = append(snap.Sources, sourceStatus(SourceLab, labPods(all, get)))
+		snap.Sources = append(snap.Sources, sourceStatus(SourceLab, labPods(all, get, hostID, &snap.HostNetworkPods)))
 	}
-	snap.Sources = append(snap.Sources, sourceStatus(SourceCRI, criPods(o.CRIEndpoint, hostID.Dev, get)))
+	snap.Sources = append(snap.Sources, sourceStatus(SourceCRI, criPods(o.CRIEndpoint, hostID, get, &snap.HostNetworkPods)))
 
 	for _, n := range all {
 		identifyPod(n)
@@ -202,7 +202,7 @@ func readTrim(path string) string {
 }
 
 // labPods names the namespaces of netx lab pods and nodes.
-func labPods(all map[uint64]*Netns, get func(nsenter.ID, string) *Netns) error {
+func labPods(all map[uint64]*Netns, get func(nsenter.ID, string) *Netns, host nsenter.ID, hostPods *[]PodRef) error {
 	var errs []error
 	for _, lab := range datapath.Labs() {
 		st, err := datapath.GetStatus(lab)
@@ -221,6 +221,9 @@ func labPods(all map[uint64]*Netns, get func(nsenter.ID, string) *Netns) error {
 			n := get(id, p.Netns)
 			n.FoundBy = appendOnce(n.FoundBy, SourceLab)
 			if p.HostNetwork {
+				if id == host {
+					*hostPods = append(*hostPods, PodRef{Namespace: p.Namespace, Name: p.Name, Node: p.Node})
+				}
 				continue // the node's namespace, not the pod's own
 			}
 			n.Pod = &PodRef{Namespace: p.Namespace, Name: p.Name, Node: p.Node}
@@ -248,7 +251,7 @@ func labPods(all map[uint64]*Netns, get func(nsenter.ID, string) *Netns) error {
 
 // criPods names namespaces after the runtime's pod sandboxes, found by
 // their pause process.
-func criPods(endpoint string, dev uint64, get func(nsenter.ID, string) *Netns) error {
+func criPods(endpoint string, host nsenter.ID, get func(nsenter.ID, string) *Netns, hostPods *[]PodRef) error {
 	ep := criEndpoint(endpoint)
 	if ep == "" {
 		return errNoRuntime
@@ -259,7 +262,12 @@ func criPods(endpoint string, dev uint64, get func(nsenter.ID, string) *Netns) e
 	}
 	for _, sb := range sbs {
 		if sb.HostNetwork {
-			continue // it lives in the node's namespace: not the pod's own
+			// It lives in the node's namespace, not one of its own: a pod
+			// of this node only if its pause shares this node's.
+			if id, err := nsenter.IDOf(fmt.Sprintf("/proc/%d/ns/net", sb.PausePID)); err == nil && id == host {
+				*hostPods = append(*hostPods, sb.Pod)
+			}
+			continue
 		}
 		path := sb.Netns
 		if sb.PausePID > 0 {

@@ -24,6 +24,9 @@ type Snapshot struct {
 	Namespaces []*Netns `json:"namespaces"`
 	// Sources says which discovery sources were available.
 	Sources []SourceStatus `json:"sources"`
+	// HostNetworkPods are the pods that share the node's own namespace
+	// (hostNetwork: true), as the runtime or the lab names them.
+	HostNetworkPods []PodRef `json:"hostNetworkPods,omitempty"`
 }
 
 // SourceStatus says whether a discovery source could be used and why not.

@@ -26,7 +26,7 @@ func LoadNode(hostNetns, cri string) (*World, error) {
 }
 
 // LoadLab snapshots every node of a netx lab and adds what the lab knows
-// that rules do not say: service names, hostNetwork pods, the client.
+// that rules do not say: service names and the outside client.
 func LoadLab(lab, cri string) (*World, error) {
 	name, err := datapath.ResolveLabName(lab)
 	if err != nil {
@@ -53,11 +53,6 @@ func LoadLab(lab, cri string) (*World, error) {
 		for _, p := range s.Ports {
 			w.AddService(&Service{Namespace: s.Namespace, Name: s.Name, PortName: p.Name, Protocol: strings.ToLower(p.Protocol),
 				ClusterIP: ip, Port: uint16(p.Port), NodePort: uint16(p.NodePort), NoEndpoints: len(s.Endpoints) == 0})
-		}
-	}
-	for _, p := range st.Pods {
-		if p.HostNetwork {
-			w.HostPods = append(w.HostPods, HostPod{Namespace: p.Namespace, Name: p.Name, Node: p.Node})
 		}
 	}
 	for _, c := range st.Clients {

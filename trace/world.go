@@ -73,6 +73,9 @@ func NewWorld(nodes []*Node) (*World, error) {
 			n.byInode[ns.Inode] = ns
 		}
 		n.local = nsAddrs(n.Snap.Node)
+		for _, p := range n.Snap.HostNetworkPods {
+			w.HostPods = append(w.HostPods, HostPod{Namespace: p.Namespace, Name: p.Name, Node: n.Name})
+		}
 		for _, rs := range n.Snap.Node.Netfilter {
 			rs.Reindex()
 		}
