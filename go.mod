@@ -3,6 +3,7 @@ module github.com/netx-project/netx
 go 1.26.8
 
 require (
+	github.com/google/gopacket v1.1.19
 	github.com/google/nftables v0.3.0
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.10
