@@ -454,6 +454,9 @@ func (k *walker) deliver(at Where, dev string, pkt Packet) {
 		who = "a socket"
 	}
 	h := k.hop(at, HopDeliver, dev, fmt.Sprintf("%s listens on %s", who, hostPort(l.Addr, l.Port)), pkt)
+	if dev == "lo" {
+		h.tap(at, "lo", pkt, false)
+	}
 	h.Evidence = append(h.Evidence, fmt.Sprintf("listening socket: %s %s", l.Proto, hostPort(l.Addr, l.Port)))
 	k.stop(at, Delivered, fmt.Sprintf("%s:%d in %s (%s)", pkt.Dst, pkt.DPort, at.Label(), who))
 }
@@ -499,6 +502,8 @@ func (k *walker) egress(at Where, dev string, nh netip.Addr, pkt Packet) {
 		peerNS := at.Node.byInode[l.Peer.Inode]
 		peer := Where{at.Node, peerNS}
 		h := k.hop(at, HopVeth, dev, fmt.Sprintf("%s → %s in %s", dev, l.Peer.Name, peer.Label()), pkt)
+		h.tap(at, dev, pkt, true)
+		h.tap(peer, l.Peer.Name, pkt, false)
 		h.Evidence = append(h.Evidence, fmt.Sprintf("veth peer: ifindex %d in netns inode %d", l.Peer.Index, l.Peer.Inode))
 		if pl := link(peerNS, l.Peer.Name); pl != nil && pl.Master != "" {
 			k.bridgeIn(peer, pl, nh, pkt)
@@ -552,6 +557,7 @@ func (k *walker) bridgeOut(at Where, br *inspect.Link, nh netip.Addr, pkt Packet
 		return
 	}
 	h := k.hop(at, HopBridge, br.Name, fmt.Sprintf("bridge %s → port %s → %s", br.Name, port.Name, peer.Label()), pkt)
+	h.tap(at, port.Name, pkt, true)
 	h.Evidence = append(h.Evidence, fmt.Sprintf("%s is a port of %s; its peer %s holds %s", port.Name, br.Name, port.Peer.Name, nh))
 	k.ingress(peer, port.Peer.Name, pkt)
 }
@@ -563,6 +569,7 @@ func (k *walker) bridgeIn(at Where, port *inspect.Link, nh netip.Addr, pkt Packe
 	bridge := port.Master
 	if isLocal(at.NS, nh) {
 		h := k.hop(at, HopBridge, bridge, fmt.Sprintf("port %s → bridge %s (to the node: %s is its address)", port.Name, bridge, nh), pkt)
+		h.tap(at, bridge, pkt, false)
 		h.Evidence = append(h.Evidence, port.Name+" master "+bridge)
 		k.ingress(at, bridge, pkt)
 		return
@@ -573,6 +580,7 @@ func (k *walker) bridgeIn(at Where, port *inspect.Link, nh netip.Addr, pkt Packe
 		return
 	}
 	h := k.hop(at, HopBridge, bridge, fmt.Sprintf("port %s → bridge %s → port %s (switched, same node)", port.Name, bridge, out.Name), pkt)
+	h.tap(at, out.Name, pkt, true)
 	h.Evidence = append(h.Evidence, fmt.Sprintf("%s and %s are ports of %s", port.Name, out.Name, bridge))
 	if at.NS.Sysctls["net.bridge.bridge-nf-call-iptables"] == "1" {
 		pkt = k.enter(at, bridge, pkt)
@@ -629,10 +637,10 @@ func (k *walker) wire(at Where, l *inspect.Link, nh netip.Addr, pkt Packet) {
 		if k.reply {
 			k.final = at
 			k.pkt = pkt
-			k.hop(at, HopWire, l.Name, fmt.Sprintf("leaves %s by %s toward %s", at.Node.Name, l.Name, nh), pkt)
+			k.hop(at, HopWire, l.Name, fmt.Sprintf("leaves %s by %s toward %s", at.Node.Name, l.Name, nh), pkt).tap(at, l.Name, pkt, true)
 			return
 		}
-		k.hop(at, HopWire, l.Name, fmt.Sprintf("leaves %s by %s toward %s", at.Node.Name, l.Name, nh), pkt)
+		k.hop(at, HopWire, l.Name, fmt.Sprintf("leaves %s by %s toward %s", at.Node.Name, l.Name, nh), pkt).tap(at, l.Name, pkt, true)
 		k.stop(at, Left, fmt.Sprintf("sent to %s by %s: outside the traced nodes (the Internet, a router, or a node without a snapshot)", nh, l.Name))
 		return
 	}
@@ -645,6 +653,8 @@ func (k *walker) wire(at Where, l *inspect.Link, nh netip.Addr, pkt Packet) {
 		}
 	}
 	h := k.hop(at, HopWire, l.Name, fmt.Sprintf("%s %s → underlay → %s %s (%s)", at.Node.Name, l.Name, to.Node.Name, dev, nh), pkt)
+	h.tap(at, l.Name, pkt, true)
+	h.tap(to, dev, pkt, false)
 	h.Evidence = append(h.Evidence, fmt.Sprintf("%s holds %s", to.Node.Name, nh))
 	k.ingress(to, dev, pkt)
 }
@@ -689,6 +699,7 @@ func (k *walker) encap(at Where, l *inspect.Link, nh netip.Addr, pkt Packet) {
 		outer.Src = r.Src
 	}
 	h := k.hop(at, HopEncap, l.Name, fmt.Sprintf("VXLAN VNI %d: %s → VTEP %s (outer %s)", l.VXLAN.VNI, mac, vtep, outer), pkt)
+	h.tap(at, l.Name, pkt, true)
 	h.Evidence = append(h.Evidence, fmt.Sprintf("neighbour %s lladdr %s dev %s", nh, mac, l.Name), fmt.Sprintf("fdb %s dst %s dev %s", mac, vtep, l.Name), "underlay route: "+r.Line())
 	to, ok := k.w.owner(vtep)
 	if !ok || !to.IsNode() {
@@ -696,7 +707,10 @@ func (k *walker) encap(at Where, l *inspect.Link, nh netip.Addr, pkt Packet) {
 		k.stop(at, Left, fmt.Sprintf("VTEP %s is not a traced node", vtep))
 		return
 	}
-	k.hop(at, HopWire, r.Dev, fmt.Sprintf("%s %s → underlay → %s (VTEP %s)", at.Node.Name, r.Dev, to.Node.Name, vtep), outer)
+	// The underlay carries the outer packet; a capture there decodes the
+	// inner one, which is what is matched.
+	wh := k.hop(at, HopWire, r.Dev, fmt.Sprintf("%s %s → underlay → %s (VTEP %s)", at.Node.Name, r.Dev, to.Node.Name, vtep), outer)
+	wh.tap(at, r.Dev, pkt, true)
 	var dst *inspect.Link
 	for i := range to.NS.Links {
 		tl := &to.NS.Links[i]
@@ -708,6 +722,6 @@ func (k *walker) encap(at Where, l *inspect.Link, nh netip.Addr, pkt Packet) {
 		k.stop(to, Dropped, fmt.Sprintf("%s has no VXLAN device with VNI %d on port %d: the encapsulated packet is dropped", to.Node.Name, l.VXLAN.VNI, port))
 		return
 	}
-	k.hop(to, HopDecap, dst.Name, fmt.Sprintf("VXLAN VNI %d decapsulated on %s", l.VXLAN.VNI, dst.Name), pkt)
+	k.hop(to, HopDecap, dst.Name, fmt.Sprintf("VXLAN VNI %d decapsulated on %s", l.VXLAN.VNI, dst.Name), pkt).tap(to, dst.Name, pkt, false)
 	k.ingress(to, dst.Name, pkt)
 }

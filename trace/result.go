@@ -97,9 +97,23 @@ type Hop struct {
 	Evidence []string   `json:"evidence,omitempty"`
 	Rules    []RuleHit  `json:"rules,omitempty"`
 	NAT      []NATStep  `json:"nat,omitempty"`
-	Branches []Branch   `json:"-"`
 	Warnings []string   `json:"warnings,omitempty"`
 	hookName string
+	// taps are where a live probe can be watched at this hop: a device in
+	// a namespace, the packet expected there, and which way it passes.
+	taps []tap
+}
+
+// tap is one capture point of a hop.
+type tap struct {
+	at  Where
+	dev string
+	pkt Packet
+	out bool
+}
+
+func (h *Hop) tap(at Where, dev string, pkt Packet, out bool) {
+	h.taps = append(h.taps, tap{at, dev, pkt, out})
 }
 
 // Branch is one of the ways a random choice (kube-proxy's endpoint pick)

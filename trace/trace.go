@@ -93,7 +93,7 @@ func (w *World) Trace(req Request) (*Result, error) {
 		src.at = at
 		res.Src.Node = at.Node.Name
 		res.Packet = view(pkt)
-		k.hop(at, HopArrive, dev, fmt.Sprintf("a client on the Internet (%s) reaches %s on %s", pkt.Src, at.Node.Name, dev), pkt)
+		k.hop(at, HopArrive, dev, fmt.Sprintf("a client on the Internet (%s) reaches %s on %s", pkt.Src, at.Node.Name, dev), pkt).tap(at, dev, pkt, false)
 		k.ingress(at, dev, pkt)
 	} else {
 		if r, ok := lookup(src.at.NS, netip.Addr{}, addr, "", 0); ok {
