@@ -1,0 +1,1119 @@
+package inspect
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+	"github.com/netx-project/netx/inspect/netfilter"
+	"github.com/netx-project/netx/internal/nsenter"
+	"golang.org/x/sys/unix"
+)
+
+// This file reads a namespace's nftables ruleset over the nf_tables
+// netlink interface, the way nft itself does but without nft: one dump per
+// object kind for all tables (tables, chains, sets, rules, objects,
+// flowtables), then one dump per set for its elements. The socket is
+// opened inside the namespace (nsenter switches a dedicated thread for
+// that instant) and used from here. Expressions are decoded attribute by
+// attribute into github.com/google/nftables/expr types; an expression or
+// attribute this reader does not know becomes a netfilter.UnknownExpr, so
+// its rule is reported unknown instead of silently reading as something
+// else. The ruleset generation is read before and after: a ruleset that
+// changed while being read is read again.
+
+// ReadNFTables reads the nftables ruleset of the network namespace at
+// netnsPath and translates it into the model (netfilter.FromNetlink). It
+// also returns the raw objects, whose table list holds every table.
+func ReadNFTables(netnsPath string) (*netfilter.Ruleset, *netfilter.NLRuleset, error) {
+	nl, err := ReadNFTablesNetlink(netnsPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs, err := netfilter.FromNetlink(nl)
+	if err != nil {
+		return nil, nl, err
+	}
+	return rs, nl, nil
+}
+
+// ReadNFTablesNetlink reads the nftables ruleset of the network namespace
+// at netnsPath as netlink objects.
+func ReadNFTablesNetlink(netnsPath string) (*netfilter.NLRuleset, error) {
+	open := func() (*nftSock, error) { return openNFTSock(netnsPath) }
+	s, err := open()
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	for try := 0; ; try++ {
+		before, err := s.genID()
+		if err != nil {
+			return nil, fmt.Errorf("read nftables generation in %s: %w", netnsPath, err)
+		}
+		nl, err := readNFT(s, open)
+		if err != nil && !errors.Is(err, errDumpInterrupted) {
+			return nil, fmt.Errorf("read nftables in %s: %w", netnsPath, err)
+		}
+		after, gerr := s.genID()
+		if gerr != nil {
+			return nil, fmt.Errorf("read nftables generation in %s: %w", netnsPath, gerr)
+		}
+		if err == nil && before == after {
+			if usesIfIndex(nl) {
+				nl.IfNames = linkNames(netnsPath)
+			}
+			return nl, nil
+		}
+		if try == 4 {
+			return nil, fmt.Errorf("read nftables in %s: the ruleset kept changing while it was read", netnsPath)
+		}
+	}
+}
+
+// nf_tables netlink constants that x/sys/unix lacks.
+const (
+	nftaTableUserdata         = 6
+	nftaChainFlags            = 10
+	nftaChainUserdata         = 12
+	nftaHookDevs              = 4
+	nftaSetDescConcat         = 2
+	nftaSetElemKeyEnd         = 10
+	nftaSetElemExprs          = 11
+	nftaObjUserdata           = 8
+	nftaFlowtableTable        = 1
+	nftaFlowtableName         = 2
+	nftaFlowtableHook         = 3
+	nftaFlowtableFlags        = 7
+	nftaFlowtableHookNum      = 1
+	nftaFlowtableHookPriority = 2
+	nftaFlowtableHookDevs     = 3
+	nftaSetFieldLen           = 1
+	nftaSetExpr               = 17
+	nlaTypeMask               = 0x3fff // without NLA_F_NESTED and NLA_F_NET_BYTEORDER
+	nftSetElemCatchall        = 2
+	nftaSetExpressions        = 18
+	nftaDynsetExprs           = 10
+	nftaBitwiseOp             = 6
+	nftaNATRegProtoBase       = 8
+	nftaObjrefImmType         = 1
+	nftaObjrefImmName         = 2
+	nftSetPolicyAttr          = 8
+	nftaDeviceName            = 1
+	udataComment              = 0 // NFTNL_UDATA_{TABLE,CHAIN,OBJ}_COMMENT
+	nftNetlinkBufferSize      = 1 << 20
+)
+
+var errDumpInterrupted = errors.New("dump interrupted by a ruleset change")
+
+// nftSock is a netlink socket of the NETLINK_NETFILTER family that lives
+// in one network namespace.
+type nftSock struct {
+	fd  int
+	seq uint32
+	buf []byte
+}
+
+func openNFTSock(netnsPath string) (*nftSock, error) {
+	fd := -1
+	err := nsenter.Do(nsenter.Net(netnsPath), func() error {
+		var err error
+		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open nftables netlink socket in %s: %w", netnsPath, err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("bind nftables netlink socket in %s: %w", netnsPath, err)
+	}
+	// A large receive buffer lets the kernel fill each dump step fully.
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, nftNetlinkBufferSize)
+	return &nftSock{fd: fd, buf: make([]byte, nftNetlinkBufferSize)}, nil
+}
+
+func (s *nftSock) close() { unix.Close(s.fd) }
+
+// request sends one nf_tables request (msg is NFT_MSG_GET*) for family
+// with the given attributes and calls fn with each answer's attributes
+// (after the nfgenmsg header) and family, until the dump ends.
+func (s *nftSock) request(msg uint16, family byte, dump bool, attrs []byte, fn func(fam byte, data []byte) error) error {
+	s.seq++
+	seq := s.seq
+	flags := uint16(unix.NLM_F_REQUEST)
+	if dump {
+		flags |= unix.NLM_F_DUMP
+	} else {
+		flags |= unix.NLM_F_ACK
+	}
+	req := make([]byte, unix.NLMSG_HDRLEN+4+len(attrs))
+	binary.NativeEndian.PutUint32(req[0:], uint32(len(req)))
+	binary.NativeEndian.PutUint16(req[4:], unix.NFNL_SUBSYS_NFTABLES<<8|msg)
+	binary.NativeEndian.PutUint16(req[6:], flags)
+	binary.NativeEndian.PutUint32(req[8:], seq)
+	req[16] = family
+	req[17] = unix.NFNETLINK_V0
+	copy(req[20:], attrs)
+	if err := unix.Sendto(s.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	var ferr error
+	interrupted := false
+	for {
+		n, _, err := unix.Recvfrom(s.fd, s.buf, 0)
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return fmt.Errorf("receive: %w", err)
+		}
+		b := s.buf[:n]
+		for len(b) >= unix.NLMSG_HDRLEN {
+			l := int(binary.NativeEndian.Uint32(b[0:]))
+			if l < unix.NLMSG_HDRLEN || l > len(b) {
+				return fmt.Errorf("receive: truncated message")
+			}
+			typ := binary.NativeEndian.Uint16(b[4:])
+			mflags := binary.NativeEndian.Uint16(b[6:])
+			mseq := binary.NativeEndian.Uint32(b[8:])
+			body := b[unix.NLMSG_HDRLEN:l]
+			b = b[min(len(b), (l+3)&^3):]
+			if mseq != seq {
+				continue
+			}
+			if mflags&unix.NLM_F_DUMP_INTR != 0 {
+				interrupted = true
+			}
+			switch typ {
+			case unix.NLMSG_DONE:
+				if interrupted {
+					return errDumpInterrupted
+				}
+				return ferr
+			case unix.NLMSG_ERROR:
+				if len(body) < 4 {
+					return fmt.Errorf("receive: short error message")
+				}
+				if e := int32(binary.NativeEndian.Uint32(body)); e != 0 {
+					return unix.Errno(-e)
+				}
+				if !dump {
+					return ferr
+				}
+				continue
+			}
+			if len(body) < 4 || ferr != nil {
+				continue
+			}
+			// The buffer is reused by the next receive: what the callback
+			// keeps (element keys, rule userdata) must not alias it.
+			ferr = fn(body[0], bytes.Clone(body[4:]))
+			if !dump && ferr == nil {
+				// The answer to a plain get is followed by its ack.
+				continue
+			}
+		}
+	}
+}
+
+// genID reads the ruleset generation, which every change increments.
+func (s *nftSock) genID() (uint32, error) {
+	var id uint32
+	err := s.request(unix.NFT_MSG_GETGEN, unix.AF_UNSPEC, false, nil, func(_ byte, data []byte) error {
+		return walkAttrs(data, func(t uint16, v []byte) error {
+			if t == unix.NFTA_GEN_ID && len(v) == 4 {
+				id = binary.BigEndian.Uint32(v)
+			}
+			return nil
+		})
+	})
+	return id, err
+}
+
+// walkAttrs calls fn with each netlink attribute in b (nested flag
+// masked off).
+func walkAttrs(b []byte, fn func(typ uint16, data []byte) error) error {
+	for len(b) > 0 {
+		if len(b) < 4 {
+			return fmt.Errorf("truncated attribute")
+		}
+		l := int(binary.NativeEndian.Uint16(b[0:]))
+		t := binary.NativeEndian.Uint16(b[2:]) & nlaTypeMask
+		if l < 4 || l > len(b) {
+			return fmt.Errorf("bad attribute length %d", l)
+		}
+		if err := fn(t, b[4:l]); err != nil {
+			return err
+		}
+		b = b[min(len(b), (l+3)&^3):]
+	}
+	return nil
+}
+
+func attrString(v []byte) string {
+	for i, c := range v {
+		if c == 0 {
+			return string(v[:i])
+		}
+	}
+	return string(v)
+}
+
+func be32(v []byte) uint32 {
+	if len(v) < 4 {
+		return 0
+	}
+	return binary.BigEndian.Uint32(v)
+}
+
+func be16(v []byte) uint16 {
+	if len(v) < 2 {
+		return 0
+	}
+	return binary.BigEndian.Uint16(v)
+}
+
+func be64(v []byte) uint64 {
+	if len(v) < 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+// putAttr appends one attribute.
+func putAttr(b []byte, typ uint16, v []byte) []byte {
+	var h [4]byte
+	binary.NativeEndian.PutUint16(h[0:], uint16(4+len(v)))
+	binary.NativeEndian.PutUint16(h[2:], typ)
+	b = append(b, h[:]...)
+	b = append(b, v...)
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+func cstr(s string) []byte { return append([]byte(s), 0) }
+
+type tableKey struct {
+	fam  byte
+	name string
+}
+
+// readNFT reads every object of the ruleset. Set elements are read over
+// several sockets in parallel: a kube-proxy ruleset holds one anonymous
+// map per service, and each needs a dump of its own.
+func readNFT(s *nftSock, open func() (*nftSock, error)) (*netfilter.NLRuleset, error) {
+	nl := &netfilter.NLRuleset{}
+	tables := map[tableKey]*netfilter.NLTable{}
+	err := s.request(unix.NFT_MSG_GETTABLE, unix.AF_UNSPEC, true, nil, func(fam byte, data []byte) error {
+		t := &netfilter.NLTable{}
+		t.Family = nftables.TableFamily(fam)
+		err := walkAttrs(data, func(typ uint16, v []byte) error {
+			switch typ {
+			case unix.NFTA_TABLE_NAME:
+				t.Name = attrString(v)
+			case unix.NFTA_TABLE_FLAGS:
+				t.Flags = be32(v)
+			case nftaTableUserdata:
+				if c, ok := userdata.GetString(v, udataComment); ok {
+					t.Comment = c
+				}
+			}
+			return nil
+		})
+		nl.Tables = append(nl.Tables, t)
+		tables[tableKey{fam, t.Name}] = t
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	chains := map[tableKey]map[string]*netfilter.NLChain{}
+	err = s.request(unix.NFT_MSG_GETCHAIN, unix.AF_UNSPEC, true, nil, func(fam byte, data []byte) error {
+		c, table, err := decodeChain(data)
+		if err != nil {
+			return err
+		}
+		k := tableKey{fam, table}
+		t := tables[k]
+		if t == nil {
+			return nil // made after the table dump; the generation check retries
+		}
+		t.Chains = append(t.Chains, c)
+		if chains[k] == nil {
+			chains[k] = map[string]*netfilter.NLChain{}
+		}
+		chains[k][c.Name] = c
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list chains: %w", err)
+	}
+	var sets []*netfilter.NLSet
+	var setTables []*netfilter.NLTable
+	err = s.request(unix.NFT_MSG_GETSET, unix.AF_UNSPEC, true, nil, func(fam byte, data []byte) error {
+		st, table, err := decodeSet(fam, data)
+		if err != nil {
+			return err
+		}
+		t := tables[tableKey{fam, table}]
+		if t == nil {
+			return nil
+		}
+		t.Sets = append(t.Sets, st)
+		sets = append(sets, st)
+		setTables = append(setTables, t)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list sets: %w", err)
+	}
+	err = s.request(unix.NFT_MSG_GETRULE, unix.AF_UNSPEC, true, nil, func(fam byte, data []byte) error {
+		r, table, chain, err := decodeRule(fam, data)
+		if err != nil {
+			return err
+		}
+		if c := chains[tableKey{fam, table}][chain]; c != nil {
+			c.Rules = append(c.Rules, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list rules: %w", err)
+	}
+	err = s.request(unix.NFT_MSG_GETOBJ, unix.AF_UNSPEC, true, nil, func(fam byte, data []byte) error {
+		o, table, err := decodeObject(fam, data)
+		if t := tables[tableKey{fam, table}]; err == nil && t != nil {
+			t.Objects = append(t.Objects, o)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list objects: %w", err)
+	}
+	err = s.request(unix.NFT_MSG_GETFLOWTABLE, unix.AF_UNSPEC, true, nil, func(fam byte, data []byte) error {
+		f, table, err := decodeFlowtable(data)
+		if t := tables[tableKey{fam, table}]; err == nil && t != nil {
+			t.Flowtables = append(t.Flowtables, f)
+		}
+		return err
+	})
+	if err != nil && !errors.Is(err, unix.EOPNOTSUPP) {
+		return nil, fmt.Errorf("list flowtables: %w", err)
+	}
+	if err := readElements(s, open, sets, setTables); err != nil {
+		return nil, err
+	}
+	return nl, nil
+}
+
+// readElements dumps each set's elements, spreading the sets over a few
+// sockets when there are many.
+func readElements(s *nftSock, open func() (*nftSock, error), sets []*netfilter.NLSet, tables []*netfilter.NLTable) error {
+	workers := 1
+	if len(sets) > 256 {
+		workers = 4
+	}
+	socks := []*nftSock{s}
+	for len(socks) < workers {
+		extra, err := open()
+		if err != nil {
+			break
+		}
+		defer extra.close()
+		socks = append(socks, extra)
+	}
+	errs := make([]error, len(socks))
+	var wg sync.WaitGroup
+	for w, sock := range socks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(sets); i += len(socks) {
+				if err := readSetElements(sock, tables[i], sets[i]); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func readSetElements(s *nftSock, t *netfilter.NLTable, st *netfilter.NLSet) error {
+	attrs := putAttr(nil, unix.NFTA_SET_ELEM_LIST_TABLE, cstr(t.Name))
+	attrs = putAttr(attrs, unix.NFTA_SET_ELEM_LIST_SET, cstr(st.Name))
+	err := s.request(unix.NFT_MSG_GETSETELEM, byte(t.Family), true, attrs, func(fam byte, data []byte) error {
+		return walkAttrs(data, func(typ uint16, v []byte) error {
+			if typ != unix.NFTA_SET_ELEM_LIST_ELEMENTS {
+				return nil
+			}
+			return walkAttrs(v, func(typ uint16, v []byte) error {
+				if typ != unix.NFTA_LIST_ELEM {
+					return nil
+				}
+				e, err := decodeElement(fam, v)
+				if err != nil {
+					return err
+				}
+				st.Elements = append(st.Elements, e)
+				return nil
+			})
+		})
+	})
+	if errors.Is(err, unix.ENOENT) {
+		return errDumpInterrupted // the set went away after the set dump
+	}
+	if err != nil {
+		return fmt.Errorf("list elements of set %s in table %s: %w", st.Name, t.Name, err)
+	}
+	return nil
+}
+
+func decodeChain(data []byte) (*netfilter.NLChain, string, error) {
+	c := &netfilter.NLChain{}
+	var table, dev string
+	var devs []string
+	err := walkAttrs(data, func(typ uint16, v []byte) error {
+		switch typ {
+		case unix.NFTA_CHAIN_TABLE:
+			table = attrString(v)
+		case unix.NFTA_CHAIN_NAME:
+			c.Name = attrString(v)
+		case unix.NFTA_CHAIN_TYPE:
+			c.Type = nftables.ChainType(attrString(v))
+		case unix.NFTA_CHAIN_POLICY:
+			p := nftables.ChainPolicy(be32(v))
+			c.Policy = &p
+		case nftaChainFlags:
+			c.Flags = be32(v)
+		case nftaChainUserdata:
+			if s, ok := userdata.GetString(v, udataComment); ok {
+				c.Comment = s
+			}
+		case unix.NFTA_CHAIN_HOOK:
+			return walkAttrs(v, func(typ uint16, v []byte) error {
+				switch typ {
+				case unix.NFTA_HOOK_HOOKNUM:
+					h := nftables.ChainHook(be32(v))
+					c.Hooknum = &h
+				case unix.NFTA_HOOK_PRIORITY:
+					p := nftables.ChainPriority(be32(v))
+					c.Priority = &p
+				case unix.NFTA_HOOK_DEV:
+					dev = attrString(v)
+				case nftaHookDevs:
+					// The kernel reports a single device both ways.
+					return walkAttrs(v, func(typ uint16, v []byte) error {
+						if typ == nftaDeviceName {
+							devs = append(devs, attrString(v))
+						}
+						return nil
+					})
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	c.Devices = devs
+	if devs == nil && dev != "" {
+		c.Devices = []string{dev}
+	}
+	if len(c.Devices) == 1 {
+		c.Device = c.Devices[0]
+	}
+	return c, table, err
+}
+
+func decodeSet(fam byte, data []byte) (*netfilter.NLSet, string, error) {
+	s := &netfilter.NLSet{}
+	var table string
+	err := walkAttrs(data, func(typ uint16, v []byte) error {
+		switch typ {
+		case unix.NFTA_SET_TABLE:
+			table = attrString(v)
+		case unix.NFTA_SET_NAME:
+			s.Name = attrString(v)
+		case unix.NFTA_SET_FLAGS:
+			f := be32(v)
+			s.Flags = f
+			s.Anonymous = f&unix.NFT_SET_ANONYMOUS != 0
+			s.Constant = f&unix.NFT_SET_CONSTANT != 0
+			s.Interval = f&unix.NFT_SET_INTERVAL != 0
+			s.IsMap = f&unix.NFT_SET_MAP != 0
+			s.HasTimeout = f&unix.NFT_SET_TIMEOUT != 0
+			s.Dynamic = f&unix.NFT_SET_EVAL != 0
+			s.Concatenation = f&0x80 != 0
+		case unix.NFTA_SET_KEY_TYPE:
+			s.KeyTypeID = be32(v)
+			s.KeyType.Name = typeName(s.KeyTypeID)
+		case unix.NFTA_SET_KEY_LEN:
+			s.KeyLen = be32(v)
+			s.KeyType.Bytes = s.KeyLen
+		case unix.NFTA_SET_DATA_TYPE:
+			s.DataTypeID = be32(v)
+			s.DataType.Name = typeName(s.DataTypeID)
+		case unix.NFTA_SET_DATA_LEN:
+			s.DataLen = be32(v)
+			s.DataType.Bytes = s.DataLen
+		case nftSetPolicyAttr:
+			s.Policy = be32(v)
+		case unix.NFTA_SET_TIMEOUT:
+			s.Timeout = time.Duration(be64(v)) * time.Millisecond
+		case unix.NFTA_SET_GC_INTERVAL:
+			s.GCInterval = time.Duration(be32(v)) * time.Millisecond
+		case unix.NFTA_SET_USERDATA:
+			if c, ok := userdata.GetString(v, userdata.NFTNL_UDATA_SET_COMMENT); ok {
+				s.Comment = c
+			}
+			if m, ok := userdata.GetUint32(v, userdata.NFTNL_UDATA_SET_MERGE_ELEMENTS); ok && m != 0 {
+				s.AutoMerge = true
+			}
+		case unix.NFTA_SET_DESC:
+			return walkAttrs(v, func(typ uint16, v []byte) error {
+				switch typ {
+				case unix.NFTA_SET_DESC_SIZE:
+					s.Size = be32(v)
+				case nftaSetDescConcat:
+					return walkAttrs(v, func(typ uint16, v []byte) error {
+						return walkAttrs(v, func(typ uint16, v []byte) error {
+							if typ == nftaSetFieldLen {
+								s.FieldLen = append(s.FieldLen, be32(v))
+							}
+							return nil
+						})
+					})
+				}
+				return nil
+			})
+		case nftaSetExpr:
+			s.Exprs = append(s.Exprs, decodeExpr(fam, v))
+		case nftaSetExpressions:
+			return walkAttrs(v, func(typ uint16, v []byte) error {
+				s.Exprs = append(s.Exprs, decodeExpr(fam, v))
+				return nil
+			})
+		}
+		return nil
+	})
+	return s, table, err
+}
+
+// typeName names a set key or data type number for nftables.SetDatatype.
+func typeName(id uint32) string {
+	if id == 0xffffff00 {
+		return nftables.TypeVerdict.Name
+	}
+	return fmt.Sprintf("type %#x", id)
+}
+
+func decodeData(v []byte) ([]byte, *expr.Verdict, error) {
+	var val []byte
+	var verdict *expr.Verdict
+	err := walkAttrs(v, func(typ uint16, v []byte) error {
+		switch typ {
+		case unix.NFTA_DATA_VALUE:
+			val = v
+		case unix.NFTA_DATA_VERDICT:
+			verdict = &expr.Verdict{}
+			return walkAttrs(v, func(typ uint16, v []byte) error {
+				switch typ {
+				case unix.NFTA_VERDICT_CODE:
+					verdict.Kind = expr.VerdictKind(int32(be32(v)))
+				case unix.NFTA_VERDICT_CHAIN:
+					verdict.Chain = attrString(v)
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	return val, verdict, err
+}
+
+func decodeElement(fam byte, data []byte) (netfilter.NLElement, error) {
+	var e netfilter.NLElement
+	err := walkAttrs(data, func(typ uint16, v []byte) error {
+		var err error
+		switch typ {
+		case unix.NFTA_SET_ELEM_KEY:
+			e.Key, _, err = decodeData(v)
+		case nftaSetElemKeyEnd:
+			e.KeyEnd, _, err = decodeData(v)
+		case unix.NFTA_SET_ELEM_DATA:
+			e.Val, e.VerdictData, err = decodeData(v)
+		case unix.NFTA_SET_ELEM_FLAGS:
+			f := be32(v)
+			e.IntervalEnd = f&unix.NFT_SET_ELEM_INTERVAL_END != 0
+			e.Catchall = f&nftSetElemCatchall != 0
+		case unix.NFTA_SET_ELEM_TIMEOUT:
+			e.Timeout = time.Duration(be64(v)) * time.Millisecond
+		case unix.NFTA_SET_ELEM_EXPIRATION:
+			e.Expires = time.Duration(be64(v)) * time.Millisecond
+		case unix.NFTA_SET_ELEM_USERDATA:
+			if c, ok := userdata.GetString(v, userdata.NFTNL_UDATA_SET_ELEM_COMMENT); ok {
+				e.Comment = c
+			}
+		case unix.NFTA_SET_ELEM_EXPR:
+			if c, ok := decodeExpr(fam, v).(*expr.Counter); ok {
+				e.Counter = c
+			}
+		case nftaSetElemExprs:
+			err = walkAttrs(v, func(typ uint16, v []byte) error {
+				if c, ok := decodeExpr(fam, v).(*expr.Counter); ok {
+					e.Counter = c
+				}
+				return nil
+			})
+		}
+		return err
+	})
+	return e, err
+}
+
+func decodeRule(fam byte, data []byte) (*nftables.Rule, string, string, error) {
+	r := &nftables.Rule{}
+	var table, chain string
+	err := walkAttrs(data, func(typ uint16, v []byte) error {
+		switch typ {
+		case unix.NFTA_RULE_TABLE:
+			table = attrString(v)
+		case unix.NFTA_RULE_CHAIN:
+			chain = attrString(v)
+		case unix.NFTA_RULE_HANDLE:
+			r.Handle = be64(v)
+		case unix.NFTA_RULE_USERDATA:
+			r.UserData = v
+		case unix.NFTA_RULE_EXPRESSIONS:
+			return walkAttrs(v, func(typ uint16, v []byte) error {
+				if typ == unix.NFTA_LIST_ELEM {
+					r.Exprs = append(r.Exprs, decodeExpr(fam, v))
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	return r, table, chain, err
+}
+
+func decodeObject(fam byte, data []byte) (*netfilter.NLObject, string, error) {
+	o := &netfilter.NLObject{}
+	var table string
+	var body []byte
+	err := walkAttrs(data, func(typ uint16, v []byte) error {
+		switch typ {
+		case unix.NFTA_OBJ_TABLE:
+			table = attrString(v)
+		case unix.NFTA_OBJ_NAME:
+			o.Name = attrString(v)
+		case unix.NFTA_OBJ_TYPE:
+			o.Type = be32(v)
+		case unix.NFTA_OBJ_DATA:
+			body = v
+		case nftaObjUserdata:
+			if c, ok := userdata.GetString(v, udataComment); ok {
+				o.Comment = c
+			}
+		}
+		return nil
+	})
+	// A counter, quota or limit object's attributes are the expression's.
+	switch o.Type {
+	case unix.NFT_OBJECT_COUNTER:
+		if c, ok := decodeExprData(fam, "counter", body).(*expr.Counter); ok {
+			o.Counter = c
+		}
+	case unix.NFT_OBJECT_QUOTA:
+		if q, ok := decodeExprData(fam, "quota", body).(*expr.Quota); ok {
+			o.Quota = q
+		}
+	case 4: // NFT_OBJECT_LIMIT
+		if l, ok := decodeExprData(fam, "limit", body).(*expr.Limit); ok {
+			o.Limit = l
+		}
+	}
+	return o, table, err
+}
+
+func decodeFlowtable(data []byte) (*netfilter.NLFlowtable, string, error) {
+	f := &netfilter.NLFlowtable{}
+	var table string
+	err := walkAttrs(data, func(typ uint16, v []byte) error {
+		switch typ {
+		case nftaFlowtableTable:
+			table = attrString(v)
+		case nftaFlowtableName:
+			f.Name = attrString(v)
+		case nftaFlowtableFlags:
+			f.Flags = be32(v)
+		case nftaFlowtableHook:
+			return walkAttrs(v, func(typ uint16, v []byte) error {
+				switch typ {
+				case nftaFlowtableHookNum:
+					f.Hook = be32(v)
+				case nftaFlowtableHookPriority:
+					f.Priority = int32(be32(v))
+				case nftaFlowtableHookDevs:
+					return walkAttrs(v, func(typ uint16, v []byte) error {
+						f.Devices = append(f.Devices, attrString(v))
+						return nil
+					})
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	return f, table, err
+}
+
+// decodeExpr decodes one NFTA_LIST_ELEM of an expression list.
+func decodeExpr(fam byte, data []byte) expr.Any {
+	var name string
+	var body []byte
+	if err := walkAttrs(data, func(typ uint16, v []byte) error {
+		switch typ {
+		case unix.NFTA_EXPR_NAME:
+			name = attrString(v)
+		case unix.NFTA_EXPR_DATA:
+			body = v
+		}
+		return nil
+	}); err != nil {
+		return &netfilter.UnknownExpr{Name: name, Data: data}
+	}
+	return decodeExprData(fam, name, body)
+}
+
+// exprAttrs lists, per expression, the attributes (as a bit set of their
+// numbers) the expr type decodes; an expression carrying any other is
+// kept as an UnknownExpr, since the expr type would drop it silently.
+var exprAttrs = map[string]uint64{
+	"payload":      bits(1, 2, 3, 4, 5, 6, 7, 8),
+	"meta":         bits(1, 2, 3),
+	"ct":           bits(1, 2, 3, 4),
+	"cmp":          bits(1, 2, 3),
+	"bitwise":      bits(1, 2, 3, 4, 5, nftaBitwiseOp),
+	"immediate":    bits(1, 2),
+	"lookup":       bits(1, 2, 3, 4, 5),
+	"range":        bits(1, 2, 3, 4),
+	"counter":      bits(1, 2, 3),
+	"log":          bits(1, 2, 3, 4, 5, 6),
+	"limit":        bits(1, 2, 3, 4, 5),
+	"quota":        bits(1, 2, 3, 4),
+	"reject":       bits(1, 2),
+	"nat":          bits(1, 2, 3, 4, 5, 6, 7),
+	"masq":         bits(1, 2, 3),
+	"redir":        bits(1, 2, 3),
+	"notrack":      0,
+	"numgen":       bits(1, 2, 3, 4),
+	"fib":          bits(1, 2, 3),
+	"objref":       bits(nftaObjrefImmType, nftaObjrefImmName),
+	"dynset":       bits(1, 2, 3, 4, 5, 6, 7, 8, 9, nftaDynsetExprs),
+	"hash":         bits(1, 2, 3, 4, 5, 6, 7),
+	"rt":           bits(1, 2),
+	"socket":       bits(1, 2, 3),
+	"exthdr":       bits(1, 2, 3, 4, 5, 6, 7),
+	"queue":        bits(1, 2, 3),
+	"connlimit":    bits(1, 2),
+	"dup":          bits(1, 2),
+	"tproxy":       bits(1, 2, 3),
+	"synproxy":     bits(1, 2, 3),
+	"flow_offload": bits(1),
+	"byteorder":    bits(1, 2, 3, 4, 5),
+	"match":        bits(1, 2, 3),
+	"target":       bits(1, 2, 3),
+}
+
+func bits(ns ...int) uint64 {
+	var m uint64
+	for _, n := range ns {
+		m |= 1 << n
+	}
+	return m
+}
+
+// newExpr returns an empty expression of the named kind.
+func newExpr(name string) expr.Any {
+	switch name {
+	case "payload":
+		return &expr.Payload{}
+	case "meta":
+		return &expr.Meta{}
+	case "ct":
+		return &expr.Ct{}
+	case "cmp":
+		return &expr.Cmp{}
+	case "bitwise":
+		return &expr.Bitwise{}
+	case "immediate":
+		return &expr.Immediate{}
+	case "lookup":
+		return &expr.Lookup{}
+	case "range":
+		return &expr.Range{}
+	case "counter":
+		return &expr.Counter{}
+	case "log":
+		return &expr.Log{}
+	case "limit":
+		return &expr.Limit{}
+	case "quota":
+		return &expr.Quota{}
+	case "reject":
+		return &expr.Reject{}
+	case "nat":
+		return &expr.NAT{}
+	case "masq":
+		return &expr.Masq{}
+	case "redir":
+		return &expr.Redir{}
+	case "notrack":
+		return &expr.Notrack{}
+	case "numgen":
+		return &expr.Numgen{}
+	case "fib":
+		return &expr.Fib{}
+	case "objref":
+		return &expr.Objref{}
+	case "dynset":
+		return &expr.Dynset{}
+	case "hash":
+		return &expr.Hash{}
+	case "rt":
+		return &expr.Rt{}
+	case "socket":
+		return &expr.Socket{}
+	case "exthdr":
+		return &expr.Exthdr{}
+	case "queue":
+		return &expr.Queue{}
+	case "connlimit":
+		return &expr.Connlimit{}
+	case "dup":
+		return &expr.Dup{}
+	case "tproxy":
+		return &expr.TProxy{}
+	case "synproxy":
+		return &expr.SynProxy{}
+	case "flow_offload":
+		return &expr.FlowOffload{}
+	case "match":
+		return &expr.Match{}
+	case "target":
+		return &expr.Target{}
+	}
+	return nil
+}
+
+// decodeExprData decodes the NFTA_EXPR_DATA of an expression named name.
+// The common expressions are decoded here attribute by attribute (the
+// expr package cannot read some: a ct direction is one byte, rt and
+// byteorder are not implemented); the rest go through expr.Unmarshal.
+// Either way every attribute must be one the decoding knows, since the
+// expr types skip what they do not.
+func decodeExprData(fam byte, name string, body []byte) expr.Any {
+	unknown := func() expr.Any { return &netfilter.UnknownExpr{Name: name, Data: body} }
+	allowed, ok := exprAttrs[name]
+	if !ok {
+		return unknown()
+	}
+	var a [64][]byte
+	if walkAttrs(body, func(typ uint16, v []byte) error {
+		if typ >= 64 || allowed&(1<<typ) == 0 {
+			return errUnknownAttr
+		}
+		a[typ] = v
+		return nil
+	}) != nil {
+		return unknown()
+	}
+	u32 := func(t int) uint32 { return be32(a[t]) }
+	switch name {
+	case "payload":
+		e := &expr.Payload{DestRegister: u32(1), Base: expr.PayloadBase(u32(2)), Offset: u32(3), Len: u32(4)}
+		if a[5] != nil {
+			e.OperationType, e.SourceRegister = expr.PayloadWrite, u32(5)
+			e.CsumType, e.CsumOffset, e.CsumFlags = expr.PayloadCsumType(u32(6)), u32(7), u32(8)
+		}
+		return e
+	case "meta":
+		e := &expr.Meta{Key: expr.MetaKey(u32(2)), Register: u32(1)}
+		if a[3] != nil {
+			e.Register, e.SourceRegister = u32(3), true
+		}
+		return e
+	case "ct":
+		e := &expr.Ct{Key: expr.CtKey(u32(2)), Register: u32(1)}
+		if a[4] != nil {
+			e.Register, e.SourceRegister = u32(4), true
+		}
+		if a[3] != nil {
+			if len(a[3]) != 1 {
+				return unknown()
+			}
+			e.Direction = uint32(a[3][0])
+			switch e.Key {
+			case expr.CtKeyPKTS, expr.CtKeyBYTES, expr.CtKeyAVGPKT, expr.CtKeyZONE:
+				return &netfilter.CtDirected{Ct: *e}
+			}
+		}
+		return e
+	case "cmp":
+		v, _, err := decodeData(a[3])
+		if err != nil {
+			return unknown()
+		}
+		return &expr.Cmp{Register: u32(1), Op: expr.CmpOp(u32(2)), Data: v}
+	case "range":
+		from, _, err1 := decodeData(a[3])
+		to, _, err2 := decodeData(a[4])
+		if err1 != nil || err2 != nil {
+			return unknown()
+		}
+		return &expr.Range{Register: u32(1), Op: expr.CmpOp(u32(2)), FromData: from, ToData: to}
+	case "bitwise":
+		if a[nftaBitwiseOp] != nil && u32(nftaBitwiseOp) != 0 {
+			return unknown() // a shift, or a boolean of two registers: not a mask and xor
+		}
+		mask, _, err1 := decodeData(a[4])
+		xor, _, err2 := decodeData(a[5])
+		if err1 != nil || err2 != nil {
+			return unknown()
+		}
+		return &expr.Bitwise{SourceRegister: u32(1), DestRegister: u32(2), Len: u32(3), Mask: mask, Xor: xor}
+	case "byteorder":
+		return &expr.Byteorder{SourceRegister: u32(1), DestRegister: u32(2), Op: expr.ByteorderOp(u32(3)), Len: u32(4), Size: u32(5)}
+	case "immediate":
+		v, verdict, err := decodeData(a[2])
+		if err != nil {
+			return unknown()
+		}
+		if u32(1) == unix.NFT_REG_VERDICT {
+			if verdict == nil {
+				return unknown()
+			}
+			return verdict
+		}
+		return &expr.Immediate{Register: u32(1), Data: v}
+	case "lookup":
+		e := &expr.Lookup{SetName: attrString(a[1]), SourceRegister: u32(2), SetID: u32(4), Invert: u32(5)&unix.NFT_LOOKUP_F_INV != 0}
+		if a[3] != nil {
+			e.DestRegister, e.IsDestRegSet = u32(3), true
+		}
+		return e
+	case "counter":
+		return &expr.Counter{Bytes: be64(a[1]), Packets: be64(a[2])}
+	case "notrack":
+		return &expr.Notrack{}
+	case "numgen":
+		return &expr.Numgen{Register: u32(1), Modulus: u32(2), Type: u32(3), Offset: u32(4)}
+	case "rt":
+		return &expr.Rt{Register: u32(1), Key: expr.RtKey(u32(2))}
+	case "reject":
+		e := &expr.Reject{Type: u32(1)}
+		if len(a[2]) == 1 {
+			e.Code = a[2][0]
+		}
+		return e
+	case "nat":
+		f := u32(7)
+		return &expr.NAT{Type: expr.NATType(u32(1)), Family: u32(2), RegAddrMin: u32(3), RegAddrMax: u32(4),
+			RegProtoMin: u32(5), RegProtoMax: u32(6),
+			Random: f&unix.NF_NAT_RANGE_PROTO_RANDOM != 0, FullyRandom: f&unix.NF_NAT_RANGE_PROTO_RANDOM_FULLY != 0,
+			Persistent: f&unix.NF_NAT_RANGE_PERSISTENT != 0, Prefix: f&unix.NF_NAT_RANGE_NETMAP != 0,
+			Specified: f&unix.NF_NAT_RANGE_PROTO_SPECIFIED != 0}
+	case "masq":
+		f := u32(1)
+		return &expr.Masq{ToPorts: a[2] != nil, RegProtoMin: u32(2), RegProtoMax: u32(3),
+			Random: f&unix.NF_NAT_RANGE_PROTO_RANDOM != 0, FullyRandom: f&unix.NF_NAT_RANGE_PROTO_RANDOM_FULLY != 0,
+			Persistent: f&unix.NF_NAT_RANGE_PERSISTENT != 0}
+	case "redir":
+		return &expr.Redir{RegisterProtoMin: u32(1), RegisterProtoMax: u32(2), Flags: u32(3)}
+	case "fib":
+		r, fl := u32(2), u32(3)
+		return &expr.Fib{Register: u32(1),
+			ResultOIF: r == unix.NFT_FIB_RESULT_OIF, ResultOIFNAME: r == unix.NFT_FIB_RESULT_OIFNAME, ResultADDRTYPE: r == unix.NFT_FIB_RESULT_ADDRTYPE,
+			FlagSADDR: fl&unix.NFTA_FIB_F_SADDR != 0, FlagDADDR: fl&unix.NFTA_FIB_F_DADDR != 0, FlagMARK: fl&unix.NFTA_FIB_F_MARK != 0,
+			FlagIIF: fl&unix.NFTA_FIB_F_IIF != 0, FlagOIF: fl&unix.NFTA_FIB_F_OIF != 0, FlagPRESENT: fl&unix.NFTA_FIB_F_PRESENT != 0}
+	case "objref":
+		return &expr.Objref{Type: int(u32(nftaObjrefImmType)), Name: attrString(a[nftaObjrefImmName])}
+	case "log":
+		e := &expr.Log{}
+		for t := 1; t <= 6; t++ {
+			if a[t] != nil {
+				e.Key |= 1 << t
+			}
+		}
+		e.Group = uint16(be16(a[1]))
+		e.Data = []byte(attrString(a[2]))
+		e.Snaplen, e.QThreshold = u32(3), uint16(be16(a[4]))
+		e.Level, e.Flags = expr.LogLevel(u32(5)), expr.LogFlags(u32(6))
+		return e
+	case "limit":
+		l := &expr.Limit{Rate: be64(a[1]), Unit: expr.LimitTime(be64(a[2])), Burst: u32(3), Type: expr.LimitType(u32(4)), Over: u32(5)&unix.NFT_LIMIT_F_INV != 0}
+		if l.Type != expr.LimitTypePkts && l.Type != expr.LimitTypePktBytes {
+			return unknown()
+		}
+		return l
+	case "quota":
+		return &expr.Quota{Bytes: be64(a[1]), Over: u32(2)&unix.NFT_QUOTA_F_INV != 0, Consumed: be64(a[4])}
+	}
+	e := newExpr(name)
+	if e == nil {
+		return unknown()
+	}
+	if err := expr.Unmarshal(fam, body, e); err != nil {
+		return unknown()
+	}
+	return e
+}
+
+var errUnknownAttr = errors.New("unknown attribute")
+
+// linkNames maps interface indexes to names in the namespace, for meta
+// iif/oif; it is best effort.
+func linkNames(netnsPath string) map[uint32]string {
+	h, err := nsenter.Netlink(netnsPath)
+	if err != nil {
+		return nil
+	}
+	defer h.Close()
+	links, err := h.LinkList()
+	if err != nil {
+		return nil
+	}
+	m := make(map[uint32]string, len(links))
+	for _, l := range links {
+		m[uint32(l.Attrs().Index)] = l.Attrs().Name
+	}
+	return m
+}
+
+// usesIfIndex says whether a rule compares interface indexes (meta iif,
+// oif), which print as names.
+func usesIfIndex(nl *netfilter.NLRuleset) bool {
+	for _, t := range nl.Tables {
+		for _, c := range t.Chains {
+			for _, r := range c.Rules {
+				for _, e := range r.Exprs {
+					if m, ok := e.(*expr.Meta); ok && (m.Key == expr.MetaKeyIIF || m.Key == expr.MetaKeyOIF) {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
