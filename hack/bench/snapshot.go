@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -38,6 +37,7 @@ type snapRow struct {
 	encode   time.Duration // the snapshot's JSON, as netx snapshot writes it (inspect.WriteSnapshot)
 	size     int64         // of that JSON
 	modelled int           // rules in the snapshot's netfilter model
+	netns    int           // namespaces the snapshot holds: the node, and every other one on the machine
 }
 
 // snapshotBench times `netx snapshot` of a node namespace holding
@@ -67,8 +67,8 @@ func snapshotBench(self string, counts []int, rounds int, releaseDir bool) error
 	}()
 
 	fmt.Printf("iptables-save: %s, nft: %s\n\n", version(ipt, "--version"), version(nft, "--version"))
-	fmt.Println("| services | mode | rules | iptables-save | nft list ruleset | netx snapshot | netx / reference | in-process: discover + read | of which parse | JSON encode | JSON size | rules in snapshot |")
-	fmt.Println("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| services | mode | rules | iptables-save | nft list ruleset | netx snapshot | netx / reference | in-process: discover + read | parse of the reference's text | JSON encode | JSON size | rules in snapshot | namespaces read |")
+	fmt.Println("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, n := range counts {
 		for _, mode := range []string{"iptables", "nftables"} {
 			r, err := snapshotRow(sc, self, ipt, nft, n, mode, rounds)
@@ -79,19 +79,19 @@ func snapshotBench(self string, counts []int, rounds int, releaseDir bool) error
 			if mode == "nftables" {
 				ref = r.nftList
 			}
-			fmt.Printf("| %d | %s | %d | %s | %s | %s | %.2f× | %s | %s | %s | %.1f MB | %d |\n", r.services, r.mode, r.rules,
+			fmt.Printf("| %d | %s | %d | %s | %s | %s | %.2f× | %s | %s | %s | %.1f MB | %d | %d |\n", r.services, r.mode, r.rules,
 				ms(r.iptablesSave), ms(r.nftList), ms(r.netx), float64(r.netx)/float64(ref),
-				ms(r.discover), ms(r.parse), ms(r.encode), float64(r.size)/1e6, r.modelled)
+				ms(r.discover), ms(r.parse), ms(r.encode), float64(r.size)/1e6, r.modelled, r.netns)
 		}
 	}
 	return nil
 }
 
 func ms(d time.Duration) string {
-	if d < 10*time.Second {
+	if d < time.Second {
 		return fmt.Sprintf("%d ms", d.Round(time.Millisecond).Milliseconds())
 	}
-	return fmt.Sprintf("%.1f s", d.Seconds())
+	return fmt.Sprintf("%.2f s", d.Seconds())
 }
 
 func version(prog string, arg string) string {
@@ -134,93 +134,98 @@ func snapshotRow(sc *scratch, self, ipt, nft string, n int, mode string, rounds 
 	}
 	fmt.Fprintf(os.Stderr, "bench: %d services, %s: %d rules loaded in %s\n", n, mode, r.rules, time.Since(t0).Round(time.Millisecond))
 
-	// The references: each tool alone, forked inside the namespace,
-	// printing to /dev/null.
-	var iptOut, nftOut []byte
-	tool := func(out *[]byte, prog string, args ...string) func() (time.Duration, time.Duration, error) {
-		return func() (time.Duration, time.Duration, error) {
-			settle()
-			t0 := time.Now()
-			err := runTo(path, io.Discard, prog, args...)
-			d := time.Since(t0)
-			if err == nil && *out == nil {
-				*out, err = nsenter.Output(nsenter.Net(path), nil, prog, args...)
+	// The references' output, for the parser (not timed).
+	iptOut, err := nsenter.Output(nsenter.Net(path), nil, ipt)
+	if err != nil {
+		return r, err
+	}
+	nftOut, err := nsenter.Output(nsenter.Net(path), nil, nft, "list", "ruleset")
+	if err != nil {
+		return r, err
+	}
+	// Each round times everything once, one after the other, each on an
+	// idle machine: a busy moment weighs on one round, not on one column.
+	var ipts, nfts, netxs, discovers, encodes, parses []time.Duration
+	for range rounds {
+		// The references: each tool alone, forked inside the namespace,
+		// printing to /dev/null.
+		d, err := timed(func() error { return runNull(path, ipt) })
+		if err != nil {
+			return r, err
+		}
+		ipts = append(ipts, d)
+		if d, err = timed(func() error { return runNull(path, nft, "list", "ruleset") }); err != nil {
+			return r, err
+		}
+		nfts = append(nfts, d)
+		// netx end to end: the built binary, as a user runs it.
+		if d, err = timed(func() error {
+			c := exec.Command(self, "snapshot", "--host-netns", path, "-o", os.DevNull)
+			var errb bytes.Buffer
+			c.Stderr = &errb
+			if err := c.Run(); err != nil {
+				return fmt.Errorf("netx snapshot: %w: %s", err, strings.TrimSpace(errb.String()))
 			}
-			return d, 0, err
+			return nil
+		}); err != nil {
+			return r, err
 		}
-	}
-	if r.iptablesSave, _, err = median(rounds, tool(&iptOut, ipt)); err != nil {
-		return r, err
-	}
-	if r.nftList, _, err = median(rounds, tool(&nftOut, nft, "list", "ruleset")); err != nil {
-		return r, err
-	}
-	// netx end to end: the built binary, as a user runs it.
-	if r.netx, _, err = median(rounds, func() (time.Duration, time.Duration, error) {
-		settle()
-		c := exec.Command(self, "snapshot", "--host-netns", path, "-o", "/dev/null")
-		var errb bytes.Buffer
-		c.Stderr = &errb
-		t0 := time.Now()
-		err := c.Run()
-		if err != nil {
-			err = fmt.Errorf("netx snapshot: %w: %s", err, strings.TrimSpace(errb.String()))
+		netxs = append(netxs, d)
+		// In-process: discovery and reading (the node's rules included),
+		// then the JSON as netx snapshot writes it.
+		var snap *inspect.Snapshot
+		if d, err = timed(func() (err error) {
+			snap, err = inspect.Discover(inspect.Options{HostNetns: path})
+			return err
+		}); err != nil {
+			return r, err
 		}
-		return time.Since(t0), 0, err
-	}); err != nil {
-		return r, err
-	}
-	// In-process: discovery and reading (the node's rules included), then
-	// the JSON encoding; and the parser alone on the reference's text.
-	if r.discover, r.encode, err = median(rounds, func() (time.Duration, time.Duration, error) {
-		settle()
-		t0 := time.Now()
-		snap, err := inspect.Discover(inspect.Options{HostNetns: path})
-		if err != nil {
-			return 0, 0, err
-		}
-		d := time.Since(t0)
-		r.modelled = 0
+		discovers = append(discovers, d)
+		r.modelled, r.netns = 0, 1+len(snap.Namespaces)
 		for _, rs := range snap.Node.Netfilter {
 			r.modelled += countRules(rs)
 		}
 		cw := &countWriter{}
-		t0 = time.Now()
-		err = inspect.WriteSnapshot(cw, snap)
-		r.size = cw.n
-		return d, time.Since(t0), err
-	}); err != nil {
-		return r, err
-	}
-	if r.parse, _, err = median(rounds, func() (time.Duration, time.Duration, error) {
-		settle()
-		t0 := time.Now()
-		var err error
-		if mode == "iptables" {
-			_, err = netfilter.ParseIPTablesSave(bytes.NewReader(iptOut), netfilter.SourceIPTablesNFT)
-		} else {
-			_, err = netfilter.ParseNFT(bytes.NewReader(nftOut))
+		if d, err = timed(func() error { return inspect.WriteSnapshot(cw, snap) }); err != nil {
+			return r, err
 		}
-		return time.Since(t0), 0, err
-	}); err != nil {
-		return r, fmt.Errorf("parse the %s reference's output: %w", mode, err)
+		encodes = append(encodes, d)
+		r.size = cw.n
+		// The parser alone, on the reference's text.
+		if d, err = timed(func() (err error) {
+			if mode == "iptables" {
+				_, err = netfilter.ParseIPTablesSave(bytes.NewReader(iptOut), netfilter.SourceIPTablesNFT)
+			} else {
+				_, err = netfilter.ParseNFT(bytes.NewReader(nftOut))
+			}
+			return err
+		}); err != nil {
+			return r, fmt.Errorf("parse the %s reference's output: %w", mode, err)
+		}
+		parses = append(parses, d)
 	}
+	r.iptablesSave, r.nftList, r.netx = mid(ipts), mid(nfts), mid(netxs)
+	r.discover, r.encode, r.parse = mid(discovers), mid(encodes), mid(parses)
 	return r, nil
 }
 
-// runTo runs prog inside the namespace at path with its output to w.
-func runTo(path string, w io.Writer, prog string, args ...string) error {
+// timed runs f once the machine is idle and says how long it took.
+func timed(f func() error) (time.Duration, error) {
+	settle()
+	t0 := time.Now()
+	err := f()
+	return time.Since(t0), err
+}
+
+// runNull runs prog inside the namespace at path, its output to /dev/null.
+func runNull(path, prog string, args ...string) error {
 	c := exec.Command(prog, args...)
-	if w == io.Discard {
-		null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-		if err != nil {
-			return err
-		}
-		defer null.Close()
-		c.Stdout = null
-	} else {
-		c.Stdout = w
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return err
 	}
+	defer null.Close()
+	c.Stdout = null
 	var errb bytes.Buffer
 	c.Stderr = &errb
 	if err := nsenter.Start(nsenter.Net(path), c); err != nil {
