@@ -1,12 +1,17 @@
 package cmd
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/netx-project/netx/inspect"
 	"github.com/netx-project/netx/trace"
@@ -28,6 +33,9 @@ type TraceOptions struct {
 	CRI       string
 	Rules     bool
 	Color     string
+	Live      bool
+	Pcap      string
+	Timeout   time.Duration
 
 	req trace.Request
 }
@@ -74,6 +82,9 @@ node), or by default this machine (root; --host-netns picks the node).`,
 	c.Flags().StringVar(&o.CRI, "cri-endpoint", "", "container runtime socket (default: containerd's or CRI-O's if present)")
 	c.Flags().BoolVar(&o.Rules, "rules", false, "show every rule a netfilter hop matched, not only the deciding ones")
 	c.Flags().StringVar(&o.Color, "color", "auto", "colour the text output: auto, always or never")
+	c.Flags().BoolVar(&o.Live, "live", false, "then send a real probe and check every hop with packet captures and the kernel's netfilter trace")
+	c.Flags().StringVar(&o.Pcap, "pcap", "", "with --live: write every capture to this pcapng file (an interface per hop)")
+	c.Flags().DurationVar(&o.Timeout, "timeout", 2*time.Second, "with --live: how long to wait for the probe's answer")
 	return c
 }
 
@@ -101,6 +112,12 @@ func (o *TraceOptions) Complete(args []string) error {
 	if n > 1 {
 		return fmt.Errorf("--lab, --snapshot and --host-netns each name where the state comes from: give one of them")
 	}
+	if o.Pcap != "" && !o.Live {
+		return fmt.Errorf("--pcap writes the live probe's captures: add --live")
+	}
+	if o.Live && len(o.Snapshots) > 0 {
+		return fmt.Errorf("--live probes the live node: use --lab or the local node (--host-netns), not --snapshot")
+	}
 	o.req = trace.Request{Src: args[0], Dst: args[1], Port: o.Port, Protocol: o.Protocol, Node: o.Node}
 	if o.Endpoint != "" {
 		a, err := netip.ParseAddr(o.Endpoint)
@@ -118,8 +135,12 @@ func (o *TraceOptions) Run() error {
 	if err != nil {
 		return err
 	}
-	res, err := w.Trace(o.req)
-	if err != nil {
+	var res *trace.Result
+	if o.Live {
+		if res, err = o.live(w); err != nil {
+			return err
+		}
+	} else if res, err = w.Trace(o.req); err != nil {
 		return err
 	}
 	switch o.Output {
@@ -151,6 +172,39 @@ func (o *TraceOptions) Run() error {
 	}
 	trace.WriteText(o.streams.Out, res, trace.TextOptions{Color: color, Rules: o.Rules})
 	return nil
+}
+
+// live runs the prediction and the probe, cleaning up on Ctrl-C.
+func (o *TraceOptions) live(w *trace.World) (*trace.Result, error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// A source port of its own, so the captures and the kernel's trace
+	// pick out this probe.
+	o.req.SPort = uint16(20000 + rand.IntN(30000))
+	lo := trace.LiveOptions{Timeout: o.Timeout}
+	var f *os.File
+	if o.Pcap != "" {
+		var err error
+		if f, err = os.Create(o.Pcap); err != nil {
+			return nil, fmt.Errorf("--pcap: %w", err)
+		}
+		defer f.Close()
+		lo.Pcap = f
+	}
+	res, _, err := w.Live(ctx, o.req, lo)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("interrupted: the probe's trace rules and captures were removed")
+		}
+		return nil, err
+	}
+	if f != nil {
+		if err := f.Close(); err != nil {
+			return nil, fmt.Errorf("--pcap: %w", err)
+		}
+		fmt.Fprintf(o.streams.ErrOut, "captures written to %s (one interface per hop; tshark -r %s)\n", o.Pcap, o.Pcap)
+	}
+	return res, nil
 }
 
 // world builds the nodes to trace over from the chosen source of state.

@@ -558,6 +558,7 @@ func (k *walker) bridgeOut(at Where, br *inspect.Link, nh netip.Addr, pkt Packet
 	}
 	h := k.hop(at, HopBridge, br.Name, fmt.Sprintf("bridge %s → port %s → %s", br.Name, port.Name, peer.Label()), pkt)
 	h.tap(at, port.Name, pkt, true)
+	h.tap(peer, port.Peer.Name, pkt, false)
 	h.Evidence = append(h.Evidence, fmt.Sprintf("%s is a port of %s; its peer %s holds %s", port.Name, br.Name, port.Peer.Name, nh))
 	k.ingress(peer, port.Peer.Name, pkt)
 }
@@ -569,7 +570,12 @@ func (k *walker) bridgeIn(at Where, port *inspect.Link, nh netip.Addr, pkt Packe
 	bridge := port.Master
 	if isLocal(at.NS, nh) {
 		h := k.hop(at, HopBridge, bridge, fmt.Sprintf("port %s → bridge %s (to the node: %s is its address)", port.Name, bridge, nh), pkt)
-		h.tap(at, bridge, pkt, false)
+		if at.NS.Sysctls["net.bridge.bridge-nf-call-iptables"] != "1" {
+			// With br_netfilter the bridge's PREROUTING has already NATed
+			// the packet when the bridge device sees it; the port's
+			// capture (the veth hop) shows it as it came.
+			h.tap(at, bridge, pkt, false)
+		}
 		h.Evidence = append(h.Evidence, port.Name+" master "+bridge)
 		k.ingress(at, bridge, pkt)
 		return

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
+	mrand "math/rand/v2"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -136,6 +138,26 @@ func runLabCase(t *testing.T, w *World, lab *datapath.Lab, c labCase) {
 	}
 	if len(res.Warnings) > 0 {
 		t.Errorf("%s → %s: warnings %v", c.src, c.dst, res.Warnings)
+	}
+	checkLive(t, w, req)
+}
+
+// checkLive sends the real probe and requires it to agree with the
+// prediction, hop by hop.
+func checkLive(t *testing.T, w *World, req Request) {
+	t.Helper()
+	req.SPort = uint16(20000 + mrand.IntN(30000))
+	res, live, err := w.Live(context.Background(), req, LiveOptions{Pcap: io.Discard})
+	if err != nil {
+		t.Fatalf("%s → %s --live: %v", req.Src, req.Dst, err)
+	}
+	var text strings.Builder
+	WriteText(&text, res, TextOptions{Rules: true})
+	if !live.Agrees || live.Captured == 0 || len(live.Hops) == 0 && res.Verdict.Kind != NoEndpoints {
+		t.Errorf("%s → %s --live does not agree:\n%s", req.Src, req.Dst, text.String())
+	}
+	for _, x := range live.Warnings {
+		t.Errorf("%s → %s --live: %s", req.Src, req.Dst, x)
 	}
 }
 

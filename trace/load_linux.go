@@ -57,7 +57,7 @@ func LoadLab(lab, cri string) (*World, error) {
 	}
 	for _, c := range st.Clients {
 		if a, err := netip.ParseAddr(c.IP); err == nil {
-			w.External = a
+			w.External, w.ExternalNetns = a, c.Netns
 			break
 		}
 	}

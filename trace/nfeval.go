@@ -18,6 +18,10 @@ type Packet struct {
 	SPort uint16     `json:"sport,omitempty"`
 	DPort uint16     `json:"dport,omitempty"`
 	Mark  uint32     `json:"mark,omitempty"`
+	// AnySPort is set once a source NAT may have picked another source
+	// port (--random-fully, or a clash): the port shown is the one the
+	// sender used, and a live probe is matched without it.
+	AnySPort bool `json:"-"`
 }
 
 func (p Packet) String() string {
@@ -417,6 +421,7 @@ func applyNAT(r *run, t nf.Target, ctx hookCtx) {
 			p.SPort = t.To.Port
 		}
 		r.o.ct.snat = true
+		p.AnySPort = true
 	case nf.TargetMasquerade:
 		if a := ctx.masqAddr(); a.IsValid() {
 			p.Src = a
@@ -425,6 +430,7 @@ func applyNAT(r *run, t nf.Target, ctx hookCtx) {
 			p.SPort = t.To.Port
 		}
 		r.o.ct.snat = true
+		p.AnySPort = true
 	}
 	r.o.nat = append(r.o.nat, NATStep{Kind: kind, From: endpointString(before, t.Kind != nf.TargetSNAT && t.Kind != nf.TargetMasquerade), To: endpointString(*p, t.Kind != nf.TargetSNAT && t.Kind != nf.TargetMasquerade)})
 }

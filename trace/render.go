@@ -94,6 +94,54 @@ func WriteText(w io.Writer, r *Result, o TextOptions) {
 	for _, x := range r.Warnings {
 		fmt.Fprintf(w, "%s %s\n", o.c(ansiYel, "warning:"), x)
 	}
+	if r.Live != nil {
+		writeLive(w, r.Live, o)
+	}
+}
+
+func writeLive(w io.Writer, l *LiveReport, o TextOptions) {
+	fmt.Fprintf(w, "\n%s probe %s: %s\n", o.c(ansiBold, "live:"), l.Probe, l.Outcome)
+	for _, h := range l.Hops {
+		mark := o.c(ansiGreen, "seen")
+		if !h.Seen {
+			mark = o.c(ansiRed, "NOT seen")
+			if h.SeenAs != nil {
+				mark = o.c(ansiRed, fmt.Sprintf("seen as %s:%d → %s:%d", h.SeenAs.Src, h.SeenAs.SPort, h.SeenAs.Dst, h.SeenAs.DPort))
+			}
+		}
+		fmt.Fprintf(w, "  hop %2d  %-6s %-28s %-14s %-3s  %s\n", h.Hop, h.Node, h.Netns, h.Device, h.Direction, mark)
+	}
+	if l.Endpoint != "" {
+		fmt.Fprintf(w, "  endpoint the kernel chose: %s\n", l.Endpoint)
+	}
+	for _, n := range l.NAT {
+		fmt.Fprintf(w, "  NAT: %s\n", n)
+	}
+	if len(l.Rules) > 0 {
+		fmt.Fprintf(w, "  kernel trace (nftrace), rules the probe hit:\n")
+		for _, r := range l.Rules {
+			if !o.Rules && r.Num == 0 && !strings.Contains(r.Verdict, "drop") {
+				continue // accepting policies: noise unless asked
+			}
+			pred := ""
+			if !r.Predicted {
+				pred = o.c(ansiYel, "  (not predicted)")
+			}
+			text := r.Text
+			if text == "" {
+				text = fmt.Sprintf("handle %d", r.Handle)
+			}
+			fmt.Fprintf(w, "    %s %s %s #%d → %s: %s%s\n", r.Node, r.Table, r.Chain, r.Num, r.Verdict, text, pred)
+		}
+	}
+	for _, x := range l.Warnings {
+		fmt.Fprintf(w, "  %s %s\n", o.c(ansiYel, "warning:"), x)
+	}
+	if l.Agrees {
+		fmt.Fprintf(w, "%s the probe took the predicted path (%d packets captured)\n", o.c(ansiGreen+ansiBold, "agrees:"), l.Captured)
+	} else {
+		fmt.Fprintf(w, "%s %s\n", o.c(ansiRed+ansiBold, "diverges:"), l.Divergence)
+	}
 }
 
 func writeHops(w io.Writer, hops []Hop, o TextOptions, first int) {

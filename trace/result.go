@@ -34,6 +34,8 @@ type Result struct {
 	// Reply is the reply's way back, for a delivered connection.
 	Reply    *Reply   `json:"reply,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
+	// Live is what a real probe showed (--live).
+	Live *LiveReport `json:"live,omitempty"`
 }
 
 // End is one end of the trace as resolved.

@@ -59,24 +59,30 @@ type source struct {
 
 // Trace follows a packet from Src to Dst, then the reply back.
 func (w *World) Trace(req Request) (*Result, error) {
+	res, _, err := w.run(req)
+	return res, err
+}
+
+// run traces and also returns where the packet started.
+func (w *World) run(req Request) (*Result, source, error) {
 	if req.Protocol == "" {
 		req.Protocol = "tcp"
 	}
 	switch req.Protocol {
 	case "tcp", "udp", "icmp", "sctp":
 	default:
-		return nil, badf("protocol %q: use tcp, udp, icmp or sctp", req.Protocol)
+		return nil, source{}, badf("protocol %q: use tcp, udp, icmp or sctp", req.Protocol)
 	}
 	if req.SPort == 0 {
 		req.SPort = 40000
 	}
 	src, err := w.resolveSrc(req)
 	if err != nil {
-		return nil, err
+		return nil, source{}, err
 	}
 	dst, addr, port, err := w.resolveDst(req, src)
 	if err != nil {
-		return nil, err
+		return nil, source{}, err
 	}
 	pkt := Packet{Proto: req.Protocol, Dst: addr}
 	if pkt.hasPorts() {
@@ -88,7 +94,7 @@ func (w *World) Trace(req Request) (*Result, error) {
 		pkt.Src = w.External
 		at, dev, err := w.entry(req, addr)
 		if err != nil {
-			return nil, err
+			return nil, source{}, err
 		}
 		src.at = at
 		res.Src.Node = at.Node.Name
@@ -114,7 +120,7 @@ func (w *World) Trace(req Request) (*Result, error) {
 	if k.verdict.Kind == Delivered {
 		res.Reply = w.reply(k, src, pkt)
 	}
-	return res, nil
+	return res, src, nil
 }
 
 func dedupe(s []string) []string {

@@ -30,6 +30,9 @@ type World struct {
 	// External is the source address of an "internet" client (a
 	// documentation address unless the caller knows a real one).
 	External netip.Addr
+	// ExternalNetns is that client's namespace, when it is on this
+	// machine (a lab's client), so a live probe can be sent from it.
+	ExternalNetns string
 }
 
 // HostPod is a hostNetwork pod.
