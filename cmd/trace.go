@@ -115,9 +115,6 @@ func (o *TraceOptions) Complete(args []string) error {
 	if o.Pcap != "" && !o.Live {
 		return fmt.Errorf("--pcap writes the live probe's captures: add --live")
 	}
-	if o.Live && len(o.Snapshots) > 0 {
-		return fmt.Errorf("--live probes the live node: use --lab or the local node (--host-netns), not --snapshot")
-	}
 	o.req = trace.Request{Src: args[0], Dst: args[1], Port: o.Port, Protocol: o.Protocol, Node: o.Node}
 	if o.Endpoint != "" {
 		a, err := netip.ParseAddr(o.Endpoint)

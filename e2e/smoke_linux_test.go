@@ -295,6 +295,36 @@ func TestE2ESeeds(t *testing.T) {
 				t.Errorf("trace pod-a → svc-b via %s: crossed nodes %v, reply %+v", b, crossed, res.Reply)
 			}
 		}
+		// Snapshots taken on this machine name live namespaces, so the
+		// prediction is also checked with real probes. The kernel picks
+		// each probe's endpoint; --live compares the probe with the
+		// prediction for the endpoint it took. Until both have been seen.
+		took := map[string]bool{}
+		for i := 0; i < 20 && len(took) < 2; i++ {
+			args := append([]string{"trace", "pod-a", "svc/svc-b", "--live", "-o", "json"}, snaps...)
+			out, err := exec.Command(self, args...).Output()
+			if err != nil {
+				t.Fatalf("netx %v: %v", args, err)
+			}
+			var res struct {
+				Verdict struct{ Netns string }
+				Live    *struct {
+					Agrees     bool
+					Outcome    string
+					Divergence string
+				}
+			}
+			if err := json.Unmarshal(out, &res); err != nil {
+				t.Fatal(err)
+			}
+			if res.Live == nil || !res.Live.Agrees || res.Live.Outcome != "connected" {
+				t.Fatalf("trace pod-a → svc-b --live: %+v\n%s", res.Live, out)
+			}
+			took[res.Verdict.Netns] = true
+		}
+		if len(took) < 2 {
+			t.Errorf("20 live probes all took %v", took)
+		}
 	})
 	t.Run("kubectl exec and logs", func(t *testing.T) {
 		if h := strings.TrimSpace(inPod("pod-a", "hostname")); h != "pod-a" {

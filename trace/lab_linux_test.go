@@ -7,6 +7,8 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"net/netip"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -201,6 +203,46 @@ func TestRootTraceSeedsLab(t *testing.T) {
 	if !strings.Contains(res.Verdict.Rule.Text, "-j DROP") || !strings.Contains(res.Verdict.Rule.Text, b2) {
 		t.Errorf("drop rule evidence: %q", res.Verdict.Rule.Text)
 	}
+	checkLive(t, w, Request{Src: "pod-a", Dst: "b-2:8080"})
+
+	// Ctrl-C during a live probe (it waits on the dropped SYN) leaves no
+	// trace rules behind and changes nothing.
+	beforeLive := labDumps(t, lab)
+	cmd := exec.Command(testenv.NetxBinary(t), "trace", "pod-a", "b-2:8080", "--lab", lab.Name, "--live", "--timeout", "60s")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; !hasTraceTable(t, node1); i++ {
+		if i == 200 {
+			cmd.Process.Kill()
+			t.Fatalf("the live probe never set up its trace table: %s", stderr.String())
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err = cmd.Wait()
+	if err == nil || !strings.Contains(stderr.String(), "interrupted") {
+		t.Errorf("interrupted trace --live: %v, stderr %q", err, stderr.String())
+	}
+	for _, n := range lab.Nodes {
+		if hasTraceTable(t, n.Netns) {
+			t.Errorf("a netx-trace table is left in %s after Ctrl-C", n.Name)
+		}
+	}
+	if after := labDumps(t, lab); after != beforeLive {
+		a, b := testenv.DiffLines(beforeLive, after)
+		t.Fatalf("an interrupted live trace changed state:\nonly before: %v\nonly after: %v", a, b)
+	}
+}
+
+func hasTraceTable(t *testing.T, netns string) bool {
+	out, err := nsenter.Output(nsenter.Net(netns), nil, "nft", "list", "tables")
+	if err != nil {
+		t.Fatalf("nft list tables: %v", err)
+	}
+	return strings.Contains(string(out), "netx-trace-")
 }
 
 // labDumps dumps the host and every lab node namespace.
