@@ -483,22 +483,36 @@ func firstPacket(at Where, events []nftrace.Event, res *Result) []nftrace.Event 
 			want[nftrace.Tuple{Proto: p.Proto, Src: p.Src, Dst: p.Dst, SPort: p.SPort, DPort: p.DPort}] = true
 		}
 	}
-	// The kernel may give the packet a new trace id once NAT changed it:
-	// the first id seen with each predicted tuple is the first packet's.
-	ids := map[uint32]bool{}
-	for _, e := range events {
-		if want[e.Packet] {
-			delete(want, e.Packet)
-			ids[e.ID] = true
-		}
+	// The kernel sends one run of events per base chain a packet passes,
+	// sharing a trace id, and may reuse the id for later packets of the
+	// flow: the first run of each base chain with a predicted tuple is the
+	// first packet's.
+	type key struct {
+		table, chain string
+		pkt          nftrace.Tuple
 	}
+	taken := map[key]bool{}
 	var out []nftrace.Event
-	for _, e := range events {
-		if ids[e.ID] {
-			out = append(out, e)
+	for i := 0; i < len(events); {
+		j := i + 1
+		for j < len(events) && events[j].ID == events[i].ID && !isBaseStart(events, j) {
+			j++
 		}
+		k := key{events[i].Table, events[i].Chain, events[i].Packet}
+		if want[events[i].Packet] && !taken[k] {
+			taken[k] = true
+			out = append(out, events[i:j]...)
+		}
+		i = j
 	}
 	return out
+}
+
+// isBaseStart says whether event j begins a new visit of a base chain:
+// the previous event ended a chain visit (a policy, an accept or drop).
+func isBaseStart(events []nftrace.Event, j int) bool {
+	prev := events[j-1]
+	return prev.Type == nftrace.TypePolicy || prev.Verdict == "accept" || prev.Verdict == "drop" || strings.HasPrefix(prev.Verdict, "reject")
 }
 
 // rulePositions maps rule handles to 1-based positions in a chain.

@@ -118,10 +118,10 @@ func writeLive(w io.Writer, l *LiveReport, o TextOptions) {
 		fmt.Fprintf(w, "  NAT: %s\n", n)
 	}
 	if len(l.Rules) > 0 {
-		fmt.Fprintf(w, "  kernel trace (nftrace), rules the probe hit:\n")
+		fmt.Fprintf(w, "  kernel trace (nftrace): the probe hit %d rules; the deciding ones:\n", len(l.Rules))
 		for _, r := range l.Rules {
-			if !o.Rules && r.Num == 0 && !strings.Contains(r.Verdict, "drop") {
-				continue // accepting policies: noise unless asked
+			if !o.Rules && r.Predicted && (r.Num == 0 || !decisive(RuleHit{Num: r.Num, Text: r.Text})) && !strings.Contains(r.Verdict, "drop") {
+				continue // the generic jumps every packet takes: noise unless asked (--rules)
 			}
 			pred := ""
 			if !r.Predicted {
