@@ -28,8 +28,8 @@ step "Internet -> hostNetwork pod on node1:8090" "nsenter --net=/run/netns/netx.
 nsenter --net=/run/netns/netx.seeds.internet "$netx" datapath get 192.168.77.11:8090
 step "kube-proxy's rules on node1" "ip netns exec netx.seeds.node1 iptables-save -t nat | grep svc-b"
 ip netns exec netx.seeds.node1 iptables-save -t nat | grep 'svc-b' || true
-run "trace pod-a -> svc-b hop by hop: routes, veth, bridge, kube-proxy's NAT, the endpoint chosen, the reply" \
-  "$netx" trace pod-a svc/svc-b --lab seeds
+run "trace pod-a -> svc-b hop by hop (routes, veth, bridge, kube-proxy's NAT, the endpoint, the reply), then prove it with a real probe" \
+  "$netx" trace pod-a svc/svc-b --lab seeds --live
 
 cat <<MSG
 
