@@ -158,10 +158,7 @@ func TestRootTraceCNIBridgeRealRules(t *testing.T) {
 			// The dump's client pod-a is 10.244.1.2 and svc-b's local
 			// endpoint b-1 is 10.244.1.3:8080.
 			n := buildCNINode(t, []string{"10.244.1.2", "10.244.1.3"}, []string{"10.244.1.3"}, loadDump(t, mode.prog, file))
-			before, err := testenv.NetnsDump(n.node)
-			if err != nil {
-				t.Fatal(err)
-			}
+			before := settledDump(t, n.node)
 			snap, err := inspect.Discover(inspect.Options{HostNetns: n.node, NodeName: "node1"})
 			if err != nil {
 				t.Fatal(err)
@@ -182,6 +179,11 @@ func TestRootTraceCNIBridgeRealRules(t *testing.T) {
 			if len(res.Branches) != 2 || res.Reply == nil || res.Reply.Verdict.Kind != Delivered {
 				t.Fatalf("want two endpoints and a delivered reply:\n%s", text.String())
 			}
+			// And a real probe agrees, pod to pod and to the local
+			// endpoint (the other one has no route here: probes there
+			// time out, as predicted).
+			checkLive(t, w, Request{Src: "10.244.1.2", Dst: "10.244.1.3:8080"})
+			checkLive(t, w, Request{Src: "10.244.1.2", Dst: mode.svc + ":80"})
 			// The other endpoint is on node2.
 			res, err = w.Trace(Request{Src: "10.244.1.2", Dst: mode.svc + ":80", Endpoint: netip.MustParseAddr(otherEndpoint(res))})
 			if err != nil {
@@ -208,5 +210,28 @@ func otherEndpoint(r *Result) string {
 			return strings.Split(b.Endpoint, ":")[0]
 		}
 	}
+	return ""
+}
+
+// settledDump waits until the kernel has finished bringing the new links
+// up (carrier, IPv6 duplicate address detection) before dumping.
+func settledDump(t *testing.T, netns string) string {
+	t.Helper()
+	prev, err := testenv.NetnsDump(netns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 50; i++ {
+		time.Sleep(100 * time.Millisecond)
+		cur, err := testenv.NetnsDump(netns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cur == prev && !strings.Contains(cur, "tentative") {
+			return cur
+		}
+		prev = cur
+	}
+	t.Fatalf("%s kept changing for 5s", netns)
 	return ""
 }

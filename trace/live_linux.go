@@ -209,6 +209,8 @@ func (w *World) Live(ctx context.Context, req Request, o LiveOptions) (*Result, 
 			for _, t := range h.taps {
 				if ok, _ := seen(t); ok {
 					score++
+				} else {
+					score--
 				}
 			}
 		}
@@ -253,8 +255,8 @@ func (w *World) Live(ctx context.Context, req Request, o LiveOptions) (*Result, 
 		}
 	}
 	want := expectedOutcome(res)
-	if report.Divergence == "" && want != "" && report.Outcome != want {
-		report.Divergence = fmt.Sprintf("predicted %s (%s), but the probe's sender saw %s", res.Verdict.Kind, want, report.Outcome)
+	if report.Divergence == "" && len(want) > 0 && !slices.Contains(want, report.Outcome) {
+		report.Divergence = fmt.Sprintf("predicted %s (%s), but the probe's sender saw %s", res.Verdict.Kind, strings.Join(want, " or "), report.Outcome)
 	}
 	report.Agrees = report.Divergence == ""
 	res.Live = report
@@ -313,25 +315,30 @@ func packetOf(v PacketView) Packet {
 	return p
 }
 
-// expectedOutcome is what the sender should see for a verdict.
-func expectedOutcome(r *Result) string {
+// expectedOutcome is what the sender may see for a verdict (none: no
+// expectation).
+func expectedOutcome(r *Result) []string {
 	switch r.Packet.Proto {
 	case "tcp":
 		switch r.Verdict.Kind {
 		case Delivered:
-			return "connected"
+			return []string{"connected"}
 		case Refused, Rejected, NoEndpoints:
-			return "refused"
-		case Dropped, NoRoute, NoNeighbor, RPFilter, ForwardingDisabled:
-			return "timeout"
+			return []string{"refused", "unreachable"}
+		case Dropped, RPFilter, ForwardingDisabled:
+			return []string{"timeout"}
+		case NoRoute, NoNeighbor:
+			// A router without a route answers ICMP unreachable; the
+			// sender's own namespace fails the connect at once.
+			return []string{"timeout", "unreachable"}
 		}
 	case "icmp":
 		if r.Verdict.Kind == Delivered {
-			return "echo-reply"
+			return []string{"echo-reply"}
 		}
-		return "timeout"
+		return []string{"timeout"}
 	}
-	return ""
+	return nil
 }
 
 // probe sends the packet from inside the namespace at path: a TCP connect
