@@ -10,7 +10,7 @@
 // lives in namespaces it creates and removes.
 //
 //	go run ./hack/bench --netx bin/netx --pods 10,100,200,500
-//	go run ./hack/bench --netx bin/netx --what snapshot --services 1000,10000
+//	go run ./hack/bench --netx bin/netx --what snapshot --services 1000,10000 [--modes nftables]
 package main
 
 import (
@@ -46,6 +46,7 @@ func run() error {
 	rounds := flag.Int("rounds", 3, "runs per measurement; the median is reported")
 	what := flag.String("what", "datapath", "datapath (up/down vs the CNI bridge plugin), inspect (inventory vs lsns) or snapshot (kube-proxy rules vs iptables-save, nft list ruleset)")
 	servicesFlag := flag.String("services", "1000,10000", "service counts for --what snapshot")
+	modesFlag := flag.String("modes", "iptables,nftables", "kube-proxy modes for --what snapshot")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("bench builds network namespaces: run it as root")
@@ -88,7 +89,14 @@ func run() error {
 	case "inspect":
 		return inspectBench(self, counts, *rounds)
 	case "snapshot":
-		return snapshotBench(self, services, *rounds, made)
+		var modes []string
+		for _, m := range strings.Split(*modesFlag, ",") {
+			if m = strings.TrimSpace(m); m != "iptables" && m != "nftables" {
+				return fmt.Errorf("--modes: %q is not a kube-proxy mode (iptables, nftables)", m)
+			}
+			modes = append(modes, m)
+		}
+		return snapshotBench(self, services, modes, *rounds, made)
 	}
 	fmt.Println("| pods | netx up (network) | netx down | netx up (+1 container/pod, 1 service) | CNI bridge ADD | CNI bridge DEL | netns create (for CNI) | up speed-up vs ADD |")
 	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|")

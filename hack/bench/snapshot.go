@@ -34,6 +34,7 @@ type snapRow struct {
 	// In-process, to show where netx's time goes.
 	discover time.Duration // inspect.Discover: every namespace found, the node read, its rules run and parsed
 	parse    time.Duration // parsing the reference's text (iptables-save or nft list ruleset output)
+	nftRead  time.Duration // the nftables ruleset read over netlink into the model (inspect.ReadNFTables)
 	encode   time.Duration // the snapshot's JSON, as netx snapshot writes it (inspect.WriteSnapshot)
 	size     int64         // of that JSON
 	modelled int           // rules in the snapshot's netfilter model
@@ -45,7 +46,7 @@ type snapRow struct {
 // against the tools that print the same rules: iptables-save, and
 // nft list ruleset. Each node namespace is made for its row and removed
 // after it, and on SIGINT/SIGTERM: nothing is loaded outside it.
-func snapshotBench(self string, counts []int, rounds int, releaseDir bool) error {
+func snapshotBench(self string, counts []int, modes []string, rounds int, releaseDir bool) error {
 	ipt, err := exec.LookPath("iptables-save")
 	if err != nil {
 		return err
@@ -67,22 +68,33 @@ func snapshotBench(self string, counts []int, rounds int, releaseDir bool) error
 	}()
 
 	fmt.Printf("iptables-save: %s, nft: %s\n\n", version(ipt, "--version"), version(nft, "--version"))
-	fmt.Println("| services | mode | rules | iptables-save | nft list ruleset | netx snapshot | netx / reference | in-process: discover + read | parse of the reference's text | JSON encode | JSON size | rules in snapshot | namespaces read |")
-	fmt.Println("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	var rows []snapRow
 	for _, n := range counts {
-		for _, mode := range []string{"iptables", "nftables"} {
+		for _, mode := range modes {
 			r, err := snapshotRow(sc, self, ipt, nft, n, mode, rounds)
 			if err != nil {
 				return err
 			}
-			ref := r.iptablesSave
-			if mode == "nftables" {
-				ref = r.nftList
-			}
-			fmt.Printf("| %d | %s | %d | %s | %s | %s | %.2f× | %s | %s | %s | %.1f MB | %d | %d |\n", r.services, r.mode, r.rules,
-				ms(r.iptablesSave), ms(r.nftList), ms(r.netx), float64(r.netx)/float64(ref),
-				ms(r.discover), ms(r.parse), ms(r.encode), float64(r.size)/1e6, r.modelled, r.netns)
+			fmt.Fprintf(os.Stderr, "bench: %d services, %s: netx %s, iptables-save %s, nft list ruleset %s\n", n, mode, ms(r.netx), ms(r.iptablesSave), ms(r.nftList))
+			rows = append(rows, r)
 		}
+	}
+	fmt.Println("| services | mode | rules | iptables-save | nft list ruleset | netx snapshot | netx / reference |")
+	fmt.Println("|---:|---|---:|---:|---:|---:|---:|")
+	for _, r := range rows {
+		ref := r.iptablesSave
+		if r.mode == "nftables" {
+			ref = r.nftList
+		}
+		fmt.Printf("| %d | %s | %d | %s | %s | %s | %.2f× |\n", r.services, r.mode, r.rules,
+			ms(r.iptablesSave), ms(r.nftList), ms(r.netx), float64(r.netx)/float64(ref))
+	}
+	fmt.Println()
+	fmt.Println("| services | mode | in-process: discover + read | parse of the reference's text | nft over netlink (inspect.ReadNFTables) | JSON encode | JSON size | rules in snapshot | namespaces read |")
+	fmt.Println("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range rows {
+		fmt.Printf("| %d | %s | %s | %s | %s | %s | %.1f MB | %d | %d |\n", r.services, r.mode,
+			ms(r.discover), ms(r.parse), ms(r.nftRead), ms(r.encode), float64(r.size)/1e6, r.modelled, r.netns)
 	}
 	return nil
 }
@@ -145,7 +157,7 @@ func snapshotRow(sc *scratch, self, ipt, nft string, n int, mode string, rounds 
 	}
 	// Each round times everything once, one after the other, each on an
 	// idle machine: a busy moment weighs on one round, not on one column.
-	var ipts, nfts, netxs, discovers, encodes, parses []time.Duration
+	var ipts, nfts, netxs, discovers, encodes, parses, nftReads []time.Duration
 	for range rounds {
 		// The references: each tool alone, forked inside the namespace,
 		// printing to /dev/null.
@@ -203,9 +215,16 @@ func snapshotRow(sc *scratch, self, ipt, nft string, n int, mode string, rounds 
 			return r, fmt.Errorf("parse the %s reference's output: %w", mode, err)
 		}
 		parses = append(parses, d)
+		if d, err = timed(func() error {
+			_, _, err := inspect.ReadNFTables(path)
+			return err
+		}); err != nil {
+			return r, fmt.Errorf("read nftables over netlink: %w", err)
+		}
+		nftReads = append(nftReads, d)
 	}
 	r.iptablesSave, r.nftList, r.netx = mid(ipts), mid(nfts), mid(netxs)
-	r.discover, r.encode, r.parse = mid(discovers), mid(encodes), mid(parses)
+	r.discover, r.encode, r.parse, r.nftRead = mid(discovers), mid(encodes), mid(parses), mid(nftReads)
 	return r, nil
 }
 
