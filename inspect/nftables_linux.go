@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -376,18 +377,41 @@ func readNFT(s *nftSock, open func() (*nftSock, error)) (*netfilter.NLRuleset, e
 	if err != nil {
 		return nil, fmt.Errorf("list sets: %w", err)
 	}
-	err = s.request(unix.NFT_MSG_GETRULE, unix.AF_UNSPEC, true, nil, func(fam byte, data []byte) error {
-		r, table, chain, err := decodeRule(fam, data)
+	// Small rulesets are read in one rule dump. A big one is read chain by
+	// chain, spread with the sets' elements over a socket per CPU: the
+	// kernel resumes a rule dump by skipping every rule already sent, so
+	// one dump of 60k rules costs the square of their number.
+	var jobs []nftJob
+	for i, st := range sets {
+		jobs = append(jobs, nftJob{table: setTables[i], set: st})
+	}
+	nchains := 0
+	for _, t := range nl.Tables {
+		nchains += len(t.Chains)
+	}
+	if nchains <= perChainRules {
+		err = s.request(unix.NFT_MSG_GETRULE, unix.AF_UNSPEC, true, nil, func(fam byte, data []byte) error {
+			r, table, chain, err := decodeRule(fam, data)
+			if err != nil {
+				return err
+			}
+			if c := chains[tableKey{fam, table}][chain]; c != nil {
+				c.Rules = append(c.Rules, r)
+			}
+			return nil
+		})
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("list rules: %w", err)
 		}
-		if c := chains[tableKey{fam, table}][chain]; c != nil {
-			c.Rules = append(c.Rules, r)
+	} else {
+		for _, t := range nl.Tables {
+			for _, c := range t.Chains {
+				jobs = append(jobs, nftJob{table: t, chain: c})
+			}
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list rules: %w", err)
+	}
+	if err := runJobs(s, open, jobs); err != nil {
+		return nil, err
 	}
 	err = s.request(unix.NFT_MSG_GETOBJ, unix.AF_UNSPEC, true, nil, func(fam byte, data []byte) error {
 		o, table, err := decodeObject(fam, data)
@@ -409,27 +433,37 @@ func readNFT(s *nftSock, open func() (*nftSock, error)) (*netfilter.NLRuleset, e
 	if err != nil && !errors.Is(err, unix.EOPNOTSUPP) {
 		return nil, fmt.Errorf("list flowtables: %w", err)
 	}
-	if err := readElements(s, open, sets, setTables); err != nil {
-		return nil, err
-	}
 	return nl, nil
 }
 
-// readElements dumps each set's elements, spreading the sets over a few
-// sockets when there are many.
-func readElements(s *nftSock, open func() (*nftSock, error), sets []*netfilter.NLSet, tables []*netfilter.NLTable) error {
-	workers := 1
-	if len(sets) > 256 {
-		workers = 4
-	}
+// perChainRules is the number of chains above which rules are read chain
+// by chain.
+const perChainRules = 256
+
+// nftJob is one read after the first dumps: a set's elements, or a
+// chain's rules.
+type nftJob struct {
+	table *netfilter.NLTable
+	set   *netfilter.NLSet
+	chain *netfilter.NLChain
+}
+
+// runJobs does the jobs, on s alone when they are few, else over one
+// socket per CPU (up to 8). A kube-proxy ruleset holds one anonymous map
+// per service, and the kernel finds a set by walking its table's list of
+// sets, so reading them all costs the square of their number however it
+// is done; parallel sockets divide it.
+func runJobs(s *nftSock, open func() (*nftSock, error), jobs []nftJob) error {
 	socks := []*nftSock{s}
-	for len(socks) < workers {
-		extra, err := open()
-		if err != nil {
-			break
+	if len(jobs) > 256 {
+		for len(socks) < min(max(runtime.NumCPU(), 2), 8) {
+			extra, err := open()
+			if err != nil {
+				break
+			}
+			defer extra.close()
+			socks = append(socks, extra)
 		}
-		defer extra.close()
-		socks = append(socks, extra)
 	}
 	errs := make([]error, len(socks))
 	var wg sync.WaitGroup
@@ -437,8 +471,15 @@ func readElements(s *nftSock, open func() (*nftSock, error), sets []*netfilter.N
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < len(sets); i += len(socks) {
-				if err := readSetElements(sock, tables[i], sets[i]); err != nil {
+			for i := w; i < len(jobs); i += len(socks) {
+				j := jobs[i]
+				var err error
+				if j.set != nil {
+					err = readSetElements(sock, j.table, j.set)
+				} else {
+					err = readChainRules(sock, j.table, j.chain)
+				}
+				if err != nil {
 					errs[w] = err
 					return
 				}
@@ -449,26 +490,39 @@ func readElements(s *nftSock, open func() (*nftSock, error), sets []*netfilter.N
 	return errors.Join(errs...)
 }
 
+func readChainRules(s *nftSock, t *netfilter.NLTable, c *netfilter.NLChain) error {
+	attrs := putAttr(nil, unix.NFTA_RULE_TABLE, cstr(t.Name))
+	attrs = putAttr(attrs, unix.NFTA_RULE_CHAIN, cstr(c.Name))
+	err := s.request(unix.NFT_MSG_GETRULE, byte(t.Family), true, attrs, func(fam byte, data []byte) error {
+		r, _, _, err := decodeRule(fam, data)
+		if err == nil {
+			c.Rules = append(c.Rules, r)
+		}
+		return err
+	})
+	if errors.Is(err, unix.ENOENT) {
+		return errDumpInterrupted // the chain went away after the chain dump
+	}
+	if err != nil {
+		return fmt.Errorf("list rules of chain %s in table %s: %w", c.Name, t.Name, err)
+	}
+	return nil
+}
+
+// numgenMapMax bounds the anonymous maps read by key (see getByKeys).
+const numgenMapMax = 4096
+
 func readSetElements(s *nftSock, t *netfilter.NLTable, st *netfilter.NLSet) error {
+	if st.Flags&(unix.NFT_SET_ANONYMOUS|unix.NFT_SET_CONSTANT|unix.NFT_SET_INTERVAL) == unix.NFT_SET_ANONYMOUS|unix.NFT_SET_CONSTANT &&
+		st.KeyTypeID == 4 && st.KeyLen == 4 && st.Size > 0 && st.Size <= numgenMapMax {
+		if ok, err := getByKeys(s, t, st); ok || err != nil {
+			return err
+		}
+	}
 	attrs := putAttr(nil, unix.NFTA_SET_ELEM_LIST_TABLE, cstr(t.Name))
 	attrs = putAttr(attrs, unix.NFTA_SET_ELEM_LIST_SET, cstr(st.Name))
 	err := s.request(unix.NFT_MSG_GETSETELEM, byte(t.Family), true, attrs, func(fam byte, data []byte) error {
-		return walkAttrs(data, func(typ uint16, v []byte) error {
-			if typ != unix.NFTA_SET_ELEM_LIST_ELEMENTS {
-				return nil
-			}
-			return walkAttrs(v, func(typ uint16, v []byte) error {
-				if typ != unix.NFTA_LIST_ELEM {
-					return nil
-				}
-				e, err := decodeElement(fam, v)
-				if err != nil {
-					return err
-				}
-				st.Elements = append(st.Elements, e)
-				return nil
-			})
-		})
+		return eachElement(fam, data, func(e netfilter.NLElement) { st.Elements = append(st.Elements, e) })
 	})
 	if errors.Is(err, unix.ENOENT) {
 		return errDumpInterrupted // the set went away after the set dump
@@ -477,6 +531,59 @@ func readSetElements(s *nftSock, t *netfilter.NLTable, st *netfilter.NLSet) erro
 		return fmt.Errorf("list elements of set %s in table %s: %w", st.Name, t.Name, err)
 	}
 	return nil
+}
+
+func eachElement(fam byte, data []byte, fn func(netfilter.NLElement)) error {
+	return walkAttrs(data, func(typ uint16, v []byte) error {
+		if typ != unix.NFTA_SET_ELEM_LIST_ELEMENTS {
+			return nil
+		}
+		return walkAttrs(v, func(typ uint16, v []byte) error {
+			if typ != unix.NFTA_LIST_ELEM {
+				return nil
+			}
+			e, err := decodeElement(fam, v)
+			if err != nil {
+				return err
+			}
+			fn(e)
+			return nil
+		})
+	})
+}
+
+// getByKeys reads an anonymous integer-keyed map the shape of
+// kube-proxy's "numgen random mod N vmap { 0 : ..., N-1 : ... }" by asking
+// for keys 0..size-1 and the catch-all element in one request, instead of
+// dumping it: the kernel then walks its list of sets once rather than
+// three times. A constant anonymous set holds at most size elements
+// (the catch-all included), so if every key is there the set is exactly
+// those keys (plus a catch-all, asked for last). ok is false when the
+// set has another shape; the caller dumps it then.
+func getByKeys(s *nftSock, t *netfilter.NLTable, st *netfilter.NLSet) (ok bool, err error) {
+	var list []byte
+	for k := range st.Size {
+		key := putAttr(nil, unix.NFTA_DATA_VALUE, binary.NativeEndian.AppendUint32(nil, k))
+		elem := putAttr(nil, unix.NLA_F_NESTED|unix.NFTA_SET_ELEM_KEY, key)
+		list = putAttr(list, unix.NLA_F_NESTED|unix.NFTA_LIST_ELEM, elem)
+	}
+	catchall := putAttr(nil, unix.NFTA_SET_ELEM_FLAGS, binary.BigEndian.AppendUint32(nil, nftSetElemCatchall))
+	list = putAttr(list, unix.NLA_F_NESTED|unix.NFTA_LIST_ELEM, catchall)
+	attrs := putAttr(nil, unix.NFTA_SET_ELEM_LIST_TABLE, cstr(t.Name))
+	attrs = putAttr(attrs, unix.NFTA_SET_ELEM_LIST_SET, cstr(st.Name))
+	attrs = putAttr(attrs, unix.NLA_F_NESTED|unix.NFTA_SET_ELEM_LIST_ELEMENTS, list)
+	var els []netfilter.NLElement
+	err = s.request(unix.NFT_MSG_GETSETELEM, byte(t.Family), false, attrs, func(fam byte, data []byte) error {
+		return eachElement(fam, data, func(e netfilter.NLElement) { els = append(els, e) })
+	})
+	switch {
+	case err == nil && len(els) == int(st.Size)+1, errors.Is(err, unix.ENOENT) && len(els) == int(st.Size):
+		st.Elements = els
+		return true, nil
+	case err == nil || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP):
+		return false, nil
+	}
+	return false, fmt.Errorf("get elements of set %s in table %s: %w", st.Name, t.Name, err)
 }
 
 func decodeChain(data []byte) (*netfilter.NLChain, string, error) {

@@ -4,21 +4,30 @@ import (
 	"bytes"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 
-	"github.com/google/nftables"
 	"github.com/netx-project/netx/inspect/netfilter"
 	"github.com/netx-project/netx/internal/nsenter"
-	"golang.org/x/sys/unix"
 )
 
 // readNetfilter reads the node's rules: iptables-save of both backends
-// (nf_tables and legacy), parsed into the netfilter model, and the nft
-// tables present (through netlink, in the namespace). From them it tells
+// (nf_tables and legacy) and the nftables ruleset read through netlink in
+// the namespace, all parsed into the netfilter model. From them it tells
 // kube-proxy's mode and warns when kube rules sit in both backends.
+//
+// The nftables ruleset also holds the tables iptables-nft made. A table
+// that is iptables-nft's (netfilter.IPTablesNFT: xt compat expressions,
+// or an xtables table name with only built-in base chains) and that the
+// iptables-save of the nf_tables backend listed is left out of it: its
+// rules are in that ruleset already, read with their xtables matches,
+// which netlink only shows as opaque xt expressions. One iptables-save
+// did not list (ip6tables' tables: only iptables-save is run) stays, so
+// no rule the kernel runs goes missing. NFTables lists every table.
 func readNetfilter(n *Netns) {
 	var errs []string
-	for _, b := range []struct{ prog, source string }{{"iptables-save", "iptables-nft"}, {"iptables-legacy-save", "iptables-legacy"}} {
+	var iptNFT *netfilter.Ruleset
+	for _, b := range []struct{ prog, source string }{{"iptables-save", netfilter.SourceIPTablesNFT}, {"iptables-legacy-save", netfilter.SourceIPTablesLegacy}} {
 		path, err := exec.LookPath(b.prog)
 		if err != nil {
 			continue
@@ -34,25 +43,44 @@ func readNetfilter(n *Netns) {
 			continue
 		}
 		rs.Source = b.source // the header names the binary, not the backend
+		if b.source == netfilter.SourceIPTablesNFT {
+			iptNFT = rs
+		}
 		if len(rs.Tables) > 0 {
 			n.Netfilter = append(n.Netfilter, rs)
 		}
 	}
-	tables, err := nftTables(n.Path)
+	nft, nl, err := ReadNFTables(n.Path)
 	if err != nil {
 		errs = append(errs, "nftables: "+err.Error())
 	}
-	n.NFTables = tables
+	if nl != nil {
+		for _, t := range nl.Tables {
+			n.NFTables = append(n.NFTables, string(netfilter.NFTFamily(t.Family))+" "+t.Name)
+		}
+	}
+	if nft != nil {
+		nft.Tables = slices.DeleteFunc(nft.Tables, func(t *netfilter.Table) bool {
+			return iptNFT != nil && iptNFT.Table(t.Family, t.Name) != nil && netfilter.IPTablesNFT(t)
+		})
+		if len(nft.Tables) > 0 {
+			n.Netfilter = append(n.Netfilter, nft)
+		}
+	}
 
 	var kubeIn []string
 	for _, rs := range n.Netfilter {
-		if hasKubeRules(rs) {
-			kubeIn = append(kubeIn, rs.Source)
+		source := rs.Source
+		if rs.Source == netfilter.SourceNFTables {
+			if hasKubeNFTRules(rs) {
+				n.KubeProxyMode = appendMode(n.KubeProxyMode, "nftables")
+			}
+			// iptables-nft tables left in it (ip6tables'): iptables mode.
+			rs = &netfilter.Ruleset{Tables: slices.DeleteFunc(slices.Clone(rs.Tables), func(t *netfilter.Table) bool { return !netfilter.IPTablesNFT(t) })}
+			source = netfilter.SourceIPTablesNFT
 		}
-	}
-	for _, t := range tables {
-		if strings.HasSuffix(t, " kube-proxy") {
-			n.KubeProxyMode = appendMode(n.KubeProxyMode, "nftables")
+		if hasKubeRules(rs) && !slices.Contains(kubeIn, source) {
+			kubeIn = append(kubeIn, source)
 		}
 	}
 	if len(kubeIn) > 0 {
@@ -91,44 +119,20 @@ func hasKubeRules(rs *netfilter.Ruleset) bool {
 	return false
 }
 
-// nftTables lists "family name" of every nft table, through a netlink
-// socket opened in the namespace (no nft CLI, nothing switched).
-func nftTables(netnsPath string) ([]string, error) {
-	fd, err := unix.Open(netnsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
+// hasKubeNFTRules says whether an nftables ruleset holds kube-proxy's
+// nftables mode: its table "kube-proxy" (ip, ip6 or inet) with rules. The
+// table's chains have fixed names (services, service-endpoints-check ...);
+// an empty leftover table is not a running proxier.
+func hasKubeNFTRules(rs *netfilter.Ruleset) bool {
+	for _, t := range rs.Tables {
+		if t.Name != "kube-proxy" || (t.Family != netfilter.FamilyIP && t.Family != netfilter.FamilyIP6 && t.Family != netfilter.FamilyInet) {
+			continue
+		}
+		for _, c := range t.Chains {
+			if len(c.Rules) > 0 {
+				return true
+			}
+		}
 	}
-	defer unix.Close(fd)
-	c, err := nftables.New(nftables.WithNetNSFd(fd))
-	if err != nil {
-		return nil, err
-	}
-	defer c.CloseLasting()
-	ts, err := c.ListTables()
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, t := range ts {
-		out = append(out, familyName(t.Family)+" "+t.Name)
-	}
-	return out, nil
-}
-
-func familyName(f nftables.TableFamily) string {
-	switch f {
-	case nftables.TableFamilyIPv4:
-		return "ip"
-	case nftables.TableFamilyIPv6:
-		return "ip6"
-	case nftables.TableFamilyINet:
-		return "inet"
-	case nftables.TableFamilyBridge:
-		return "bridge"
-	case nftables.TableFamilyARP:
-		return "arp"
-	case nftables.TableFamilyNetdev:
-		return "netdev"
-	}
-	return fmt.Sprint(uint8(f))
+	return false
 }

@@ -1,9 +1,9 @@
 package netfilter
 
 import (
-	"slices"
 	"fmt"
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 

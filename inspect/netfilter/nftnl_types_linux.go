@@ -132,8 +132,8 @@ var (
 		132: "mld-listener-done", 133: "nd-router-solicit", 134: "nd-router-advert", 135: "nd-neighbor-solicit",
 		136: "nd-neighbor-advert", 137: "nd-redirect", 138: "router-renumbering", 141: "ind-neighbor-solicit",
 		142: "ind-neighbor-advert", 143: "mld2-listener-report"}, print: printDecimal}
-	typeCTLabel = &nftType{id: nftTypeCTLabel, name: "ct_label", size: 16, host: true, print: printHex}
-	typePktType = &nftType{id: nftTypePktType, name: "pkt_type", size: 1, host: true, syms: map[uint64]string{0: "host", 1: "broadcast", 2: "multicast", 3: "other"}, print: printDecimal}
+	typeCTLabel  = &nftType{id: nftTypeCTLabel, name: "ct_label", size: 16, host: true, print: printHex}
+	typePktType  = &nftType{id: nftTypePktType, name: "pkt_type", size: 1, host: true, syms: map[uint64]string{0: "host", 1: "broadcast", 2: "multicast", 3: "other"}, print: printDecimal}
 	typeICMPCode = &nftType{id: nftTypeICMPCode, name: "icmp_code", size: 1, syms: map[uint64]string{
 		0: "net-unreachable", 1: "host-unreachable", 2: "prot-unreachable", 3: "port-unreachable",
 		4: "frag-needed", 9: "net-prohibited", 10: "host-prohibited", 13: "admin-prohibited"}, print: printDecimal}
