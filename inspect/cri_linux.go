@@ -125,6 +125,35 @@ func criSandboxes(endpoint string) ([]criSandbox, error) {
 	return out, nil
 }
 
+// criContainerNames maps the runtime's container IDs (as cgroups show
+// them, the first 12 characters) to the containers' names, so a process is
+// "container nginx", not an ID. Nil without a runtime.
+func criContainerNames(endpoint string) map[string]string {
+	ep := criEndpoint(endpoint)
+	if ep == "" {
+		return nil
+	}
+	if _, err := os.Stat(ep); err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// ListContainersRequest{}: every container.
+	reply, err := newCRIClient(ep).call(ctx, "ListContainers", nil)
+	if err != nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, item := range pbRepeated(reply, 1) { // repeated Container containers = 1
+		id := string(pbField(item, 1))               // id = 1
+		name := string(pbField(pbField(item, 3), 1)) // metadata = 3 { name = 1 }
+		if len(id) >= 12 && name != "" {
+			out[id[:12]] = name
+		}
+	}
+	return out
+}
+
 // verboseInfo digs the pause PID and netns path out of the runtime's
 // verbose "info" JSON ({"pid": N, "runtimeSpec": {... namespaces ...}}).
 // A spec listing namespaces but no network one is a hostNetwork pod.

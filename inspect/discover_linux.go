@@ -73,9 +73,15 @@ func Discover(o Options) (*Snapshot, error) {
 	}
 	snap.Sources = append(snap.Sources, sourceStatus(SourceCRI, criPods(o.CRIEndpoint, hostID, get, &snap.HostNetworkPods)))
 
+	containers := criContainerNames(o.CRIEndpoint)
 	for _, n := range all {
 		identifyPod(n)
 		orderProcesses(n)
+		for i := range n.Processes {
+			if name, ok := containers[n.Processes[i].Container]; ok {
+				n.Processes[i].Container = name
+			}
+		}
 	}
 
 	node := all[hostID.Ino]
