@@ -1006,6 +1006,11 @@ func (p *nftParser) elements(toks []nftTok, i int, tb *Table, owner string, set 
 		if e.Key, i, ok = p.concat(toks, i, true); !ok {
 			return nil, i, false
 		}
+		// nft prints an element's options after its key and before its
+		// data: 10.96.0.99 . tcp . 80 comment "ns/svc:port" : goto chain.
+		if i, ok = skipElementOptions(toks, i); !ok {
+			return nil, i, false
+		}
 		if i < len(toks) && toks[i].word(":") {
 			i++
 			if i >= len(toks) {
@@ -1027,20 +1032,31 @@ func (p *nftParser) elements(toks []nftTok, i int, tb *Table, owner string, set 
 			}
 		}
 		// Element options, up to the next element.
-		for i < len(toks) && !toks[i].is(',') && !toks[i].is('}') {
-			switch {
-			case toks[i].word("timeout"), toks[i].word("expires"), toks[i].word("comment"),
-				toks[i].word("counter"), toks[i].word("packets"), toks[i].word("bytes"):
-				i += 2
-				if toks[i-2].word("counter") {
-					i--
-				}
-			default:
-				return nil, i, false
-			}
+		if i, ok = skipElementOptions(toks, i); !ok || i < len(toks) && !toks[i].is(',') && !toks[i].is('}') {
+			return nil, i, false
 		}
 		els = append(els, e)
 	}
+}
+
+// skipElementOptions steps over a set element's options (timeout,
+// expires, comment, counters), which netx does not model.
+func skipElementOptions(toks []nftTok, i int) (int, bool) {
+	for i < len(toks) {
+		switch {
+		case toks[i].word("timeout"), toks[i].word("expires"), toks[i].word("comment"),
+			toks[i].word("packets"), toks[i].word("bytes"):
+			if i+1 >= len(toks) {
+				return i, false
+			}
+			i += 2
+		case toks[i].word("counter"):
+			i++
+		default:
+			return i, true
+		}
+	}
+	return i, true
 }
 
 // verdict parses accept, drop, return, continue, jump C or goto C.

@@ -895,3 +895,26 @@ func FuzzParseNFT(f *testing.F) {
 		}
 	})
 }
+
+// TestNFTElementComment: nft prints an element's comment between its key
+// and its verdict, as kube-proxy's no-endpoint-services elements have.
+func TestNFTElementComment(t *testing.T) {
+	rs, err := ParseNFT(strings.NewReader(`table ip kube-proxy {
+	map no-endpoint-services {
+		type ipv4_addr . inet_proto . inet_service : verdict
+		elements = { 10.96.0.99 . tcp . 80 comment "default/svc-none:http" : goto reject-chain,
+			     10.96.0.98 . tcp . 81 counter packets 0 bytes 0 comment "x" : goto reject-chain }
+	}
+	chain reject-chain {
+		reject
+	}
+}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	els := rs.Table(FamilyIP, "kube-proxy").Set("no-endpoint-services").Elements
+	if len(els) != 2 || strings.Join(els[0].Key, " ") != "10.96.0.99 tcp 80" || els[0].Verdict == nil || els[0].Verdict.Chain != "reject-chain" || els[1].Verdict == nil {
+		t.Fatalf("elements: %+v", els)
+	}
+}
