@@ -845,6 +845,22 @@ func decodeObject(fam byte, data []byte) (*netfilter.NLObject, string, error) {
 		if q, ok := decodeExprData(fam, "quota", body).(*expr.Quota); ok {
 			o.Quota = q
 		}
+	case unix.NFT_OBJECT_CT_HELPER:
+		h := &expr.CtHelper{}
+		_ = walkAttrs(body, func(typ uint16, v []byte) error {
+			switch typ {
+			case unix.NFTA_CT_HELPER_NAME:
+				h.Name = attrString(v)
+			case unix.NFTA_CT_HELPER_L3PROTO:
+				h.L3Proto = be16(v)
+			case unix.NFTA_CT_HELPER_L4PROTO:
+				if len(v) > 0 {
+					h.L4Proto = v[0]
+				}
+			}
+			return nil
+		})
+		o.CtHelper = h
 	case 4: // NFT_OBJECT_LIMIT
 		if l, ok := decodeExprData(fam, "limit", body).(*expr.Limit); ok {
 			o.Limit = l

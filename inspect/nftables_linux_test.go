@@ -169,6 +169,7 @@ var nftFixtures = []string{
 	"../testdata/golden/datapath/seeds-node1.nft",
 	"testdata/nftables/shapes.nft",
 	"testdata/nftables/shapes-families.nft",
+	"testdata/nftables/shapes-objects.nft",
 }
 
 // TestRootNFTablesNetlink loads each fixture into a throwaway namespace

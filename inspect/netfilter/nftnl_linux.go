@@ -79,10 +79,12 @@ type NLObject struct {
 	Type    uint32
 	Name    string
 	Comment string
-	// Counter, Quota and Limit hold the state of those object types.
-	Counter *expr.Counter
-	Quota   *expr.Quota
-	Limit   *expr.Limit
+	// Counter, Quota, Limit and CtHelper hold the state of those object
+	// types.
+	Counter  *expr.Counter
+	Quota    *expr.Quota
+	Limit    *expr.Limit
+	CtHelper *expr.CtHelper
 }
 
 // NLFlowtable is a flowtable (fast path for established flows).
@@ -278,6 +280,16 @@ func (w *nftWriter) object(o *NLObject) {
 			fmt.Fprintf(b, "\t\tcomment %s\n", nftQuote(o.Comment))
 		}
 		fmt.Fprintf(b, "\t\t%s\n\t}\n", strings.TrimPrefix(limitText(o.Limit), "limit "))
+	case o.Type == 3 && o.CtHelper != nil:
+		fmt.Fprintf(b, "\tct helper %s {\n", nftIdent(o.Name))
+		if o.Comment != "" {
+			fmt.Fprintf(b, "\t\tcomment %s\n", nftQuote(o.Comment))
+		}
+		l3 := map[uint16]string{1: "inet", 2: "ip", 10: "ip6"}[o.CtHelper.L3Proto]
+		if l3 == "" {
+			l3 = strconv.Itoa(int(o.CtHelper.L3Proto))
+		}
+		fmt.Fprintf(b, "\t\ttype %s protocol %s\n\t\tl3proto %s\n\t}\n", nftQuote(o.CtHelper.Name), typeInetProto.format([]byte{o.CtHelper.L4Proto}), l3)
 	default:
 		fmt.Fprintf(b, "\t%s %s {\n\t}\n", objectTypeName(o.Type), nftIdent(o.Name))
 	}
@@ -434,6 +446,12 @@ func (w *nftWriter) set(s *NLSet) {
 			fmt.Fprintf(b, "\t\tsize %d\n", s.Size)
 		}
 	}
+	// nft leaves the flags line out when it would only say "timeout" and
+	// the set has a default timeout; when printed, it says timeout anyway.
+	shown := s.Flags & (nftSetConstant | nftSetEval | nftSetInterval | nftSetTimeout)
+	if s.Timeout > 0 {
+		shown &^= nftSetTimeout
+	}
 	var flags []string
 	for _, f := range []struct {
 		bit  uint32
@@ -443,7 +461,7 @@ func (w *nftWriter) set(s *NLSet) {
 			flags = append(flags, f.name)
 		}
 	}
-	if len(flags) > 0 {
+	if shown != 0 {
 		fmt.Fprintf(b, "\t\tflags %s\n", strings.Join(flags, ","))
 	}
 	if s.Timeout > 0 {
