@@ -276,7 +276,7 @@ func loadCluster(t *testing.T, mode string) (w *World, bOn map[string]string) {
 // pods found through the CRI. Kube-proxy's own packet-flow tests, on the
 // real thing.
 func TestTraceRealCluster(t *testing.T) {
-	for _, mode := range []string{"iptables"} {
+	for _, mode := range []string{"iptables", "nftables"} {
 		t.Run(mode, func(t *testing.T) {
 			w, bOn := loadCluster(t, mode)
 			ipOf := func(pod string) string {
@@ -297,16 +297,14 @@ func TestTraceRealCluster(t *testing.T) {
 					hops: []string{"arrive", "netfilter", "wire", "deliver"}, nat: []string{"DNAT " + ipOf("mc3") + ":80", "MASQUERADE 192.168.77.11:40000"}, reply: Delivered},
 				{name: "hostPort (portmap)", src: "internet", dst: "node/node2:8081", verdict: Delivered, at: "pod default/webapp-hostport", reply: Delivered},
 				{name: "hostNetwork pod", src: "pod-a", dst: "webapp-hostnet:8090", verdict: Delivered, at: "node node1", reply: Delivered},
-				{name: "a ClusterIP port nobody serves", src: "pod-a", dst: "svc/svc-b", port: 81, verdict: Rejected},
+				{name: "a ClusterIP port nobody serves", src: "pod-a", dst: "10.96.57.38:81", verdict: Rejected, at: "node node1", detail: "cluster-ips-check"},
 			} {
-				if c.name == "a ClusterIP port nobody serves" {
-					// kube-proxy rejects traffic to a ClusterIP's unknown
-					// ports (filter KUBE-SERVICES / cluster-ips-check) in
-					// nftables mode; in iptables mode it is routed on and
-					// leaves: nothing in these rules claims it.
-					if mode == "iptables" {
-						c.dst, c.port, c.verdict = "10.96.57.38:81", 0, Left
-					}
+				if c.name == "a ClusterIP port nobody serves" && mode == "iptables" {
+					// kube-proxy's nftables mode rejects traffic to a
+					// ClusterIP's unknown ports (cluster-ips-check); its
+					// iptables mode has no such rule: the packet is routed
+					// on, out of the node.
+					c.verdict, c.at, c.detail = Left, "node node1", ""
 				}
 				t.Run(c.name, func(t *testing.T) { checkTrace(t, w, c) })
 			}
