@@ -31,17 +31,16 @@ import (
 
 // ReadNFTables reads the nftables ruleset of the network namespace at
 // netnsPath and translates it into the model (netfilter.FromNetlink). It
-// also returns the raw objects, whose table list holds every table.
+// also returns the raw objects, whose table list holds every table. A
+// table that does not translate is left out of the ruleset and named in
+// the error; the others are returned with it.
 func ReadNFTables(netnsPath string) (*netfilter.Ruleset, *netfilter.NLRuleset, error) {
 	nl, err := ReadNFTablesNetlink(netnsPath)
 	if err != nil {
 		return nil, nil, err
 	}
 	rs, err := netfilter.FromNetlink(nl)
-	if err != nil {
-		return nil, nl, err
-	}
-	return rs, nl, nil
+	return rs, nl, err
 }
 
 // ReadNFTablesNetlink reads the nftables ruleset of the network namespace
@@ -168,7 +167,7 @@ func (s *nftSock) request(msg uint16, family byte, dump bool, attrs []byte, fn f
 	var ferr error
 	interrupted := false
 	for {
-		n, _, err := unix.Recvfrom(s.fd, s.buf, 0)
+		n, err := unix.Read(s.fd, s.buf)
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue

@@ -3,6 +3,7 @@ package netfilter
 import (
 	"bytes"
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -131,18 +132,39 @@ type CtDirected struct {
 // becomes part of a MatchUnknown (or TargetUnknown) describing the raw
 // expressions, never dropped.
 func FromNetlink(nl *NLRuleset) (*Ruleset, error) {
-	text := nl.NFTText()
-	rs, err := ParseNFT(strings.NewReader(text))
-	if err != nil {
-		return nil, fmt.Errorf("translate nftables ruleset: %w", err)
+	rs, err := ParseNFT(strings.NewReader(nl.NFTText()))
+	if err == nil {
+		return rs, nil
 	}
-	return rs, nil
+	// Something in one table did not read back (nft would not have
+	// printed it either): keep the other tables, and say which failed.
+	rs = &Ruleset{Source: SourceNFTables, Tables: []*Table{}}
+	var errs []error
+	for _, t := range nl.Tables {
+		one, err := ParseNFT(strings.NewReader((&NLRuleset{Tables: []*NLTable{t}, IfNames: nl.IfNames}).NFTText()))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("translate nftables table %s %s: %w", familyName(t.Family), t.Name, err))
+			continue
+		}
+		rs.Tables = append(rs.Tables, one.Tables...)
+	}
+	return rs, errors.Join(errs...)
 }
 
 // NFTText returns nl as `nft -a list ruleset` would print it (rule
 // handles as "# handle N"; sets, chains and tables without theirs).
 func (nl *NLRuleset) NFTText() string {
 	var b strings.Builder
+	size := 0
+	for _, t := range nl.Tables {
+		for _, c := range t.Chains {
+			size += 64 + 160*len(c.Rules)
+		}
+		for _, st := range t.Sets {
+			size += 64 * len(st.Elements)
+		}
+	}
+	b.Grow(size)
 	for _, t := range nl.Tables {
 		w := &nftWriter{b: &b, t: t, ifnames: nl.IfNames, sets: make(map[string]*NLSet, len(t.Sets))}
 		for _, s := range t.Sets {
@@ -192,13 +214,21 @@ func nftIdent(s string) string {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
 		case ' ', '\t', '\n', '\r', '{', '}', ';', ',', '"', '#', '@', '$':
-			return strconv.Quote(s)
+			return nftQuote(s)
 		}
 	}
 	return s
 }
 
-func nftQuote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `'`) + `"` }
+// nftQuote writes s as a quoted string ParseNFT reads back: it has no
+// escapes, so a double quote becomes a single one and a line break a
+// space (nft itself would print neither in a way it can read back).
+func nftQuote(s string) string {
+	if strings.ContainsAny(s, "\"\n\r") {
+		s = strings.NewReplacer(`"`, `'`, "\n", " ", "\r", " ").Replace(s)
+	}
+	return `"` + s + `"`
+}
 
 func (w *nftWriter) table() {
 	t := w.t
@@ -412,8 +442,10 @@ func (w *nftWriter) chain(c *NLChain) {
 	for _, r := range c.Rules {
 		b.WriteString("\t\t")
 		w.rule.reset(w, r)
-		b.WriteString(w.rule.decompile())
-		fmt.Fprintf(b, " # handle %d\n", r.Handle)
+		w.rule.decompile(b)
+		b.WriteString(" # handle ")
+		b.WriteString(strconv.FormatUint(r.Handle, 10))
+		b.WriteByte('\n')
 	}
 	b.WriteString("\t}\n")
 }

@@ -116,7 +116,9 @@ func decompileOne(family nftables.TableFamily, exprs []expr.Any, udata []byte) s
 		w.sets[s.Name] = s
 	}
 	w.rule.reset(w, &nftables.Rule{Exprs: exprs, UserData: udata})
-	return w.rule.decompile()
+	var b strings.Builder
+	w.rule.decompile(&b)
+	return b.String()
 }
 
 func TestDecompileKubeProxyShapes(t *testing.T) {
@@ -351,5 +353,29 @@ func TestNFTTextSet(t *testing.T) {
 	if strings.Join(got.KeyType, ",") != "ipv4_addr,inet_service" || strings.Join(got.Flags, ",") != "dynamic,timeout" ||
 		strings.Join(got.Args, ";") != "size 1000;timeout 1h" || got.Comment != "dyn" {
 		t.Errorf("set %+v", got)
+	}
+}
+
+// TestFromNetlinkPartial: a table that does not read back (here a base
+// chain on a hook nft has no name for) is named in the error; the others
+// are kept. Comments with line breaks or quotes do not break the text.
+func TestFromNetlinkPartial(t *testing.T) {
+	good := kubeProxyTable().Tables[0]
+	good.Chains[1].Rules[0].UserData = comment("two\nlines \"quoted\"")
+	bad := &NLTable{}
+	bad.Name, bad.Family = "odd", nftables.TableFamilyIPv4
+	c := &NLChain{}
+	hook, prio := nftables.ChainHook(9), nftables.ChainPriority(0)
+	c.Name, c.Hooknum, c.Priority, c.Type = "c", &hook, &prio, nftables.ChainTypeFilter
+	bad.Chains = []*NLChain{c}
+	rs, err := FromNetlink(&NLRuleset{Tables: []*NLTable{bad, good}})
+	if err == nil || !strings.Contains(err.Error(), "table ip odd") {
+		t.Errorf("error %v, want one naming table ip odd", err)
+	}
+	if rs == nil || len(rs.Tables) != 1 || rs.Tables[0].Name != "kube-proxy" {
+		t.Fatalf("tables %+v, want kube-proxy kept", rs)
+	}
+	if got := rs.Tables[0].Chain("services").Rules[0].Comment; got != "two lines 'quoted'" {
+		t.Errorf("comment %q", got)
 	}
 }

@@ -155,29 +155,29 @@ func (d *nftRuleDecompiler) reset(w *nftWriter, r *nftables.Rule) {
 	}
 }
 
-// decompile returns the rule as nft prints it, without its handle.
-func (d *nftRuleDecompiler) decompile() string {
+// decompile writes the rule to b as nft prints it, without its handle.
+func (d *nftRuleDecompiler) decompile(b *strings.Builder) {
 	exprs := d.r.Exprs
 	for i := 0; i < len(exprs); i++ {
 		i += d.expr(exprs, i)
 	}
-	var b strings.Builder
+	first := true
 	for _, s := range d.out {
 		if s.killed || s.text == "" {
 			continue
 		}
-		if b.Len() > 0 {
+		if !first {
 			b.WriteByte(' ')
 		}
+		first = false
 		b.WriteString(s.text)
 	}
 	if c, ok := userdata.GetString(d.r.UserData, userdata.Type(0)); ok && c != "" {
-		if b.Len() > 0 {
+		if !first {
 			b.WriteByte(' ')
 		}
 		b.WriteString("comment " + nftQuote(c))
 	}
-	return b.String()
 }
 
 func (d *nftRuleDecompiler) emit(text string) int {

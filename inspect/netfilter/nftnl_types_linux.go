@@ -277,8 +277,7 @@ func printQuoted(b []byte, _ bool) string {
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		b = b[:i]
 	}
-	s := strings.ReplaceAll(string(b), `*`, `\*`)
-	return `"` + s + `"`
+	return nftQuote(strings.ReplaceAll(string(b), `*`, `\*`))
 }
 
 func printClassID(b []byte, host bool) string {
