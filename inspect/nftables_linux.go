@@ -1191,6 +1191,12 @@ func decodeExprData(fam byte, name string, body []byte) expr.Any {
 		return l
 	case "quota":
 		return &expr.Quota{Bytes: be64(a[1]), Over: u32(2)&unix.NFT_QUOTA_F_INV != 0, Consumed: be64(a[4])}
+	case "match":
+		// The xtables info blob is not decoded: the name says enough to
+		// report the match and to tell iptables-nft's tables.
+		return &expr.Match{Name: attrString(a[1]), Rev: u32(2)}
+	case "target":
+		return &expr.Target{Name: attrString(a[1]), Rev: u32(2)}
 	}
 	e := newExpr(name)
 	if e == nil {

@@ -1579,7 +1579,7 @@ func (d *nftRuleDecompiler) objref(e *expr.Objref) {
 
 func (d *nftRuleDecompiler) dynset(e *expr.Dynset) {
 	s := d.w.sets[e.SetName]
-	if s == nil {
+	if s == nil || e.Invert {
 		d.unknown(describeExpr(e))
 		return
 	}
