@@ -93,11 +93,19 @@ func TestRootNFTablesNetlinkSynthetic(t *testing.T) {
 }
 
 // BenchmarkRootReadNFTables reads and translates a 10k-service kube-proxy
-// nftables ruleset (30k chains, 10k anonymous maps) from a throwaway
-// namespace: the figure to set against `nft list ruleset`, which it also
-// times once and reports as nft-list-s.
+// nftables ruleset (30k chains, 60k rules, 10k anonymous maps) from a
+// throwaway namespace: the figure to set against `nft list ruleset`, which
+// it also times once and reports as nft-list-s.
 //
 //	sudo go test ./inspect -run '^$' -bench ReadNFTables -benchtime 5x
+//
+// Measured on the development VM (AMD EPYC, 2 vCPUs, kernel 6.18, nft
+// 1.0.6, other tests running beside it): 1.23–1.49 s/op, against
+// 3.8–4.7 s for nft list ruleset. Most of it is the kernel's: it finds a
+// set by walking its table's list of sets, so fetching 10k anonymous
+// maps one by one walks ~50M list entries (~1.6 s of CPU, halved by the
+// two sockets); the 30k per-chain rule dumps take ~0.4 s of CPU and the
+// translation ~0.2 s. More CPUs divide the kernel part further.
 func BenchmarkRootReadNFTables(b *testing.B) {
 	testenv.RequireRoot(b)
 	ns := throwawayNetns(b)

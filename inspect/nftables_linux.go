@@ -966,55 +966,14 @@ func bits(ns ...int) uint64 {
 	return m
 }
 
-// newExpr returns an empty expression of the named kind.
+// newExpr returns an empty expression of a kind decodeExprData leaves to
+// expr.Unmarshal.
 func newExpr(name string) expr.Any {
 	switch name {
-	case "payload":
-		return &expr.Payload{}
-	case "meta":
-		return &expr.Meta{}
-	case "ct":
-		return &expr.Ct{}
-	case "cmp":
-		return &expr.Cmp{}
-	case "bitwise":
-		return &expr.Bitwise{}
-	case "immediate":
-		return &expr.Immediate{}
-	case "lookup":
-		return &expr.Lookup{}
-	case "range":
-		return &expr.Range{}
-	case "counter":
-		return &expr.Counter{}
-	case "log":
-		return &expr.Log{}
-	case "limit":
-		return &expr.Limit{}
-	case "quota":
-		return &expr.Quota{}
-	case "reject":
-		return &expr.Reject{}
-	case "nat":
-		return &expr.NAT{}
-	case "masq":
-		return &expr.Masq{}
-	case "redir":
-		return &expr.Redir{}
-	case "notrack":
-		return &expr.Notrack{}
-	case "numgen":
-		return &expr.Numgen{}
-	case "fib":
-		return &expr.Fib{}
-	case "objref":
-		return &expr.Objref{}
 	case "dynset":
 		return &expr.Dynset{}
 	case "hash":
 		return &expr.Hash{}
-	case "rt":
-		return &expr.Rt{}
 	case "socket":
 		return &expr.Socket{}
 	case "exthdr":
@@ -1031,10 +990,6 @@ func newExpr(name string) expr.Any {
 		return &expr.SynProxy{}
 	case "flow_offload":
 		return &expr.FlowOffload{}
-	case "match":
-		return &expr.Match{}
-	case "target":
-		return &expr.Target{}
 	}
 	return nil
 }

@@ -1080,10 +1080,8 @@ func (d *nftRuleDecompiler) bitwiseMatch(v *rval, op expr.CmpOp, data []byte) st
 	if zeroXor && (op == expr.CmpOpEq || op == expr.CmpOpNeq) {
 		// A prefix of an address field.
 		if src.field != nil && src.field.typ.prefix {
+			// The load starts at the field, whole or only its first bytes.
 			if n, ok := leadingOnes(v.mask); ok {
-				if src.prefix > 0 {
-					n += 0 // the load itself is shorter; the mask is within it
-				}
 				full := make([]byte, src.field.bitLen/8)
 				copy(full, data)
 				neg := ""
