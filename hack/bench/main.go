@@ -46,7 +46,8 @@ func run() error {
 	rounds := flag.Int("rounds", 3, "runs per measurement; the median is reported")
 	what := flag.String("what", "datapath", "datapath (up/down vs the CNI bridge plugin), inspect (inventory vs lsns) or snapshot (kube-proxy rules vs iptables-save, nft list ruleset)")
 	servicesFlag := flag.String("services", "1000,10000", "service counts for --what snapshot")
-	modesFlag := flag.String("modes", "iptables,nftables", "kube-proxy modes for --what snapshot")
+	modesFlag := flag.String("modes", "iptables,nftables", "kube-proxy modes for --what snapshot and trace")
+	labFlag := flag.String("lab", "", "for --what trace: also time trace --live on this lab (make demo's seeds)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("bench builds network namespaces: run it as root")
@@ -63,9 +64,9 @@ func run() error {
 		if _, err := os.Stat(*plugin); err != nil {
 			return fmt.Errorf("CNI bridge plugin %s: %w (apt-get install containernetworking-plugins)", *plugin, err)
 		}
-	case "inspect", "snapshot":
+	case "inspect", "snapshot", "trace":
 	default:
-		return fmt.Errorf("--what %q: say datapath, inspect or snapshot", *what)
+		return fmt.Errorf("--what %q: say datapath, inspect, snapshot or trace", *what)
 	}
 	counts, err := parseCounts("--pods", *podsFlag, 1000)
 	if err != nil {
@@ -88,13 +89,16 @@ func run() error {
 	switch *what {
 	case "inspect":
 		return inspectBench(self, counts, *rounds)
-	case "snapshot":
+	case "snapshot", "trace":
 		var modes []string
 		for _, m := range strings.Split(*modesFlag, ",") {
 			if m = strings.TrimSpace(m); m != "iptables" && m != "nftables" {
 				return fmt.Errorf("--modes: %q is not a kube-proxy mode (iptables, nftables)", m)
 			}
 			modes = append(modes, m)
+		}
+		if *what == "trace" {
+			return traceBench(self, services, modes, *rounds, *labFlag)
 		}
 		return snapshotBench(self, services, modes, *rounds, made)
 	}
