@@ -101,6 +101,9 @@ func traceRow(sc *scratch, self, ipt, nft string, n int, mode string, rounds int
 		{"ip", "link", "add", "veth0", "type", "veth", "peer", "name", "eth0", "netns", pod},
 		{"ip", "addr", "add", "10.244.0.1/16", "dev", "veth0"},
 		{"ip", "link", "set", "veth0", "up"},
+		// A node routes service addresses somewhere (its default route):
+		// a local connect needs a route before OUTPUT's DNAT.
+		{"ip", "route", "add", "default", "dev", "veth0"},
 	}
 	for _, c := range setup {
 		if out, err := nsenter.Output(nsenter.Net(node), nil, c[0], c[1:]...); err != nil {
