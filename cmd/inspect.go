@@ -218,7 +218,7 @@ func printNode(w io.Writer, s *inspect.Snapshot) {
 			}
 			backends = append(backends, fmt.Sprintf("%s (%d rules)", rs.Source, rules))
 		}
-		fmt.Fprintf(w, "kube-proxy mode: %s; iptables: %s; nft tables: %s\n", node.KubeProxyMode, orDash(strings.Join(backends, ", ")), orDash(strings.Join(node.NFTables, ", ")))
+		fmt.Fprintf(w, "kube-proxy mode: %s; rules: %s; nft tables: %s\n", node.KubeProxyMode, orDash(strings.Join(backends, ", ")), orDash(strings.Join(node.NFTables, ", ")))
 	}
 	for _, warn := range node.Warnings {
 		fmt.Fprintf(w, "WARNING: %s\n", warn)

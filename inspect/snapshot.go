@@ -74,8 +74,10 @@ type Netns struct {
 	Sysctls map[string]string `json:"sysctls,omitempty"`
 	// Conntrack is the connection tracking table's use (node only).
 	Conntrack *Conntrack `json:"conntrack,omitempty"`
-	// Netfilter holds the node's iptables rules, one ruleset per backend
-	// that has any (iptables-nft, iptables-legacy).
+	// Netfilter holds the node's rules, one ruleset per source that has
+	// any: iptables-nft and iptables-legacy (from iptables-save), and
+	// nftables (read over netlink; the tables iptables-nft manages are
+	// left to the first).
 	Netfilter []*netfilter.Ruleset `json:"netfilter,omitempty"`
 	// NFTables lists the node's nft tables ("ip kube-proxy", "ip nat"...).
 	NFTables []string `json:"nftables,omitempty"`

@@ -19,7 +19,9 @@
 // ParseIPTablesSave reads iptables-save text (every table, counters
 // optional) or iptables-restore input; WriteIPTablesSave writes it back.
 // ParseNFT reads `nft list ruleset` output and `nft -f` scripts into the
-// same model (live nodes will be read through netlink). The package is
-// pure: it never runs a command nor touches the kernel, so it is tested,
-// fuzzed and benchmarked on saved dumps.
+// same model; a live node's nftables ruleset is read over netlink (by
+// package inspect) and decompiled here, in files of pure translation,
+// into the text nft prints, then ParseNFT's model. The parsers never run
+// a command nor touch the kernel, so they are tested, fuzzed and
+// benchmarked on saved dumps.
 package netfilter
