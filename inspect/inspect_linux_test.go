@@ -93,7 +93,7 @@ func TestRootInspectLab(t *testing.T) {
 
 	for _, node := range lab.Nodes {
 		for _, noLab := range []bool{false, true} {
-			snap, err := Discover(Options{HostNetns: node.Netns, NoLab: noLab})
+			snap, err := Discover(Options{HostNetns: node.Netns, NoLab: noLab, AttachedOnly: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -126,7 +126,7 @@ func TestRootInspectLab(t *testing.T) {
 		}
 	}
 	// The two-nginx pod: one listener on :80 and a warning naming the other.
-	snap, err := Discover(Options{HostNetns: lab.Nodes[0].Netns})
+	snap, err := Discover(Options{HostNetns: lab.Nodes[0].Netns, AttachedOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
