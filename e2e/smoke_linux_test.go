@@ -85,11 +85,19 @@ func getFrom(t *testing.T, netns, addr string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := nsenter.Output(nsenter.Net(netns), nil, self, "datapath", "get", "--timeout", "3s", addr)
-	if err != nil {
-		t.Fatalf("get %s from %s: %v: %s", addr, netns, err, out)
+	// kube-proxy programs a new service's rules a moment after the pods
+	// are Ready: a refused connection is retried for a few seconds.
+	var out []byte
+	for i := 0; ; i++ {
+		out, err = nsenter.Output(nsenter.Net(netns), nil, self, "datapath", "get", "--timeout", "3s", addr)
+		if err == nil {
+			return string(out)
+		}
+		if i == 20 || !strings.Contains(string(out), "connection refused") {
+			t.Fatalf("get %s from %s: %v: %s", addr, netns, err, out)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
-	return string(out)
 }
 
 func TestE2ESeeds(t *testing.T) {
