@@ -50,7 +50,7 @@ func TestRootInspectAttachedOnly(t *testing.T) {
 		ip(pod, fmt.Sprintf("link add eth0 type veth peer name veth%d netns %s\naddr add 10.244.%d.2/24 dev eth0\nlink set eth0 up", i+1, name(n), i+1))
 		ip(n, fmt.Sprintf("link set veth%d up", i+1))
 	}
-	before := settledDumps(t, path("node1"))
+	before := testenv.SettledDump(t, path("node1"))
 
 	all, err := Discover(Options{HostNetns: path("node1"), NoLab: true})
 	if err != nil {

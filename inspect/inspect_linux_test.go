@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/inspect/netfilter"
@@ -44,24 +43,6 @@ func dumps(t *testing.T, netns ...string) string {
 	return d
 }
 
-// settledDumps waits for the kernel to finish bringing links up (carrier,
-// IPv6 link-local) after they were made, so the "before" dump is not still
-// changing on its own.
-func settledDumps(t *testing.T, netns ...string) string {
-	t.Helper()
-	prev := dumps(t, netns...)
-	for i := 0; i < 50; i++ {
-		time.Sleep(100 * time.Millisecond)
-		cur := dumps(t, netns...)
-		if cur == prev {
-			return cur
-		}
-		prev = cur
-	}
-	t.Fatal("namespaces kept changing for 5s")
-	return ""
-}
-
 func requireSame(t *testing.T, before, after string) {
 	t.Helper()
 	if before != after {
@@ -89,7 +70,7 @@ func TestRootInspectLab(t *testing.T) {
 	for _, n := range lab.Nodes {
 		nodeNS = append(nodeNS, n.Netns)
 	}
-	before := settledDumps(t, nodeNS...)
+	before := testenv.SettledDump(t, nodeNS...)
 
 	for _, node := range lab.Nodes {
 		for _, noLab := range []bool{false, true} {
@@ -226,7 +207,7 @@ func TestRootInspectCNIPlugins(t *testing.T) {
 			for i := range pods {
 				cni("ADD", i)
 			}
-			before := settledDumps(t, append([]string{node}, pods...)...)
+			before := testenv.SettledDump(t, append([]string{node}, pods...)...)
 			snap, err := Discover(Options{HostNetns: node})
 			if err != nil {
 				t.Fatal(err)

@@ -158,7 +158,7 @@ func TestRootTraceCNIBridgeRealRules(t *testing.T) {
 			// The dump's client pod-a is 10.244.1.2 and svc-b's local
 			// endpoint b-1 is 10.244.1.3:8080.
 			n := buildCNINode(t, []string{"10.244.1.2", "10.244.1.3"}, []string{"10.244.1.3"}, loadDump(t, mode.prog, file))
-			before := settledDump(t, n.node)
+			before := testenv.SettledDump(t, n.node)
 			snap, err := inspect.Discover(inspect.Options{HostNetns: n.node, NodeName: "node1"})
 			if err != nil {
 				t.Fatal(err)
@@ -195,9 +195,9 @@ func TestRootTraceCNIBridgeRealRules(t *testing.T) {
 				WriteText(&text, res, TextOptions{Rules: true})
 				t.Fatalf("the node2 endpoint: want %s on node1 (it has no route to node2's pods):\n%s", NoRoute, text.String())
 			}
-			if after, err := testenv.NetnsDump(n.node); err != nil || after != before {
+			if after := testenv.SettledDump(t, n.node); after != before {
 				a, b := testenv.DiffLines(before, after)
-				t.Fatalf("trace changed the node: %v\nonly before: %v\nonly after: %v", err, a, b)
+				t.Fatalf("trace changed the node:\nonly before: %v\nonly after: %v", a, b)
 			}
 		})
 	}
@@ -210,28 +210,5 @@ func otherEndpoint(r *Result) string {
 			return strings.Split(b.Endpoint, ":")[0]
 		}
 	}
-	return ""
-}
-
-// settledDump waits until the kernel has finished bringing the new links
-// up (carrier, IPv6 duplicate address detection) before dumping.
-func settledDump(t *testing.T, netns string) string {
-	t.Helper()
-	prev, err := testenv.NetnsDump(netns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 50; i++ {
-		time.Sleep(100 * time.Millisecond)
-		cur, err := testenv.NetnsDump(netns)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cur == prev && !strings.Contains(cur, "tentative") {
-			return cur
-		}
-		prev = cur
-	}
-	t.Fatalf("%s kept changing for 5s", netns)
 	return ""
 }

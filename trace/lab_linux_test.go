@@ -245,31 +245,14 @@ func hasTraceTable(t *testing.T, netns string) bool {
 	return strings.Contains(string(out), "netx-trace-")
 }
 
-// labDumps dumps the host and every lab node namespace.
+// labDumps dumps the host and every lab node namespace, settled.
 func labDumps(t *testing.T, lab *datapath.Lab) string {
 	t.Helper()
-	// Let links finish coming up before the first dump.
-	var prev string
-	for i := 0; i < 50; i++ {
-		d, err := testenv.HostDump()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, n := range lab.Nodes {
-			nd, err := testenv.NetnsDump(n.Netns)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d += "=== " + n.Name + "\n" + nd
-		}
-		if d == prev {
-			return d
-		}
-		prev = d
-		time.Sleep(100 * time.Millisecond)
+	var nodes []string
+	for _, n := range lab.Nodes {
+		nodes = append(nodes, n.Netns)
 	}
-	t.Fatal("namespaces kept changing for 5s")
-	return ""
+	return testenv.SettledDump(t, nodes...)
 }
 
 // TestRootTraceVXLANNFTablesLab traces the seed scenarios on the lab whose

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"testing"
+	"time"
 
 	"github.com/netx-project/netx/internal/nsenter"
 )
@@ -156,4 +158,38 @@ func DiffLines(a, b string) (onlyA, onlyB []string) {
 	sort.Strings(onlyA)
 	sort.Strings(onlyB)
 	return onlyA, onlyB
+}
+
+// SettledDump dumps the host and the given namespaces once the kernel has
+// finished bringing new links up (carrier, IPv6 duplicate address
+// detection): two dumps 100 ms apart that agree, with no tentative
+// address. A "before" dump taken too early would still be changing on its
+// own.
+func SettledDump(t testing.TB, netns ...string) string {
+	t.Helper()
+	dump := func() string {
+		d, err := HostDump()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range netns {
+			nd, err := NetnsDump(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d += "=== " + n + "\n" + nd
+		}
+		return d
+	}
+	prev := dump()
+	for range 50 {
+		time.Sleep(100 * time.Millisecond)
+		cur := dump()
+		if cur == prev && !strings.Contains(cur, "tentative") {
+			return cur
+		}
+		prev = cur
+	}
+	t.Fatal("namespaces kept changing for 5s")
+	return ""
 }
