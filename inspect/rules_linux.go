@@ -50,7 +50,25 @@ func readNetfilter(n *Netns) {
 			n.Netfilter = append(n.Netfilter, rs)
 		}
 	}
-	nft, nl, err := ReadNFTables(n.Path)
+	// iptables-nft's own tables are in iptables-save's ruleset already:
+	// one whose chains are exactly those iptables-save listed for it is
+	// not read again (its rules are most of a big iptables-mode node).
+	skip := func(family, name string, chains []string) bool {
+		if iptNFT == nil || family != "ip" {
+			return false
+		}
+		t := iptNFT.Table(netfilter.FamilyIP, name)
+		if t == nil || len(t.Chains) != len(chains) {
+			return false
+		}
+		for _, c := range chains {
+			if t.Chain(c) == nil {
+				return false
+			}
+		}
+		return true
+	}
+	nft, nl, err := readNFTablesSkipping(n.Path, skip)
 	if err != nil {
 		errs = append(errs, "nftables: "+err.Error())
 	}
@@ -58,6 +76,7 @@ func readNetfilter(n *Netns) {
 		for _, t := range nl.Tables {
 			n.NFTables = append(n.NFTables, string(netfilter.NFTFamily(t.Family))+" "+t.Name)
 		}
+		n.NFTables = append(n.NFTables, nl.Skipped...)
 	}
 	if nft != nil {
 		nft.Tables = slices.DeleteFunc(nft.Tables, func(t *netfilter.Table) bool {

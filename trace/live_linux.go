@@ -363,7 +363,7 @@ func probe(ctx context.Context, path string, p Packet, timeout time.Duration) st
 			switch {
 			case errors.Is(derr, syscall.ECONNREFUSED):
 				return "refused"
-			case errors.Is(derr, context.DeadlineExceeded) || errors.Is(derr, syscall.ETIMEDOUT):
+			case errors.Is(derr, context.DeadlineExceeded) || errors.Is(derr, syscall.ETIMEDOUT) || isTimeout(derr):
 				return "timeout"
 			case errors.Is(derr, syscall.EHOSTUNREACH), errors.Is(derr, syscall.ENETUNREACH):
 				return "unreachable"
@@ -410,6 +410,11 @@ func probe(ctx context.Context, path string, p Packet, timeout time.Duration) st
 		}
 	}
 	return "not sent: protocol " + p.Proto + " cannot be probed"
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func addrFor(proto string, ap netip.AddrPort) net.Addr {

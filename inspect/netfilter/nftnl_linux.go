@@ -21,6 +21,9 @@ import (
 // stateful objects. inspect reads it; FromNetlink turns it into the model.
 type NLRuleset struct {
 	Tables []*NLTable
+	// Skipped names ("family name") the tables the reader was asked to
+	// leave unread: they exist, but nothing of them is in Tables.
+	Skipped []string
 	// IfNames names interface indexes: meta iif/oif compare an index,
 	// which nft prints as the interface's name. Optional.
 	IfNames map[uint32]string
