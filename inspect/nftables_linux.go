@@ -39,9 +39,9 @@ func ReadNFTables(netnsPath string) (*netfilter.Ruleset, *netfilter.NLRuleset, e
 	return readNFTablesSkipping(netnsPath, nil)
 }
 
-// skipTable says, from a table's family, name and chain names, that its
-// rules need not be read (another source has them).
-type skipTable func(family, name string, chains []string) bool
+// skipTable says, from a table's family and name, that it need not be
+// read (another source has it).
+type skipTable func(family, name string) bool
 
 func readNFTablesSkipping(netnsPath string, skip skipTable) (*netfilter.Ruleset, *netfilter.NLRuleset, error) {
 	nl, err := readNFTablesNetlink(netnsPath, skip)
@@ -349,45 +349,58 @@ func readNFT(s *nftSock, open func() (*nftSock, error), skip skipTable) (*netfil
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
-	chains := map[tableKey]map[string]*netfilter.NLChain{}
-	err = s.request(unix.NFT_MSG_GETCHAIN, unix.AF_UNSPEC, true, nil, func(fam byte, data []byte) error {
-		c, table, err := decodeChain(data)
-		if err != nil {
-			return err
-		}
-		k := tableKey{fam, table}
-		t := tables[k]
-		if t == nil {
-			return nil // made after the table dump; the generation check retries
-		}
-		t.Chains = append(t.Chains, c)
-		if chains[k] == nil {
-			chains[k] = map[string]*netfilter.NLChain{}
-		}
-		chains[k][c.Name] = c
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list chains: %w", err)
-	}
 	if skip != nil {
 		// Tables another source has (iptables-save lists iptables-nft's
-		// own) are not read further: at 10k services that is 80k rules.
+		// own) are not read at all: at 10k services in iptables mode they
+		// hold 30k chains and 80k rules, and the kernel's chain dump alone
+		// costs a second.
 		nl.Tables = slices.DeleteFunc(nl.Tables, func(t *netfilter.NLTable) bool {
-			var names []string
-			for _, c := range t.Chains {
-				names = append(names, c.Name)
-			}
 			fam := string(netfilter.NFTFamily(t.Family))
-			if !skip(fam, t.Name, names) {
+			if !skip(fam, t.Name) {
 				return false
 			}
 			nl.Skipped = append(nl.Skipped, fam+" "+t.Name)
-			k := tableKey{byte(t.Family), t.Name}
-			delete(tables, k)
-			delete(chains, k)
+			delete(tables, tableKey{byte(t.Family), t.Name})
 			return true
 		})
+	}
+	chains := map[tableKey]map[string]*netfilter.NLChain{}
+	// One dump of every table's chains, or, when tables were skipped, a
+	// dump per table kept (the kernel filters a dump by table name).
+	chainDumps := []struct {
+		fam   byte
+		attrs []byte
+	}{{unix.AF_UNSPEC, nil}}
+	if len(nl.Skipped) > 0 {
+		chainDumps = chainDumps[:0]
+		for _, t := range nl.Tables {
+			chainDumps = append(chainDumps, struct {
+				fam   byte
+				attrs []byte
+			}{byte(t.Family), putAttr(nil, unix.NFTA_CHAIN_TABLE, cstr(t.Name))})
+		}
+	}
+	for _, d := range chainDumps {
+		err = s.request(unix.NFT_MSG_GETCHAIN, d.fam, true, d.attrs, func(fam byte, data []byte) error {
+			c, table, err := decodeChain(data)
+			if err != nil {
+				return err
+			}
+			k := tableKey{fam, table}
+			t := tables[k]
+			if t == nil {
+				return nil // made after the table dump; the generation check retries
+			}
+			t.Chains = append(t.Chains, c)
+			if chains[k] == nil {
+				chains[k] = map[string]*netfilter.NLChain{}
+			}
+			chains[k][c.Name] = c
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list chains: %w", err)
+		}
 	}
 	var sets []*netfilter.NLSet
 	var setTables []*netfilter.NLTable

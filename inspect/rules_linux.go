@@ -50,23 +50,11 @@ func readNetfilter(n *Netns) {
 			n.Netfilter = append(n.Netfilter, rs)
 		}
 	}
-	// iptables-nft's own tables are in iptables-save's ruleset already:
-	// one whose chains are exactly those iptables-save listed for it is
-	// not read again (its rules are most of a big iptables-mode node).
-	skip := func(family, name string, chains []string) bool {
-		if iptNFT == nil || family != "ip" {
-			return false
-		}
-		t := iptNFT.Table(netfilter.FamilyIP, name)
-		if t == nil || len(t.Chains) != len(chains) {
-			return false
-		}
-		for _, c := range chains {
-			if t.Chain(c) == nil {
-				return false
-			}
-		}
-		return true
+	// iptables-nft's own tables are in iptables-save's ruleset already and
+	// are not read again over netlink (at 10k services they are most of a
+	// node's rules).
+	skip := func(family, name string) bool {
+		return iptNFT != nil && family == "ip" && iptNFT.Table(netfilter.FamilyIP, name) != nil
 	}
 	nft, nl, err := readNFTablesSkipping(n.Path, skip)
 	if err != nil {
