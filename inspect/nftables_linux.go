@@ -349,6 +349,9 @@ func readNFT(s *nftSock, open func() (*nftSock, error), skip skipTable) (*netfil
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
+	for _, t := range nl.Tables {
+		nl.Names = append(nl.Names, string(netfilter.NFTFamily(t.Family))+" "+t.Name)
+	}
 	if skip != nil {
 		// Tables another source has (iptables-save lists iptables-nft's
 		// own) are not read at all: at 10k services in iptables mode they

@@ -61,10 +61,7 @@ func readNetfilter(n *Netns) {
 		errs = append(errs, "nftables: "+err.Error())
 	}
 	if nl != nil {
-		for _, t := range nl.Tables {
-			n.NFTables = append(n.NFTables, string(netfilter.NFTFamily(t.Family))+" "+t.Name)
-		}
-		n.NFTables = append(n.NFTables, nl.Skipped...)
+		n.NFTables = nl.Names
 	}
 	if nft != nil {
 		nft.Tables = slices.DeleteFunc(nft.Tables, func(t *netfilter.Table) bool {

@@ -21,8 +21,11 @@ import (
 // stateful objects. inspect reads it; FromNetlink turns it into the model.
 type NLRuleset struct {
 	Tables []*NLTable
-	// Skipped names ("family name") the tables the reader was asked to
-	// leave unread: they exist, but nothing of them is in Tables.
+	// Names are every table ("family name"), in the kernel's order, read
+	// or not.
+	Names []string
+	// Skipped names the tables the reader was asked to leave unread: they
+	// exist, but nothing of them is in Tables.
 	Skipped []string
 	// IfNames names interface indexes: meta iif/oif compare an index,
 	// which nft prints as the interface's name. Optional.
