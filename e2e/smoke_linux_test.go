@@ -93,7 +93,7 @@ func getFrom(t *testing.T, netns, addr string) string {
 		if err == nil {
 			return string(out)
 		}
-		if i == 20 || !strings.Contains(string(out), "connection refused") {
+		if i == 40 || !strings.Contains(err.Error()+string(out), "connection refused") {
 			t.Fatalf("get %s from %s: %v: %s", addr, netns, err, out)
 		}
 		time.Sleep(250 * time.Millisecond)
