@@ -137,8 +137,13 @@ func (o *TraceOptions) Run() error {
 		if res, err = o.live(w); err != nil {
 			return err
 		}
-	} else if res, err = w.Trace(o.req); err != nil {
-		return err
+	} else {
+		if res, err = w.Trace(o.req); err != nil {
+			return err
+		}
+		// On a live node, the flow's existing connections are evidence
+		// too (which endpoint they went to).
+		w.AddConntrack(res)
 	}
 	switch o.Output {
 	case "json":

@@ -183,6 +183,10 @@ func TestRootTraceSeedsLab(t *testing.T) {
 		t.Fatalf("trace changed state:\nonly before: %v\nonly after: %v", a, b)
 	}
 
+	// An open connection of the flow is evidence at the NAT hop: its
+	// conntrack entry, with the endpoint it went to.
+	checkConntrack(t, w)
+
 	// A DROP rule in node1's FORWARD chain stops pod-a → b-2.
 	node1 := lab.Nodes[0].Netns
 	b2 := podIPOf(t, lab, "b-2")
@@ -277,4 +281,41 @@ func TestRootTraceVXLANNFTablesLab(t *testing.T) {
 		a, b := testenv.DiffLines(before, after)
 		t.Fatalf("trace changed state:\nonly before: %v\nonly after: %v", a, b)
 	}
+}
+
+// checkConntrack holds a connection from pod-a to svc-b open and requires
+// the trace's NAT hop to show its conntrack entry.
+func checkConntrack(t *testing.T, w *World) {
+	t.Helper()
+	var at Where
+	for _, p := range w.pods() {
+		if p.NS.Pod.Name == "pod-a" {
+			at = p
+		}
+	}
+	if at.NS == nil {
+		t.Fatal("no pod-a in the lab's snapshots")
+	}
+	conn, err := nsenter.Dial(at.NS.Path, "tcp4", "10.96.0.10:80", 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	res, err := w.Trace(Request{Src: "pod-a", Dst: "svc/svc-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.AddConntrack(res)
+	local := conn.LocalAddr().String()
+	sport := local[strings.LastIndexByte(local, ':')+1:]
+	for _, h := range res.Hops {
+		for _, e := range h.Evidence {
+			if h.Kind == HopNetfilter && strings.HasPrefix(e, "conntrack: tcp") && strings.Contains(e, "sport="+sport+" dport=80") && strings.Contains(e, "dst=10.96.0.10") {
+				return
+			}
+		}
+	}
+	var text strings.Builder
+	WriteText(&text, res, TextOptions{})
+	t.Errorf("no conntrack entry of the open connection from %s in the trace:\n%s", local, text.String())
 }

@@ -8,3 +8,6 @@ import "context"
 func (w *World) Live(context.Context, Request, LiveOptions) (*Result, *LiveReport, error) {
 	return nil, nil, errUnsupported
 }
+
+// AddConntrack needs Linux.
+func (w *World) AddConntrack(*Result) {}
