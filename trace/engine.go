@@ -150,7 +150,7 @@ func (k *walker) netfilter(at Where, hook nf.Hook, in, out string, nh netip.Addr
 	if len(parts) > 0 {
 		h.Detail += ": " + strings.Join(parts, ", ")
 	} else if o.verdict == "ACCEPT" {
-		h.Detail += fmt.Sprintf(": accepted (%d rules matched)", len(o.hits))
+		h.Detail += fmt.Sprintf(": accepted (%d %s matched)", len(o.hits), plural(len(o.hits), "rule", "rules"))
 	}
 	if len(outs) > 1 {
 		if k.endpoint.IsValid() && o.pkt.Dst != k.endpoint {
@@ -730,4 +730,11 @@ func (k *walker) encap(at Where, l *inspect.Link, nh netip.Addr, pkt Packet) {
 	}
 	k.hop(to, HopDecap, dst.Name, fmt.Sprintf("VXLAN VNI %d decapsulated on %s", l.VXLAN.VNI, dst.Name), pkt).tap(to, dst.Name, pkt, false)
 	k.ingress(to, dst.Name, pkt)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
