@@ -138,7 +138,6 @@ func (k *walker) netfilter(at Where, hook nf.Hook, in, out string, nh netip.Addr
 		where += " (bridged, br_netfilter)"
 	}
 	h := k.hop(at, HopNetfilter, dev, where, o.pkt)
-	h.hookName = string(hook)
 	h.Rules = o.hits
 	h.NAT = o.nat
 	h.Warnings = o.unknown

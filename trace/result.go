@@ -100,7 +100,6 @@ type Hop struct {
 	Rules    []RuleHit  `json:"rules,omitempty"`
 	NAT      []NATStep  `json:"nat,omitempty"`
 	Warnings []string   `json:"warnings,omitempty"`
-	hookName string
 	// taps are where a live probe can be watched at this hop: a device in
 	// a namespace, the packet expected there, and which way it passes.
 	taps []tap
