@@ -256,10 +256,9 @@ func TestRootCaptureVeth(t *testing.T) {
 			t.Errorf("%s: time %v (start %v), link type %v, length %d of %d", points[c.point].Label, p.Time, start, p.LinkType, len(p.Data), p.Length)
 		}
 	}
-	syns := append(find(pkts, 0, probe, "S"), find(pkts, 1, probe, "S")...)
-	if len(syns) == 2 && syns[1].Time.Before(syns[0].Time) {
-		t.Errorf("SYN seen on b0 (%v) before it left a0 (%v)", syns[1].Time, syns[0].Time)
-	}
+	// (No order is asserted between the two ends' timestamps: the kernel
+	// stamps a received packet on the peer before the sender's tap sees
+	// its copy, sometimes.)
 	// The payload went too, and the stats add up.
 	for i, st := range set.Stats() {
 		var n uint64
