@@ -38,6 +38,18 @@ type walker struct {
 	ctAt  *inspect.Netns
 	ct    conn
 	entry *ctEntry
+	// unDNAT is a reply's source to restore as it leaves the namespace.
+	unDNAT *Packet
+}
+
+// leave applies what conntrack does to a reply on its way out of a
+// namespace: the source that a destination NAT had replaced.
+func (k *walker) leave(pkt Packet) Packet {
+	if k.unDNAT != nil {
+		pkt.Src, pkt.SPort = k.unDNAT.Src, k.unDNAT.SPort
+		k.unDNAT = nil
+	}
+	return pkt
 }
 
 func (k *walker) hop(at Where, kind, dev, detail string, pkt Packet) *Hop {
@@ -58,7 +70,7 @@ func (k *walker) enter(at Where, dev string, pkt Packet) Packet {
 	if k.ctAt == at.NS {
 		return pkt
 	}
-	k.ctAt, k.ct, k.entry = at.NS, conn{reply: k.reply}, nil
+	k.ctAt, k.ct, k.entry, k.unDNAT = at.NS, conn{reply: k.reply}, nil, nil
 	if len(at.NS.Netfilter) == 0 && !at.IsNode() {
 		return pkt // a pod: no rules of its own to run
 	}
@@ -70,15 +82,22 @@ func (k *walker) enter(at Where, dev string, pkt Packet) Packet {
 			continue
 		}
 		if pkt.Src == e.nat.Dst && pkt.Dst == e.nat.Src && (!pkt.hasPorts() || pkt.SPort == e.nat.DPort && pkt.DPort == e.nat.SPort) {
+			// The kernel undoes a source NAT (the reply's destination) at
+			// once, before routing, and a destination NAT (the reply's
+			// source) on the way out, after routing and rp_filter.
 			before := pkt
-			pkt.Src, pkt.SPort = e.orig.Dst, e.orig.DPort
 			pkt.Dst, pkt.DPort = e.orig.Src, e.orig.SPort
-			h := k.hop(at, HopConntrack, dev, "the reply matches the connection's conntrack entry: NAT undone", pkt)
-			if before.Src != pkt.Src || before.SPort != pkt.SPort {
-				h.NAT = append(h.NAT, NATStep{Kind: "un-DNAT", From: endpointString(before, false), To: endpointString(pkt, false)})
+			after := pkt
+			after.Src, after.SPort = e.orig.Dst, e.orig.DPort
+			if after.Src != before.Src || after.SPort != before.SPort {
+				k.unDNAT = &after
 			}
-			if before.Dst != pkt.Dst || before.DPort != pkt.DPort {
-				h.NAT = append(h.NAT, NATStep{Kind: "un-SNAT", From: endpointString(before, true), To: endpointString(pkt, true)})
+			h := k.hop(at, HopConntrack, dev, "the reply matches the connection's conntrack entry: NAT undone", after)
+			if before.Src != after.Src || before.SPort != after.SPort {
+				h.NAT = append(h.NAT, NATStep{Kind: "un-DNAT", From: endpointString(before, false), To: endpointString(after, false)})
+			}
+			if before.Dst != after.Dst || before.DPort != after.DPort {
+				h.NAT = append(h.NAT, NATStep{Kind: "un-SNAT", From: endpointString(before, true), To: endpointString(after, true)})
 			}
 			h.Evidence = append(h.Evidence, fmt.Sprintf("conntrack: orig %s, reply %s", e.orig, Packet{Proto: e.nat.Proto, Src: e.nat.Dst, Dst: e.nat.Src, SPort: e.nat.DPort, DPort: e.nat.SPort}))
 			break
@@ -304,13 +323,13 @@ func (k *walker) output(at Where, pkt Packet) {
 		if pkt, stop = k.netfilter(at, nf.HookInput, "lo", "", nh, pkt, false, "", ""); stop {
 			return
 		}
-		k.deliver(at, "lo", pkt)
+		k.deliver(at, "lo", k.leave(pkt))
 		return
 	}
 	if pkt, stop = k.netfilter(at, nf.HookPostrouting, "", r.Dev, nh, pkt, false, "", ""); stop {
 		return
 	}
-	k.egress(at, r.Dev, nh, pkt)
+	k.egress(at, r.Dev, nh, k.leave(pkt))
 }
 
 func (k *walker) routeHop(at Where, r fibResult, pkt Packet) {
@@ -371,7 +390,7 @@ func (k *walker) ingress(at Where, dev string, pkt Packet) {
 		if pkt, stop = k.netfilter(at, nf.HookInput, dev, "", netip.Addr{}, pkt, false, "", ""); stop {
 			return
 		}
-		k.deliver(at, dev, pkt)
+		k.deliver(at, dev, k.leave(pkt))
 		return
 	}
 	if at.IsNode() && at.NS.Sysctls["net.ipv4.ip_forward"] == "0" {
@@ -389,7 +408,7 @@ func (k *walker) ingress(at Where, dev string, pkt Packet) {
 	if pkt, stop = k.netfilter(at, nf.HookPostrouting, dev, r.Dev, nh, pkt, false, "", ""); stop {
 		return
 	}
-	k.egress(at, r.Dev, nh, pkt)
+	k.egress(at, r.Dev, nh, k.leave(pkt))
 }
 
 // rpFilter applies reverse path filtering: in strict mode (1) the route
@@ -607,7 +626,7 @@ func (k *walker) bridgeIn(at Where, port *inspect.Link, nh netip.Addr, pkt Packe
 	} else if at.IsNode() {
 		h.Evidence = append(h.Evidence, "net.bridge.bridge-nf-call-iptables is not 1: netfilter does not see bridged packets")
 	}
-	k.ingress(peer, out.Peer.Name, pkt)
+	k.ingress(peer, out.Peer.Name, k.leave(pkt))
 }
 
 // ingressRouted continues a bridged packet that br_netfilter DNATed: the
@@ -620,7 +639,7 @@ func (k *walker) ingressRouted(at Where, dev string, pkt Packet) {
 	}
 	k.routeHop(at, r, pkt)
 	if r.Type == routeLocal {
-		k.deliver(at, dev, pkt)
+		k.deliver(at, dev, k.leave(pkt))
 		return
 	}
 	nh := r.NextHop(pkt.Dst)
@@ -631,7 +650,7 @@ func (k *walker) ingressRouted(at Where, dev string, pkt Packet) {
 	if pkt, stop = k.netfilter(at, nf.HookPostrouting, dev, r.Dev, nh, pkt, false, "", ""); stop {
 		return
 	}
-	k.egress(at, r.Dev, nh, pkt)
+	k.egress(at, r.Dev, nh, k.leave(pkt))
 }
 
 // wire sends the packet across the underlay: to the node owning the next

@@ -311,3 +311,27 @@ func TestTraceRealCluster(t *testing.T) {
 		})
 	}
 }
+
+// TestTraceNodeSettings: the node's own settings decide too — forwarding
+// off, strict reverse path filtering — on a real fixture with one sysctl
+// changed.
+func TestTraceNodeSettings(t *testing.T) {
+	t.Run("ip_forward=0", func(t *testing.T) {
+		w := loadShape(t, "snapshots/cni-bridge")
+		w.Nodes[0].Snap.Node.Sysctls["net.ipv4.ip_forward"] = "0"
+		checkTrace(t, w, traceCase{name: "pod to the internet", src: "client", dst: "203.0.113.50:443", verdict: ForwardingDisabled, at: "node node1", detail: "ip_forward is 0"})
+		// Delivery on the node's own bridge needs no forwarding.
+		checkTrace(t, w, traceCase{name: "pod to pod", src: "client", dst: "web:80", verdict: Delivered, at: "pod default/web", reply: Delivered})
+	})
+	t.Run("rp_filter=1", func(t *testing.T) {
+		w := loadShape(t, "snapshots/cni-bridge")
+		w.Nodes[0].Snap.Node.Sysctls["net.ipv4.conf.all.rp_filter"] = "1"
+		// A packet from a pod address arriving on the uplink: the way back
+		// to its source is cni0, not eth0.
+		w.External = netip.MustParseAddr("10.244.1.77")
+		checkTrace(t, w, traceCase{name: "spoofed source on the uplink", src: "internet", dst: "node/node1:8080", verdict: RPFilter, at: "node node1", detail: "route back leaves by cni0"})
+		// A real outside source passes.
+		w.External = netip.MustParseAddr("203.0.113.10")
+		checkTrace(t, w, traceCase{name: "outside source", src: "internet", dst: "node/node1:8080", verdict: Delivered, at: "pod default/web", reply: Delivered})
+	})
+}
