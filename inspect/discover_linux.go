@@ -112,7 +112,7 @@ func Discover(o Options) (*Snapshot, error) {
 		go func() {
 			defer wg.Done()
 			for n := range work {
-				readNetns(n, n == node)
+				readNetns(n, n == node, o.LazySets)
 			}
 		}()
 	}

@@ -36,15 +36,18 @@ import (
 // table that does not translate is left out of the ruleset and named in
 // the error; the others are returned with it.
 func ReadNFTables(netnsPath string) (*netfilter.Ruleset, *netfilter.NLRuleset, error) {
-	return readNFTablesSkipping(netnsPath, nil)
+	return readNFTablesSkipping(netnsPath, nil, false)
 }
 
 // skipTable says, from a table's family and name, that it need not be
 // read (another source has it).
 type skipTable func(family, name string) bool
 
-func readNFTablesSkipping(netnsPath string, skip skipTable) (*netfilter.Ruleset, *netfilter.NLRuleset, error) {
-	nl, err := readNFTablesNetlink(netnsPath, skip)
+// readNFTablesSkipping reads all but the tables skip names; with lazy,
+// anonymous sets' elements are not read (netfilter.Set.Lazy; FetchNFTSet
+// reads one when needed).
+func readNFTablesSkipping(netnsPath string, skip skipTable, lazy bool) (*netfilter.Ruleset, *netfilter.NLRuleset, error) {
+	nl, err := readNFTablesNetlink(netnsPath, skip, lazy)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -55,10 +58,10 @@ func readNFTablesSkipping(netnsPath string, skip skipTable) (*netfilter.Ruleset,
 // ReadNFTablesNetlink reads the nftables ruleset of the network namespace
 // at netnsPath as netlink objects.
 func ReadNFTablesNetlink(netnsPath string) (*netfilter.NLRuleset, error) {
-	return readNFTablesNetlink(netnsPath, nil)
+	return readNFTablesNetlink(netnsPath, nil, false)
 }
 
-func readNFTablesNetlink(netnsPath string, skip skipTable) (*netfilter.NLRuleset, error) {
+func readNFTablesNetlink(netnsPath string, skip skipTable, lazy bool) (*netfilter.NLRuleset, error) {
 	open := func() (*nftSock, error) { return openNFTSock(netnsPath) }
 	s, err := open()
 	if err != nil {
@@ -70,7 +73,7 @@ func readNFTablesNetlink(netnsPath string, skip skipTable) (*netfilter.NLRuleset
 		if err != nil {
 			return nil, fmt.Errorf("read nftables generation in %s: %w", netnsPath, err)
 		}
-		nl, err := readNFT(s, open, skip)
+		nl, err := readNFT(s, open, skip, lazy)
 		if err != nil && !errors.Is(err, errDumpInterrupted) {
 			return nil, fmt.Errorf("read nftables in %s: %w", netnsPath, err)
 		}
@@ -323,7 +326,7 @@ type tableKey struct {
 // readNFT reads every object of the ruleset. Set elements are read over
 // several sockets in parallel: a kube-proxy ruleset holds one anonymous
 // map per service, and each needs a dump of its own.
-func readNFT(s *nftSock, open func() (*nftSock, error), skip skipTable) (*netfilter.NLRuleset, error) {
+func readNFT(s *nftSock, open func() (*nftSock, error), skip skipTable, lazy bool) (*netfilter.NLRuleset, error) {
 	nl := &netfilter.NLRuleset{}
 	tables := map[tableKey]*netfilter.NLTable{}
 	err := s.request(unix.NFT_MSG_GETTABLE, unix.AF_UNSPEC, true, nil, func(fam byte, data []byte) error {
@@ -430,6 +433,10 @@ func readNFT(s *nftSock, open func() (*nftSock, error), skip skipTable) (*netfil
 	// one dump of 60k rules costs the square of their number.
 	var jobs []nftJob
 	for i, st := range sets {
+		if lazy && (st.Anonymous || st.Flags&nftSetAnonymous != 0) {
+			st.Lazy = true // kube-proxy's 10k numgen maps: read when a packet gets there
+			continue
+		}
 		jobs = append(jobs, nftJob{table: setTables[i], set: st})
 	}
 	nchains := 0
@@ -1247,4 +1254,64 @@ func usesIfIndex(nl *netfilter.NLRuleset) bool {
 		}
 	}
 	return false
+}
+
+// nftSetAnonymous is NFT_SET_ANONYMOUS.
+const nftSetAnonymous = 0x1
+
+// FetchNFTSet reads one set's elements from the namespace at netnsPath,
+// in the model's spelling: what a lazily read ruleset's anonymous set
+// holds (netfilter.Set.Lazy).
+func FetchNFTSet(netnsPath string, family netfilter.Family, table, name string) ([]netfilter.Element, error) {
+	s, err := openNFTSock(netnsPath)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	fam, ok := map[netfilter.Family]nftables.TableFamily{netfilter.FamilyIP: nftables.TableFamilyIPv4, netfilter.FamilyIP6: nftables.TableFamilyIPv6,
+		netfilter.FamilyInet: nftables.TableFamilyINet, netfilter.FamilyBridge: nftables.TableFamilyBridge, netfilter.FamilyNetdev: nftables.TableFamilyNetdev, netfilter.FamilyARP: nftables.TableFamilyARP}[family]
+	if !ok {
+		return nil, fmt.Errorf("set %s in table %s %s: unknown family", name, family, table)
+	}
+	var found *netfilter.NLSet
+	err = s.request(unix.NFT_MSG_GETSET, byte(fam), true, putAttr(nil, unix.NFTA_SET_TABLE, cstr(table)), func(_ byte, data []byte) error {
+		st, t, err := decodeSet(byte(fam), data)
+		if err == nil && t == table && st.Name == name {
+			found = st
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set %s in table %s %s: %w", name, family, table, err)
+	}
+	if found == nil {
+		return nil, fmt.Errorf("set %s in table %s %s: gone", name, family, table)
+	}
+	t := &netfilter.NLTable{}
+	t.Family, t.Name = fam, table
+	if err := readSetElements(s, t, found); err != nil {
+		return nil, fmt.Errorf("set %s in table %s %s: %w", name, family, table, err)
+	}
+	// Translated alone, as a named set, with the chains its verdicts name.
+	found.Anonymous, found.Flags, found.Lazy = false, found.Flags&^nftSetAnonymous, false
+	t.Sets = []*netfilter.NLSet{found}
+	seen := map[string]bool{}
+	for _, e := range found.Elements {
+		if v := e.VerdictData; v != nil && v.Chain != "" && !seen[v.Chain] {
+			seen[v.Chain] = true
+			c := &netfilter.NLChain{}
+			c.Name = v.Chain
+			t.Chains = append(t.Chains, c)
+		}
+	}
+	rs, err := netfilter.FromNetlink(&netfilter.NLRuleset{Tables: []*netfilter.NLTable{t}})
+	if err != nil {
+		return nil, fmt.Errorf("set %s in table %s %s: %w", name, family, table, err)
+	}
+	if mt := rs.Table(family, table); mt != nil {
+		if ms := mt.Set(name); ms != nil {
+			return ms.Elements, nil
+		}
+	}
+	return nil, fmt.Errorf("set %s in table %s %s: not translated", name, family, table)
 }

@@ -217,7 +217,7 @@ func TestRootReadNetfilterNFTables(t *testing.T) {
 	}
 
 	n := &Netns{Path: ns}
-	readNetfilter(n)
+	readNetfilter(n, false)
 	if n.Error != "" {
 		t.Fatalf("read error: %s", n.Error)
 	}

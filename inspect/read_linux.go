@@ -60,7 +60,7 @@ func visit(n *Netns, withUTS bool) (*nsConn, error) {
 
 // readNetns fills a namespace's links, routes, rules, neighbours and
 // listening sockets through a netlink handle opened inside it.
-func readNetns(n *Netns, isNode bool) {
+func readNetns(n *Netns, isNode, lazySets bool) {
 	c, err := visit(n, !isNode || n.Pod != nil)
 	if err != nil {
 		n.Error = err.Error()
@@ -156,7 +156,7 @@ func readNetns(n *Netns, isNode bool) {
 	n.Listeners = listeners(n, c.diag)
 	if isNode {
 		nodeSettings(n)
-		readNetfilter(n)
+		readNetfilter(n, lazySets)
 	}
 	if len(errs) > 0 {
 		n.Error = strings.Join(errs, "; ")

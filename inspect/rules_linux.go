@@ -24,7 +24,7 @@ import (
 // which netlink only shows as opaque xt expressions. One iptables-save
 // did not list (ip6tables' tables: only iptables-save is run) stays, so
 // no rule the kernel runs goes missing. NFTables lists every table.
-func readNetfilter(n *Netns) {
+func readNetfilter(n *Netns, lazy bool) {
 	var errs []string
 	var iptNFT *netfilter.Ruleset
 	for _, b := range []struct{ prog, source string }{{"iptables-save", netfilter.SourceIPTablesNFT}, {"iptables-legacy-save", netfilter.SourceIPTablesLegacy}} {
@@ -56,7 +56,7 @@ func readNetfilter(n *Netns) {
 	skip := func(family, name string) bool {
 		return iptNFT != nil && family == "ip" && iptNFT.Table(netfilter.FamilyIP, name) != nil
 	}
-	nft, nl, err := readNFTablesSkipping(n.Path, skip)
+	nft, nl, err := readNFTablesSkipping(n.Path, skip, lazy)
 	if err != nil {
 		errs = append(errs, "nftables: "+err.Error())
 	}

@@ -205,6 +205,12 @@ type Options struct {
 	// NodeName names the node (default: the hostname of the machine when
 	// the node is the host, else empty).
 	NodeName string
+	// LazySets leaves nftables anonymous sets' elements unread
+	// (netfilter.Set.Lazy; FetchNFTSet reads one): kube-proxy's nftables
+	// mode has one per service, and reading 10k of them costs a second.
+	// For a trace on a live node, which needs the few on its way; a
+	// snapshot to keep needs them all.
+	LazySets bool
 	// NoLab skips the netx lab state (e.g. to prove /proc alone suffices).
 	NoLab bool
 	// AttachedOnly keeps only the node's own pods: the namespaces joined to

@@ -129,6 +129,9 @@ func (k *walker) netfilter(at Where, hook nf.Hook, in, out string, nh netip.Addr
 			return a
 		},
 	}
+	if k.w.Fetch != nil {
+		ctx.fetch = func(t *nf.Table, set string) ([]nf.Element, error) { return k.w.Fetch(at.Node, t.Family, t.Name, set) }
+	}
 	outs := evalHook(rs, ctx, pkt)
 	if len(outs) == 0 {
 		return pkt, false

@@ -8,13 +8,14 @@ import (
 
 	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/inspect"
+	"github.com/netx-project/netx/inspect/netfilter"
 )
 
 // LoadNode snapshots this machine as one node: the host, or hostNetns.
 func LoadNode(hostNetns, cri string) (*World, error) {
 	// A namespace other than the host is one node of several on this
 	// machine (a lab node, a test): only its own pods are its.
-	s, err := inspect.Discover(inspect.Options{HostNetns: hostNetns, CRIEndpoint: cri, AttachedOnly: hostNetns != ""})
+	s, err := inspect.Discover(inspect.Options{HostNetns: hostNetns, CRIEndpoint: cri, AttachedOnly: hostNetns != "", LazySets: true})
 	if err != nil {
 		return nil, err
 	}
@@ -22,7 +23,17 @@ func LoadNode(hostNetns, cri string) (*World, error) {
 	if name == "" {
 		name = filepath.Base(hostNetns)
 	}
-	return NewWorld([]*Node{{Name: name, Snap: s}})
+	w, err := NewWorld([]*Node{{Name: name, Snap: s}})
+	if err != nil {
+		return nil, err
+	}
+	w.Fetch = fetchSet
+	return w, nil
+}
+
+// fetchSet reads a lazily read set from a live node's namespace.
+func fetchSet(n *Node, family netfilter.Family, table, set string) ([]netfilter.Element, error) {
+	return inspect.FetchNFTSet(n.Snap.Node.Path, family, table, set)
 }
 
 // LoadLab snapshots every node of a netx lab and adds what the lab knows
@@ -38,7 +49,7 @@ func LoadLab(lab, cri string) (*World, error) {
 	}
 	var nodes []*Node
 	for _, n := range st.Nodes {
-		s, err := inspect.Discover(inspect.Options{HostNetns: n.Netns, NodeName: n.Name, CRIEndpoint: cri, AttachedOnly: true})
+		s, err := inspect.Discover(inspect.Options{HostNetns: n.Netns, NodeName: n.Name, CRIEndpoint: cri, AttachedOnly: true, LazySets: true})
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", n.Name, err)
 		}
@@ -48,6 +59,7 @@ func LoadLab(lab, cri string) (*World, error) {
 	if err != nil {
 		return nil, err
 	}
+	w.Fetch = fetchSet
 	for _, s := range st.Services {
 		ip, _ := netip.ParseAddr(s.ClusterIP)
 		for _, p := range s.Ports {

@@ -73,6 +73,8 @@ type hookCtx struct {
 	addrType  func(netip.Addr) string
 	masqAddr  func() netip.Addr // MASQUERADE's source: the out device's address
 	redirAddr func() netip.Addr
+	// fetch reads a lazily read set's elements from the live node.
+	fetch func(t *nf.Table, set string) ([]nf.Element, error)
 }
 
 // nfOutcome is one way a hook can end for the packet. A hook without
@@ -728,7 +730,7 @@ func elemMatches(f nf.Field, elem, val string) bool {
 
 // lookupElements returns a lookup's elements: an anonymous set's, or the
 // named set's in the table.
-func lookupElements(l *nf.Lookup, table *nf.Table) ([]nf.Element, string) {
+func lookupElements(l *nf.Lookup, table *nf.Table, ctx hookCtx) ([]nf.Element, string) {
 	if l.Set == "" {
 		return l.Elements, ""
 	}
@@ -736,12 +738,24 @@ func lookupElements(l *nf.Lookup, table *nf.Table) ([]nf.Element, string) {
 	if s == nil {
 		return nil, "set @" + l.Set + " is not in the table"
 	}
+	if s.Lazy {
+		// A set left unread (kube-proxy's per-service maps, on a live
+		// node): read now that a packet reaches it, and kept.
+		if ctx.fetch == nil {
+			return nil, "set @" + l.Set + " was not read"
+		}
+		els, err := ctx.fetch(table, s.Name)
+		if err != nil {
+			return nil, "set @" + l.Set + ": " + err.Error()
+		}
+		s.Elements, s.Lazy = els, false
+	}
 	return s.Elements, ""
 }
 
 func lookupMatch(m *nf.Match, table *nf.Table, ctx hookCtx, pkt Packet) (float64, string) {
 	l := m.Lookup
-	els, unk := lookupElements(l, table)
+	els, unk := lookupElements(l, table, ctx)
 	if unk != "" {
 		return 0, unk
 	}
@@ -784,7 +798,7 @@ func elementHas(keys []nf.Selector, e nf.Element, vals []string) bool {
 // vmapLookup finds the verdict map elements a packet selects: one, or for a
 // numgen key every element, each with its probability.
 func vmapLookup(l *nf.Lookup, table *nf.Table, ctx hookCtx, pkt Packet) ([]nf.Element, []float64, string) {
-	els, unk := lookupElements(l, table)
+	els, unk := lookupElements(l, table, ctx)
 	if unk != "" {
 		return nil, nil, unk
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/netx-project/netx/inspect"
+	"github.com/netx-project/netx/inspect/netfilter"
 )
 
 // Node is one node's state: a snapshot taken with the node's namespace as
@@ -30,6 +31,10 @@ type World struct {
 	// External is the source address of an "internet" client (a
 	// documentation address unless the caller knows a real one).
 	External netip.Addr
+	// Fetch reads a set the snapshot left unread (inspect.Options
+	// LazySets) from the node, when a packet reaches it. Set by the
+	// loaders of live state; nil for saved snapshots, which have every set.
+	Fetch func(n *Node, family netfilter.Family, table, set string) ([]netfilter.Element, error)
 	// ExternalNetns is that client's namespace, when it is on this
 	// machine (a lab's client), so a live probe can be sent from it.
 	ExternalNetns string

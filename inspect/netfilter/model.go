@@ -397,6 +397,10 @@ type Set struct {
 	// Args are properties netx does not model (timeout 1h, size 65535,
 	// policy memory ...), as written.
 	Args []string `json:"args,omitempty"`
+	// Lazy marks an anonymous set whose elements were not read (a trace
+	// on a live node reads them when a packet reaches it): it stands in
+	// the table under its kernel name (__map12) so rules can name it.
+	Lazy bool `json:"lazy,omitempty"`
 }
 
 // Map reports whether s is a map rather than a plain set.

@@ -70,6 +70,9 @@ type NLSet struct {
 	GCInterval time.Duration
 	Exprs      []expr.Any // stateful expressions each element carries (counter)
 	Elements   []NLElement
+	// Lazy: an anonymous set whose elements were not read. It is written
+	// as a named set without elements, and rules refer to it by name.
+	Lazy bool
 }
 
 // NLElement is one set or map element. Key, KeyEnd (a concatenated
@@ -138,6 +141,21 @@ type CtDirected struct {
 // becomes part of a MatchUnknown (or TargetUnknown) describing the raw
 // expressions, never dropped.
 func FromNetlink(nl *NLRuleset) (*Ruleset, error) {
+	rs, err := fromNetlink(nl)
+	for _, t := range nl.Tables {
+		mt := rs.Table(NFTFamily(t.Family), t.Name)
+		for _, st := range t.Sets {
+			if ms := (*Set)(nil); st.Lazy && mt != nil {
+				if ms = mt.Set(st.Name); ms != nil {
+					ms.Lazy = true
+				}
+			}
+		}
+	}
+	return rs, err
+}
+
+func fromNetlink(nl *NLRuleset) (*Ruleset, error) {
 	rs, err := ParseNFT(strings.NewReader(nl.NFTText()))
 	if err == nil {
 		return rs, nil
@@ -266,7 +284,7 @@ func (w *nftWriter) table() {
 		w.object(o)
 	}
 	for _, s := range t.Sets {
-		if s.Anonymous || s.Flags&nftSetAnonymous != 0 {
+		if (s.Anonymous || s.Flags&nftSetAnonymous != 0) && !s.Lazy {
 			continue
 		}
 		sep()

@@ -1194,7 +1194,7 @@ func (d *nftRuleDecompiler) rangeExpr(e *expr.Range) {
 
 // setRef prints a lookup's set: @name, or an anonymous set's elements.
 func (d *nftRuleDecompiler) setRef(s *NLSet) string {
-	if s.Anonymous || s.Flags&nftSetAnonymous != 0 {
+	if (s.Anonymous || s.Flags&nftSetAnonymous != 0) && !s.Lazy {
 		return d.w.elements(s)
 	}
 	return "@" + nftIdent(s.Name)
