@@ -90,7 +90,7 @@ func snapshotBench(self string, counts []int, modes []string, rounds int, releas
 			ms(r.iptablesSave), ms(r.nftList), ms(r.netx), float64(r.netx)/float64(ref))
 	}
 	fmt.Println()
-	fmt.Println("| services | mode | in-process: discover + read | parse of the reference's text | nft over netlink (inspect.ReadNFTables) | JSON encode | JSON size | rules in snapshot | namespaces read |")
+	fmt.Println("| services | mode | in-process: discover + read | parse of the reference's text | ReadNFTables alone (whole ruleset) | JSON written | JSON size | rules in the snapshot | namespaces read |")
 	fmt.Println("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rows {
 		fmt.Printf("| %d | %s | %s | %s | %s | %s | %.1f MB | %d | %d |\n", r.services, r.mode,
