@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/netx-project/netx/internal/kubesynth"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -269,7 +270,7 @@ func TestRootReadNetfilterNFTables(t *testing.T) {
 // small size. Each is also checked against nft's listing.
 func TestRootNFTablesNoUnknowns(t *testing.T) {
 	testenv.RequireRoot(t)
-	scripts := map[string]string{"synthetic": kubeProxyNFTScript(50)}
+	scripts := map[string]string{"synthetic": string(kubesynth.Synthetic(50).NFTables())}
 	for _, path := range nftFixtures[:3] {
 		b, err := os.ReadFile(path)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/netx-project/netx/internal/kubesynth"
 	"net/netip"
 	"os"
 	"reflect"
@@ -709,87 +710,6 @@ func TestParseNFTErrors(t *testing.T) {
 	}
 }
 
-// kubeProxyNFT synthesises `nft list ruleset` output of a kube-proxy v1.34
-// node in nftables mode holding services ClusterIP services with two
-// endpoints each, in the layout of testdata/cluster/nftables (some 17
-// lines per service: ~170k lines for 10k services).
-func kubeProxyNFT(services int) []byte {
-	var b strings.Builder
-	b.WriteString(`table ip kube-proxy {
-	comment "rules for kube-proxy"
-	set cluster-ips {
-		type ipv4_addr
-		comment "Active ClusterIPs"
-		elements = { `)
-	ip := func(i int) string { return fmt.Sprintf("10.96.%d.%d", i/250, i%250+1) }
-	ep := func(i, e int) string { return fmt.Sprintf("10.244.%d.%d", (i*2+e)/250, (i*2+e)%250+1) }
-	name := func(i int) string { return fmt.Sprintf("ns%d/svc-%d/tcp/http", i%50, i) }
-	svc := func(i int) string { return fmt.Sprintf("service-%08X-%s", i*2654435761&0xffffffff, name(i)) }
-	epc := func(i, e int) string {
-		return fmt.Sprintf("endpoint-%08X-%s__%s/8080", (i*2+e)*2246822519&0xffffffff, name(i), ep(i, e))
-	}
-	for i := range services {
-		if i > 0 {
-			b.WriteString(",")
-			if i%4 == 0 {
-				b.WriteString("\n\t\t\t     ")
-			} else {
-				b.WriteString(" ")
-			}
-		}
-		b.WriteString(ip(i))
-	}
-	b.WriteString(` }
-	}
-
-	map service-ips {
-		type ipv4_addr . inet_proto . inet_service : verdict
-		comment "ClusterIP, ExternalIP and LoadBalancer IP traffic"
-		elements = { `)
-	for i := range services {
-		if i > 0 {
-			b.WriteString(",\n\t\t\t     ")
-		}
-		fmt.Fprintf(&b, "%s . tcp . 80 : goto %s", ip(i), svc(i))
-	}
-	b.WriteString(` }
-	}
-
-	chain nat-prerouting {
-		type nat hook prerouting priority dstnat; policy accept;
-		jump services
-	}
-
-	chain nat-postrouting {
-		type nat hook postrouting priority srcnat; policy accept;
-		jump masquerading
-	}
-
-	chain services {
-		ip daddr . meta l4proto . th dport vmap @service-ips
-	}
-
-	chain masquerading {
-		meta mark & 0x00004000 == 0x00000000 return
-		meta mark set meta mark ^ 0x00004000
-		masquerade fully-random
-	}
-
-	chain mark-for-masquerade {
-		meta mark set meta mark | 0x00004000
-	}
-`)
-	for i := range services {
-		fmt.Fprintf(&b, "\n\tchain %s {\n\t\tip daddr %s ip saddr != 10.244.0.0/16 jump mark-for-masquerade\n", svc(i), ip(i))
-		fmt.Fprintf(&b, "\t\tnumgen random mod 2 vmap { 0 : goto %s, 1 : goto %s }\n\t}\n", epc(i, 0), epc(i, 1))
-		for e := range 2 {
-			fmt.Fprintf(&b, "\n\tchain %s {\n\t\tip saddr %s jump mark-for-masquerade\n\t\tmeta l4proto tcp dnat to %s:8080\n\t}\n", epc(i, e), ep(i, e), ep(i, e))
-		}
-	}
-	b.WriteString("}\n")
-	return []byte(b.String())
-}
-
 // BenchmarkParseNFT parses a 10k-service kube-proxy nftables ruleset
 // (~162k lines, 7.3 MB).
 //
@@ -804,7 +724,7 @@ func kubeProxyNFT(services int) []byte {
 // Parsing adds about 3% to what nft itself takes to print the ruleset; the
 // netlink reader issue 4 asks for would skip nft's 4.7 s altogether.
 func BenchmarkParseNFT(b *testing.B) {
-	dump := kubeProxyNFT(10000)
+	dump := kubesynth.Synthetic(10000).NFTables()
 	b.SetBytes(int64(len(dump)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -821,7 +741,7 @@ func BenchmarkParseNFT(b *testing.B) {
 
 // TestSyntheticNFT keeps the benchmark's input honest.
 func TestSyntheticNFT(t *testing.T) {
-	rs, err := ParseNFT(bytes.NewReader(kubeProxyNFT(100)))
+	rs, err := ParseNFT(bytes.NewReader(kubesynth.Synthetic(100).NFTables()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -854,7 +774,7 @@ func FuzzParseNFT(f *testing.F) {
 			}
 		}
 	}
-	f.Add(kubeProxyNFT(3))
+	f.Add(kubesynth.Synthetic(3).NFTables())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rs, err := ParseNFT(bytes.NewReader(data))
 		if err != nil {
