@@ -15,26 +15,11 @@ import (
 // only node1's pod is there; without it, every namespace is.
 func TestRootInspectAttachedOnly(t *testing.T) {
 	testenv.RequireRoot(t)
-	made, err := nsenter.PrepareNetnsDir(datapath.NetnsDir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	lab := unique("a")
 	name := func(o string) string { return datapath.NetnsName(lab, o) }
 	path := func(o string) string { return datapath.NetnsPath(name(o)) }
-	objects := []string{"fabric", "node1", "node2", "pod1", "pod2"}
-	t.Cleanup(func() {
-		for _, o := range objects {
-			nsenter.RemoveNamed(path(o))
-		}
-		if made {
-			nsenter.ReleaseNetnsDir(datapath.NetnsDir)
-		}
-	})
-	for _, o := range objects {
-		if err := nsenter.CreateNamed(path(o), func() error { return nil }); err != nil {
-			t.Fatal(err)
-		}
+	for _, o := range []string{"fabric", "node1", "node2", "pod1", "pod2"} {
+		testenv.NamedNetns(t, path(o))
 	}
 	ip := func(o, script string) {
 		t.Helper()

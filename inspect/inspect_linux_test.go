@@ -165,10 +165,6 @@ func TestRootInspectCNIPlugins(t *testing.T) {
 			if _, err := os.Stat(bin); err != nil {
 				t.Fatalf("%s: %v (apt-get install containernetworking-plugins)", bin, err)
 			}
-			made, err := nsenter.PrepareNetnsDir(datapath.NetnsDir)
-			if err != nil {
-				t.Fatal(err)
-			}
 			lab := unique("c")
 			node := datapath.NetnsPath(datapath.NetnsName(lab, "node"))
 			pods := []string{datapath.NetnsPath(datapath.NetnsName(lab, "p1")), datapath.NetnsPath(datapath.NetnsName(lab, "p2"))}
@@ -189,21 +185,14 @@ func TestRootInspectCNIPlugins(t *testing.T) {
 					t.Fatalf("CNI %s %s: %v: %s", plugin, cmd, err, out.String())
 				}
 			}
-			t.Cleanup(func() {
+			for _, p := range append([]string{node}, pods...) {
+				testenv.NamedNetns(t, p)
+			}
+			t.Cleanup(func() { // before the namespaces go
 				for i := range pods {
 					cni("DEL", i)
-					nsenter.RemoveNamed(pods[i])
-				}
-				nsenter.RemoveNamed(node)
-				if made {
-					nsenter.ReleaseNetnsDir(datapath.NetnsDir)
 				}
 			})
-			for _, p := range append([]string{node}, pods...) {
-				if err := nsenter.CreateNamed(p, func() error { return nil }); err != nil {
-					t.Fatal(err)
-				}
-			}
 			for i := range pods {
 				cni("ADD", i)
 			}
@@ -250,20 +239,8 @@ func TestRootInspectBothBackends(t *testing.T) {
 	if _, err := exec.LookPath("iptables-legacy-restore"); err != nil {
 		t.Skip("iptables-legacy is not installed")
 	}
-	made, err := nsenter.PrepareNetnsDir(datapath.NetnsDir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	node := datapath.NetnsPath(datapath.NetnsName(unique("b"), "node"))
-	t.Cleanup(func() {
-		nsenter.RemoveNamed(node)
-		if made {
-			nsenter.ReleaseNetnsDir(datapath.NetnsDir)
-		}
-	})
-	if err := nsenter.CreateNamed(node, func() error { return nil }); err != nil {
-		t.Fatal(err)
-	}
+	testenv.NamedNetns(t, node)
 	rules := "*nat\n:KUBE-SERVICES - [0:0]\n-A PREROUTING -j KUBE-SERVICES\n-A KUBE-SERVICES -d 10.96.0.10/32 -p tcp -m tcp --dport 80 -j ACCEPT\nCOMMIT\n"
 	if _, err := nsenter.Output(nsenter.Net(node), strings.NewReader(rules), "iptables-restore"); err != nil {
 		t.Fatal(err)

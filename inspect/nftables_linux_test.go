@@ -21,20 +21,8 @@ import (
 // the test and removes it afterwards.
 func throwawayNetns(t testing.TB) string {
 	t.Helper()
-	made, err := nsenter.PrepareNetnsDir(datapath.NetnsDir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ns := datapath.NetnsPath(datapath.NetnsName(unique("f"), "node"))
-	t.Cleanup(func() {
-		nsenter.RemoveNamed(ns)
-		if made {
-			nsenter.ReleaseNetnsDir(datapath.NetnsDir)
-		}
-	})
-	if err := nsenter.CreateNamed(ns, func() error { return nil }); err != nil {
-		t.Fatal(err)
-	}
+	testenv.NamedNetns(t, ns)
 	return ns
 }
 

@@ -38,10 +38,6 @@ func buildCNINode(t *testing.T, ips []string, serve []string, load func(node str
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("%s: %v (apt-get install containernetworking-plugins)", bin, err)
 	}
-	made, err := nsenter.PrepareNetnsDir(datapath.NetnsDir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	b := make([]byte, 3)
 	rand.Read(b)
 	prefix := "netx-trace-" + hex.EncodeToString(b)
@@ -68,26 +64,19 @@ func buildCNINode(t *testing.T, ips []string, serve []string, load func(node str
 			t.Fatalf("CNI bridge %s: %v: %s", cmd, err, out.String())
 		}
 	}
+	for _, p := range append([]string{n.node}, pods...) {
+		testenv.NamedNetns(t, p)
+	}
 	var servers []*exec.Cmd
-	t.Cleanup(func() {
+	t.Cleanup(func() { // before the namespaces go
 		for _, s := range servers {
 			s.Process.Kill()
 			s.Wait()
 		}
 		for i := range pods {
 			cni("DEL", i)
-			nsenter.RemoveNamed(pods[i])
-		}
-		nsenter.RemoveNamed(n.node)
-		if made {
-			nsenter.ReleaseNetnsDir(datapath.NetnsDir)
 		}
 	})
-	for _, p := range append([]string{n.node}, pods...) {
-		if err := nsenter.CreateNamed(p, func() error { return nil }); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// The node's own settings, as kubelet and a node image leave them.
 	for k, v := range map[string]string{"net/ipv4/ip_forward": "1", "net/bridge/bridge-nf-call-iptables": "1"} {
 		if err := nsenter.WriteSysctl(n.node, k, v); err != nil {

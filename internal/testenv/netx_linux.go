@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/netx-project/netx/internal/nsenter"
 )
 
 var netxBuild = sync.OnceValues(func() (string, error) {
@@ -36,4 +38,26 @@ func NetxBinary(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return bin
+}
+
+// NamedNetns makes a throwaway network namespace bound at path (under
+// /run/netns, made a mount point for the test if it was not one) and
+// removes it when the test ends, leaving /run/netns as it was found.
+// Cleanups run last-first: one registered after this runs before the
+// namespace goes (a CNI DEL, a process to stop).
+func NamedNetns(t testing.TB, path string) {
+	t.Helper()
+	made, err := nsenter.PrepareNetnsDir(filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		nsenter.RemoveNamed(path)
+		if made {
+			nsenter.ReleaseNetnsDir(filepath.Dir(path))
+		}
+	})
+	if err := nsenter.CreateNamed(path, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
 }
