@@ -29,7 +29,7 @@ func (w *World) AddConntrack(res *Result) {
 			if h.Kind != HopNetfilter || i == 0 {
 				continue
 			}
-			at := whereOf(w, *h)
+			at := h.at
 			if at.NS == nil || stillSame(at.NS) != nil {
 				continue
 			}

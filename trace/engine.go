@@ -53,7 +53,7 @@ func (k *walker) leave(pkt Packet) Packet {
 }
 
 func (k *walker) hop(at Where, kind, dev, detail string, pkt Packet) *Hop {
-	k.hops = append(k.hops, Hop{Node: at.Node.Name, Netns: at.Label(), Kind: kind, Device: dev, Detail: detail, Packet: view(pkt)})
+	k.hops = append(k.hops, Hop{Node: at.Node.Name, Netns: at.Label(), Kind: kind, Device: dev, Detail: detail, Packet: view(pkt), at: at})
 	return &k.hops[len(k.hops)-1]
 }
 

@@ -91,7 +91,7 @@ func (w *World) Live(ctx context.Context, req Request, o LiveOptions) (*Result, 
 					points = append(points, capture.Point{Netns: t.at.NS.Path, Device: t.dev, Label: t.label()})
 				}
 				if h.Kind == HopNetfilter {
-					if at := whereOf(w, h); at.NS != nil && !slices.ContainsFunc(nsToTrace, func(x Where) bool { return x.NS == at.NS }) {
+					if at := h.at; at.NS != nil && !slices.ContainsFunc(nsToTrace, func(x Where) bool { return x.NS == at.NS }) {
 						nsToTrace = append(nsToTrace, at)
 					}
 				}
@@ -270,20 +270,6 @@ func replyHops(r *Result) []Hop {
 	return r.Reply.Hops
 }
 
-// whereOf finds the place of a hop by its node and namespace label.
-func whereOf(w *World, h Hop) Where {
-	n := w.node(h.Node)
-	if n == nil {
-		return Where{}
-	}
-	for _, ns := range n.Snap.All() {
-		at := Where{n, ns}
-		if at.Label() == h.Netns {
-			return at
-		}
-	}
-	return Where{}
-}
 
 // stillSame checks a namespace of the snapshot is still there, the same
 // one (device and inode): a probe must not be watched in a stranger.
@@ -467,7 +453,7 @@ func liveRules(at Where, events []nftrace.Event, res *Result) []LiveRule {
 			lr.Text = ruleText(at.NS, e.Family, e.Table, e.Chain, lr.Num, e.Handle)
 		}
 		for _, h := range res.Hops {
-			if h.Node != at.Node.Name || h.Netns != at.Label() {
+			if h.at.NS != at.NS {
 				continue
 			}
 			for _, rh := range h.Rules {
@@ -490,7 +476,7 @@ func liveRules(at Where, events []nftrace.Event, res *Result) []LiveRule {
 func firstPacket(at Where, events []nftrace.Event, res *Result) []nftrace.Event {
 	want := map[nftrace.Tuple]bool{}
 	for _, h := range res.Hops {
-		if h.Node == at.Node.Name && h.Netns == at.Label() {
+		if h.at.NS == at.NS {
 			p := packetOf(h.Packet)
 			want[nftrace.Tuple{Proto: p.Proto, Src: p.Src, Dst: p.Dst, SPort: p.SPort, DPort: p.DPort}] = true
 		}

@@ -100,6 +100,8 @@ type Hop struct {
 	Rules    []RuleHit  `json:"rules,omitempty"`
 	NAT      []NATStep  `json:"nat,omitempty"`
 	Warnings []string   `json:"warnings,omitempty"`
+	// at is where the hop happened.
+	at Where
 	// taps are where a live probe can be watched at this hop: a device in
 	// a namespace, the packet expected there, and which way it passes.
 	taps []tap
