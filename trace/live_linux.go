@@ -270,7 +270,6 @@ func replyHops(r *Result) []Hop {
 	return r.Reply.Hops
 }
 
-
 // stillSame checks a namespace of the snapshot is still there, the same
 // one (device and inode): a probe must not be watched in a stranger.
 func stillSame(ns *inspect.Netns) error {

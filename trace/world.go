@@ -38,6 +38,8 @@ type World struct {
 	// ExternalNetns is that client's namespace, when it is on this
 	// machine (a lab's client), so a live probe can be sent from it.
 	ExternalNetns string
+
+	svcIndex serviceIndex // Services by namespace, name and protocol
 }
 
 // HostPod is a hostNetwork pod.
@@ -87,7 +89,7 @@ func NewWorld(nodes []*Node) (*World, error) {
 		for _, rs := range n.Snap.Node.Netfilter {
 			rs.Reindex()
 		}
-		w.Services = mergeServices(w.Services, servicesFromRules(n.Snap.Node))
+		w.Services = w.svcIndex.merge(w.Services, servicesFromRules(n.Snap.Node))
 	}
 	return w, nil
 }
@@ -95,21 +97,47 @@ func NewWorld(nodes []*Node) (*World, error) {
 // AddService records a service the caller knows from elsewhere (the lab
 // state, the API), merged with what the rules say.
 func (w *World) AddService(s *Service) {
-	w.Services = mergeServices(w.Services, []*Service{s})
+	w.Services = w.svcIndex.merge(w.Services, []*Service{s})
 }
 
 func mergeServices(have, add []*Service) []*Service {
+	var ix serviceIndex
+	return ix.merge(have, add)
+}
+
+// serviceIndex finds a service among many by namespace, name and
+// protocol: a node of kube-proxy's holds 10k of them, and a scan per
+// merged service was a quarter of a trace's time there.
+type serviceIndex struct {
+	n  int // len(list) when by was built
+	by map[string][]int
+}
+
+func serviceKey(s *Service) string { return s.Namespace + "/" + s.Name + "/" + s.Protocol }
+
+// merge adds add to have, each merged into the service it names (a port
+// or port name left empty on either side matches any), and returns have.
+func (ix *serviceIndex) merge(have, add []*Service) []*Service {
+	if ix.by == nil || ix.n != len(have) {
+		ix.by = make(map[string][]int, len(have)+len(add))
+		for i, h := range have {
+			k := serviceKey(h)
+			ix.by[k] = append(ix.by[k], i)
+		}
+	}
 	for _, s := range add {
-		i := slices.IndexFunc(have, func(h *Service) bool {
-			return h.Namespace == s.Namespace && h.Name == s.Name && h.Protocol == s.Protocol &&
-				(h.Port == s.Port || h.Port == 0 || s.Port == 0) && (h.PortName == s.PortName || h.PortName == "" || s.PortName == "")
+		k := serviceKey(s)
+		i := slices.IndexFunc(ix.by[k], func(j int) bool {
+			h := have[j]
+			return (h.Port == s.Port || h.Port == 0 || s.Port == 0) && (h.PortName == s.PortName || h.PortName == "" || s.PortName == "")
 		})
 		if i < 0 {
 			c := *s
+			ix.by[k] = append(ix.by[k], len(have))
 			have = append(have, &c)
 			continue
 		}
-		h := have[i]
+		h := have[ix.by[k][i]]
 		if !h.ClusterIP.IsValid() {
 			h.ClusterIP = s.ClusterIP
 		}
@@ -124,6 +152,7 @@ func mergeServices(have, add []*Service) []*Service {
 		}
 		h.NoEndpoints = h.NoEndpoints || s.NoEndpoints
 	}
+	ix.n = len(have)
 	return have
 }
 

@@ -172,7 +172,7 @@ func (p *parser) startTable(name string) error {
 	if p.rs.Table(p.family, name) != nil {
 		return fmt.Errorf("table %s appears twice", name)
 	}
-	t := &Table{Family: p.family, Name: name, index: make(map[string]*Chain)}
+	t := &Table{Family: p.family, Name: name, index: make(map[string]*Chain), sets: map[string]*Set{}}
 	p.rs.Tables = append(p.rs.Tables, t)
 	p.table = t
 	p.tableLine = p.lineNo

@@ -123,10 +123,14 @@ type Table struct {
 	// reader sees they exist.
 	Objects []string `json:"objects,omitempty"`
 
-	// index maps chain names to Chains. The parsers build it; a Table
-	// decoded from JSON has none until Reindex, and Chain falls back to a
-	// scan, so lookups stay correct either way.
+	// index maps chain names to Chains, and sets set names to Sets. The
+	// parsers build them; a Table decoded from JSON has none until
+	// Reindex, and Chain and Set fall back to a scan, so lookups stay
+	// correct either way. (kube-proxy's nftables table holds 30k chains
+	// and 10k anonymous maps, each looked up by name as rules refer to
+	// them: scans would make reading it quadratic.)
 	index map[string]*Chain
+	sets  map[string]*Set
 }
 
 // Chain returns the chain called name, or nil.
@@ -144,6 +148,9 @@ func (t *Table) Chain(name string) *Chain {
 
 // Set returns the set or map called name, or nil.
 func (t *Table) Set(name string) *Set {
+	if t.sets != nil {
+		return t.sets[name]
+	}
 	for _, s := range t.Sets {
 		if s.Name == name {
 			return s
@@ -152,17 +159,30 @@ func (t *Table) Set(name string) *Set {
 	return nil
 }
 
-// Reindex rebuilds the chain index, for a Table built or decoded by hand.
-// A kube-proxy table holds tens of thousands of chains, and trace looks one
-// up at every jump.
+// Reindex rebuilds the chain and set indexes, for a Table built or
+// decoded by hand. A kube-proxy table holds tens of thousands of chains,
+// and trace looks one up at every jump.
 func (t *Table) Reindex() {
 	t.index = make(map[string]*Chain, len(t.Chains))
 	for _, c := range t.Chains {
 		t.index[c.Name] = c
 	}
+	t.sets = make(map[string]*Set, len(t.Sets))
+	for _, s := range t.Sets {
+		t.sets[s.Name] = s
+	}
 }
 
-// Reindex rebuilds every table's chain index (see Table.Reindex).
+// addSet appends s and indexes it.
+func (t *Table) addSet(s *Set) {
+	t.Sets = append(t.Sets, s)
+	if t.sets == nil {
+		t.sets = make(map[string]*Set)
+	}
+	t.sets[s.Name] = s
+}
+
+// Reindex rebuilds every table's indexes (see Table.Reindex).
 func (r *Ruleset) Reindex() {
 	for _, t := range r.Tables {
 		t.Reindex()

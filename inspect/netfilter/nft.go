@@ -308,7 +308,7 @@ func (p *nftParser) tableRef(create bool) (*Table, error) {
 	}
 	t := p.rs.Table(fam, name)
 	if t == nil && create {
-		t = &Table{Family: fam, Name: name, Chains: []*Chain{}, index: map[string]*Chain{}}
+		t = &Table{Family: fam, Name: name, Chains: []*Chain{}, index: map[string]*Chain{}, sets: map[string]*Set{}}
 		p.rs.Tables = append(p.rs.Tables, t)
 	}
 	if t == nil && !create {
@@ -349,7 +349,7 @@ func (p *nftParser) setRef(t *Table, create bool, isMap bool) (*Set, error) {
 			// placeholder keeps Map() true.
 			s.DataType = "?"
 		}
-		t.Sets = append(t.Sets, s)
+		t.addSet(s)
 	}
 	if s == nil {
 		return nil, p.errorf(line, "no set %s in table %s %s", name, t.Family, t.Name)
@@ -502,6 +502,7 @@ func (p *nftParser) command() error {
 		s.Elements = nil
 		p.dropRefs(tb, s.Name, true)
 		if verb != "flush" {
+			delete(tb.sets, s.Name)
 			tb.Sets = slices.DeleteFunc(tb.Sets, func(x *Set) bool { return x == s })
 		}
 		return p.endCommand()

@@ -2,6 +2,7 @@ package netfilter
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/netx-project/netx/internal/kubesynth"
@@ -645,6 +646,9 @@ insert rule ip t c ip saddr 1.1.1.1 accept
 add set ip t s { type ipv4_addr ; flags interval ; }
 add element ip t s { 10.0.0.0/8, 1.1.1.1 }
 delete element ip t s { 1.1.1.1 }
+add set ip t old { type ipv4_addr ; }
+delete set ip t old
+add map ip t old { type ipv4_addr : verdict ; }
 add table ip gone
 add chain ip gone y
 add rule ip gone y accept
@@ -658,6 +662,22 @@ flush table inet u
 	}
 	if e := rs.Table(FamilyIP, "t").Set("s").Elements; len(e) != 1 || e[0].Key[0] != "10.0.0.0/8" {
 		t.Errorf("elements %+v", e)
+	}
+	// A set deleted and made again as a map is the map, found by name
+	// through the index and by a scan after a JSON round trip alike.
+	if m := rs.Table(FamilyIP, "t").Set("old"); m == nil || !m.Map() || len(rs.Table(FamilyIP, "t").Sets) != 2 {
+		t.Errorf("set deleted and made again as a map: %+v", m)
+	}
+	data, err := json.Marshal(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Ruleset
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if m := back.Table(FamilyIP, "t").Set("old"); m == nil || !m.Map() {
+		t.Errorf("after JSON, without Reindex: %+v", m)
 	}
 	if rs.Table(FamilyIP, "gone") != nil {
 		t.Error("deleted table still there")
