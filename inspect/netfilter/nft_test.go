@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/netx-project/netx/internal/kubesynth"
 	"net/netip"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/netx-project/netx/internal/kubesynth"
 )
 
 // nftFixtures are the real nft dumps and the lab's nft -f golden.
