@@ -447,6 +447,10 @@ func (k *walker) deliver(at Where, dev string, pkt Packet) {
 	k.pkt = pkt
 	if k.reply {
 		k.final = at
+		if dev == "lo" && len(k.hops) > 0 {
+			// Over loopback the answer is seen on lo, like the request.
+			k.hops[len(k.hops)-1].tap(at, "lo", pkt, false)
+		}
 		return
 	}
 	if pkt.Proto == "icmp" {
@@ -607,8 +611,10 @@ func (k *walker) bridgeIn(at Where, port *inspect.Link, nh netip.Addr, pkt Packe
 		return
 	}
 	h := k.hop(at, HopBridge, bridge, fmt.Sprintf("port %s → bridge %s → port %s (switched, same node)", port.Name, bridge, out.Name), pkt)
-	h.tap(at, out.Name, pkt, true)
 	h.Evidence = append(h.Evidence, fmt.Sprintf("%s and %s are ports of %s", port.Name, out.Name, bridge))
+	// The frame leaves the out port as br_netfilter left it (NATed, or a
+	// reply un-NATed), if it did not drop it: the port's tap comes last.
+	hi := len(k.hops) - 1
 	if at.NS.Sysctls["net.bridge.bridge-nf-call-iptables"] == "1" {
 		pkt = k.enter(at, bridge, pkt)
 		var stop bool
@@ -629,7 +635,9 @@ func (k *walker) bridgeIn(at Where, port *inspect.Link, nh netip.Addr, pkt Packe
 	} else if at.IsNode() {
 		h.Evidence = append(h.Evidence, "net.bridge.bridge-nf-call-iptables is not 1: netfilter does not see bridged packets")
 	}
-	k.ingress(peer, out.Peer.Name, k.leave(pkt))
+	pkt = k.leave(pkt)
+	k.hops[hi].tap(at, out.Name, pkt, true)
+	k.ingress(peer, out.Peer.Name, pkt)
 }
 
 // ingressRouted continues a bridged packet that br_netfilter DNATed: the

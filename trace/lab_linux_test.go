@@ -161,6 +161,23 @@ func checkLive(t *testing.T, w *World, req Request) {
 	for _, x := range live.Warnings {
 		t.Errorf("%s → %s --live: %s", req.Src, req.Dst, x)
 	}
+	// A reply is due (a SYN-ACK, an echo reply): it is held to its
+	// predicted hops too, each seen.
+	if res.Reply != nil && res.Packet.Proto != "udp" {
+		want := 0
+		for _, h := range res.Reply.Hops {
+			want += len(h.taps)
+		}
+		got := 0
+		for _, h := range live.Hops {
+			if h.Reply && h.Seen {
+				got++
+			}
+		}
+		if want == 0 || got != want {
+			t.Errorf("%s → %s --live: %d of %d reply hops seen:\n%s", req.Src, req.Dst, got, want, text.String())
+		}
+	}
 }
 
 // TestRootTraceSeedsLab traces every seed scenario on the host-gw +
@@ -206,6 +223,32 @@ func TestRootTraceSeedsLab(t *testing.T) {
 	}
 	if !strings.Contains(res.Verdict.Rule.Text, "-j DROP") || !strings.Contains(res.Verdict.Rule.Text, b2) {
 		t.Errorf("drop rule evidence: %q", res.Verdict.Rule.Text)
+	}
+	checkLive(t, w, Request{Src: "pod-a", Dst: "b-2:8080"})
+
+	// Moved to node2's FORWARD chain and turned on the answer, the DROP
+	// lets the SYN reach b-2 and stops its SYN-ACK: the request is
+	// delivered, the reply dropped there, and the probe times out.
+	node2 := lab.Nodes[1].Netns
+	for _, c := range []struct {
+		netns string
+		args  []string
+	}{
+		{node1, []string{"-D", "FORWARD", "1"}},
+		{node2, []string{"-I", "FORWARD", "1", "-s", b2, "-p", "tcp", "--sport", "8080", "-j", "DROP"}},
+	} {
+		if out, err := nsenter.Output(nsenter.Net(c.netns), nil, "iptables", c.args...); err != nil {
+			t.Fatalf("iptables %v: %v %s", c.args, err, out)
+		}
+	}
+	if w, err = LoadLab(lab.Name, ""); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = w.Trace(Request{Src: "pod-a", Dst: "b-2:8080"}); err != nil {
+		t.Fatal(err)
+	}
+	if rv := res.Reply; res.Verdict.Kind != Delivered || rv == nil || rv.Verdict.Kind != Dropped || rv.Verdict.Rule == nil || rv.Verdict.Rule.Chain != "FORWARD" || rv.Verdict.Rule.Num != 1 || rv.Verdict.Node != "node2" {
+		t.Fatalf("with a DROP of b-2's answers in node2's FORWARD: %+v, reply %+v", res.Verdict, res.Reply)
 	}
 	checkLive(t, w, Request{Src: "pod-a", Dst: "b-2:8080"})
 

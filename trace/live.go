@@ -50,7 +50,10 @@ type LiveReport struct {
 
 // LiveHop is one predicted hop checked against the captures.
 type LiveHop struct {
-	Hop       int         `json:"hop"` // 1-based, into the result's hops
+	Hop int `json:"hop"` // 1-based, into the result's hops (the reply's, with Reply)
+	// Reply marks a hop of the reply (a SYN-ACK, an echo reply) on its
+	// way back.
+	Reply     bool        `json:"reply,omitempty"`
 	Node      string      `json:"node"`
 	Netns     string      `json:"netns"`
 	Device    string      `json:"device"`

@@ -105,7 +105,7 @@ func (w *World) Live(ctx context.Context, req Request, o LiveOptions) (*Result, 
 	}
 	keep := func(p capture.Packet) bool {
 		r := p.Tuple.Reverse()
-		return p.OK && (tuples[p.Tuple] || tuples[r] || tuples[wild(p.Tuple)] || tuples[wildDst(r)])
+		return p.OK && (tuples[p.Tuple] || tuples[r] || tuples[wild(p.Tuple)] || tuples[wild(r)] || tuples[wildDst(r)])
 	}
 
 	// The kernel's trace in every namespace whose rules the path crosses.
@@ -184,7 +184,9 @@ func (w *World) Live(ctx context.Context, req Request, o LiveOptions) (*Result, 
 
 	// The prediction to hold the probe to: the one for the endpoint the
 	// kernel chose (the branch whose taps saw the most).
-	seen := func(t tap) (bool, *capture.Packet) {
+	// anyDPort: a reply to a packet whose source port a source NAT may
+	// have changed, matched without its destination port.
+	seenPort := func(t tap, anyDPort bool) (bool, *capture.Packet) {
 		i := index[t.at.NS.Path+"\x00"+t.dev]
 		var other *capture.Packet
 		want := capTuple(t.pkt)
@@ -193,7 +195,7 @@ func (w *World) Live(ctx context.Context, req Request, o LiveOptions) (*Result, 
 			if p.Point != i {
 				continue
 			}
-			if (p.Tuple == want || t.pkt.AnySPort && wild(p.Tuple) == wild(want)) && p.Outgoing == t.out {
+			if (p.Tuple == want || t.pkt.AnySPort && wild(p.Tuple) == wild(want) || anyDPort && wildDst(p.Tuple) == wildDst(want)) && p.Outgoing == t.out {
 				return true, p
 			}
 			if other == nil && p.Outgoing == t.out && p.Tuple.Proto == want.Proto && (p.Tuple.SPort == want.SPort || p.Tuple.DPort == want.DPort) {
@@ -202,6 +204,7 @@ func (w *World) Live(ctx context.Context, req Request, o LiveOptions) (*Result, 
 		}
 		return false, other
 	}
+	seen := func(t tap) (bool, *capture.Packet) { return seenPort(t, false) }
 	best, bestScore := res, -1
 	for _, p := range preds {
 		score := 0
@@ -246,6 +249,34 @@ func (w *World) Live(ctx context.Context, req Request, o LiveOptions) (*Result, 
 			report.NAT = append(report.NAT, fmt.Sprintf("%s on %s: %s → %s", n.Kind, h.Node, n.From, n.To))
 		}
 	}
+	// The reply, where one is due (a TCP connection's SYN-ACK, an echo
+	// reply; a UDP server need not answer a probe), is held to its
+	// predicted hops the same way, after the request's.
+	if res.Reply != nil && (res.Packet.Proto == "tcp" || res.Packet.Proto == "icmp") {
+		anyDPort := sentAnySPort(res)
+		for i, h := range res.Reply.Hops {
+			for _, t := range h.taps {
+				ok, as := seenPort(t, anyDPort)
+				lh := LiveHop{Hop: i + 1, Reply: true, Node: t.at.Node.Name, Netns: t.at.Label(), Device: t.dev, Direction: map[bool]string{true: "out", false: "in"}[t.out], Expected: view(t.pkt), Seen: ok}
+				if !ok && as != nil {
+					v := view(fromCap(as.Tuple))
+					lh.SeenAs = &v
+				}
+				report.Hops = append(report.Hops, lh)
+				if !ok && report.Divergence == "" {
+					switch {
+					case as != nil:
+						report.Divergence = fmt.Sprintf("reply hop %d (%s): the reply passed %s as %s, predicted %s", i+1, h.Kind, t.dev, fromCap(as.Tuple), t.pkt)
+					default:
+						report.Divergence = fmt.Sprintf("reply hop %d (%s): the reply was not seen %s %s in %s on %s (predicted %s)", i+1, h.Kind, lh.Direction, t.dev, t.at.Label(), t.at.Node.Name, t.pkt)
+					}
+				}
+			}
+			for _, n := range h.NAT {
+				report.NAT = append(report.NAT, fmt.Sprintf("%s on %s (reply): %s → %s", n.Kind, h.Node, n.From, n.To))
+			}
+		}
+	}
 	for _, t := range traces {
 		report.Rules = append(report.Rules, liveRules(t.at, firstPacket(t.at, t.events, res), res)...)
 	}
@@ -261,6 +292,20 @@ func (w *World) Live(ctx context.Context, req Request, o LiveOptions) (*Result, 
 	report.Agrees = report.Divergence == ""
 	res.Live = report
 	return res, report, nil
+}
+
+// sentAnySPort says whether a source NAT on the request's path may have
+// picked another source port (the reply's destination port, until
+// conntrack undoes it).
+func sentAnySPort(r *Result) bool {
+	for _, h := range r.Hops {
+		for _, t := range h.taps {
+			if t.pkt.AnySPort {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func replyHops(r *Result) []Hop {
@@ -303,6 +348,11 @@ func packetOf(v PacketView) Packet {
 // expectedOutcome is what the sender may see for a verdict (none: no
 // expectation).
 func expectedOutcome(r *Result) []string {
+	if r.Verdict.Kind == Delivered && r.Reply != nil && r.Reply.Verdict.Kind != Delivered && (r.Packet.Proto == "tcp" || r.Packet.Proto == "icmp") {
+		// The request arrives but its answer does not come back as the
+		// answer (dropped, or asymmetric: the source discards it).
+		return []string{"timeout"}
+	}
 	switch r.Packet.Proto {
 	case "tcp":
 		switch r.Verdict.Kind {

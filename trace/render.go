@@ -109,7 +109,11 @@ func writeLive(w io.Writer, l *LiveReport, o TextOptions) {
 				mark = o.c(ansiRed, fmt.Sprintf("seen as %s:%d → %s:%d", h.SeenAs.Src, h.SeenAs.SPort, h.SeenAs.Dst, h.SeenAs.DPort))
 			}
 		}
-		fmt.Fprintf(w, "  hop %2d  %-6s %-28s %-14s %-3s  %s\n", h.Hop, h.Node, h.Netns, h.Device, h.Direction, mark)
+		which := "hop  "
+		if h.Reply {
+			which = "reply"
+		}
+		fmt.Fprintf(w, "  %s %2d  %-6s %-28s %-14s %-3s  %s\n", which, h.Hop, h.Node, h.Netns, h.Device, h.Direction, mark)
 	}
 	if l.Endpoint != "" {
 		fmt.Fprintf(w, "  endpoint the kernel chose: %s\n", l.Endpoint)
