@@ -220,6 +220,13 @@ func printNode(w io.Writer, s *inspect.Snapshot) {
 		}
 		fmt.Fprintf(w, "kube-proxy mode: %s; rules: %s; nft tables: %s\n", node.KubeProxyMode, orDash(strings.Join(backends, ", ")), orDash(strings.Join(node.NFTables, ", ")))
 	}
+	if len(node.IPSets) > 0 {
+		var sets []string
+		for _, s := range node.IPSets {
+			sets = append(sets, fmt.Sprintf("%s (%s, %d)", s.Name, s.Type, len(s.Members)))
+		}
+		fmt.Fprintf(w, "ipsets: %s\n", strings.Join(sets, ", "))
+	}
 	for _, warn := range node.Warnings {
 		fmt.Fprintf(w, "WARNING: %s\n", warn)
 	}

@@ -8,6 +8,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 have iptables-restore || need_pkgs+=(iptables)
 have nft || need_pkgs+=(nftables)
 have conntrack || need_pkgs+=(conntrack)
+have ipset || need_pkgs+=(ipset)
 have ip || need_pkgs+=(iproute2)
 [ -x /usr/lib/cni/bridge ] || need_pkgs+=(containernetworking-plugins)
 have make || need_pkgs+=(make)

@@ -3,6 +3,7 @@ package inspect
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -72,6 +73,12 @@ func readNetfilter(n *Netns, lazy bool) {
 		}
 	}
 
+	if sets, err := readIPSets(n.Path, n.Netfilter); err != nil {
+		errs = append(errs, err.Error())
+	} else {
+		n.IPSets = sets
+	}
+
 	var kubeIn []string
 	for _, rs := range n.Netfilter {
 		source := rs.Source
@@ -102,6 +109,44 @@ func readNetfilter(n *Netns, lazy bool) {
 	if len(errs) > 0 {
 		n.Error = strings.TrimPrefix(n.Error+"; "+strings.Join(errs, "; "), "; ")
 	}
+}
+
+// readIPSets reads the namespace's ipsets with `ipset save`, when the
+// kernel has ipsets at all: without the ip_set module loaded there are
+// none, and asking would load it (netx changes nothing on a node). Without
+// the ipset program, rules that look sets up are evaluated as unknown; the
+// error says so.
+func readIPSets(path string, rules []*netfilter.Ruleset) ([]netfilter.IPSet, error) {
+	if _, err := os.Stat("/sys/module/ip_set"); err != nil {
+		return nil, nil
+	}
+	prog, err := exec.LookPath("ipset")
+	if err != nil {
+		if usesIPSets(rules) {
+			return nil, fmt.Errorf("rules look packets up in ipsets (-m set) but the ipset program is not installed (apt-get install ipset): their members are unknown")
+		}
+		return nil, nil
+	}
+	out, err := nsenter.Output(nsenter.Net(path), nil, prog, "save")
+	if err != nil {
+		return nil, fmt.Errorf("ipset save: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return netfilter.ParseIPSetSave(bytes.NewReader(out))
+}
+
+func usesIPSets(rules []*netfilter.Ruleset) bool {
+	for _, rs := range rules {
+		for _, t := range rs.Tables {
+			for _, c := range t.Chains {
+				for _, r := range c.Rules {
+					if slices.ContainsFunc(r.Matches, func(m netfilter.Match) bool { return m.Kind == netfilter.MatchIPSet }) {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
 }
 
 func appendMode(cur, m string) string {

@@ -79,6 +79,9 @@ type Netns struct {
 	// nftables (read over netlink; the tables iptables-nft manages are
 	// left to the first).
 	Netfilter []*netfilter.Ruleset `json:"netfilter,omitempty"`
+	// IPSets are the node's ipsets (ipset save), which iptables rules
+	// look packets up in (-m set).
+	IPSets []netfilter.IPSet `json:"ipsets,omitempty"`
 	// NFTables lists the node's nft tables ("ip kube-proxy", "ip nat"...).
 	NFTables []string `json:"nftables,omitempty"`
 	// KubeProxyMode is read from the rules themselves: iptables, nftables,

@@ -118,7 +118,7 @@ func (k *walker) netfilter(at Where, hook nf.Hook, in, out string, nh netip.Addr
 		k.entry = &ctEntry{at: at, orig: pkt}
 	}
 	ctx := hookCtx{
-		hook: hook, in: in, out: out, bridged: bridged, physIn: physIn, physOut: physOut, ct: &k.ct,
+		hook: hook, in: in, out: out, bridged: bridged, physIn: physIn, physOut: physOut, ct: &k.ct, ipsets: at.NS.IPSets,
 		addrType: func(a netip.Addr) string { return addrType(at.NS, a) },
 		masqAddr: func() netip.Addr { return preferredSrc(at.NS, out, nh) },
 		redirAddr: func() netip.Addr {

@@ -75,6 +75,18 @@ type hookCtx struct {
 	redirAddr func() netip.Addr
 	// fetch reads a lazily read set's elements from the live node.
 	fetch func(t *nf.Table, set string) ([]nf.Element, error)
+	// ipsets are the namespace's ipsets (-m set), nil when not read.
+	ipsets []nf.IPSet
+}
+
+// ipset finds an ipset by name.
+func (ctx hookCtx) ipset(name string) *nf.IPSet {
+	for i := range ctx.ipsets {
+		if ctx.ipsets[i].Name == name {
+			return &ctx.ipsets[i]
+		}
+	}
+	return nil
 }
 
 // nfOutcome is one way a hook can end for the packet. A hook without
@@ -570,7 +582,15 @@ func matchOne(m *nf.Match, ctx hookCtx, pkt *Packet, table *nf.Table) (float64, 
 	case nf.MatchLookup:
 		return lookupMatch(m, table, ctx, *pkt)
 	case nf.MatchIPSet:
-		return 0, "ipset " + m.Value + " (its members are not in the snapshot)"
+		set := ctx.ipset(m.Value)
+		if set == nil {
+			return 0, "ipset " + m.Value + " (not in the snapshot: its members are unknown)"
+		}
+		hit, why := nf.IPSetMatch(set, m.Values, nf.IPSetPacket{Proto: pkt.Proto, Src: pkt.Src, Dst: pkt.Dst, SPort: pkt.SPort, DPort: pkt.DPort, InIface: ctx.in, OutIface: ctx.out, Mark: pkt.Mark}, ctx.ipset)
+		if why != "" {
+			return 0, why
+		}
+		return b2f(hit), ""
 	case nf.MatchMACSource:
 		return 0, "mac-source " + m.Value
 	}
