@@ -227,37 +227,16 @@ func (w *World) Live(ctx context.Context, req Request, o LiveOptions) (*Result, 
 			report.Endpoint = b.Endpoint
 		}
 	}
-	for i, h := range res.Hops {
-		for _, t := range h.taps {
-			ok, as := seen(t)
-			lh := LiveHop{Hop: i + 1, Node: t.at.Node.Name, Netns: t.at.Label(), Device: t.dev, Direction: map[bool]string{true: "out", false: "in"}[t.out], Expected: view(t.pkt), Seen: ok}
-			if !ok && as != nil {
-				v := view(fromCap(as.Tuple))
-				lh.SeenAs = &v
-			}
-			report.Hops = append(report.Hops, lh)
-			if !ok && report.Divergence == "" {
-				switch {
-				case as != nil:
-					report.Divergence = fmt.Sprintf("hop %d (%s): the probe passed %s as %s, predicted %s", i+1, h.Kind, t.dev, fromCap(as.Tuple), t.pkt)
-				default:
-					report.Divergence = fmt.Sprintf("hop %d (%s): the probe was not seen %s %s in %s on %s (predicted %s)", i+1, h.Kind, lh.Direction, t.dev, t.at.Label(), t.at.Node.Name, t.pkt)
-				}
-			}
+	// judge holds one direction's predicted hops to the captures.
+	judge := func(hops []Hop, reply, anyDPort bool) {
+		what, which, nat := "probe", "hop", ""
+		if reply {
+			what, which, nat = "reply", "reply hop", " (reply)"
 		}
-		for _, n := range h.NAT {
-			report.NAT = append(report.NAT, fmt.Sprintf("%s on %s: %s → %s", n.Kind, h.Node, n.From, n.To))
-		}
-	}
-	// The reply, where one is due (a TCP connection's SYN-ACK, an echo
-	// reply; a UDP server need not answer a probe), is held to its
-	// predicted hops the same way, after the request's.
-	if res.Reply != nil && (res.Packet.Proto == "tcp" || res.Packet.Proto == "icmp") {
-		anyDPort := sentAnySPort(res)
-		for i, h := range res.Reply.Hops {
+		for i, h := range hops {
 			for _, t := range h.taps {
 				ok, as := seenPort(t, anyDPort)
-				lh := LiveHop{Hop: i + 1, Reply: true, Node: t.at.Node.Name, Netns: t.at.Label(), Device: t.dev, Direction: map[bool]string{true: "out", false: "in"}[t.out], Expected: view(t.pkt), Seen: ok}
+				lh := LiveHop{Hop: i + 1, Reply: reply, Node: t.at.Node.Name, Netns: t.at.Label(), Device: t.dev, Direction: map[bool]string{true: "out", false: "in"}[t.out], Expected: view(t.pkt), Seen: ok}
 				if !ok && as != nil {
 					v := view(fromCap(as.Tuple))
 					lh.SeenAs = &v
@@ -266,16 +245,23 @@ func (w *World) Live(ctx context.Context, req Request, o LiveOptions) (*Result, 
 				if !ok && report.Divergence == "" {
 					switch {
 					case as != nil:
-						report.Divergence = fmt.Sprintf("reply hop %d (%s): the reply passed %s as %s, predicted %s", i+1, h.Kind, t.dev, fromCap(as.Tuple), t.pkt)
+						report.Divergence = fmt.Sprintf("%s %d (%s): the %s passed %s as %s, predicted %s", which, i+1, h.Kind, what, t.dev, fromCap(as.Tuple), t.pkt)
 					default:
-						report.Divergence = fmt.Sprintf("reply hop %d (%s): the reply was not seen %s %s in %s on %s (predicted %s)", i+1, h.Kind, lh.Direction, t.dev, t.at.Label(), t.at.Node.Name, t.pkt)
+						report.Divergence = fmt.Sprintf("%s %d (%s): the %s was not seen %s %s in %s on %s (predicted %s)", which, i+1, h.Kind, what, lh.Direction, t.dev, t.at.Label(), t.at.Node.Name, t.pkt)
 					}
 				}
 			}
 			for _, n := range h.NAT {
-				report.NAT = append(report.NAT, fmt.Sprintf("%s on %s (reply): %s → %s", n.Kind, h.Node, n.From, n.To))
+				report.NAT = append(report.NAT, fmt.Sprintf("%s on %s%s: %s → %s", n.Kind, h.Node, nat, n.From, n.To))
 			}
 		}
+	}
+	judge(res.Hops, false, false)
+	// The reply, where one is due (a TCP connection's SYN-ACK, an echo
+	// reply; a UDP server need not answer a probe), is held to its
+	// predicted hops the same way, after the request's.
+	if res.Reply != nil && (res.Packet.Proto == "tcp" || res.Packet.Proto == "icmp") {
+		judge(res.Reply.Hops, true, sentAnySPort(res))
 	}
 	for _, t := range traces {
 		report.Rules = append(report.Rules, liveRules(t.at, firstPacket(t.at, t.events, res), res)...)
