@@ -228,6 +228,23 @@ func TestTraceBadInput(t *testing.T) {
 	}
 }
 
+// TestTraceBadEndpoint: --endpoint must be one the rules can send the
+// packet to (real kube-proxy rules, both modes).
+func TestTraceBadEndpoint(t *testing.T) {
+	for _, mode := range []string{"iptables", "nftables"} {
+		w, bOn := loadCluster(t, mode)
+		for _, c := range []struct{ dst, endpoint, want string }{
+			{"svc/svc-b", "192.0.2.7", "--endpoint 192.0.2.7 is not among the endpoints the rules offer here ("},
+			{bOn["node2"] + ":8080", "192.0.2.7", "has no service endpoint to choose (no DNAT on the way); drop --endpoint"},
+		} {
+			_, err := w.Trace(Request{Src: "pod-a", Dst: c.dst, Endpoint: netip.MustParseAddr(c.endpoint)})
+			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") || !IsBadRequest(err) {
+				t.Errorf("%s: pod-a → %s --endpoint %s: %v, want one line with %q", mode, c.dst, c.endpoint, err, c.want)
+			}
+		}
+	}
+}
+
 func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)

@@ -117,10 +117,42 @@ func (w *World) run(req Request) (*Result, source, error) {
 		k.verdict = &Verdict{Kind: Unknown, Detail: "the walk ended without a verdict"}
 	}
 	res.Verdict, res.Hops, res.Branches, res.Warnings = *k.verdict, k.hops, k.branches, dedupe(k.warnings)
+	if err := checkEndpoint(req.Endpoint, res); err != nil {
+		return nil, source{}, err
+	}
 	if k.verdict.Kind == Delivered {
 		res.Reply = w.reply(k, src, pkt)
 	}
 	return res, src, nil
+}
+
+// checkEndpoint refuses an --endpoint the packet could not go to: none
+// of the choices a service offered, nor where a DNAT sent it.
+func checkEndpoint(ep netip.Addr, res *Result) error {
+	if !ep.IsValid() {
+		return nil
+	}
+	var seen []string
+	for _, b := range res.Branches {
+		seen = append(seen, b.Endpoint)
+	}
+	for _, h := range res.Hops {
+		for _, n := range h.NAT {
+			if n.Kind == "DNAT" {
+				seen = append(seen, n.To)
+			}
+		}
+	}
+	seen = dedupe(seen)
+	for _, s := range seen {
+		if a, err := netip.ParseAddrPort(s); err == nil && a.Addr() == ep || s == ep.String() {
+			return nil
+		}
+	}
+	if len(seen) == 0 {
+		return badf("--endpoint %s: the path to %s has no service endpoint to choose (no DNAT on the way); drop --endpoint", ep, endText(res.Dst))
+	}
+	return badf("--endpoint %s is not among the endpoints the rules offer here (%s); pick one of them", ep, strings.Join(seen, ", "))
 }
 
 func dedupe(s []string) []string {
