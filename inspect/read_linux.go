@@ -159,7 +159,8 @@ func readNetns(n *Netns, isNode, lazySets bool) {
 		readNetfilter(n, lazySets)
 	}
 	if len(errs) > 0 {
-		n.Error = strings.Join(errs, "; ")
+		// After readNetfilter's own errors, not instead of them.
+		n.Error = strings.TrimPrefix(n.Error+"; "+strings.Join(errs, "; "), "; ")
 	}
 }
 
