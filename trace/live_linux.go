@@ -334,10 +334,16 @@ func packetOf(v PacketView) Packet {
 // expectedOutcome is what the sender may see for a verdict (none: no
 // expectation).
 func expectedOutcome(r *Result) []string {
-	if r.Verdict.Kind == Delivered && r.Reply != nil && r.Reply.Verdict.Kind != Delivered && (r.Packet.Proto == "tcp" || r.Packet.Proto == "icmp") {
-		// The request arrives but its answer does not come back as the
-		// answer (dropped, or asymmetric: the source discards it).
-		return []string{"timeout"}
+	if r.Verdict.Kind == Delivered && r.Reply != nil && (r.Packet.Proto == "tcp" || r.Packet.Proto == "icmp") {
+		switch r.Reply.Verdict.Kind {
+		case Delivered:
+		case Unknown, Left:
+			return nil // the reply's fate is not predicted
+		default:
+			// The request arrives but its answer does not come back as
+			// the answer (dropped, or asymmetric: the source discards it).
+			return []string{"timeout"}
+		}
 	}
 	switch r.Packet.Proto {
 	case "tcp":

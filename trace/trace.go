@@ -144,6 +144,9 @@ func checkEndpoint(ep netip.Addr, res *Result) error {
 		}
 	}
 	seen = dedupe(seen)
+	if len(seen) == 0 && res.Verdict.Kind != Delivered && res.Verdict.Kind != Refused {
+		return nil // the walk stopped before any choice: the verdict says why
+	}
 	for _, s := range seen {
 		if a, err := netip.ParseAddrPort(s); err == nil && a.Addr() == ep || s == ep.String() {
 			return nil

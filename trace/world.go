@@ -110,7 +110,7 @@ func mergeServices(have, add []*Service) []*Service {
 // merged service was a quarter of a trace's time there.
 type serviceIndex struct {
 	n  int // len(list) when by was built
-	by map[string][]int
+	by map[string][]*Service
 }
 
 func serviceKey(s *Service) string { return s.Namespace + "/" + s.Name + "/" + s.Protocol }
@@ -119,25 +119,24 @@ func serviceKey(s *Service) string { return s.Namespace + "/" + s.Name + "/" + s
 // or port name left empty on either side matches any), and returns have.
 func (ix *serviceIndex) merge(have, add []*Service) []*Service {
 	if ix.by == nil || ix.n != len(have) {
-		ix.by = make(map[string][]int, len(have)+len(add))
-		for i, h := range have {
+		ix.by = make(map[string][]*Service, len(have)+len(add))
+		for _, h := range have {
 			k := serviceKey(h)
-			ix.by[k] = append(ix.by[k], i)
+			ix.by[k] = append(ix.by[k], h)
 		}
 	}
 	for _, s := range add {
 		k := serviceKey(s)
-		i := slices.IndexFunc(ix.by[k], func(j int) bool {
-			h := have[j]
+		i := slices.IndexFunc(ix.by[k], func(h *Service) bool {
 			return (h.Port == s.Port || h.Port == 0 || s.Port == 0) && (h.PortName == s.PortName || h.PortName == "" || s.PortName == "")
 		})
 		if i < 0 {
 			c := *s
-			ix.by[k] = append(ix.by[k], len(have))
+			ix.by[k] = append(ix.by[k], &c)
 			have = append(have, &c)
 			continue
 		}
-		h := have[ix.by[k][i]]
+		h := ix.by[k][i]
 		if !h.ClusterIP.IsValid() {
 			h.ClusterIP = s.ClusterIP
 		}

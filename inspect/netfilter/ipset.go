@@ -20,8 +20,15 @@ type IPSet struct {
 	Type string `json:"type"`
 	// Family is inet or inet6 (empty for bitmaps and lists).
 	Family string `json:"family,omitempty"`
-	// Members are the entries as ipset save writes them
-	// ("10.0.0.0/8 nomatch", "10.1.2.3,tcp:80", a set's name in a list).
+	// Netmask is a hash:ip set's netmask (the packet's address is masked
+	// to it before the lookup); 0 when not set.
+	Netmask int `json:"netmask,omitempty"`
+	// MarkMask is a hash:ip,mark set's markmask; 0 when not set.
+	MarkMask uint32 `json:"markmask,omitempty"`
+	// Members are the entries as ipset save writes them, with the options
+	// that change what they match ("10.0.0.0/8 nomatch",
+	// "10.0.0.0/8,eth wildcard", "10.1.2.3,tcp:80", a set's name in a
+	// list).
 	Members []string `json:"members"`
 }
 
@@ -37,14 +44,27 @@ func ParseIPSetSave(r io.Reader) ([]IPSet, error) {
 			continue
 		}
 		switch f[0] {
-		case "create", "-N", "-exist":
+		case "create", "-N":
 			if len(f) < 3 {
 				return nil, fmt.Errorf("ipset save line %d: create needs a name and a type: %q", line, sc.Text())
 			}
 			s := IPSet{Name: f[1], Type: f[2], Members: []string{}}
 			for i := 3; i+1 < len(f); i++ {
-				if f[i] == "family" {
+				switch f[i] {
+				case "family":
 					s.Family = f[i+1]
+				case "netmask":
+					n, err := strconv.Atoi(f[i+1])
+					if err != nil || n < 1 || n > 128 {
+						return nil, fmt.Errorf("ipset save line %d: bad netmask %q", line, f[i+1])
+					}
+					s.Netmask = n
+				case "markmask":
+					n, err := strconv.ParseUint(f[i+1], 0, 32)
+					if err != nil {
+						return nil, fmt.Errorf("ipset save line %d: bad markmask %q", line, f[i+1])
+					}
+					s.MarkMask = uint32(n)
 				}
 			}
 			if _, dup := index[s.Name]; dup {
@@ -65,8 +85,10 @@ func ParseIPSetSave(r io.Reader) ([]IPSet, error) {
 			if i := slices.Index(opts, "comment"); i >= 0 {
 				opts = opts[:i] // a comment is last, and free text
 			}
-			if slices.Contains(opts, "nomatch") {
-				m += " nomatch"
+			for _, o := range []string{"nomatch", "wildcard"} {
+				if slices.Contains(opts, o) {
+					m += " " + o
+				}
 			}
 			out[i].Members = append(out[i].Members, m)
 		default:
@@ -115,25 +137,36 @@ func ipsetMatch(s *IPSet, flags []string, p IPSetPacket, sets func(string) *IPSe
 		}
 		return false, ""
 	}
-	if s.Family == "inet6" {
-		return false, fmt.Sprintf("ipset %s: IPv6 sets are not modelled", s.Name)
-	}
 	want := strings.Split(dims, ",")
-	if len(flags) < len(want) {
-		return false, fmt.Sprintf("ipset %s: %d flags for a %d-dimension set", s.Name, len(flags), len(want))
+	if s.Family == "inet6" || len(flags) < len(want) {
+		// The kernel answers no: the set is of the other family, or the
+		// rule gives fewer directions than the set has dimensions.
+		return false, ""
 	}
-	// The most specific matching entry decides (a nomatch entry excludes
-	// what a wider one holds).
-	best, bestLen := false, -1
+	if s.Netmask != 0 {
+		p.Src = netip.PrefixFrom(p.Src, s.Netmask).Masked().Addr()
+		p.Dst = netip.PrefixFrom(p.Dst, s.Netmask).Masked().Addr()
+	}
+	if s.MarkMask != 0 {
+		p.Mark &= s.MarkMask
+	}
+	// The most specific matching entry decides, prefix lengths compared
+	// dimension by dimension as the kernel tries them (a nomatch entry
+	// excludes what a wider one holds).
+	best, bestSpec := false, []int(nil)
 	for _, m := range s.Members {
-		text, nomatch := strings.CutSuffix(m, " nomatch")
-		parts := strings.Split(text, ",")
+		f := strings.Fields(m)
+		if len(f) == 0 {
+			continue
+		}
+		opts := f[1:]
+		parts := strings.Split(f[0], ",")
 		if len(parts) != len(want) {
 			return false, fmt.Sprintf("ipset %s: entry %q does not fit type %s", s.Name, m, s.Type)
 		}
-		hit, spec := true, 0
+		hit, spec := true, make([]int, 0, len(want))
 		for i, d := range want {
-			h, n, why := ipsetDim(kind, d, parts[i], flags[i] == "src", p)
+			h, n, why := ipsetDim(kind, d, parts[i], flags[i] == "src", slices.Contains(opts, "wildcard"), p)
 			if why != "" {
 				return false, fmt.Sprintf("ipset %s: %s", s.Name, why)
 			}
@@ -141,10 +174,10 @@ func ipsetMatch(s *IPSet, flags []string, p IPSetPacket, sets func(string) *IPSe
 				hit = false
 				break
 			}
-			spec += n
+			spec = append(spec, n)
 		}
-		if hit && spec > bestLen {
-			best, bestLen = !nomatch, spec
+		if hit && (bestSpec == nil || slices.Compare(spec, bestSpec) > 0) {
+			best, bestSpec = !slices.Contains(opts, "nomatch"), spec
 		}
 	}
 	return best, ""
@@ -152,7 +185,7 @@ func ipsetMatch(s *IPSet, flags []string, p IPSetPacket, sets func(string) *IPSe
 
 // ipsetDim matches one dimension of an entry against the packet, and
 // says how specific the entry is there (a prefix's length).
-func ipsetDim(kind, dim, v string, src bool, p IPSetPacket) (hit bool, spec int, why string) {
+func ipsetDim(kind, dim, v string, src, wildcard bool, p IPSetPacket) (hit bool, spec int, why string) {
 	addr, port := p.Dst, p.DPort
 	if src {
 		addr, port = p.Src, p.SPort
@@ -208,11 +241,13 @@ func ipsetDim(kind, dim, v string, src bool, p IPSetPacket) (hit bool, spec int,
 		if src {
 			iface = p.InIface
 		}
-		if name, ok := strings.CutPrefix(v, "physdev:"); ok {
-			v = name
+		if strings.HasPrefix(v, "physdev:") {
+			// A bridge port entry: iptables' set match never looks
+			// bridge ports up, so it cannot match.
+			return false, 0, ""
 		}
-		if prefix, ok := strings.CutSuffix(v, "+"); ok {
-			return strings.HasPrefix(iface, prefix), 0, ""
+		if wildcard {
+			return strings.HasPrefix(iface, v), 0, ""
 		}
 		return iface == v, 0, ""
 	case "mark":

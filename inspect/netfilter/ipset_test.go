@@ -21,7 +21,13 @@ create host hash:ip family inet hashsize 1024 maxelem 65536 timeout 600
 add host 192.168.77.11 timeout 598
 create ifaces hash:net,iface family inet hashsize 1024 maxelem 65536
 add ifaces 10.244.1.0/24,cni0
-add ifaces 0.0.0.0/0,physdev:eth+
+add ifaces 0.0.0.0/1,eth wildcard
+add ifaces 128.0.0.0/1,physdev:veth1
+create masked hash:ip family inet hashsize 1024 maxelem 65536 netmask 24
+add masked 10.1.1.0
+create nets hash:net,net family inet hashsize 1024 maxelem 65536
+add nets 10.0.0.0/8,1.2.3.4 nomatch
+add nets 10.1.0.0/16,1.2.0.0/16
 create both list:set size 8
 add both host
 add both svc
@@ -37,7 +43,7 @@ func TestParseIPSetSave(t *testing.T) {
 	for _, s := range sets {
 		names = append(names, s.Name+" "+s.Type+" "+s.Family)
 	}
-	if want := []string{"allow hash:net inet", "svc hash:ip,port inet", "ports bitmap:port ", "host hash:ip inet", "ifaces hash:net,iface inet", "both list:set ", "v6 hash:ip inet6"}; !reflect.DeepEqual(names, want) {
+	if want := []string{"allow hash:net inet", "svc hash:ip,port inet", "ports bitmap:port ", "host hash:ip inet", "ifaces hash:net,iface inet", "masked hash:ip inet", "nets hash:net,net inet", "both list:set ", "v6 hash:ip inet6"}; !reflect.DeepEqual(names, want) {
 		t.Errorf("sets:\n%q\nwant\n%q", names, want)
 	}
 	if m := sets[0].Members; !reflect.DeepEqual(m, []string{"10.244.0.0/16", "10.244.2.2 nomatch"}) {
@@ -46,13 +52,20 @@ func TestParseIPSetSave(t *testing.T) {
 	if m := sets[1].Members; !reflect.DeepEqual(m, []string{"10.96.0.10,tcp:80", "10.96.0.11,udp:53"}) {
 		t.Errorf("svc (comments dropped): %q", m)
 	}
-	if m := sets[6].Members; m == nil || len(m) != 0 {
+	if m := sets[4].Members; !reflect.DeepEqual(m, []string{"10.244.1.0/24,cni0", "0.0.0.0/1,eth wildcard", "128.0.0.0/1,physdev:veth1"}) {
+		t.Errorf("ifaces (wildcard kept): %q", m)
+	}
+	if sets[5].Netmask != 24 {
+		t.Errorf("netmask: %d", sets[5].Netmask)
+	}
+	if m := sets[8].Members; m == nil || len(m) != 0 {
 		t.Errorf("an empty set has no members, not null: %#v", m)
 	}
 
 	for _, bad := range []string{
 		"add nowhere 1.2.3.4\n",
 		"create x hash:ip\ncreate x hash:ip\n",
+		"create x hash:ip netmask 33x\n",
 		"create x\n",
 		"flush\n",
 	} {
@@ -99,19 +112,33 @@ func TestIPSetMatch(t *testing.T) {
 		{"ports", "dst", pkt("udp", "1.1.1.1", 1, "2.2.2.2", 30100), true, ""},
 		{"ports", "dst", pkt("tcp", "1.1.1.1", 1, "2.2.2.2", 30101), false, ""},
 		{"host", "src", pkt("tcp", "192.168.77.11", 1, "2.2.2.2", 1), true, ""},
-		{"ifaces", "dst,src", pkt("tcp", "1.1.1.1", 1, "10.244.1.9", 1), true, ""},  // in cni0
-		{"ifaces", "dst,dst", pkt("tcp", "1.1.1.1", 1, "172.16.0.1", 1), true, ""}, // out eth0 (eth+)
-		{"ifaces", "dst,src", pkt("tcp", "1.1.1.1", 1, "172.16.0.1", 1), false, ""},
+		{"ifaces", "dst,src", pkt("tcp", "1.1.1.1", 1, "10.244.1.9", 1), true, ""},                         // in cni0
+		{"ifaces", "dst,dst", pkt("tcp", "1.1.1.1", 1, "10.244.1.9", 1), true, ""},                         // out eth0: eth, wildcard
+		{"ifaces", "dst,dst", pkt("tcp", "1.1.1.1", 1, "100.64.0.1", 1), true, ""},                         // out eth0: eth, wildcard
+		{"ifaces", "dst,src", pkt("tcp", "1.1.1.1", 1, "100.64.0.1", 1), false, ""},                        // in cni0: not eth*
+		{"ifaces", "dst,src", IPSetPacket{Proto: "tcp", Dst: a("200.0.0.1"), InIface: "veth1"}, false, ""}, // physdev: never by -m set
+		{"masked", "dst", pkt("tcp", "1.1.1.1", 1, "10.1.1.77", 80), true, ""},
+		{"masked", "dst", pkt("tcp", "1.1.1.1", 1, "10.1.2.77", 80), false, ""},
+		// The first dimension's longer prefix wins before the second's.
+		{"nets", "src,dst", pkt("tcp", "10.1.1.1", 1, "1.2.3.4", 80), true, ""},
+		{"nets", "src,dst", pkt("tcp", "10.2.1.1", 1, "1.2.3.4", 80), false, ""},
 		{"both", "dst,dst", pkt("tcp", "1.1.1.1", 1, "10.96.0.10", 80), true, ""},
 		{"both", "src,dst", pkt("tcp", "192.168.77.11", 1, "10.96.0.10", 81), true, ""},
 		{"both", "src,dst", pkt("tcp", "192.168.77.12", 1, "10.96.0.10", 81), false, ""},
-		{"v6", "src", pkt("tcp", "1.1.1.1", 1, "2.2.2.2", 1), false, "ipset v6: IPv6 sets are not modelled"},
-		{"svc", "dst", pkt("tcp", "1.1.1.1", 1, "10.96.0.10", 80), false, "ipset svc: 1 flags for a 2-dimension set"},
+		// The kernel answers no, not "unknown": another family, or fewer
+		// directions than dimensions.
+		{"v6", "src", pkt("tcp", "1.1.1.1", 1, "2.2.2.2", 1), false, ""},
+		{"svc", "dst", pkt("tcp", "1.1.1.1", 1, "10.96.0.10", 80), false, ""},
 	} {
 		hit, why := IPSetMatch(byName(c.set), strings.Split(c.flags, ","), c.p, byName)
 		if hit != c.hit || why != c.why {
 			t.Errorf("%s %s %+v: %v %q, want %v %q", c.set, c.flags, c.p, hit, why, c.hit, c.why)
 		}
+	}
+	// A list holding an IPv6 set goes on to the next member.
+	mixed := IPSet{Name: "mixed", Type: "list:set", Members: []string{"v6", "host"}}
+	if hit, why := IPSetMatch(&mixed, []string{"src"}, pkt("tcp", "192.168.77.11", 1, "2.2.2.2", 1), byName); !hit || why != "" {
+		t.Errorf("list of v6 and v4 sets: %v %q", hit, why)
 	}
 	// A list naming a set that is not there cannot be answered.
 	broken := IPSet{Name: "l", Type: "list:set", Members: []string{"gone"}}
