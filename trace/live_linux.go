@@ -186,7 +186,7 @@ func (w *World) Live(ctx context.Context, req Request, o LiveOptions) (*Result, 
 	// kernel chose (the branch whose taps saw the most).
 	// anyDPort: a reply to a packet whose source port a source NAT may
 	// have changed, matched without its destination port.
-	seenPort := func(t tap, anyDPort bool) (bool, *capture.Packet) {
+	seen := func(t tap, anyDPort bool) (bool, *capture.Packet) {
 		i := index[t.at.NS.Path+"\x00"+t.dev]
 		var other *capture.Packet
 		want := capTuple(t.pkt)
@@ -204,13 +204,12 @@ func (w *World) Live(ctx context.Context, req Request, o LiveOptions) (*Result, 
 		}
 		return false, other
 	}
-	seen := func(t tap) (bool, *capture.Packet) { return seenPort(t, false) }
 	best, bestScore := res, -1
 	for _, p := range preds {
 		score := 0
 		for _, h := range p.Hops {
 			for _, t := range h.taps {
-				if ok, _ := seen(t); ok {
+				if ok, _ := seen(t, false); ok {
 					score++
 				} else {
 					score--
@@ -235,7 +234,7 @@ func (w *World) Live(ctx context.Context, req Request, o LiveOptions) (*Result, 
 		}
 		for i, h := range hops {
 			for _, t := range h.taps {
-				ok, as := seenPort(t, anyDPort)
+				ok, as := seen(t, anyDPort)
 				lh := LiveHop{Hop: i + 1, Reply: reply, Node: t.at.Node.Name, Netns: t.at.Label(), Device: t.dev, Direction: map[bool]string{true: "out", false: "in"}[t.out], Expected: view(t.pkt), Seen: ok}
 				if !ok && as != nil {
 					v := view(fromCap(as.Tuple))

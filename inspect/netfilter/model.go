@@ -182,6 +182,18 @@ func (t *Table) addSet(s *Set) {
 	t.sets[s.Name] = s
 }
 
+// removeSet takes s out of the table and its index.
+func (t *Table) removeSet(s *Set) {
+	delete(t.sets, s.Name)
+	t.Sets = slices.DeleteFunc(t.Sets, func(x *Set) bool { return x == s })
+}
+
+// removeChain takes c out of the table and its index.
+func (t *Table) removeChain(c *Chain) {
+	delete(t.index, c.Name)
+	t.Chains = slices.DeleteFunc(t.Chains, func(x *Chain) bool { return x == c })
+}
+
 // Reindex rebuilds every table's indexes (see Table.Reindex).
 func (r *Ruleset) Reindex() {
 	for _, t := range r.Tables {

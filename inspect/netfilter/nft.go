@@ -5,7 +5,6 @@ import (
 	"io"
 	"io/fs"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -428,8 +427,7 @@ func (p *nftParser) command() error {
 		c.Rules = nil
 		p.dropRefs(tb, c.Name, false)
 		if verb != "flush" {
-			delete(tb.index, c.Name)
-			tb.Chains = slices.DeleteFunc(tb.Chains, func(x *Chain) bool { return x == c })
+			tb.removeChain(c)
 		}
 		return p.endCommand()
 	case "add rule", "insert rule":
@@ -502,8 +500,7 @@ func (p *nftParser) command() error {
 		s.Elements = nil
 		p.dropRefs(tb, s.Name, true)
 		if verb != "flush" {
-			delete(tb.sets, s.Name)
-			tb.Sets = slices.DeleteFunc(tb.Sets, func(x *Set) bool { return x == s })
+			tb.removeSet(s)
 		}
 		return p.endCommand()
 	case "add element", "create element", "delete element", "destroy element":
