@@ -245,6 +245,30 @@ func TestTraceBadEndpoint(t *testing.T) {
 	}
 }
 
+// TestCheckEndpoint: --endpoint is held to the choices the walk reached;
+// a walk that stopped before any (a drop ahead of the NAT) keeps its
+// verdict instead of turning into a complaint about --endpoint.
+func TestCheckEndpoint(t *testing.T) {
+	ep := netip.MustParseAddr("10.244.2.2")
+	dnat := []Hop{{NAT: []NATStep{{Kind: "DNAT", From: "10.96.0.10:80", To: "10.244.2.2:8080"}}}}
+	for _, c := range []struct {
+		name string
+		res  Result
+		ok   bool
+	}{
+		{"dropped before any choice", Result{Verdict: Verdict{Kind: Dropped}}, true},
+		{"unknown before any choice", Result{Verdict: Verdict{Kind: Unknown}}, true},
+		{"delivered without a DNAT", Result{Verdict: Verdict{Kind: Delivered}}, false},
+		{"the DNAT's endpoint", Result{Verdict: Verdict{Kind: Delivered}, Hops: dnat}, true},
+		{"a branch's endpoint", Result{Verdict: Verdict{Kind: Dropped}, Branches: []Branch{{Endpoint: "10.244.1.3:8080"}, {Endpoint: "10.244.2.2:8080"}}}, true},
+		{"not among the branches", Result{Verdict: Verdict{Kind: Dropped}, Branches: []Branch{{Endpoint: "10.244.1.3:8080"}}}, false},
+	} {
+		if err := checkEndpoint(ep, &c.res); (err == nil) != c.ok {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}
+
 func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
