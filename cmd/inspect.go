@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/netx-project/netx/inspect"
-	"github.com/netx-project/netx/inspect/netfilter"
+	"github.com/netx-project/netx/netfilter"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )

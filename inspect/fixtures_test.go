@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netx-project/netx/inspect/netfilter"
+	"github.com/netx-project/netx/netfilter"
 )
 
 // The fixtures are real snapshots of the node shapes CNIs leave behind,

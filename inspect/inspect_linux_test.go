@@ -14,9 +14,9 @@ import (
 	"testing"
 
 	"github.com/netx-project/netx/datapath"
-	"github.com/netx-project/netx/inspect/netfilter"
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/testenv"
+	"github.com/netx-project/netx/netfilter"
 )
 
 func unique(prefix string) string {

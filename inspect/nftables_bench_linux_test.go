@@ -1,8 +1,8 @@
 package inspect
 
 import (
-	"github.com/netx-project/netx/inspect/netfilter"
 	"github.com/netx-project/netx/internal/kubesynth"
+	"github.com/netx-project/netx/netfilter"
 	"strings"
 	"testing"
 	"time"

@@ -13,8 +13,8 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
-	"github.com/netx-project/netx/inspect/netfilter"
 	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/netx-project/netx/netfilter"
 	"golang.org/x/sys/unix"
 )
 

@@ -12,9 +12,9 @@ import (
 	"testing"
 
 	"github.com/netx-project/netx/datapath"
-	"github.com/netx-project/netx/inspect/netfilter"
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/testenv"
+	"github.com/netx-project/netx/netfilter"
 )
 
 // throwawayNetns makes an empty network namespace under /run/netns for

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/netx-project/netx/inspect/netfilter"
 	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/netx-project/netx/netfilter"
 )
 
 // readNetfilter reads the node's rules: iptables-save of both backends

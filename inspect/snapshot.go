@@ -3,7 +3,7 @@ package inspect
 import (
 	"time"
 
-	"github.com/netx-project/netx/inspect/netfilter"
+	"github.com/netx-project/netx/netfilter"
 )
 
 // SchemaVersion is the version of the Snapshot JSON document. Readers

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netx-project/netx/inspect/netfilter"
 	"github.com/netx-project/netx/internal/kubesynth"
+	"github.com/netx-project/netx/netfilter"
 )
 
 // encoderOutput is what netx snapshot wrote before WriteSnapshot, and

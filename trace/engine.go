@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/netx-project/netx/inspect"
-	nf "github.com/netx-project/netx/inspect/netfilter"
+	nf "github.com/netx-project/netx/netfilter"
 )
 
 // maxHops bounds a path (routing loops end as Loop).

@@ -8,7 +8,7 @@ import (
 
 	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/inspect"
-	"github.com/netx-project/netx/inspect/netfilter"
+	"github.com/netx-project/netx/netfilter"
 )
 
 // LoadNode snapshots this machine as one node: the host, or hostNetns.

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	nf "github.com/netx-project/netx/inspect/netfilter"
+	nf "github.com/netx-project/netx/netfilter"
 )
 
 // Packet is the packet being traced: its 5-tuple and its mark.

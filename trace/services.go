@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/netx-project/netx/inspect"
-	"github.com/netx-project/netx/inspect/netfilter"
+	"github.com/netx-project/netx/netfilter"
 )
 
 // servicesFromRules reads the services kube-proxy programs on a node from

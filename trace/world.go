@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/netx-project/netx/inspect"
-	"github.com/netx-project/netx/inspect/netfilter"
+	"github.com/netx-project/netx/netfilter"
 )
 
 // Node is one node's state: a snapshot taken with the node's namespace as

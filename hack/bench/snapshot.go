@@ -16,9 +16,9 @@ import (
 
 	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/inspect"
-	"github.com/netx-project/netx/inspect/netfilter"
 	"github.com/netx-project/netx/internal/kubesynth"
 	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/netx-project/netx/netfilter"
 	"golang.org/x/sys/unix"
 )
 

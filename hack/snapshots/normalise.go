@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/netx-project/netx/inspect"
-	"github.com/netx-project/netx/inspect/netfilter"
+	"github.com/netx-project/netx/netfilter"
 )
 
 // What a fixture's volatile parts become.

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netx-project/netx/inspect/netfilter"
 	"github.com/netx-project/netx/internal/kubesynth"
+	"github.com/netx-project/netx/netfilter"
 )
 
 func parseIPTables(t *testing.T, b []byte) *netfilter.Ruleset {

@@ -26,13 +26,13 @@ var fixtures = []struct {
 	sep      int // KUBE-SEP-* chains in nat
 	portmaps int // CNI-DN-* chains in nat
 }{
-	{"../../testdata/cluster/iptables/node1.iptables-save", SourceIPTablesNFT, true, []string{"mangle", "filter", "nat"}, 38, 48, 3, 4, 0},
-	{"../../testdata/cluster/iptables/node2.iptables-save", SourceIPTablesNFT, true, []string{"mangle", "filter", "nat"}, 42, 57, 3, 4, 1},
-	{"../../testdata/cluster/nftables/node1.iptables-save", SourceIPTablesNFT, true, []string{"mangle", "filter", "nat"}, 18, 6, 0, 0, 0},
-	{"../../testdata/cluster/nftables/node2.iptables-save", SourceIPTablesNFT, true, []string{"mangle", "filter", "nat"}, 22, 15, 0, 0, 1},
-	{"../../testdata/golden/datapath/seeds-node1.iptables", "", false, []string{"filter", "nat"}, 26, 42, 2, 3, 0},
-	{"../../testdata/golden/datapath/seeds-node2.iptables", "", false, []string{"filter", "nat"}, 30, 51, 2, 3, 1},
-	{"../../testdata/golden/datapath/seeds-nftables-node2.iptables", "", false, []string{"filter", "nat"}, 12, 12, 0, 0, 1},
+	{"../testdata/cluster/iptables/node1.iptables-save", SourceIPTablesNFT, true, []string{"mangle", "filter", "nat"}, 38, 48, 3, 4, 0},
+	{"../testdata/cluster/iptables/node2.iptables-save", SourceIPTablesNFT, true, []string{"mangle", "filter", "nat"}, 42, 57, 3, 4, 1},
+	{"../testdata/cluster/nftables/node1.iptables-save", SourceIPTablesNFT, true, []string{"mangle", "filter", "nat"}, 18, 6, 0, 0, 0},
+	{"../testdata/cluster/nftables/node2.iptables-save", SourceIPTablesNFT, true, []string{"mangle", "filter", "nat"}, 22, 15, 0, 0, 1},
+	{"../testdata/golden/datapath/seeds-node1.iptables", "", false, []string{"filter", "nat"}, 26, 42, 2, 3, 0},
+	{"../testdata/golden/datapath/seeds-node2.iptables", "", false, []string{"filter", "nat"}, 30, 51, 2, 3, 1},
+	{"../testdata/golden/datapath/seeds-nftables-node2.iptables", "", false, []string{"filter", "nat"}, 12, 12, 0, 0, 1},
 }
 
 func parseFile(t testing.TB, path string) *Ruleset {
@@ -194,7 +194,7 @@ func TestParseFixtures(t *testing.T) {
 // TestKubeProxyDump checks concrete facts of a real kube-proxy v1.34 +
 // CNI bridge/portmap node.
 func TestKubeProxyDump(t *testing.T) {
-	rs := parseFile(t, "../../testdata/cluster/iptables/node2.iptables-save")
+	rs := parseFile(t, "../testdata/cluster/iptables/node2.iptables-save")
 
 	// The svc-b ClusterIP dispatch rule.
 	r := ruleWith(t, rs, "nat", "KUBE-SERVICES", `"default/svc-b:http cluster IP"`)
@@ -340,7 +340,7 @@ func TestKubeProxyDump(t *testing.T) {
 // TestLabGoldens checks the restore-input spellings the lab writes, which
 // iptables-save would normalise.
 func TestLabGoldens(t *testing.T) {
-	rs := parseFile(t, "../../testdata/golden/datapath/seeds-node1.iptables")
+	rs := parseFile(t, "../testdata/golden/datapath/seeds-node1.iptables")
 	if tg := ruleWith(t, rs, "nat", "KUBE-MARK-MASQ").Target; tg.SetMark != 0x4000 || tg.Mask != 0x4000 {
 		t.Errorf("--or-mark: %+v", tg)
 	}
@@ -371,7 +371,7 @@ func TestLabGoldens(t *testing.T) {
 		t.Errorf("probability %v", st.Probability)
 	}
 
-	rs = parseFile(t, "../../testdata/golden/datapath/seeds-nftables-node2.iptables")
+	rs = parseFile(t, "../testdata/golden/datapath/seeds-nftables-node2.iptables")
 	hp := ruleWith(t, rs, "nat", "CNI-HOSTPORT-DNAT")
 	if m := matchOf(t, hp, MatchDstPort); m.Module != "multiport" || m.Ports[0] != (PortRange{8081, 8081}) {
 		t.Errorf("--destination-ports %+v", m)
@@ -821,7 +821,7 @@ func TestTokenize(t *testing.T) {
 // TestJSON checks a ruleset survives the snapshot's JSON encoding, and that
 // Reindex restores fast chain lookups after decoding.
 func TestJSON(t *testing.T) {
-	rs := parseFile(t, "../../testdata/cluster/iptables/node2.iptables-save")
+	rs := parseFile(t, "../testdata/cluster/iptables/node2.iptables-save")
 	data, err := json.Marshal(rs)
 	if err != nil {
 		t.Fatal(err)

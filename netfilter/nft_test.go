@@ -16,9 +16,9 @@ import (
 
 // nftFixtures are the real nft dumps and the lab's nft -f golden.
 var nftFixtures = []string{
-	"../../testdata/cluster/nftables/node1.nft",
-	"../../testdata/cluster/nftables/node2.nft",
-	"../../testdata/golden/datapath/seeds-node1.nft",
+	"../testdata/cluster/nftables/node1.nft",
+	"../testdata/cluster/nftables/node2.nft",
+	"../testdata/golden/datapath/seeds-node1.nft",
 }
 
 func parseNFTFile(t testing.TB, path string) *Ruleset {
@@ -81,7 +81,7 @@ func TestParseNFTCluster(t *testing.T) {
 		ipTables  string            // the iptables-save of the same node
 	}{
 		{
-			path: "../../testdata/cluster/nftables/node2.nft",
+			path: "../testdata/cluster/nftables/node2.nft",
 			endpoints: map[string]string{
 				"endpoint-KZG4W5D5-": "192.168.77.10:6443",
 				"endpoint-7RETLOUD-": "10.244.2.3:8080",
@@ -91,14 +91,14 @@ func TestParseNFTCluster(t *testing.T) {
 			svcB:     "10.96.102.201",
 			svcBEps:  []string{"endpoint-B257NW4B-default/svc-b/tcp/http__10.244.1.3/8080", "endpoint-7RETLOUD-default/svc-b/tcp/http__10.244.2.3/8080"},
 			nodePort: "192.168.77.12",
-			ipTables: "../../testdata/cluster/nftables/node2.iptables-save",
+			ipTables: "../testdata/cluster/nftables/node2.iptables-save",
 		},
 		{
-			path:     "../../testdata/cluster/nftables/node1.nft",
+			path:     "../testdata/cluster/nftables/node1.nft",
 			svcB:     "10.96.102.201",
 			svcBEps:  []string{"endpoint-B257NW4B-default/svc-b/tcp/http__10.244.1.3/8080", "endpoint-7RETLOUD-default/svc-b/tcp/http__10.244.2.3/8080"},
 			nodePort: "192.168.77.11",
-			ipTables: "../../testdata/cluster/nftables/node1.iptables-save",
+			ipTables: "../testdata/cluster/nftables/node1.iptables-save",
 		},
 	} {
 		t.Run(tc.path[strings.LastIndexByte(tc.path, '/')+1:], func(t *testing.T) {
@@ -325,7 +325,7 @@ func prefixes(r *Rule) string {
 // TestParseNFTScript checks the lab's nft -f golden: add/delete table,
 // chains with hooks, rules, sets, maps and elements added one by one.
 func TestParseNFTScript(t *testing.T) {
-	rs := parseNFTFile(t, "../../testdata/golden/datapath/seeds-node1.nft")
+	rs := parseNFTFile(t, "../testdata/golden/datapath/seeds-node1.nft")
 	if len(rs.Tables) != 1 {
 		t.Fatalf("%d tables", len(rs.Tables))
 	}
