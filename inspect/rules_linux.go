@@ -10,6 +10,7 @@ import (
 
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/netfilter"
+	"github.com/netx-project/netx/netfilter/nftnl"
 )
 
 // readNetfilter reads the node's rules: iptables-save of both backends
@@ -57,7 +58,7 @@ func readNetfilter(n *Netns, lazy bool) {
 	skip := func(family, name string) bool {
 		return iptNFT != nil && family == "ip" && iptNFT.Table(netfilter.FamilyIP, name) != nil
 	}
-	nft, nl, err := readNFTablesSkipping(n.Path, skip, lazy)
+	nft, nl, err := nftnl.ReadSkipping(n.Path, skip, lazy)
 	if err != nil {
 		errs = append(errs, "nftables: "+err.Error())
 	}

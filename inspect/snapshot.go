@@ -209,7 +209,7 @@ type Options struct {
 	// the node is the host, else empty).
 	NodeName string
 	// LazySets leaves nftables anonymous sets' elements unread
-	// (netfilter.Set.Lazy; FetchNFTSet reads one): kube-proxy's nftables
+	// (netfilter.Set.Lazy; nftnl.FetchSet reads one): kube-proxy's nftables
 	// mode has one per service, and reading 10k of them costs a second.
 	// For a trace on a live node, which needs the few on its way; a
 	// snapshot to keep needs them all.

@@ -19,9 +19,9 @@
 // ParseIPTablesSave reads iptables-save text (every table, counters
 // optional) or iptables-restore input; WriteIPTablesSave writes it back.
 // ParseNFT reads `nft list ruleset` output and `nft -f` scripts into the
-// same model; a live node's nftables ruleset is read over netlink (by
-// package inspect) and decompiled here, in files of pure translation,
-// into the text nft prints, then ParseNFT's model. The parsers never run
-// a command nor touch the kernel, so they are tested, fuzzed and
+// same model; a live node's nftables ruleset is read over netlink by
+// package nftnl, which decompiles it into the text nft prints and then
+// ParseNFT's model. Diff compares two rulesets field for field. Nothing
+// here runs a command or touches the kernel, so it is tested, fuzzed and
 // benchmarked on saved dumps.
 package netfilter

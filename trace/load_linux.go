@@ -9,6 +9,7 @@ import (
 	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/inspect"
 	"github.com/netx-project/netx/netfilter"
+	"github.com/netx-project/netx/netfilter/nftnl"
 )
 
 // LoadNode snapshots this machine as one node: the host, or hostNetns.
@@ -33,7 +34,7 @@ func LoadNode(hostNetns, cri string) (*World, error) {
 
 // fetchSet reads a lazily read set from a live node's namespace.
 func fetchSet(n *Node, family netfilter.Family, table, set string) ([]netfilter.Element, error) {
-	return inspect.FetchNFTSet(n.Snap.Node.Path, family, table, set)
+	return nftnl.FetchSet(n.Snap.Node.Path, family, table, set)
 }
 
 // LoadLab snapshots every node of a netx lab and adds what the lab knows

@@ -19,6 +19,7 @@ import (
 	"github.com/netx-project/netx/internal/kubesynth"
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/netfilter"
+	"github.com/netx-project/netx/netfilter/nftnl"
 	"golang.org/x/sys/unix"
 )
 
@@ -34,7 +35,7 @@ type snapRow struct {
 	// In-process, to show where netx's time goes.
 	discover time.Duration // inspect.Discover: every namespace found, the node read, its rules run and parsed
 	parse    time.Duration // parsing the reference's text (iptables-save or nft list ruleset output)
-	nftRead  time.Duration // the nftables ruleset read over netlink into the model (inspect.ReadNFTables)
+	nftRead  time.Duration // the nftables ruleset read over netlink into the model (nftnl.Read)
 	encode   time.Duration // the snapshot's JSON, as netx snapshot writes it (inspect.WriteSnapshot)
 	size     int64         // of that JSON
 	modelled int           // rules in the snapshot's netfilter model
@@ -216,7 +217,7 @@ func snapshotRow(sc *scratch, self, ipt, nft string, n int, mode string, rounds 
 		}
 		parses = append(parses, d)
 		if d, err = timed(func() error {
-			_, _, err := inspect.ReadNFTables(path)
+			_, _, err := nftnl.Read(path)
 			return err
 		}); err != nil {
 			return r, fmt.Errorf("read nftables over netlink: %w", err)

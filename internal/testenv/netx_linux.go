@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -60,4 +62,17 @@ func NamedNetns(t testing.TB, path string) {
 	if err := nsenter.CreateNamed(path, func() error { return nil }); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// ThrowawayNetns makes an empty named network namespace for the test,
+// /run/netns/netx.t<random>.<object> (named like a lab's, so `netx
+// datapath down --all` would find a leftover), and removes it when the
+// test ends (see NamedNetns).
+func ThrowawayNetns(t testing.TB, object string) string {
+	t.Helper()
+	b := make([]byte, 3)
+	rand.Read(b)
+	path := "/run/netns/netx.t" + hex.EncodeToString(b) + "." + object
+	NamedNetns(t, path)
+	return path
 }

@@ -1,4 +1,4 @@
-package netfilter
+package nftnl
 
 import (
 	"fmt"
@@ -447,7 +447,7 @@ func describeExpr(e expr.Any) string {
 	}
 	s := fmt.Sprintf("%T %+v", e, e)
 	s = strings.TrimPrefix(s, "*expr.")
-	s = strings.TrimPrefix(s, "*netfilter.")
+	s = strings.TrimPrefix(s, "*nftnl.")
 	return s
 }
 
@@ -1193,7 +1193,7 @@ func (d *nftRuleDecompiler) rangeExpr(e *expr.Range) {
 }
 
 // setRef prints a lookup's set: @name, or an anonymous set's elements.
-func (d *nftRuleDecompiler) setRef(s *NLSet) string {
+func (d *nftRuleDecompiler) setRef(s *Set) string {
 	if (s.Anonymous || s.Flags&nftSetAnonymous != 0) && !s.Lazy {
 		return d.w.elements(s)
 	}

@@ -1,4 +1,4 @@
-package inspect
+package nftnl
 
 import (
 	"bytes"
@@ -25,43 +25,43 @@ import (
 // opened inside the namespace (nsenter switches a dedicated thread for
 // that instant) and used from here. Expressions are decoded attribute by
 // attribute into github.com/google/nftables/expr types; an expression or
-// attribute this reader does not know becomes a netfilter.UnknownExpr, so
+// attribute this reader does not know becomes an UnknownExpr, so
 // its rule is reported unknown instead of silently reading as something
 // else. The ruleset generation is read before and after: a ruleset that
 // changed while being read is read again.
 
-// ReadNFTables reads the nftables ruleset of the network namespace at
-// netnsPath and translates it into the model (netfilter.FromNetlink). It
+// Read reads the nftables ruleset of the network namespace at
+// netnsPath and translates it into the model (ToModel). It
 // also returns the raw objects, whose table list holds every table. A
 // table that does not translate is left out of the ruleset and named in
 // the error; the others are returned with it.
-func ReadNFTables(netnsPath string) (*netfilter.Ruleset, *netfilter.NLRuleset, error) {
-	return readNFTablesSkipping(netnsPath, nil, false)
+func Read(netnsPath string) (*netfilter.Ruleset, *Ruleset, error) {
+	return ReadSkipping(netnsPath, nil, false)
 }
 
 // skipTable says, from a table's family and name, that it need not be
 // read (another source has it).
-type skipTable func(family, name string) bool
+type SkipTable func(family, name string) bool
 
-// readNFTablesSkipping reads all but the tables skip names; with lazy,
-// anonymous sets' elements are not read (netfilter.Set.Lazy; FetchNFTSet
+// ReadSkipping reads all but the tables skip names; with lazy,
+// anonymous sets' elements are not read (netfilter.Set.Lazy; FetchSet
 // reads one when needed).
-func readNFTablesSkipping(netnsPath string, skip skipTable, lazy bool) (*netfilter.Ruleset, *netfilter.NLRuleset, error) {
-	nl, err := readNFTablesNetlink(netnsPath, skip, lazy)
+func ReadSkipping(netnsPath string, skip SkipTable, lazy bool) (*netfilter.Ruleset, *Ruleset, error) {
+	nl, err := readNetlink(netnsPath, skip, lazy)
 	if err != nil {
 		return nil, nil, err
 	}
-	rs, err := netfilter.FromNetlink(nl)
+	rs, err := ToModel(nl)
 	return rs, nl, err
 }
 
-// ReadNFTablesNetlink reads the nftables ruleset of the network namespace
+// ReadNetlink reads the nftables ruleset of the network namespace
 // at netnsPath as netlink objects.
-func ReadNFTablesNetlink(netnsPath string) (*netfilter.NLRuleset, error) {
-	return readNFTablesNetlink(netnsPath, nil, false)
+func ReadNetlink(netnsPath string) (*Ruleset, error) {
+	return readNetlink(netnsPath, nil, false)
 }
 
-func readNFTablesNetlink(netnsPath string, skip skipTable, lazy bool) (*netfilter.NLRuleset, error) {
+func readNetlink(netnsPath string, skip SkipTable, lazy bool) (*Ruleset, error) {
 	open := func() (*nftSock, error) { return openNFTSock(netnsPath) }
 	s, err := open()
 	if err != nil {
@@ -326,11 +326,11 @@ type tableKey struct {
 // readNFT reads every object of the ruleset. Set elements are read over
 // several sockets in parallel: a kube-proxy ruleset holds one anonymous
 // map per service, and each needs a dump of its own.
-func readNFT(s *nftSock, open func() (*nftSock, error), skip skipTable, lazy bool) (*netfilter.NLRuleset, error) {
-	nl := &netfilter.NLRuleset{}
-	tables := map[tableKey]*netfilter.NLTable{}
+func readNFT(s *nftSock, open func() (*nftSock, error), skip SkipTable, lazy bool) (*Ruleset, error) {
+	nl := &Ruleset{}
+	tables := map[tableKey]*Table{}
 	err := s.request(unix.NFT_MSG_GETTABLE, unix.AF_UNSPEC, true, nil, func(fam byte, data []byte) error {
-		t := &netfilter.NLTable{}
+		t := &Table{}
 		t.Family = nftables.TableFamily(fam)
 		err := walkAttrs(data, func(typ uint16, v []byte) error {
 			switch typ {
@@ -353,15 +353,15 @@ func readNFT(s *nftSock, open func() (*nftSock, error), skip skipTable, lazy boo
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
 	for _, t := range nl.Tables {
-		nl.Names = append(nl.Names, string(netfilter.NFTFamily(t.Family))+" "+t.Name)
+		nl.Names = append(nl.Names, string(Family(t.Family))+" "+t.Name)
 	}
 	if skip != nil {
 		// Tables another source has (iptables-save lists iptables-nft's
 		// own) are not read at all: at 10k services in iptables mode they
 		// hold 30k chains and 80k rules, and the kernel's chain dump alone
 		// costs a second.
-		nl.Tables = slices.DeleteFunc(nl.Tables, func(t *netfilter.NLTable) bool {
-			fam := string(netfilter.NFTFamily(t.Family))
+		nl.Tables = slices.DeleteFunc(nl.Tables, func(t *Table) bool {
+			fam := string(Family(t.Family))
 			if !skip(fam, t.Name) {
 				return false
 			}
@@ -370,7 +370,7 @@ func readNFT(s *nftSock, open func() (*nftSock, error), skip skipTable, lazy boo
 			return true
 		})
 	}
-	chains := map[tableKey]map[string]*netfilter.NLChain{}
+	chains := map[tableKey]map[string]*Chain{}
 	for _, d := range tableDumps(nl, unix.NFTA_CHAIN_TABLE) {
 		err = s.request(unix.NFT_MSG_GETCHAIN, d.fam, true, d.attrs, func(fam byte, data []byte) error {
 			c, table, err := decodeChain(data)
@@ -384,7 +384,7 @@ func readNFT(s *nftSock, open func() (*nftSock, error), skip skipTable, lazy boo
 			}
 			t.Chains = append(t.Chains, c)
 			if chains[k] == nil {
-				chains[k] = map[string]*netfilter.NLChain{}
+				chains[k] = map[string]*Chain{}
 			}
 			chains[k][c.Name] = c
 			return nil
@@ -393,8 +393,8 @@ func readNFT(s *nftSock, open func() (*nftSock, error), skip skipTable, lazy boo
 			return nil, fmt.Errorf("list chains: %w", err)
 		}
 	}
-	var sets []*netfilter.NLSet
-	var setTables []*netfilter.NLTable
+	var sets []*Set
+	var setTables []*Table
 	err = s.request(unix.NFT_MSG_GETSET, unix.AF_UNSPEC, true, nil, func(fam byte, data []byte) error {
 		st, table, err := decodeSet(fam, data)
 		if err != nil {
@@ -488,7 +488,7 @@ type dumpScope struct {
 // table in the request; the kernel filters by it). An unfiltered dump
 // would walk the skipped tables too — on a 10k-service iptables-mode node,
 // 30k chains and 80k rules, quadratically as the kernel resumes a dump.
-func tableDumps(nl *netfilter.NLRuleset, tableAttr uint16) []dumpScope {
+func tableDumps(nl *Ruleset, tableAttr uint16) []dumpScope {
 	if len(nl.Skipped) == 0 {
 		return []dumpScope{{unix.AF_UNSPEC, nil}}
 	}
@@ -506,9 +506,9 @@ const perChainRules = 256
 // nftJob is one read after the first dumps: a set's elements, or a
 // chain's rules.
 type nftJob struct {
-	table *netfilter.NLTable
-	set   *netfilter.NLSet
-	chain *netfilter.NLChain
+	table *Table
+	set   *Set
+	chain *Chain
 }
 
 // runJobs does the jobs, on s alone when they are few, else over one
@@ -553,7 +553,7 @@ func runJobs(s *nftSock, open func() (*nftSock, error), jobs []nftJob) error {
 	return errors.Join(errs...)
 }
 
-func readChainRules(s *nftSock, t *netfilter.NLTable, c *netfilter.NLChain) error {
+func readChainRules(s *nftSock, t *Table, c *Chain) error {
 	attrs := putAttr(nil, unix.NFTA_RULE_TABLE, cstr(t.Name))
 	attrs = putAttr(attrs, unix.NFTA_RULE_CHAIN, cstr(c.Name))
 	err := s.request(unix.NFT_MSG_GETRULE, byte(t.Family), true, attrs, func(fam byte, data []byte) error {
@@ -575,7 +575,7 @@ func readChainRules(s *nftSock, t *netfilter.NLTable, c *netfilter.NLChain) erro
 // numgenMapMax bounds the anonymous maps read by key (see getByKeys).
 const numgenMapMax = 4096
 
-func readSetElements(s *nftSock, t *netfilter.NLTable, st *netfilter.NLSet) error {
+func readSetElements(s *nftSock, t *Table, st *Set) error {
 	if st.Flags&(unix.NFT_SET_ANONYMOUS|unix.NFT_SET_CONSTANT|unix.NFT_SET_INTERVAL) == unix.NFT_SET_ANONYMOUS|unix.NFT_SET_CONSTANT &&
 		st.KeyTypeID == 4 && st.KeyLen == 4 && st.Size > 0 && st.Size <= numgenMapMax {
 		if ok, err := getByKeys(s, t, st); ok || err != nil {
@@ -585,7 +585,7 @@ func readSetElements(s *nftSock, t *netfilter.NLTable, st *netfilter.NLSet) erro
 	attrs := putAttr(nil, unix.NFTA_SET_ELEM_LIST_TABLE, cstr(t.Name))
 	attrs = putAttr(attrs, unix.NFTA_SET_ELEM_LIST_SET, cstr(st.Name))
 	err := s.request(unix.NFT_MSG_GETSETELEM, byte(t.Family), true, attrs, func(fam byte, data []byte) error {
-		return eachElement(fam, data, func(e netfilter.NLElement) { st.Elements = append(st.Elements, e) })
+		return eachElement(fam, data, func(e Element) { st.Elements = append(st.Elements, e) })
 	})
 	if errors.Is(err, unix.ENOENT) {
 		return errDumpInterrupted // the set went away after the set dump
@@ -596,7 +596,7 @@ func readSetElements(s *nftSock, t *netfilter.NLTable, st *netfilter.NLSet) erro
 	return nil
 }
 
-func eachElement(fam byte, data []byte, fn func(netfilter.NLElement)) error {
+func eachElement(fam byte, data []byte, fn func(Element)) error {
 	return walkAttrs(data, func(typ uint16, v []byte) error {
 		if typ != unix.NFTA_SET_ELEM_LIST_ELEMENTS {
 			return nil
@@ -623,7 +623,7 @@ func eachElement(fam byte, data []byte, fn func(netfilter.NLElement)) error {
 // (the catch-all included), so if every key is there the set is exactly
 // those keys (plus a catch-all, asked for last). ok is false when the
 // set has another shape; the caller dumps it then.
-func getByKeys(s *nftSock, t *netfilter.NLTable, st *netfilter.NLSet) (ok bool, err error) {
+func getByKeys(s *nftSock, t *Table, st *Set) (ok bool, err error) {
 	var list []byte
 	for k := range st.Size {
 		key := putAttr(nil, unix.NFTA_DATA_VALUE, binary.NativeEndian.AppendUint32(nil, k))
@@ -635,9 +635,9 @@ func getByKeys(s *nftSock, t *netfilter.NLTable, st *netfilter.NLSet) (ok bool, 
 	attrs := putAttr(nil, unix.NFTA_SET_ELEM_LIST_TABLE, cstr(t.Name))
 	attrs = putAttr(attrs, unix.NFTA_SET_ELEM_LIST_SET, cstr(st.Name))
 	attrs = putAttr(attrs, unix.NLA_F_NESTED|unix.NFTA_SET_ELEM_LIST_ELEMENTS, list)
-	var els []netfilter.NLElement
+	var els []Element
 	err = s.request(unix.NFT_MSG_GETSETELEM, byte(t.Family), false, attrs, func(fam byte, data []byte) error {
-		return eachElement(fam, data, func(e netfilter.NLElement) { els = append(els, e) })
+		return eachElement(fam, data, func(e Element) { els = append(els, e) })
 	})
 	switch {
 	case err == nil && len(els) == int(st.Size)+1, errors.Is(err, unix.ENOENT) && len(els) == int(st.Size):
@@ -649,8 +649,8 @@ func getByKeys(s *nftSock, t *netfilter.NLTable, st *netfilter.NLSet) (ok bool, 
 	return false, fmt.Errorf("get elements of set %s in table %s: %w", st.Name, t.Name, err)
 }
 
-func decodeChain(data []byte) (*netfilter.NLChain, string, error) {
-	c := &netfilter.NLChain{}
+func decodeChain(data []byte) (*Chain, string, error) {
+	c := &Chain{}
 	var table, dev string
 	var devs []string
 	err := walkAttrs(data, func(typ uint16, v []byte) error {
@@ -705,8 +705,8 @@ func decodeChain(data []byte) (*netfilter.NLChain, string, error) {
 	return c, table, err
 }
 
-func decodeSet(fam byte, data []byte) (*netfilter.NLSet, string, error) {
-	s := &netfilter.NLSet{}
+func decodeSet(fam byte, data []byte) (*Set, string, error) {
+	s := &Set{}
 	var table string
 	err := walkAttrs(data, func(typ uint16, v []byte) error {
 		switch typ {
@@ -811,8 +811,8 @@ func decodeData(v []byte) ([]byte, *expr.Verdict, error) {
 	return val, verdict, err
 }
 
-func decodeElement(fam byte, data []byte) (netfilter.NLElement, error) {
-	var e netfilter.NLElement
+func decodeElement(fam byte, data []byte) (Element, error) {
+	var e Element
 	err := walkAttrs(data, func(typ uint16, v []byte) error {
 		var err error
 		switch typ {
@@ -877,8 +877,8 @@ func decodeRule(fam byte, data []byte) (*nftables.Rule, string, string, error) {
 	return r, table, chain, err
 }
 
-func decodeObject(fam byte, data []byte) (*netfilter.NLObject, string, error) {
-	o := &netfilter.NLObject{}
+func decodeObject(fam byte, data []byte) (*Object, string, error) {
+	o := &Object{}
 	var table string
 	var body []byte
 	err := walkAttrs(data, func(typ uint16, v []byte) error {
@@ -932,8 +932,8 @@ func decodeObject(fam byte, data []byte) (*netfilter.NLObject, string, error) {
 	return o, table, err
 }
 
-func decodeFlowtable(data []byte) (*netfilter.NLFlowtable, string, error) {
-	f := &netfilter.NLFlowtable{}
+func decodeFlowtable(data []byte) (*Flowtable, string, error) {
+	f := &Flowtable{}
 	var table string
 	err := walkAttrs(data, func(typ uint16, v []byte) error {
 		switch typ {
@@ -977,7 +977,7 @@ func decodeExpr(fam byte, data []byte) expr.Any {
 		}
 		return nil
 	}); err != nil {
-		return &netfilter.UnknownExpr{Name: name, Data: data}
+		return &UnknownExpr{Name: name, Data: data}
 	}
 	return decodeExprData(fam, name, body)
 }
@@ -986,43 +986,43 @@ func decodeExpr(fam byte, data []byte) expr.Any {
 // numbers) the expr type decodes; an expression carrying any other is
 // kept as an UnknownExpr, since the expr type would drop it silently.
 var exprAttrs = map[string]uint64{
-	"payload":      bits(1, 2, 3, 4, 5, 6, 7, 8),
-	"meta":         bits(1, 2, 3),
-	"ct":           bits(1, 2, 3, 4),
-	"cmp":          bits(1, 2, 3),
-	"bitwise":      bits(1, 2, 3, 4, 5, nftaBitwiseOp),
-	"immediate":    bits(1, 2),
-	"lookup":       bits(1, 2, 3, 4, 5),
-	"range":        bits(1, 2, 3, 4),
-	"counter":      bits(1, 2, 3),
-	"log":          bits(1, 2, 3, 4, 5, 6),
-	"limit":        bits(1, 2, 3, 4, 5),
-	"quota":        bits(1, 2, 3, 4),
-	"reject":       bits(1, 2),
-	"nat":          bits(1, 2, 3, 4, 5, 6, 7),
-	"masq":         bits(1, 2, 3),
-	"redir":        bits(1, 2, 3),
+	"payload":      attrBits(1, 2, 3, 4, 5, 6, 7, 8),
+	"meta":         attrBits(1, 2, 3),
+	"ct":           attrBits(1, 2, 3, 4),
+	"cmp":          attrBits(1, 2, 3),
+	"bitwise":      attrBits(1, 2, 3, 4, 5, nftaBitwiseOp),
+	"immediate":    attrBits(1, 2),
+	"lookup":       attrBits(1, 2, 3, 4, 5),
+	"range":        attrBits(1, 2, 3, 4),
+	"counter":      attrBits(1, 2, 3),
+	"log":          attrBits(1, 2, 3, 4, 5, 6),
+	"limit":        attrBits(1, 2, 3, 4, 5),
+	"quota":        attrBits(1, 2, 3, 4),
+	"reject":       attrBits(1, 2),
+	"nat":          attrBits(1, 2, 3, 4, 5, 6, 7),
+	"masq":         attrBits(1, 2, 3),
+	"redir":        attrBits(1, 2, 3),
 	"notrack":      0,
-	"numgen":       bits(1, 2, 3, 4),
-	"fib":          bits(1, 2, 3),
-	"objref":       bits(nftaObjrefImmType, nftaObjrefImmName),
-	"dynset":       bits(1, 2, 3, 4, 5, 6, 7, 8, 9, nftaDynsetExprs),
-	"hash":         bits(1, 2, 3, 4, 5, 6, 7),
-	"rt":           bits(1, 2),
-	"socket":       bits(1, 2, 3),
-	"exthdr":       bits(1, 2, 3, 4, 5, 6, 7),
-	"queue":        bits(1, 2, 3),
-	"connlimit":    bits(1, 2),
-	"dup":          bits(1, 2),
-	"tproxy":       bits(1, 2, 3),
-	"synproxy":     bits(1, 2, 3),
-	"flow_offload": bits(1),
-	"byteorder":    bits(1, 2, 3, 4, 5),
-	"match":        bits(1, 2, 3),
-	"target":       bits(1, 2, 3),
+	"numgen":       attrBits(1, 2, 3, 4),
+	"fib":          attrBits(1, 2, 3),
+	"objref":       attrBits(nftaObjrefImmType, nftaObjrefImmName),
+	"dynset":       attrBits(1, 2, 3, 4, 5, 6, 7, 8, 9, nftaDynsetExprs),
+	"hash":         attrBits(1, 2, 3, 4, 5, 6, 7),
+	"rt":           attrBits(1, 2),
+	"socket":       attrBits(1, 2, 3),
+	"exthdr":       attrBits(1, 2, 3, 4, 5, 6, 7),
+	"queue":        attrBits(1, 2, 3),
+	"connlimit":    attrBits(1, 2),
+	"dup":          attrBits(1, 2),
+	"tproxy":       attrBits(1, 2, 3),
+	"synproxy":     attrBits(1, 2, 3),
+	"flow_offload": attrBits(1),
+	"byteorder":    attrBits(1, 2, 3, 4, 5),
+	"match":        attrBits(1, 2, 3),
+	"target":       attrBits(1, 2, 3),
 }
 
-func bits(ns ...int) uint64 {
+func attrBits(ns ...int) uint64 {
 	var m uint64
 	for _, n := range ns {
 		m |= 1 << n
@@ -1065,7 +1065,7 @@ func newExpr(name string) expr.Any {
 // Either way every attribute must be one the decoding knows, since the
 // expr types skip what they do not.
 func decodeExprData(fam byte, name string, body []byte) expr.Any {
-	unknown := func() expr.Any { return &netfilter.UnknownExpr{Name: name, Data: body} }
+	unknown := func() expr.Any { return &UnknownExpr{Name: name, Data: body} }
 	allowed, ok := exprAttrs[name]
 	if !ok {
 		return unknown()
@@ -1107,7 +1107,7 @@ func decodeExprData(fam byte, name string, body []byte) expr.Any {
 			e.Direction = uint32(a[3][0])
 			switch e.Key {
 			case expr.CtKeyPKTS, expr.CtKeyBYTES, expr.CtKeyAVGPKT, expr.CtKeyZONE:
-				return &netfilter.CtDirected{Ct: *e}
+				return &CtDirected{Ct: *e}
 			}
 		}
 		return e
@@ -1250,7 +1250,7 @@ func linkNames(netnsPath string) map[uint32]string {
 
 // usesIfIndex says whether a rule compares interface indexes (meta iif,
 // oif), which print as names.
-func usesIfIndex(nl *netfilter.NLRuleset) bool {
+func usesIfIndex(nl *Ruleset) bool {
 	for _, t := range nl.Tables {
 		for _, c := range t.Chains {
 			for _, r := range c.Rules {
@@ -1265,13 +1265,10 @@ func usesIfIndex(nl *netfilter.NLRuleset) bool {
 	return false
 }
 
-// nftSetAnonymous is NFT_SET_ANONYMOUS.
-const nftSetAnonymous = 0x1
-
-// FetchNFTSet reads one set's elements from the namespace at netnsPath,
+// FetchSet reads one set's elements from the namespace at netnsPath,
 // in the model's spelling: what a lazily read ruleset's anonymous set
 // holds (netfilter.Set.Lazy).
-func FetchNFTSet(netnsPath string, family netfilter.Family, table, name string) ([]netfilter.Element, error) {
+func FetchSet(netnsPath string, family netfilter.Family, table, name string) ([]netfilter.Element, error) {
 	s, err := openNFTSock(netnsPath)
 	if err != nil {
 		return nil, err
@@ -1282,7 +1279,7 @@ func FetchNFTSet(netnsPath string, family netfilter.Family, table, name string) 
 	if !ok {
 		return nil, fmt.Errorf("set %s in table %s %s: unknown family", name, family, table)
 	}
-	var found *netfilter.NLSet
+	var found *Set
 	err = s.request(unix.NFT_MSG_GETSET, byte(fam), true, putAttr(nil, unix.NFTA_SET_TABLE, cstr(table)), func(_ byte, data []byte) error {
 		st, t, err := decodeSet(byte(fam), data)
 		if err == nil && t == table && st.Name == name {
@@ -1296,24 +1293,24 @@ func FetchNFTSet(netnsPath string, family netfilter.Family, table, name string) 
 	if found == nil {
 		return nil, fmt.Errorf("set %s in table %s %s: gone", name, family, table)
 	}
-	t := &netfilter.NLTable{}
+	t := &Table{}
 	t.Family, t.Name = fam, table
 	if err := readSetElements(s, t, found); err != nil {
 		return nil, fmt.Errorf("set %s in table %s %s: %w", name, family, table, err)
 	}
 	// Translated alone, as a named set, with the chains its verdicts name.
 	found.Anonymous, found.Flags, found.Lazy = false, found.Flags&^nftSetAnonymous, false
-	t.Sets = []*netfilter.NLSet{found}
+	t.Sets = []*Set{found}
 	seen := map[string]bool{}
 	for _, e := range found.Elements {
 		if v := e.VerdictData; v != nil && v.Chain != "" && !seen[v.Chain] {
 			seen[v.Chain] = true
-			c := &netfilter.NLChain{}
+			c := &Chain{}
 			c.Name = v.Chain
 			t.Chains = append(t.Chains, c)
 		}
 	}
-	rs, err := netfilter.FromNetlink(&netfilter.NLRuleset{Tables: []*netfilter.NLTable{t}})
+	rs, err := ToModel(&Ruleset{Tables: []*Table{t}})
 	if err != nil {
 		return nil, fmt.Errorf("set %s in table %s %s: %w", name, family, table, err)
 	}

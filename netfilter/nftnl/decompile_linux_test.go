@@ -1,4 +1,4 @@
-package netfilter
+package nftnl
 
 import (
 	"encoding/binary"
@@ -10,6 +10,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
+	"github.com/netx-project/netx/netfilter"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,7 +31,7 @@ func host32(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
 
 func addr(s string) []byte { return netip.MustParseAddr(s).AsSlice() }
 
-func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
+func putBE16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
 
 func meta(k expr.MetaKey, reg uint32) *expr.Meta { return &expr.Meta{Key: k, Register: reg} }
 
@@ -62,46 +63,46 @@ func concat(parts ...[]expr.Any) []expr.Any {
 }
 
 // kubeProxySets are the kube-proxy table's sets the rules below look up.
-func kubeProxySets() []*NLSet {
-	verdictMap := func(name string, keyType uint32, keyLen uint32, fields []uint32, els ...NLElement) *NLSet {
-		s := &NLSet{Flags: nftSetMap, KeyTypeID: keyType, KeyLen: keyLen, DataTypeID: nftVerdictType, FieldLen: fields, Elements: els}
+func kubeProxySets() []*Set {
+	verdictMap := func(name string, keyType uint32, keyLen uint32, fields []uint32, els ...Element) *Set {
+		s := &Set{Flags: nftSetMap, KeyTypeID: keyType, KeyLen: keyLen, DataTypeID: nftVerdictType, FieldLen: fields, Elements: els}
 		s.Name = name
 		return s
 	}
-	el := func(key []byte, v *expr.Verdict) NLElement {
-		e := NLElement{}
+	el := func(key []byte, v *expr.Verdict) Element {
+		e := Element{}
 		e.Key, e.VerdictData = key, v
 		return e
 	}
 	key3 := func(ip string, proto byte, port uint16) []byte {
 		b := append(addr(ip), proto, 0, 0, 0)
-		return append(b, be16(port)[0], be16(port)[1], 0, 0)
+		return append(b, putBE16(port)[0], putBE16(port)[1], 0, 0)
 	}
-	clusterIPs := &NLSet{KeyTypeID: nftTypeIPv4, KeyLen: 4, Elements: []NLElement{
+	clusterIPs := &Set{KeyTypeID: nftTypeIPv4, KeyLen: 4, Elements: []Element{
 		{SetElement: nftables.SetElement{Key: addr("10.96.247.203")}},
 		{SetElement: nftables.SetElement{Key: addr("10.96.0.1")}},
 		{SetElement: nftables.SetElement{Key: addr("10.96.102.201")}},
 	}}
 	clusterIPs.Name = "cluster-ips"
-	nodePortIPs := &NLSet{KeyTypeID: nftTypeIPv4, KeyLen: 4, Elements: []NLElement{{SetElement: nftables.SetElement{Key: addr("192.168.77.11")}}}}
+	nodePortIPs := &Set{KeyTypeID: nftTypeIPv4, KeyLen: 4, Elements: []Element{{SetElement: nftables.SetElement{Key: addr("192.168.77.11")}}}}
 	nodePortIPs.Name = "nodeport-ips"
 	ipProtoPort := uint32(nftTypeIPv4<<12 | nftTypeInetProto<<6 | nftTypeInetService)
 	protoPort := uint32(nftTypeInetProto<<6 | nftTypeInetService)
-	anon := &NLSet{Flags: nftSetAnonymous | nftSetConstant | nftSetMap, KeyTypeID: nftTypeInteger, KeyLen: 4, DataTypeID: nftVerdictType,
-		Elements: []NLElement{
+	anon := &Set{Flags: nftSetAnonymous | nftSetConstant | nftSetMap, KeyTypeID: nftTypeInteger, KeyLen: 4, DataTypeID: nftVerdictType,
+		Elements: []Element{
 			el(host32(1), verdict(expr.VerdictGoto, "endpoint-7RETLOUD-default/svc-b/tcp/http__10.244.2.3/8080")),
 			el(host32(0), verdict(expr.VerdictGoto, "endpoint-B257NW4B-default/svc-b/tcp/http__10.244.1.3/8080")),
 		}}
 	anon.Name = "__map0"
 	anon.Anonymous = true
-	return []*NLSet{
+	return []*Set{
 		clusterIPs, nodePortIPs,
 		verdictMap("service-ips", ipProtoPort, 12, []uint32{4, 1, 2},
 			el(key3("10.96.0.1", 6, 443), verdict(expr.VerdictGoto, "svc-a")),
 			el(key3("10.96.102.201", 6, 80), verdict(expr.VerdictGoto, "svc-b")),
 			el(key3("10.96.247.203", 6, 80), verdict(expr.VerdictGoto, "svc-c"))),
 		verdictMap("service-nodeports", protoPort, 8, []uint32{1, 2},
-			el([]byte{6, 0, 0, 0, be16(30080)[0], be16(30080)[1], 0, 0}, verdict(expr.VerdictGoto, "svc-c"))),
+			el([]byte{6, 0, 0, 0, putBE16(30080)[0], putBE16(30080)[1], 0, 0}, verdict(expr.VerdictGoto, "svc-c"))),
 		anon,
 	}
 }
@@ -109,9 +110,9 @@ func kubeProxySets() []*NLSet {
 // decompileOne decompiles one rule of an ip table holding kube-proxy's
 // sets.
 func decompileOne(family nftables.TableFamily, exprs []expr.Any, udata []byte) string {
-	t := &NLTable{Sets: kubeProxySets()}
+	t := &Table{Sets: kubeProxySets()}
 	t.Family = family
-	w := &nftWriter{b: &strings.Builder{}, t: t, sets: map[string]*NLSet{}}
+	w := &nftWriter{b: &strings.Builder{}, t: t, sets: map[string]*Set{}}
 	for _, s := range t.Sets {
 		w.sets[s.Name] = s
 	}
@@ -170,20 +171,20 @@ func TestDecompileKubeProxyShapes(t *testing.T) {
 		{"service chain", []expr.Any{nh(16, 4), eq(addr("10.96.102.201")...), nh(12, 2), cmpOf(expr.CmpOpNeq, 10, 244),
 			jump("mark-for-masquerade")}, nil, 0, "ip daddr 10.96.102.201 ip saddr != 10.244.0.0/16 jump mark-for-masquerade"},
 		{"endpoint dnat", []expr.Any{meta(expr.MetaKeyL4PROTO, 1), eq(6),
-			&expr.Immediate{Register: 1, Data: addr("10.244.2.3")}, &expr.Immediate{Register: 2, Data: be16(8080)},
+			&expr.Immediate{Register: 1, Data: addr("10.244.2.3")}, &expr.Immediate{Register: 2, Data: putBE16(8080)},
 			&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegAddrMax: 1, RegProtoMin: 2, RegProtoMax: 2, Specified: true}}, nil, 0,
 			"meta l4proto tcp dnat to 10.244.2.3:8080"},
 		{"endpoint pick", []expr.Any{&expr.Numgen{Register: 1, Modulus: 2, Type: unix.NFT_NG_RANDOM},
 			&expr.Lookup{SourceRegister: 1, SetName: "__map0", IsDestRegSet: true}}, nil, 0,
 			"numgen random mod 2 vmap { 0 : goto endpoint-B257NW4B-default/svc-b/tcp/http__10.244.1.3/8080, 1 : goto endpoint-7RETLOUD-default/svc-b/tcp/http__10.244.2.3/8080 }"},
-		{"tcp dport keeps no dependency", []expr.Any{meta(expr.MetaKeyL4PROTO, 1), eq(6), load(expr.PayloadBaseTransportHeader, 2, 2, 1), eq(be16(80)...),
+		{"tcp dport keeps no dependency", []expr.Any{meta(expr.MetaKeyL4PROTO, 1), eq(6), load(expr.PayloadBaseTransportHeader, 2, 2, 1), eq(putBE16(80)...),
 			verdict(expr.VerdictAccept, "")}, nil, 0, "tcp dport 80 accept"},
 		{"inet: nfproto implied by ip saddr", []expr.Any{meta(expr.MetaKeyNFPROTO, 1), eq(2), nh(12, 4), eq(addr("1.1.1.1")...), verdict(expr.VerdictAccept, "")},
 			nil, nftables.TableFamilyINet, "ip saddr 1.1.1.1 accept"},
-		{"inet: ip protocol kept", []expr.Any{meta(expr.MetaKeyNFPROTO, 1), eq(2), nh(9, 1), eq(6), load(expr.PayloadBaseTransportHeader, 2, 2, 1), eq(be16(22)...)},
+		{"inet: ip protocol kept", []expr.Any{meta(expr.MetaKeyNFPROTO, 1), eq(2), nh(9, 1), eq(6), load(expr.PayloadBaseTransportHeader, 2, 2, 1), eq(putBE16(22)...)},
 			nil, nftables.TableFamilyINet, "ip protocol tcp tcp dport 22"},
 		{"port range", []expr.Any{meta(expr.MetaKeyL4PROTO, 1), eq(17), load(expr.PayloadBaseTransportHeader, 0, 2, 1),
-			cmpOf(expr.CmpOpGte, be16(1000)...), cmpOf(expr.CmpOpLte, be16(2000)...)}, nil, 0, "udp sport 1000-2000"},
+			cmpOf(expr.CmpOpGte, putBE16(1000)...), cmpOf(expr.CmpOpLte, putBE16(2000)...)}, nil, 0, "udp sport 1000-2000"},
 		{"interface wildcard", []expr.Any{meta(expr.MetaKeyIIFNAME, 1), eq([]byte("veth")...), verdict(expr.VerdictAccept, "")}, nil, 0, `iifname "veth*" accept`},
 		{"byteorder", []expr.Any{meta(expr.MetaKeyLEN, 1), &expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 4, Size: 4},
 			cmpOf(expr.CmpOpGt, 0, 0, 0, 100)}, nil, 0, "meta length > 100"},
@@ -209,11 +210,11 @@ func TestDecompileKubeProxyShapes(t *testing.T) {
 }
 
 // kubeProxyTable is a small kube-proxy table as netlink returns it.
-func kubeProxyTable() *NLRuleset {
-	t := &NLTable{Comment: "rules for kube-proxy", Sets: kubeProxySets()}
+func kubeProxyTable() *Ruleset {
+	t := &Table{Comment: "rules for kube-proxy", Sets: kubeProxySets()}
 	t.Name, t.Family = "kube-proxy", nftables.TableFamilyIPv4
-	chain := func(name string, hook *nftables.ChainHook, prio int32, typ nftables.ChainType, rules ...[]expr.Any) *NLChain {
-		c := &NLChain{}
+	chain := func(name string, hook *nftables.ChainHook, prio int32, typ nftables.ChainType, rules ...[]expr.Any) *Chain {
+		c := &Chain{}
 		c.Name, c.Type = name, typ
 		if hook != nil {
 			p := nftables.ChainPriority(prio)
@@ -225,7 +226,7 @@ func kubeProxyTable() *NLRuleset {
 		}
 		return c
 	}
-	t.Chains = []*NLChain{
+	t.Chains = []*Chain{
 		chain("nat-prerouting", nftables.ChainHookPrerouting, -100, nftables.ChainTypeNAT, []expr.Any{jump("services")}),
 		chain("services", nil, 0, "", []expr.Any{nh(16, 4), meta(expr.MetaKeyL4PROTO, 9), load(expr.PayloadBaseTransportHeader, 2, 2, 10),
 			&expr.Lookup{SourceRegister: 1, SetName: "service-ips", IsDestRegSet: true}}),
@@ -233,27 +234,27 @@ func kubeProxyTable() *NLRuleset {
 		chain("svc-b", nil, 0, "", []expr.Any{&expr.Numgen{Register: 1, Modulus: 2, Type: unix.NFT_NG_RANDOM},
 			&expr.Lookup{SourceRegister: 1, SetName: "__map0", IsDestRegSet: true}}),
 		chain("endpoint-B257NW4B-default/svc-b/tcp/http__10.244.1.3/8080", nil, 0, "", []expr.Any{meta(expr.MetaKeyL4PROTO, 1), eq(6),
-			&expr.Immediate{Register: 1, Data: addr("10.244.1.3")}, &expr.Immediate{Register: 2, Data: be16(8080)},
+			&expr.Immediate{Register: 1, Data: addr("10.244.1.3")}, &expr.Immediate{Register: 2, Data: putBE16(8080)},
 			&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegAddrMax: 1, RegProtoMin: 2, RegProtoMax: 2}}),
 		chain("endpoint-7RETLOUD-default/svc-b/tcp/http__10.244.2.3/8080", nil, 0, ""),
 		chain("filter-input", nftables.ChainHookInput, 0, nftables.ChainTypeFilter, concat(ctStateNew(), []expr.Any{jump("services")}),
 			[]expr.Any{&UnknownExpr{Name: "last", Data: []byte{0}}, verdict(expr.VerdictAccept, "")}),
 	}
-	return &NLRuleset{Tables: []*NLTable{t}}
+	return &Ruleset{Tables: []*Table{t}}
 }
 
 // TestFromNetlink checks the model built from netlink objects: tables,
 // sets and elements in nft's order, chains, and rules whose Matches and
 // Targets come from ParseNFT's rule parser, handles kept.
 func TestFromNetlink(t *testing.T) {
-	rs, err := FromNetlink(kubeProxyTable())
+	rs, err := ToModel(kubeProxyTable())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rs.Source != SourceNFTables || len(rs.Tables) != 1 {
+	if rs.Source != netfilter.SourceNFTables || len(rs.Tables) != 1 {
 		t.Fatalf("ruleset %+v", rs)
 	}
-	kp := rs.Table(FamilyIP, "kube-proxy")
+	kp := rs.Table(netfilter.FamilyIP, "kube-proxy")
 	if kp.Comment != "rules for kube-proxy" {
 		t.Errorf("comment %q", kp.Comment)
 	}
@@ -281,31 +282,31 @@ func TestFromNetlink(t *testing.T) {
 		t.Errorf("service-ips elements %s", got)
 	}
 	pre := kp.Chain("nat-prerouting")
-	if pre.Hook != HookPrerouting || pre.Type != ChainNAT || pre.Priority != -100 || pre.Policy != "ACCEPT" {
+	if pre.Hook != netfilter.HookPrerouting || pre.Type != netfilter.ChainNAT || pre.Priority != -100 || pre.Policy != "ACCEPT" {
 		t.Errorf("nat-prerouting %+v", pre)
 	}
 	svcs := kp.Chain("services").Rules[0]
-	if svcs.Handle != 100 || svcs.Target.Kind != TargetVerdictMap || svcs.Target.Lookup.Set != "service-ips" ||
-		len(svcs.Target.Lookup.Keys) != 3 || svcs.Target.Lookup.Keys[2].Field != FieldDPort {
+	if svcs.Handle != 100 || svcs.Target.Kind != netfilter.TargetVerdictMap || svcs.Target.Lookup.Set != "service-ips" ||
+		len(svcs.Target.Lookup.Keys) != 3 || svcs.Target.Lookup.Keys[2].Field != netfilter.FieldDPort {
 		t.Errorf("services rule %+v", svcs)
 	}
 	pick := kp.Chain("svc-b").Rules[0].Target
-	if pick.Kind != TargetVerdictMap || len(pick.Lookup.Elements) != 2 || pick.Lookup.Keys[0].Field != FieldNumgen || pick.Lookup.Keys[0].Mod != 2 ||
+	if pick.Kind != netfilter.TargetVerdictMap || len(pick.Lookup.Elements) != 2 || pick.Lookup.Keys[0].Field != netfilter.FieldNumgen || pick.Lookup.Keys[0].Mod != 2 ||
 		pick.Lookup.Elements[1].Verdict.Chain != "endpoint-7RETLOUD-default/svc-b/tcp/http__10.244.2.3/8080" {
 		t.Errorf("endpoint pick %+v", pick)
 	}
 	dnat := kp.Chain("endpoint-B257NW4B-default/svc-b/tcp/http__10.244.1.3/8080").Rules[0]
-	if dnat.Target.Kind != TargetDNAT || dnat.Target.To.Addr != netip.MustParseAddr("10.244.1.3") || dnat.Target.To.Port != 8080 ||
-		len(dnat.Matches) != 1 || dnat.Matches[0].Kind != MatchProtocol || dnat.Matches[0].Value != "tcp" {
+	if dnat.Target.Kind != netfilter.TargetDNAT || dnat.Target.To.Addr != netip.MustParseAddr("10.244.1.3") || dnat.Target.To.Port != 8080 ||
+		len(dnat.Matches) != 1 || dnat.Matches[0].Kind != netfilter.MatchProtocol || dnat.Matches[0].Value != "tcp" {
 		t.Errorf("dnat rule %+v", dnat)
 	}
 	in := kp.Chain("filter-input").Rules
-	if m := in[0].Matches; len(m) != 1 || m[0].Kind != MatchCTState || m[0].Values[0] != "NEW" || in[0].Target.Chain != "services" {
+	if m := in[0].Matches; len(m) != 1 || m[0].Kind != netfilter.MatchCTState || m[0].Values[0] != "NEW" || in[0].Target.Chain != "services" {
 		t.Errorf("ct state rule %+v", in[0])
 	}
 	// What netx cannot decompile stays, as an unknown match before the
 	// verdict: the rule is never read as a plain accept.
-	if !in[1].Unknown() || in[1].Matches[0].Kind != MatchUnknown || in[1].Target.Kind != TargetAccept {
+	if !in[1].Unknown() || in[1].Matches[0].Kind != netfilter.MatchUnknown || in[1].Target.Kind != netfilter.TargetAccept {
 		t.Errorf("undecodable rule %+v", in[1])
 	}
 }
@@ -314,18 +315,18 @@ func TestFromNetlink(t *testing.T) {
 // kernel's boundary elements (an end flagged IntervalEnd holds the first
 // value after its range).
 func TestNFTTextIntervals(t *testing.T) {
-	el := func(key []byte, end bool) NLElement {
-		e := NLElement{}
+	el := func(key []byte, end bool) Element {
+		e := Element{}
 		e.Key, e.IntervalEnd = key, end
 		return e
 	}
-	s := &NLSet{Flags: nftSetInterval, KeyTypeID: nftTypeIPv4, KeyLen: 4, Elements: []NLElement{
+	s := &Set{Flags: nftSetInterval, KeyTypeID: nftTypeIPv4, KeyLen: 4, Elements: []Element{
 		el(addr("192.168.1.6"), true), el(addr("192.168.1.1"), false),
 		el(addr("172.16.0.2"), true), el(addr("172.16.0.1"), false),
 		el(addr("11.0.0.0"), true), el(addr("10.0.0.0"), false), el(addr("0.0.0.0"), true),
 	}}
 	s.Name = "iv"
-	ifs := &NLSet{Flags: nftSetInterval | nftSetAnonymous, KeyTypeID: nftTypeIfName, KeyLen: 16, Elements: []NLElement{
+	ifs := &Set{Flags: nftSetInterval | nftSetAnonymous, KeyTypeID: nftTypeIfName, KeyLen: 16, Elements: []Element{
 		el(append([]byte("eth0"), make([]byte, 12)...), false), el(append([]byte("eth0"), append(make([]byte, 11), 1)...), true),
 		el(append([]byte("veth"), make([]byte, 12)...), false), el(append([]byte("veti"), make([]byte, 12)...), true),
 	}}
@@ -341,15 +342,15 @@ func TestNFTTextIntervals(t *testing.T) {
 // TestNFTTextSet checks a set's declaration: flags, timeout and comment
 // read back by ParseNFT.
 func TestNFTTextSet(t *testing.T) {
-	s := &NLSet{Flags: nftSetTimeout | nftSetEval, KeyTypeID: nftTypeIPv4<<6 | nftTypeInetService, KeyLen: 8}
+	s := &Set{Flags: nftSetTimeout | nftSetEval, KeyTypeID: nftTypeIPv4<<6 | nftTypeInetService, KeyLen: 8}
 	s.Name, s.Timeout, s.Size, s.Comment = "seen", time.Hour, 1000, "dyn"
-	tb := &NLTable{Sets: []*NLSet{s}}
+	tb := &Table{Sets: []*Set{s}}
 	tb.Name, tb.Family = "f", nftables.TableFamilyINet
-	rs, err := FromNetlink(&NLRuleset{Tables: []*NLTable{tb}})
+	rs, err := ToModel(&Ruleset{Tables: []*Table{tb}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := rs.Table(FamilyInet, "f").Set("seen")
+	got := rs.Table(netfilter.FamilyInet, "f").Set("seen")
 	if strings.Join(got.KeyType, ",") != "ipv4_addr,inet_service" || strings.Join(got.Flags, ",") != "dynamic,timeout" ||
 		strings.Join(got.Args, ";") != "size 1000;timeout 1h" || got.Comment != "dyn" {
 		t.Errorf("set %+v", got)
@@ -362,13 +363,13 @@ func TestNFTTextSet(t *testing.T) {
 func TestFromNetlinkPartial(t *testing.T) {
 	good := kubeProxyTable().Tables[0]
 	good.Chains[1].Rules[0].UserData = comment("two\nlines \"quoted\"")
-	bad := &NLTable{}
+	bad := &Table{}
 	bad.Name, bad.Family = "odd", nftables.TableFamilyIPv4
-	c := &NLChain{}
+	c := &Chain{}
 	hook, prio := nftables.ChainHook(9), nftables.ChainPriority(0)
 	c.Name, c.Hooknum, c.Priority, c.Type = "c", &hook, &prio, nftables.ChainTypeFilter
-	bad.Chains = []*NLChain{c}
-	rs, err := FromNetlink(&NLRuleset{Tables: []*NLTable{bad, good}})
+	bad.Chains = []*Chain{c}
+	rs, err := ToModel(&Ruleset{Tables: []*Table{bad, good}})
 	if err == nil || !strings.Contains(err.Error(), "table ip odd") {
 		t.Errorf("error %v, want one naming table ip odd", err)
 	}

@@ -1,4 +1,4 @@
-package netfilter
+package nftnl
 
 import (
 	"bytes"
@@ -12,15 +12,16 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/netx-project/netx/netfilter"
 )
 
-// NLRuleset is the nftables ruleset of one network namespace as the
+// Ruleset is the nftables ruleset of one network namespace as the
 // kernel's nf_tables netlink interface returns it: every table with its
 // chains, rules (expression lists, as github.com/google/nftables/expr
 // types), sets and maps (anonymous ones too) with their elements, and
-// stateful objects. inspect reads it; FromNetlink turns it into the model.
-type NLRuleset struct {
-	Tables []*NLTable
+// stateful objects. inspect reads it; ToModel turns it into the model.
+type Ruleset struct {
+	Tables []*Table
 	// Names are every table ("family name"), in the kernel's order, read
 	// or not.
 	Names []string
@@ -32,21 +33,21 @@ type NLRuleset struct {
 	IfNames map[uint32]string
 }
 
-// NLTable is one nftables table: Name, Family and Flags (dormant, owner)
+// Table is one nftables table: Name, Family and Flags (dormant, owner)
 // as nftables.Table holds them, and what the table holds.
-type NLTable struct {
+type Table struct {
 	nftables.Table
 	Comment    string
-	Chains     []*NLChain
-	Sets       []*NLSet // named and anonymous, in the kernel's order
-	Objects    []*NLObject
-	Flowtables []*NLFlowtable
+	Chains     []*Chain
+	Sets       []*Set // named and anonymous, in the kernel's order
+	Objects    []*Object
+	Flowtables []*Flowtable
 }
 
-// NLChain is a chain: Name, Type, Hooknum, Priority and Policy as
+// Chain is a chain: Name, Type, Hooknum, Priority and Policy as
 // nftables.Chain holds them (Hooknum nil for a regular chain), the rest
 // of what the kernel reports, and its rules in order.
-type NLChain struct {
+type Chain struct {
 	nftables.Chain
 	Devices []string // netdev (and inet ingress) base chains
 	Comment string
@@ -54,11 +55,11 @@ type NLChain struct {
 	Rules   []*nftables.Rule
 }
 
-// NLSet is a set or map. The embedded nftables.Set carries the name, the
+// Set is a set or map. The embedded nftables.Set carries the name, the
 // flags as booleans, the timeout, size and comment; the key and data
 // types are kept as the kernel's type numbers (a concatenation packs its
 // parts 6 bits each), which nftables.Set cannot hold for verdict maps.
-type NLSet struct {
+type Set struct {
 	nftables.Set
 	Flags      uint32 // NFT_SET_* as the kernel reports them
 	KeyTypeID  uint32
@@ -69,23 +70,23 @@ type NLSet struct {
 	Policy     uint32   // NFT_SET_POL_*: 0 performance, 1 memory
 	GCInterval time.Duration
 	Exprs      []expr.Any // stateful expressions each element carries (counter)
-	Elements   []NLElement
+	Elements   []Element
 	// Lazy: an anonymous set whose elements were not read. It is written
 	// as a named set without elements, and rules refer to it by name.
 	Lazy bool
 }
 
-// NLElement is one set or map element. Key, KeyEnd (a concatenated
+// Element is one set or map element. Key, KeyEnd (a concatenated
 // range's end), Val (map data), VerdictData (verdict map data) and
 // IntervalEnd are the embedded nftables.SetElement's.
-type NLElement struct {
+type Element struct {
 	nftables.SetElement
 	Catchall bool // the map's default element ("*")
 }
 
-// NLObject is a stateful object (NFT_OBJECT_*): a named counter, quota,
+// Object is a stateful object (NFT_OBJECT_*): a named counter, quota,
 // limit, ct helper ... netx keeps it as nft would print it, unmodelled.
-type NLObject struct {
+type Object struct {
 	Type    uint32
 	Name    string
 	Comment string
@@ -97,8 +98,8 @@ type NLObject struct {
 	CtHelper *expr.CtHelper
 }
 
-// NLFlowtable is a flowtable (fast path for established flows).
-type NLFlowtable struct {
+// Flowtable is a flowtable (fast path for established flows).
+type Flowtable struct {
 	Name     string
 	Hook     uint32
 	Priority int32
@@ -108,7 +109,7 @@ type NLFlowtable struct {
 
 // UnknownExpr is a rule expression the netlink reader could not decode
 // completely: its kernel name and raw attributes. It keeps the rule it
-// sits in from being misread; FromNetlink makes that rule unknown. (It
+// sits in from being misread; ToModel makes that rule unknown. (It
 // embeds expr.Notrack only to satisfy expr.Any, whose methods are
 // unexported; it is never marshalled.)
 type UnknownExpr struct {
@@ -125,7 +126,7 @@ type CtDirected struct {
 	expr.Ct
 }
 
-// FromNetlink translates a ruleset read over netlink into the model, with
+// ToModel translates a ruleset read over netlink into the model, with
 // Source SourceNFTables.
 //
 // Every rule is decompiled from the kernel's register machine (payload,
@@ -140,12 +141,12 @@ type CtDirected struct {
 // them, element order included. An expression netx cannot decompile
 // becomes part of a MatchUnknown (or TargetUnknown) describing the raw
 // expressions, never dropped.
-func FromNetlink(nl *NLRuleset) (*Ruleset, error) {
-	rs, err := fromNetlink(nl)
+func ToModel(nl *Ruleset) (*netfilter.Ruleset, error) {
+	rs, err := toModel(nl)
 	for _, t := range nl.Tables {
-		mt := rs.Table(NFTFamily(t.Family), t.Name)
+		mt := rs.Table(Family(t.Family), t.Name)
 		for _, st := range t.Sets {
-			if ms := (*Set)(nil); st.Lazy && mt != nil {
+			if ms := (*netfilter.Set)(nil); st.Lazy && mt != nil {
 				if ms = mt.Set(st.Name); ms != nil {
 					ms.Lazy = true
 				}
@@ -155,17 +156,17 @@ func FromNetlink(nl *NLRuleset) (*Ruleset, error) {
 	return rs, err
 }
 
-func fromNetlink(nl *NLRuleset) (*Ruleset, error) {
-	rs, err := ParseNFT(strings.NewReader(nl.NFTText()))
+func toModel(nl *Ruleset) (*netfilter.Ruleset, error) {
+	rs, err := netfilter.ParseNFT(strings.NewReader(nl.Text()))
 	if err == nil {
 		return rs, nil
 	}
 	// Something in one table did not read back (nft would not have
 	// printed it either): keep the other tables, and say which failed.
-	rs = &Ruleset{Source: SourceNFTables, Tables: []*Table{}}
+	rs = &netfilter.Ruleset{Source: netfilter.SourceNFTables, Tables: []*netfilter.Table{}}
 	var errs []error
 	for _, t := range nl.Tables {
-		one, err := ParseNFT(strings.NewReader((&NLRuleset{Tables: []*NLTable{t}, IfNames: nl.IfNames}).NFTText()))
+		one, err := netfilter.ParseNFT(strings.NewReader((&Ruleset{Tables: []*Table{t}, IfNames: nl.IfNames}).Text()))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("translate nftables table %s %s: %w", familyName(t.Family), t.Name, err))
 			continue
@@ -175,9 +176,9 @@ func fromNetlink(nl *NLRuleset) (*Ruleset, error) {
 	return rs, errors.Join(errs...)
 }
 
-// NFTText returns nl as `nft -a list ruleset` would print it (rule
+// Text returns nl as `nft -a list ruleset` would print it (rule
 // handles as "# handle N"; sets, chains and tables without theirs).
-func (nl *NLRuleset) NFTText() string {
+func (nl *Ruleset) Text() string {
 	var b strings.Builder
 	size := 0
 	for _, t := range nl.Tables {
@@ -190,7 +191,7 @@ func (nl *NLRuleset) NFTText() string {
 	}
 	b.Grow(size)
 	for _, t := range nl.Tables {
-		w := &nftWriter{b: &b, t: t, ifnames: nl.IfNames, sets: make(map[string]*NLSet, len(t.Sets))}
+		w := &nftWriter{b: &b, t: t, ifnames: nl.IfNames, sets: make(map[string]*Set, len(t.Sets))}
 		for _, s := range t.Sets {
 			w.sets[s.Name] = s
 		}
@@ -201,8 +202,8 @@ func (nl *NLRuleset) NFTText() string {
 
 type nftWriter struct {
 	b       *strings.Builder
-	t       *NLTable
-	sets    map[string]*NLSet
+	t       *Table
+	sets    map[string]*Set
 	ifnames map[uint32]string
 	rule    nftRuleDecompiler
 }
@@ -226,8 +227,8 @@ func familyName(f nftables.TableFamily) string {
 	return strconv.Itoa(int(f))
 }
 
-// NFTFamily is the model's Family of an nftables table family.
-func NFTFamily(f nftables.TableFamily) Family { return Family(familyName(f)) }
+// Family is the model's Family of an nftables table family.
+func Family(f nftables.TableFamily) netfilter.Family { return netfilter.Family(familyName(f)) }
 
 // nftIdent writes a table, chain or set name as nft reads it back: bare
 // when it is one word, else quoted.
@@ -313,7 +314,7 @@ const (
 	nftSetConcat    = 0x80
 )
 
-func (w *nftWriter) object(o *NLObject) {
+func (w *nftWriter) object(o *Object) {
 	b := w.b
 	switch {
 	case o.Type == 1 && o.Counter != nil:
@@ -376,7 +377,7 @@ func objectTypeName(t uint32) string {
 	return "object" + strconv.FormatUint(uint64(t), 10)
 }
 
-func (w *nftWriter) flowtable(f *NLFlowtable) {
+func (w *nftWriter) flowtable(f *Flowtable) {
 	fmt.Fprintf(w.b, "\tflowtable %s {\n\t\thook %s priority %d\n", nftIdent(f.Name), hookName(nftables.TableFamilyNetdev, f.Hook), f.Priority)
 	if len(f.Devices) > 0 {
 		devs := make([]string, len(f.Devices))
@@ -426,7 +427,7 @@ func hookName(f nftables.TableFamily, h uint32) string {
 	return "hook" + strconv.FormatUint(uint64(h), 10)
 }
 
-func (w *nftWriter) chain(c *NLChain) {
+func (w *nftWriter) chain(c *Chain) {
 	b := w.b
 	fmt.Fprintf(b, "\tchain %s {\n", nftIdent(c.Name))
 	if c.Comment != "" {
@@ -474,7 +475,7 @@ func (w *nftWriter) chain(c *NLChain) {
 	b.WriteString("\t}\n")
 }
 
-func (w *nftWriter) set(s *NLSet) {
+func (w *nftWriter) set(s *Set) {
 	b := w.b
 	kind := "set"
 	if s.Flags&(nftSetMap|nftSetObject) != 0 || s.IsMap {
@@ -569,7 +570,7 @@ type setElement struct {
 // order: interval sets by start, other sets by value (a concatenation
 // compared as one number read in host byte order, as nft's mergesort
 // does), the catch-all element last.
-func (w *nftWriter) elements(s *NLSet) string {
+func (w *nftWriter) elements(s *Set) string {
 	keyTypes := splitConcatType(s.KeyTypeID)
 	lens := fieldLens(keyTypes, s.FieldLen, int(s.KeyLen))
 	concat := len(keyTypes) > 1
@@ -752,11 +753,11 @@ func prefixLen(lo, hi []byte) (int, bool) {
 // the first value after the range), into printed ranges sorted by start.
 // The kernel orders keys as byte strings, so nft stores host-order values
 // of interval sets byte-swapped; they are swapped back to print.
-func (w *nftWriter) intervalElements(s *NLSet, types []*nftType) []setElement {
+func (w *nftWriter) intervalElements(s *Set, types []*nftType) []setElement {
 	t := types[0]
 	type bound struct {
 		key []byte
-		e   NLElement
+		e   Element
 	}
 	var bounds []bound
 	for _, e := range s.Elements {
@@ -853,7 +854,7 @@ func decrement(v []byte) []byte {
 }
 
 // elementOpts prints an element's timeout, expiry, comment and counter.
-func (w *nftWriter) elementOpts(e NLElement) string {
+func (w *nftWriter) elementOpts(e Element) string {
 	var sb strings.Builder
 	if e.Timeout > 0 {
 		sb.WriteString(" timeout " + nftDuration(uint64(e.Timeout/time.Millisecond)))
@@ -871,7 +872,7 @@ func (w *nftWriter) elementOpts(e NLElement) string {
 }
 
 // elementData prints a map element's data, " : data".
-func (w *nftWriter) elementData(s *NLSet, e NLElement) string {
+func (w *nftWriter) elementData(s *Set, e Element) string {
 	switch {
 	case e.VerdictData != nil:
 		return " : " + verdictText(e.VerdictData)

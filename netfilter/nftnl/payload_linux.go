@@ -1,4 +1,4 @@
-package netfilter
+package nftnl
 
 // Payload fields as nft names them (nft's proto.c templates): a payload
 // load of a header's bytes prints as "PROTO FIELD" when its offset and

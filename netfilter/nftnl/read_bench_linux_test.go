@@ -1,14 +1,14 @@
-package inspect
+package nftnl
 
 import (
-	"github.com/netx-project/netx/internal/kubesynth"
-	"github.com/netx-project/netx/netfilter"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/netx-project/netx/internal/kubesynth"
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/testenv"
+	"github.com/netx-project/netx/netfilter"
 )
 
 // TestRootNFTablesNetlinkSynthetic checks the benchmark's ruleset reads
@@ -32,7 +32,7 @@ func TestRootNFTablesNetlinkSynthetic(t *testing.T) {
 // throwaway namespace: the figure to set against `nft list ruleset`, which
 // it also times once and reports as nft-list-s.
 //
-//	sudo go test ./inspect -run '^$' -bench ReadNFTables -benchtime 5x
+//	sudo go test ./inspect -run '^$' -bench Read -benchtime 5x
 //
 // Measured on the development VM (AMD EPYC, 2 vCPUs, kernel 6.18, nft
 // 1.0.6, other tests running beside it): 1.23–1.49 s/op, against
@@ -51,7 +51,7 @@ func BenchmarkRootReadNFTables(b *testing.B) {
 	}
 	nftList := time.Since(start)
 	for b.Loop() {
-		rs, _, err := ReadNFTables(ns)
+		rs, _, err := Read(ns)
 		if err != nil {
 			b.Fatal(err)
 		}

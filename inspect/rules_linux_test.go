@@ -1,0 +1,85 @@
+package inspect
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/netx-project/netx/internal/testenv"
+	"github.com/netx-project/netx/netfilter"
+)
+
+// TestRootReadNetfilterNFTables: readNetfilter puts the nftables ruleset
+// beside iptables-save's, without the tables iptables-nft made that
+// iptables-save already lists; ip6tables-nft's table, which nothing else
+// reads, stays (its xtables match unknown); kube-proxy's nftables mode is
+// told from the model; and reading changes nothing.
+func TestRootReadNetfilterNFTables(t *testing.T) {
+	testenv.RequireRoot(t)
+	ns := testenv.ThrowawayNetns(t, "node")
+	ipt := "*filter\n:NETX-TEST - [0:0]\n-A INPUT -m conntrack --ctstate NEW -j NETX-TEST\n-A NETX-TEST -s 10.0.0.0/8 -j ACCEPT\nCOMMIT\n*nat\n-A POSTROUTING -s 10.244.0.0/16 ! -d 10.244.0.0/16 -j MASQUERADE\nCOMMIT\n*mangle\n:KUBE-IPTABLES-HINT - [0:0]\nCOMMIT\n"
+	if _, err := nsenter.Output(nsenter.Net(ns), strings.NewReader(ipt), "iptables-restore"); err != nil {
+		t.Fatal(err)
+	}
+	ip6 := "*filter\n-A INPUT -m conntrack --ctstate INVALID -j DROP\nCOMMIT\n"
+	if _, err := nsenter.Output(nsenter.Net(ns), strings.NewReader(ip6), "ip6tables-restore"); err != nil {
+		t.Fatal(err)
+	}
+	kp, err := os.ReadFile("../testdata/golden/datapath/seeds-node1.nft")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nsenter.Output(nsenter.Net(ns), strings.NewReader(string(kp)), "nft", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	before, err := testenv.NetnsDump(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	n := &Netns{Path: ns}
+	readNetfilter(n, false)
+	if n.Error != "" {
+		t.Fatalf("read error: %s", n.Error)
+	}
+	if got, want := strings.Join(n.NFTables, ","), "ip filter,ip nat,ip mangle,ip6 filter,ip kube-proxy"; got != want {
+		t.Errorf("nft tables %s, want %s", got, want)
+	}
+	var nft, iptNFT *netfilter.Ruleset
+	for _, rs := range n.Netfilter {
+		switch rs.Source {
+		case netfilter.SourceNFTables:
+			nft = rs
+		case netfilter.SourceIPTablesNFT:
+			iptNFT = rs
+		}
+	}
+	if nft == nil || iptNFT == nil {
+		t.Fatalf("rulesets %v: want iptables-nft and nftables", n.Netfilter)
+	}
+	var names []string
+	for _, tb := range nft.Tables {
+		names = append(names, string(tb.Family)+" "+tb.Name)
+	}
+	if got, want := strings.Join(names, ","), "ip6 filter,ip kube-proxy"; got != want {
+		t.Errorf("nftables ruleset tables %s, want %s (iptables-nft's ip tables are read by iptables-save)", got, want)
+	}
+	if f6 := nft.Table(netfilter.FamilyIP6, "filter"); f6 == nil || !netfilter.IPTablesNFT(f6) || !f6.Chain("INPUT").Rules[0].Unknown() {
+		t.Errorf("ip6tables' filter table: %+v", f6)
+	}
+	if c := iptNFT.Table(netfilter.FamilyIP, "filter").Chain("NETX-TEST"); c == nil || len(c.Rules) != 1 {
+		t.Errorf("iptables-save's NETX-TEST chain: %+v", c)
+	}
+	if n.KubeProxyMode != "nftables" {
+		t.Errorf("kube-proxy mode %q, want nftables", n.KubeProxyMode)
+	}
+	after, err := testenv.NetnsDump(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before != after {
+		a, b := testenv.DiffLines(before, after)
+		t.Fatalf("reading changed the namespace:\nonly before: %v\nonly after: %v", a, b)
+	}
+}
