@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netx-project/netx/datapath"
+	"github.com/netx-project/netx/lab"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
@@ -83,10 +83,10 @@ func TestBadTopologyIsOneLineAndBuildsNothing(t *testing.T) {
 	if !strings.Contains(errOut, "broken.yaml:6:") || !strings.Contains(errOut, `node "node7", which is not declared`) {
 		t.Errorf("error does not name file:line and the problem: %q", errOut)
 	}
-	if datapath.StateFor("brokenlab").Exists() {
+	if lab.StateFor("brokenlab").Exists() {
 		t.Error("a refused topology left state behind")
 	}
-	if _, err := os.Stat(datapath.NetnsPath(datapath.NetnsName("brokenlab", "node1"))); err == nil {
+	if _, err := os.Stat(lab.NetnsPath(lab.NetnsName("brokenlab", "node1"))); err == nil {
 		t.Error("a refused topology created a namespace")
 	}
 }
@@ -119,12 +119,12 @@ func TestExecNeedsDash(t *testing.T) {
 }
 
 func TestPrintStatus(t *testing.T) {
-	s := &datapath.Status{Lab: "x", Source: "x.yaml", Overlay: "host-gw", Proxy: "iptables", Complete: true,
-		Nodes: []datapath.NodeStatus{{Name: "node1", IP: "192.168.77.11", PodCIDR: "10.244.1.0/24", Netns: "/run/netns/netx.x.node1"}},
-		Pods: []datapath.PodStatus{{Name: "two", Namespace: "default", Node: "node1", IP: "10.244.1.2", PID: 42, Running: true, Netns: "/proc/42/ns/net",
-			Containers: []datapath.ContainerStatus{{Name: "a", State: "running"}, {Name: "b", State: "error", Error: "listen tcp :80: bind: address already in use"}}}},
-		Services: []datapath.ServiceStatus{{Name: "s", Namespace: "default", Type: "NodePort", ClusterIP: "10.96.0.10",
-			Ports: []datapath.PortStatus{{Port: 80, TargetPort: "8080", NodePort: 30080, Protocol: "TCP"}}, Endpoints: []string{"10.244.1.2:8080"}}},
+	s := &lab.Status{Lab: "x", Source: "x.yaml", Overlay: "host-gw", Proxy: "iptables", Complete: true,
+		Nodes: []lab.NodeStatus{{Name: "node1", IP: "192.168.77.11", PodCIDR: "10.244.1.0/24", Netns: "/run/netns/netx.x.node1"}},
+		Pods: []lab.PodStatus{{Name: "two", Namespace: "default", Node: "node1", IP: "10.244.1.2", PID: 42, Running: true, Netns: "/proc/42/ns/net",
+			Containers: []lab.ContainerStatus{{Name: "a", State: "running"}, {Name: "b", State: "error", Error: "listen tcp :80: bind: address already in use"}}}},
+		Services: []lab.ServiceStatus{{Name: "s", Namespace: "default", Type: "NodePort", ClusterIP: "10.96.0.10",
+			Ports: []lab.PortStatus{{Port: 80, TargetPort: "8080", NodePort: 30080, Protocol: "TCP"}}, Endpoints: []string{"10.244.1.2:8080"}}},
 	}
 	var b bytes.Buffer
 	if err := printStatus(&b, s, "text"); err != nil {

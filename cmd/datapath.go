@@ -15,7 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/netx-project/netx/datapath"
+	"github.com/netx-project/netx/lab"
 	"github.com/netx-project/netx/testdata/topologies"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -50,17 +50,17 @@ NodePort, hostPort, hostNetwork, two containers talking over localhost).`,
 }
 
 // loadTopology reads a topology file, or a built-in one by name.
-func loadTopology(ref string) (*datapath.Topology, string, error) {
+func loadTopology(ref string) (*lab.Topology, string, error) {
 	if ref == "" {
 		ref = topologies.Default
 	}
 	if _, err := os.Stat(ref); err == nil {
-		t, err := datapath.LoadFile(ref)
+		t, err := lab.LoadFile(ref)
 		return t, ref, err
 	}
 	name := strings.TrimSuffix(ref, ".yaml")
 	if b, err := topologies.FS.ReadFile(name + ".yaml"); err == nil {
-		t, err := datapath.Parse(name+".yaml", b)
+		t, err := lab.Parse(name+".yaml", b)
 		return t, "built-in:" + name, err
 	}
 	return nil, "", fmt.Errorf("topology %q: no such file, and not a built-in topology (%s)", ref, strings.Join(builtinTopologies(), ", "))
@@ -88,8 +88,8 @@ type UpOptions struct {
 	File     string
 	Explain  bool
 	Quiet    bool
-	topology *datapath.Topology
-	lab      *datapath.Lab
+	topology *lab.Topology
+	plan     *lab.Lab
 	source   string
 }
 
@@ -120,11 +120,11 @@ func (o *UpOptions) Complete() error {
 	if err != nil {
 		return err
 	}
-	lab, err := t.Resolve()
+	plan, err := t.Resolve()
 	if err != nil {
 		return err
 	}
-	o.topology, o.lab, o.source = t, lab, src
+	o.topology, o.plan, o.source = t, plan, src
 	return nil
 }
 
@@ -136,16 +136,16 @@ func (o *UpOptions) Run(ctx context.Context) error {
 	}
 	ctx, stop := signal.NotifyContext(orBackground(ctx), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	uo := datapath.UpOptions{Self: exe, Source: o.source}
+	uo := lab.UpOptions{Self: exe, Source: o.source}
 	if !o.Quiet {
 		uo.Progress = o.streams.ErrOut
 		fmt.Fprintf(o.streams.ErrOut, "building lab %s from %s: %d nodes, %d pods, %d services, %d clients (%s, kube-proxy %s)\n",
-			o.lab.Name, o.source, len(o.lab.Nodes), len(o.lab.Pods), len(o.lab.Services), len(o.lab.Clients), o.lab.Overlay, o.lab.Proxy)
+			o.plan.Name, o.source, len(o.plan.Nodes), len(o.plan.Pods), len(o.plan.Services), len(o.plan.Clients), o.plan.Overlay, o.plan.Proxy)
 	}
 	if o.Explain {
 		uo.Explain = o.streams.Out
 	}
-	rep, err := datapath.Up(ctx, o.lab, uo)
+	rep, err := lab.Up(ctx, o.plan, uo)
 	if err != nil {
 		return err
 	}
@@ -169,13 +169,13 @@ func (o *UpOptions) Run(ctx context.Context) error {
 	case rep.Reused:
 		verb = "already up; checked"
 	}
-	fmt.Fprintf(o.streams.ErrOut, "lab %s %s in %s.\n", o.lab.Name, verb, rep.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(o.streams.ErrOut, "lab %s %s in %s.\n", o.plan.Name, verb, rep.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(o.streams.ErrOut, "  see it:      netx datapath status\n  use it:      netx datapath exec %s -- netx datapath get %s\n  tear down:   netx datapath down %s\n",
-		examplePod(o.lab), exampleTarget(o.lab), o.lab.Name)
+		examplePod(o.plan), exampleTarget(o.plan), o.plan.Name)
 	return nil
 }
 
-func examplePod(l *datapath.Lab) string {
+func examplePod(l *lab.Lab) string {
 	for _, p := range l.Pods {
 		if !p.HostNetwork {
 			return p.Name
@@ -187,7 +187,7 @@ func examplePod(l *datapath.Lab) string {
 	return "POD"
 }
 
-func exampleTarget(l *datapath.Lab) string {
+func exampleTarget(l *lab.Lab) string {
 	for _, s := range l.Services {
 		return fmt.Sprintf("%s:%d", s.ClusterIP, s.Ports[0].Port)
 	}
@@ -214,15 +214,15 @@ func newDatapathDownCommand(streams genericiooptions.IOStreams) *cobra.Command {
 			var names []string
 			switch {
 			case all:
-				names = datapath.Labs()
+				names = lab.Labs()
 			case len(args) == 1:
-				if err := datapath.ValidLabName(args[0]); err != nil {
+				if err := lab.ValidLabName(args[0]); err != nil {
 					return err
 				}
 				names = args
 			default:
-				n, err := datapath.ResolveLabName("")
-				var nu *datapath.NotUpError
+				n, err := lab.ResolveLabName("")
+				var nu *lab.NotUpError
 				if errors.As(err, &nu) {
 					fmt.Fprintln(streams.ErrOut, "no lab is up; nothing to remove")
 					return nil
@@ -233,7 +233,7 @@ func newDatapathDownCommand(streams genericiooptions.IOStreams) *cobra.Command {
 				names = []string{n}
 			}
 			for _, n := range names {
-				rep, err := datapath.Down(orBackground(cmd.Context()), n)
+				rep, err := lab.Down(orBackground(cmd.Context()), n)
 				if err != nil {
 					return err
 				}
@@ -263,11 +263,11 @@ func newDatapathStatusCommand(streams genericiooptions.IOStreams) *cobra.Command
 			if err := checkOutput(output, "text", "json", "yaml"); err != nil {
 				return err
 			}
-			n, err := datapath.ResolveLabName(name)
+			n, err := lab.ResolveLabName(name)
 			if err != nil {
 				return err
 			}
-			s, err := datapath.GetStatus(n)
+			s, err := lab.GetStatus(n)
 			if err != nil {
 				return err
 			}
@@ -288,7 +288,7 @@ func checkOutput(got string, allowed ...string) error {
 	return fmt.Errorf("unknown output format %q; use %s", got, strings.Join(allowed, ", "))
 }
 
-func printStatus(w io.Writer, s *datapath.Status, output string) error {
+func printStatus(w io.Writer, s *lab.Status, output string) error {
 	switch output {
 	case "json":
 		enc := json.NewEncoder(w)
@@ -371,7 +371,7 @@ func newDatapathExecCommand(streams genericiooptions.IOStreams) *cobra.Command {
 			if cmd.ArgsLenAtDash() != 1 {
 				return errors.New("put the command after --, e.g. netx datapath exec pod-a -- hostname")
 			}
-			n, err := datapath.ResolveLabName(name)
+			n, err := lab.ResolveLabName(name)
 			if err != nil {
 				return err
 			}
@@ -379,7 +379,7 @@ func newDatapathExecCommand(streams genericiooptions.IOStreams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			code, err := datapath.Exec(datapath.ExecOptions{Lab: n, Pod: args[0], Container: container, Argv: args[1:],
+			code, err := lab.Exec(lab.ExecOptions{Lab: n, Pod: args[0], Container: container, Argv: args[1:],
 				Self: exe, Stdin: streams.In, Stdout: streams.Out, Stderr: streams.ErrOut})
 			if err != nil {
 				return err
@@ -409,16 +409,16 @@ func newDatapathValidateCommand(streams genericiooptions.IOStreams) *cobra.Comma
 			if err != nil {
 				return err
 			}
-			lab, err := t.Resolve()
+			plan, err := t.Resolve()
 			if err != nil {
 				return err
 			}
 			if output == "json" {
 				enc := json.NewEncoder(streams.Out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(lab)
+				return enc.Encode(plan)
 			}
-			b, err := toYAML(lab)
+			b, err := toYAML(plan)
 			if err != nil {
 				return err
 			}
@@ -434,11 +434,11 @@ func newDatapathValidateCommand(streams genericiooptions.IOStreams) *cobra.Comma
 // Hidden commands: the lab's pause and built-in "images".
 
 type workloadFlags struct {
-	lab, pod, container string
+	labName, pod, container string
 }
 
 func (w *workloadFlags) add(c *cobra.Command) {
-	c.Flags().StringVar(&w.lab, "lab", "", "lab this process belongs to")
+	c.Flags().StringVar(&w.labName, "lab", "", "lab this process belongs to")
 	c.Flags().StringVar(&w.pod, "pod", "", "pod this process belongs to")
 	c.Flags().StringVar(&w.container, "container", "", "container name")
 }
@@ -452,7 +452,7 @@ func runPause(args []string, streams genericiooptions.IOStreams) int {
 	fs := pflag.NewFlagSet("pause", pflag.ContinueOnError)
 	var w workloadFlags
 	var hostname string
-	fs.StringVar(&w.lab, "lab", "", "")
+	fs.StringVar(&w.labName, "lab", "", "")
 	fs.StringVar(&w.pod, "pod", "", "")
 	fs.StringVar(&w.container, "container", "", "")
 	fs.StringVar(&hostname, "hostname", "", "")
@@ -462,7 +462,7 @@ func runPause(args []string, streams genericiooptions.IOStreams) int {
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	if err := datapath.Pause(ctx, hostname); err != nil {
+	if err := lab.Pause(ctx, hostname); err != nil {
 		fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
 		return 1
 	}
@@ -473,7 +473,7 @@ func runPause(args []string, streams genericiooptions.IOStreams) int {
 // and, once listening, says so in the log: a container's first line.
 func startedOn(cmd *cobra.Command, what, listen string) func(error) {
 	return func(err error) {
-		datapath.Report(err)
+		lab.Report(err)
 		if err == nil {
 			fmt.Fprintf(cmd.ErrOrStderr(), "%s %s\n", what, listen)
 		}
@@ -491,8 +491,8 @@ func newDatapathServeCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext()
 			defer stop()
-			id := datapath.IdentityFromEnv()
-			return datapath.RunServe(ctx, listen, id, startedOn(cmd, "serving", listen))
+			id := lab.IdentityFromEnv()
+			return lab.RunServe(ctx, listen, id, startedOn(cmd, "serving", listen))
 		},
 	}
 	w.add(c)
@@ -511,11 +511,11 @@ func newDatapathForwardCommand() *cobra.Command {
 			ctx, stop := signalContext()
 			defer stop()
 			logf := func(format string, args ...any) { fmt.Fprintf(cmd.ErrOrStderr(), format+"\n", args...) }
-			var dial datapath.Dialer
+			var dial lab.Dialer
 			if toNetns != "" {
-				dial = func(a string) (net.Conn, error) { return datapath.DialIn(toNetns, a) }
+				dial = func(a string) (net.Conn, error) { return lab.DialIn(toNetns, a) }
 			}
-			return datapath.RunForward(ctx, listen, to, dial, startedOn(cmd, "forwarding "+to+" on", listen), logf)
+			return lab.RunForward(ctx, listen, to, dial, startedOn(cmd, "forwarding "+to+" on", listen), logf)
 		},
 	}
 	w.add(c)
@@ -535,7 +535,7 @@ func newDatapathGetCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			failed := 0
 			for i := 0; i < count; i++ {
-				body, err := datapath.Get(orBackground(cmd.Context()), args[0], timeout)
+				body, err := lab.Get(orBackground(cmd.Context()), args[0], timeout)
 				if err != nil {
 					fmt.Fprintf(streams.ErrOut, "get %s: %v\n", args[0], err)
 					failed++

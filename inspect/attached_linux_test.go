@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/testenv"
+	"github.com/netx-project/netx/lab"
 )
 
 // TestRootInspectAttachedOnly: two nodes on one machine, each with a pod,
@@ -15,9 +15,9 @@ import (
 // only node1's pod is there; without it, every namespace is.
 func TestRootInspectAttachedOnly(t *testing.T) {
 	testenv.RequireRoot(t)
-	lab := unique("a")
-	name := func(o string) string { return datapath.NetnsName(lab, o) }
-	path := func(o string) string { return datapath.NetnsPath(name(o)) }
+	plan := unique("a")
+	name := func(o string) string { return lab.NetnsName(plan, o) }
+	path := func(o string) string { return lab.NetnsPath(name(o)) }
 	for _, o := range []string{"fabric", "node1", "node2", "pod1", "pod2"} {
 		testenv.NamedNetns(t, path(o))
 	}

@@ -13,9 +13,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/testenv"
+	"github.com/netx-project/netx/lab"
 	"github.com/netx-project/netx/netfilter"
 )
 
@@ -53,32 +53,32 @@ func requireSame(t *testing.T, before, after string) {
 
 func TestRootInspectLab(t *testing.T) {
 	testenv.RequireRoot(t)
-	top, err := datapath.LoadFile(filepath.Join("..", "testdata", "topologies", "seeds.yaml"))
+	top, err := lab.LoadFile(filepath.Join("..", "testdata", "topologies", "seeds.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	top.Name = unique("i")
-	lab, err := top.Resolve()
+	plan, err := top.Resolve()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { datapath.Down(context.Background(), lab.Name) })
-	if _, err := datapath.Up(context.Background(), lab, datapath.UpOptions{Self: testenv.NetxBinary(t), Source: "test"}); err != nil {
+	t.Cleanup(func() { lab.Down(context.Background(), plan.Name) })
+	if _, err := lab.Up(context.Background(), plan, lab.UpOptions{Self: testenv.NetxBinary(t), Source: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	var nodeNS []string
-	for _, n := range lab.Nodes {
+	for _, n := range plan.Nodes {
 		nodeNS = append(nodeNS, n.Netns)
 	}
 	before := testenv.SettledDump(t, nodeNS...)
 
-	for _, node := range lab.Nodes {
+	for _, node := range plan.Nodes {
 		for _, noLab := range []bool{false, true} {
 			snap, err := Discover(Options{HostNetns: node.Netns, NoLab: noLab, AttachedOnly: true})
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, p := range lab.Pods {
+			for _, p := range plan.Pods {
 				if p.Node != node.Name || p.HostNetwork {
 					continue
 				}
@@ -94,8 +94,8 @@ func TestRootInspectLab(t *testing.T) {
 					t.Errorf("pod %s not found through /proc: %v", p.Key(), n.FoundBy)
 				}
 				eth0 := link(n, "eth0")
-				if eth0 == nil || eth0.Peer == nil || eth0.Peer.Inode != snap.Node.Inode || eth0.Peer.Name != p.HostVeth || eth0.Peer.Bridge != datapath.BridgeName {
-					t.Errorf("pod %s eth0 peer: %+v, want %s on %s in node %s", p.Key(), eth0, p.HostVeth, datapath.BridgeName, node.Name)
+				if eth0 == nil || eth0.Peer == nil || eth0.Peer.Inode != snap.Node.Inode || eth0.Peer.Name != p.HostVeth || eth0.Peer.Bridge != lab.BridgeName {
+					t.Errorf("pod %s eth0 peer: %+v, want %s on %s in node %s", p.Key(), eth0, p.HostVeth, lab.BridgeName, node.Name)
 				}
 				if n.PausePID == 0 || n.Hostname != p.Hostname {
 					t.Errorf("pod %s: pause %d hostname %q", p.Key(), n.PausePID, n.Hostname)
@@ -107,7 +107,7 @@ func TestRootInspectLab(t *testing.T) {
 		}
 	}
 	// The two-nginx pod: one listener on :80 and a warning naming the other.
-	snap, err := Discover(Options{HostNetns: lab.Nodes[0].Netns, AttachedOnly: true})
+	snap, err := Discover(Options{HostNetns: plan.Nodes[0].Netns, AttachedOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,9 +165,9 @@ func TestRootInspectCNIPlugins(t *testing.T) {
 			if _, err := os.Stat(bin); err != nil {
 				t.Fatalf("%s: %v (apt-get install containernetworking-plugins)", bin, err)
 			}
-			lab := unique("c")
-			node := datapath.NetnsPath(datapath.NetnsName(lab, "node"))
-			pods := []string{datapath.NetnsPath(datapath.NetnsName(lab, "p1")), datapath.NetnsPath(datapath.NetnsName(lab, "p2"))}
+			plan := unique("c")
+			node := lab.NetnsPath(lab.NetnsName(plan, "node"))
+			pods := []string{lab.NetnsPath(lab.NetnsName(plan, "p1")), lab.NetnsPath(lab.NetnsName(plan, "p2"))}
 			ipam := t.TempDir()
 			conf := fmt.Sprintf(`{"cniVersion":"1.0.0","name":"t","type":%q,"bridge":"cni0","isGateway":true,"ipMasq":false,
 "ipam":{"type":"host-local","ranges":[[{"subnet":"10.88.0.0/24"}]],"dataDir":%q}}`, plugin, ipam)
@@ -239,7 +239,7 @@ func TestRootInspectBothBackends(t *testing.T) {
 	if _, err := exec.LookPath("iptables-legacy-restore"); err != nil {
 		t.Skip("iptables-legacy is not installed")
 	}
-	node := datapath.NetnsPath(datapath.NetnsName(unique("b"), "node"))
+	node := lab.NetnsPath(lab.NetnsName(unique("b"), "node"))
 	testenv.NamedNetns(t, node)
 	rules := "*nat\n:KUBE-SERVICES - [0:0]\n-A PREROUTING -j KUBE-SERVICES\n-A KUBE-SERVICES -d 10.96.0.10/32 -p tcp -m tcp --dport 80 -j ACCEPT\nCOMMIT\n"
 	if _, err := nsenter.Output(nsenter.Net(node), strings.NewReader(rules), "iptables-restore"); err != nil {

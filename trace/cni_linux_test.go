@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/inspect"
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/testenv"
+	"github.com/netx-project/netx/lab"
 )
 
 // cniNode is a node netx did not build: a namespace whose pods the
@@ -41,10 +41,10 @@ func buildCNINode(t *testing.T, ips []string, serve []string, load func(node str
 	b := make([]byte, 3)
 	rand.Read(b)
 	prefix := "netx-trace-" + hex.EncodeToString(b)
-	n := &cniNode{node: datapath.NetnsPath(prefix + "-node"), pods: map[string]string{}}
+	n := &cniNode{node: lab.NetnsPath(prefix + "-node"), pods: map[string]string{}}
 	var pods []string
 	for i, ip := range ips {
-		p := datapath.NetnsPath(fmt.Sprintf("%s-p%d", prefix, i))
+		p := lab.NetnsPath(fmt.Sprintf("%s-p%d", prefix, i))
 		pods = append(pods, p)
 		n.pods[ip] = p
 	}

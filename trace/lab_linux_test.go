@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/testenv"
+	"github.com/netx-project/netx/lab"
 )
 
 // labCase is one seed scenario: a trace and what it must find.
@@ -37,30 +37,30 @@ type labCase struct {
 // service without endpoints (a topology cannot say that: its selectors
 // must match, so it is added to the resolved lab, as kube-proxy would see
 // a service whose pods are gone).
-func upLab(t *testing.T, file string) *datapath.Lab {
+func upLab(t *testing.T, file string) *lab.Lab {
 	t.Helper()
-	top, err := datapath.LoadFile(filepath.Join("..", "testdata", "topologies", file))
+	top, err := lab.LoadFile(filepath.Join("..", "testdata", "topologies", file))
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := make([]byte, 3)
 	rand.Read(b)
 	top.Name = "t" + hex.EncodeToString(b)
-	lab, err := top.Resolve()
+	plan, err := top.Resolve()
 	if err != nil {
 		t.Fatal(err)
 	}
-	lab.Services = append(lab.Services, &datapath.LabService{Name: "svc-none", Namespace: "default", Type: "ClusterIP",
-		ClusterIP: netip.MustParseAddr("10.96.0.99"), Ports: []datapath.LabServicePort{{Name: "http", Port: 80, Protocol: "TCP", TargetPort: "8080"}}})
-	t.Cleanup(func() { datapath.Down(context.Background(), lab.Name) })
-	if _, err := datapath.Up(context.Background(), lab, datapath.UpOptions{Self: testenv.NetxBinary(t), Source: "test"}); err != nil {
+	plan.Services = append(plan.Services, &lab.LabService{Name: "svc-none", Namespace: "default", Type: "ClusterIP",
+		ClusterIP: netip.MustParseAddr("10.96.0.99"), Ports: []lab.LabServicePort{{Name: "http", Port: 80, Protocol: "TCP", TargetPort: "8080"}}})
+	t.Cleanup(func() { lab.Down(context.Background(), plan.Name) })
+	if _, err := lab.Up(context.Background(), plan, lab.UpOptions{Self: testenv.NetxBinary(t), Source: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	return lab
+	return plan
 }
 
-func podIPOf(t *testing.T, lab *datapath.Lab, name string) string {
-	for _, p := range lab.Pods {
+func podIPOf(t *testing.T, plan *lab.Lab, name string) string {
+	for _, p := range plan.Pods {
 		if p.Name == name {
 			return p.IP.String()
 		}
@@ -89,11 +89,11 @@ func seedCases(ip func(string) string, cross string) []labCase {
 	}
 }
 
-func runLabCase(t *testing.T, w *World, lab *datapath.Lab, c labCase) {
+func runLabCase(t *testing.T, w *World, plan *lab.Lab, c labCase) {
 	t.Helper()
 	req := Request{Src: c.src, Dst: c.dst, Protocol: c.proto}
 	if c.endpoint != "" {
-		for _, p := range lab.Pods {
+		for _, p := range plan.Pods {
 			if p.Name == c.endpoint {
 				req.Endpoint = p.IP
 			}
@@ -185,17 +185,17 @@ func checkLive(t *testing.T, w *World, req Request) {
 // chain, and proves tracing changed nothing.
 func TestRootTraceSeedsLab(t *testing.T) {
 	testenv.RequireRoot(t)
-	lab := upLab(t, "seeds.yaml")
-	dumpsBefore := labDumps(t, lab)
+	plan := upLab(t, "seeds.yaml")
+	dumpsBefore := labDumps(t, plan)
 
-	w, err := LoadLab(lab.Name, "")
+	w, err := LoadLab(plan.Name, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range seedCases(func(n string) string { return podIPOf(t, lab, n) }, "wire") {
-		t.Run(c.name, func(t *testing.T) { runLabCase(t, w, lab, c) })
+	for _, c := range seedCases(func(n string) string { return podIPOf(t, plan, n) }, "wire") {
+		t.Run(c.name, func(t *testing.T) { runLabCase(t, w, plan, c) })
 	}
-	if after := labDumps(t, lab); after != dumpsBefore {
+	if after := labDumps(t, plan); after != dumpsBefore {
 		a, b := testenv.DiffLines(dumpsBefore, after)
 		t.Fatalf("trace changed state:\nonly before: %v\nonly after: %v", a, b)
 	}
@@ -205,12 +205,12 @@ func TestRootTraceSeedsLab(t *testing.T) {
 	checkConntrack(t, w)
 
 	// A DROP rule in node1's FORWARD chain stops pod-a → b-2.
-	node1 := lab.Nodes[0].Netns
-	b2 := podIPOf(t, lab, "b-2")
+	node1 := plan.Nodes[0].Netns
+	b2 := podIPOf(t, plan, "b-2")
 	if out, err := nsenter.Output(nsenter.Net(node1), nil, "iptables", "-I", "FORWARD", "1", "-d", b2, "-p", "tcp", "-j", "DROP"); err != nil {
 		t.Fatalf("iptables -I FORWARD: %v %s", err, out)
 	}
-	w, err = LoadLab(lab.Name, "")
+	w, err = LoadLab(plan.Name, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestRootTraceSeedsLab(t *testing.T) {
 	// Moved to node2's FORWARD chain and turned on the answer, the DROP
 	// lets the SYN reach b-2 and stops its SYN-ACK: the request is
 	// delivered, the reply dropped there, and the probe times out.
-	node2 := lab.Nodes[1].Netns
+	node2 := plan.Nodes[1].Netns
 	for _, c := range []struct {
 		netns string
 		args  []string
@@ -241,7 +241,7 @@ func TestRootTraceSeedsLab(t *testing.T) {
 			t.Fatalf("iptables %v: %v %s", c.args, err, out)
 		}
 	}
-	if w, err = LoadLab(lab.Name, ""); err != nil {
+	if w, err = LoadLab(plan.Name, ""); err != nil {
 		t.Fatal(err)
 	}
 	if res, err = w.Trace(Request{Src: "pod-a", Dst: "b-2:8080"}); err != nil {
@@ -254,8 +254,8 @@ func TestRootTraceSeedsLab(t *testing.T) {
 
 	// Ctrl-C during a live probe (it waits on the dropped SYN) leaves no
 	// trace rules behind and changes nothing.
-	beforeLive := labDumps(t, lab)
-	cmd := exec.Command(testenv.NetxBinary(t), "trace", "pod-a", "b-2:8080", "--lab", lab.Name, "--live", "--timeout", "60s")
+	beforeLive := labDumps(t, plan)
+	cmd := exec.Command(testenv.NetxBinary(t), "trace", "pod-a", "b-2:8080", "--lab", plan.Name, "--live", "--timeout", "60s")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -273,12 +273,12 @@ func TestRootTraceSeedsLab(t *testing.T) {
 	if err == nil || !strings.Contains(stderr.String(), "interrupted") {
 		t.Errorf("interrupted trace --live: %v, stderr %q", err, stderr.String())
 	}
-	for _, n := range lab.Nodes {
+	for _, n := range plan.Nodes {
 		if hasTraceTable(t, n.Netns) {
 			t.Errorf("a netx-trace table is left in %s after Ctrl-C", n.Name)
 		}
 	}
-	if after := labDumps(t, lab); after != beforeLive {
+	if after := labDumps(t, plan); after != beforeLive {
 		a, b := testenv.DiffLines(beforeLive, after)
 		t.Fatalf("an interrupted live trace changed state:\nonly before: %v\nonly after: %v", a, b)
 	}
@@ -293,10 +293,10 @@ func hasTraceTable(t *testing.T, netns string) bool {
 }
 
 // labDumps dumps the host and every lab node namespace, settled.
-func labDumps(t *testing.T, lab *datapath.Lab) string {
+func labDumps(t *testing.T, plan *lab.Lab) string {
 	t.Helper()
 	var nodes []string
-	for _, n := range lab.Nodes {
+	for _, n := range plan.Nodes {
 		nodes = append(nodes, n.Netns)
 	}
 	return testenv.SettledDump(t, nodes...)
@@ -307,20 +307,20 @@ func labDumps(t *testing.T, lab *datapath.Lab) string {
 // kube-proxy's nftables layout.
 func TestRootTraceVXLANNFTablesLab(t *testing.T) {
 	testenv.RequireRoot(t)
-	lab := upLab(t, "vxlan-nftables.yaml")
-	before := labDumps(t, lab)
-	w, err := LoadLab(lab.Name, "")
+	plan := upLab(t, "vxlan-nftables.yaml")
+	before := labDumps(t, plan)
+	w, err := LoadLab(plan.Name, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range seedCases(func(n string) string { return podIPOf(t, lab, n) }, "encap") {
+	for _, c := range seedCases(func(n string) string { return podIPOf(t, plan, n) }, "encap") {
 		switch c.name {
 		case "container-to-container", "nodeport-from-internet", "nodeport-other-node", "hostnetwork":
 			continue // this topology has no mc3 and no hostNetwork pod
 		}
-		t.Run(c.name, func(t *testing.T) { runLabCase(t, w, lab, c) })
+		t.Run(c.name, func(t *testing.T) { runLabCase(t, w, plan, c) })
 	}
-	if after := labDumps(t, lab); after != before {
+	if after := labDumps(t, plan); after != before {
 		a, b := testenv.DiffLines(before, after)
 		t.Fatalf("trace changed state:\nonly before: %v\nonly after: %v", a, b)
 	}
@@ -373,9 +373,9 @@ func TestRootTraceIPSet(t *testing.T) {
 	if _, err := exec.LookPath("ipset"); err != nil {
 		t.Fatal("the ipset program is needed (hack/setup.sh installs it)")
 	}
-	lab := upLab(t, "seeds.yaml")
-	node1 := lab.Nodes[0].Netns
-	b2 := podIPOf(t, lab, "b-2")
+	plan := upLab(t, "seeds.yaml")
+	node1 := plan.Nodes[0].Netns
+	b2 := podIPOf(t, plan, "b-2")
 	for _, args := range [][]string{
 		{"ipset", "create", "netx-deny", "hash:net,port"},
 		{"ipset", "add", "netx-deny", "10.244.0.0/16,tcp:8080"},
@@ -386,8 +386,8 @@ func TestRootTraceIPSet(t *testing.T) {
 			t.Fatalf("%v: %v %s", args, err, out)
 		}
 	}
-	before := labDumps(t, lab)
-	w, err := LoadLab(lab.Name, "")
+	before := labDumps(t, plan)
+	w, err := LoadLab(plan.Name, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +420,7 @@ func TestRootTraceIPSet(t *testing.T) {
 		}
 		checkLive(t, w, Request{Src: "pod-a", Dst: c.dst})
 	}
-	if after := labDumps(t, lab); after != before {
+	if after := labDumps(t, plan); after != before {
 		a, b := testenv.DiffLines(before, after)
 		t.Fatalf("trace changed state:\nonly before: %v\nonly after: %v", a, b)
 	}

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/inspect"
+	"github.com/netx-project/netx/lab"
 	"github.com/netx-project/netx/netfilter"
 	"github.com/netx-project/netx/netfilter/nftnl"
 )
@@ -39,12 +39,12 @@ func fetchSet(n *Node, family netfilter.Family, table, set string) ([]netfilter.
 
 // LoadLab snapshots every node of a netx lab and adds what the lab knows
 // that rules do not say: service names and the outside client.
-func LoadLab(lab, cri string) (*World, error) {
-	name, err := datapath.ResolveLabName(lab)
+func LoadLab(plan, cri string) (*World, error) {
+	name, err := lab.ResolveLabName(plan)
 	if err != nil {
 		return nil, err
 	}
-	st, err := datapath.GetStatus(name)
+	st, err := lab.GetStatus(name)
 	if err != nil {
 		return nil, err
 	}

@@ -21,21 +21,21 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/netx-project/netx/lab"
 	"golang.org/x/sys/unix"
 )
 
 // DefaultSpec is the cluster the e2e tests use: a control node and two
 // workers (node1, node2) on the lab underlay, pod CIDRs as in the seeds.
 func DefaultSpec(dir, bin, version, proxyMode string) *Spec {
-	const lab = "e2e"
+	const plan = "e2e"
 	node := func(name, ip, cidr string) Node {
 		return Node{Name: name, IP: netip.MustParseAddr(ip), PodCIDR: netip.MustParsePrefix(cidr),
-			Netns: datapath.NetnsPath(datapath.NetnsName(lab, name))}
+			Netns: lab.NetnsPath(lab.NetnsName(plan, name))}
 	}
 	return &Spec{
-		Lab: lab, Dir: dir, Bin: bin, Version: version, ProxyMode: proxyMode,
+		Lab: plan, Dir: dir, Bin: bin, Version: version, ProxyMode: proxyMode,
 		ClusterCIDR: netip.MustParsePrefix("10.244.0.0/16"),
 		ServiceCIDR: netip.MustParsePrefix("10.96.0.0/16"),
 		Control:     node("control", "192.168.77.10", "10.244.250.0/24"),
@@ -96,15 +96,15 @@ func Up(ctx context.Context, s *Spec, o Options) error {
 	}
 
 	s.say(o, "network: netx lab %s (control + %d workers, host-gw)", s.Lab, len(s.Workers))
-	top, err := datapath.Parse(s.Lab+".yaml", []byte(s.NetworkTopology()))
+	top, err := lab.Parse(s.Lab+".yaml", []byte(s.NetworkTopology()))
 	if err != nil {
 		return err
 	}
-	lab, err := top.Resolve()
+	plan, err := top.Resolve()
 	if err != nil {
 		return err
 	}
-	if _, err := datapath.Up(ctx, lab, datapath.UpOptions{Self: o.Self, Source: "e2e cluster"}); err != nil {
+	if _, err := lab.Up(ctx, plan, lab.UpOptions{Self: o.Self, Source: "e2e cluster"}); err != nil {
 		return err
 	}
 
@@ -273,7 +273,7 @@ func (s *Spec) launch(name string, cmd *exec.Cmd, start func() error) error {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	go cmd.Wait()
-	return s.record(proc{Name: name, PID: cmd.Process.Pid, Start: datapath.ProcessStart(cmd.Process.Pid)})
+	return s.record(proc{Name: name, PID: cmd.Process.Pid, Start: lab.ProcessStart(cmd.Process.Pid)})
 }
 
 func (s *Spec) pidsFile() string { return filepath.Join(s.Dir, "pids.json") }
@@ -298,7 +298,7 @@ func (s *Spec) kill(match func(string) bool) {
 	var left []proc
 	for _, p := range s.procs() {
 		if match(p.Name) {
-			if datapath.ProcessRunning(p.PID, p.Start) {
+			if lab.ProcessRunning(p.PID, p.Start) {
 				unix.Kill(p.PID, unix.SIGKILL)
 			}
 			continue
@@ -326,7 +326,7 @@ func (s *Spec) apiClient() (*http.Client, error) {
 	tr := &http.Transport{
 		TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool},
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return datapath.DialIn(s.Control.Netns, addr)
+			return lab.DialIn(s.Control.Netns, addr)
 		},
 	}
 	return &http.Client{Transport: tr, Timeout: 5 * time.Second}, nil
@@ -592,7 +592,7 @@ func Down(ctx context.Context, s *Spec, o Options) error {
 		}
 	}
 	s.kill(func(string) bool { return true })
-	if _, err := datapath.Down(ctx, s.Lab); err != nil {
+	if _, err := lab.Down(ctx, s.Lab); err != nil {
 		errs = append(errs, err)
 	}
 	for _, n := range s.Workers {

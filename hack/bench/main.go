@@ -26,10 +26,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/inspect"
 	"github.com/netx-project/netx/internal/kubesynth"
 	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/netx-project/netx/lab"
 )
 
 func main() {
@@ -78,12 +78,12 @@ func run() error {
 	}
 	// Leave /run/netns as found: if it is not a mount point yet, netx's
 	// namespaces make it one, and the bench undoes that at the end.
-	made, err := nsenter.PrepareNetnsDir(datapath.NetnsDir)
+	made, err := nsenter.PrepareNetnsDir(lab.NetnsDir)
 	if err != nil {
 		return err
 	}
 	if made {
-		defer nsenter.ReleaseNetnsDir(datapath.NetnsDir)
+		defer nsenter.ReleaseNetnsDir(lab.NetnsDir)
 	}
 	fmt.Printf("machine: %d cores, %s, kernel %s\n\n", runtime.NumCPU(), runtime.GOARCH, kernel())
 	switch *what {
@@ -193,24 +193,24 @@ func topology(n int, full bool) string {
 }
 
 func netxRun(self string, n int, full bool) (up, down time.Duration, err error) {
-	top, err := datapath.Parse("bench.yaml", []byte(topology(n, full)))
+	top, err := lab.Parse("bench.yaml", []byte(topology(n, full)))
 	if err != nil {
 		return 0, 0, err
 	}
-	lab, err := top.Resolve()
+	plan, err := top.Resolve()
 	if err != nil {
 		return 0, 0, err
 	}
 	settle()
 	ctx := context.Background()
 	t0 := time.Now()
-	if _, err := datapath.Up(ctx, lab, datapath.UpOptions{Self: self, Source: "bench"}); err != nil {
-		datapath.Down(ctx, lab.Name)
+	if _, err := lab.Up(ctx, plan, lab.UpOptions{Self: self, Source: "bench"}); err != nil {
+		lab.Down(ctx, plan.Name)
 		return 0, 0, fmt.Errorf("netx up: %w", err)
 	}
 	up = time.Since(t0)
 	t0 = time.Now()
-	if _, err := datapath.Down(ctx, lab.Name); err != nil {
+	if _, err := lab.Down(ctx, plan.Name); err != nil {
 		return 0, 0, fmt.Errorf("netx down: %w", err)
 	}
 	return up, time.Since(t0), nil
@@ -231,8 +231,8 @@ func cniRun(plugin string, n int) (add, del, mk time.Duration, err error) {
 	}
 	defer os.RemoveAll(dir)
 	conf := fmt.Sprintf(cniConf, filepath.Join(dir, "ipam"))
-	lab := fmt.Sprintf("bcni%d", os.Getpid())
-	node := datapath.NetnsPath(datapath.NetnsName(lab, "node"))
+	plan := fmt.Sprintf("bcni%d", os.Getpid())
+	node := lab.NetnsPath(lab.NetnsName(plan, "node"))
 	pods := make([]string, n)
 	defer func() {
 		for _, p := range append(pods, node) {
@@ -247,7 +247,7 @@ func cniRun(plugin string, n int) (add, del, mk time.Duration, err error) {
 	settle()
 	t0 := time.Now()
 	for i := range n {
-		pods[i] = datapath.NetnsPath(datapath.NetnsName(lab, fmt.Sprintf("p%d", i)))
+		pods[i] = lab.NetnsPath(lab.NetnsName(plan, fmt.Sprintf("p%d", i)))
 		if err := nsenter.CreateNamed(pods[i], func() error { return nil }); err != nil {
 			return 0, 0, 0, fmt.Errorf("pod namespace: %w", err)
 		}
@@ -321,23 +321,23 @@ func inspectBench(self string, counts []int, rounds int) error {
 	fmt.Println("| pods | netx inspect (find + read all) | per pod | lsns -t net (list only) |")
 	fmt.Println("|---:|---:|---:|---:|")
 	for _, n := range counts {
-		top, err := datapath.Parse("bench.yaml", []byte(topology(n, false)))
+		top, err := lab.Parse("bench.yaml", []byte(topology(n, false)))
 		if err != nil {
 			return err
 		}
-		lab, err := top.Resolve()
+		plan, err := top.Resolve()
 		if err != nil {
 			return err
 		}
 		ctx := context.Background()
-		if _, err := datapath.Up(ctx, lab, datapath.UpOptions{Self: self, Source: "bench"}); err != nil {
-			datapath.Down(ctx, lab.Name)
+		if _, err := lab.Up(ctx, plan, lab.UpOptions{Self: self, Source: "bench"}); err != nil {
+			lab.Down(ctx, plan.Name)
 			return err
 		}
 		settle()
 		ours, _, err := median(rounds, func() (time.Duration, time.Duration, error) {
 			t0 := time.Now()
-			snap, err := inspect.Discover(inspect.Options{HostNetns: lab.Nodes[0].Netns})
+			snap, err := inspect.Discover(inspect.Options{HostNetns: plan.Nodes[0].Netns})
 			if err == nil && len(snap.Namespaces) < n {
 				err = fmt.Errorf("inspect found %d namespaces, want at least %d", len(snap.Namespaces), n)
 			}
@@ -348,7 +348,7 @@ func inspectBench(self string, counts []int, rounds int) error {
 			err := exec.Command("lsns", "-t", "net", "-J").Run()
 			return time.Since(t0), 0, err
 		})
-		datapath.Down(ctx, lab.Name)
+		lab.Down(ctx, plan.Name)
 		if err != nil {
 			return err
 		}

@@ -14,10 +14,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/inspect"
 	"github.com/netx-project/netx/internal/kubesynth"
 	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/netx-project/netx/lab"
 	"github.com/netx-project/netx/netfilter"
 	"github.com/netx-project/netx/netfilter/nftnl"
 	"golang.org/x/sys/unix"
@@ -133,7 +133,7 @@ func snapshotRow(sc *scratch, self, ipt, nft string, n int, mode string, rounds 
 
 	// Named like a lab's namespace (netx.<name>.*), so `netx datapath
 	// down <name>` removes one a killed run left.
-	path := datapath.NetnsPath(datapath.NetnsName(fmt.Sprintf("bsnap%d", os.Getpid()), fmt.Sprintf("%s%d", mode, n)))
+	path := lab.NetnsPath(lab.NetnsName(fmt.Sprintf("bsnap%d", os.Getpid()), fmt.Sprintf("%s%d", mode, n)))
 	sc.add(path)
 	defer sc.remove(path)
 	if err := nsenter.CreateNamed(path, func() error {
@@ -314,7 +314,7 @@ func (s *scratch) removeAll() {
 	}
 	s.paths = nil
 	if s.releaseDir {
-		nsenter.ReleaseNetnsDir(datapath.NetnsDir)
+		nsenter.ReleaseNetnsDir(lab.NetnsDir)
 	}
 }
 

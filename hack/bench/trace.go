@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/internal/kubesynth"
 	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/netx-project/netx/lab"
 )
 
 // traceBench times `netx trace` on a node holding n services of
@@ -21,7 +21,7 @@ import (
 // node to the last service (the last of KUBE-SERVICES' rules, the worst
 // case), against iptables-save / nft list ruleset on the same node in the
 // same round; then `netx trace --live` end to end on a lab, if one is up.
-func traceBench(self string, counts []int, modes []string, rounds int, lab string) error {
+func traceBench(self string, counts []int, modes []string, rounds int, plan string) error {
 	ipt, nft := "iptables-save", "nft"
 	sc := &scratch{}
 	defer sc.removeAll()
@@ -40,7 +40,7 @@ func traceBench(self string, counts []int, modes []string, rounds int, lab strin
 			fmt.Printf("| %d | %s | %s | %s | %s | %.2f× | %s |\n", n, mode, ms(row.ipt), ms(row.nft), ms(row.trace), float64(row.trace)/float64(ref), row.verdict)
 		}
 	}
-	if lab == "" {
+	if plan == "" {
 		return nil
 	}
 	fmt.Println()
@@ -52,7 +52,7 @@ func traceBench(self string, counts []int, modes []string, rounds int, lab strin
 		for range rounds {
 			var out []byte
 			d, err := timed(func() (err error) {
-				out, err = exec.Command(self, "trace", c[0], c[1], "--lab", lab, "--live", "-o", "json").Output()
+				out, err = exec.Command(self, "trace", c[0], c[1], "--lab", plan, "--live", "-o", "json").Output()
 				return err
 			})
 			if err != nil {
@@ -61,7 +61,7 @@ func traceBench(self string, counts []int, modes []string, rounds int, lab strin
 			agrees = agrees && bytes.Contains(out, []byte(`"agrees": true`))
 			ds = append(ds, d)
 		}
-		fmt.Printf("| %s | %s → %s | %s | %v |\n", lab, c[0], c[1], ms(mid(ds)), agrees)
+		fmt.Printf("| %s | %s → %s | %s | %v |\n", plan, c[0], c[1], ms(mid(ds)), agrees)
 	}
 	return nil
 }
@@ -79,8 +79,8 @@ func traceRow(sc *scratch, self, ipt, nft string, n int, mode string, rounds int
 		rules, load = cluster.NFTables(), []string{nft, "-f", "-"}
 	}
 	name := fmt.Sprintf("btrace%d", os.Getpid())
-	node := datapath.NetnsPath(datapath.NetnsName(name, fmt.Sprintf("%s%d", mode, n)))
-	pod := datapath.NetnsPath(datapath.NetnsName(name, fmt.Sprintf("%s%dpod", mode, n)))
+	node := lab.NetnsPath(lab.NetnsName(name, fmt.Sprintf("%s%d", mode, n)))
+	pod := lab.NetnsPath(lab.NetnsName(name, fmt.Sprintf("%s%dpod", mode, n)))
 	sc.add(node)
 	sc.add(pod)
 	defer sc.remove(pod)

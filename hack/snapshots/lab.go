@@ -18,9 +18,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/inspect"
 	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/netx-project/netx/lab"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,7 +41,7 @@ const (
 
 // lab is one shape being built. Its methods stop at the first error and
 // keep it in err, so a shape reads as the list of steps it takes.
-type lab struct {
+type shapeLab struct {
 	shape   string
 	tmp     string // IPAM state and the role links
 	madeDir bool   // /run/netns was made a mount point here
@@ -60,8 +60,8 @@ type proc struct {
 	stdin io.Closer
 }
 
-func newLab(shape string) (*lab, error) {
-	l := &lab{shape: shape, pods: map[string]*inspect.PodRef{}, fixedMACs: map[string]bool{}}
+func newLab(shape string) (*shapeLab, error) {
+	l := &shapeLab{shape: shape, pods: map[string]*inspect.PodRef{}, fixedMACs: map[string]bool{}}
 	var err error
 	if l.tmp, err = os.MkdirTemp("", "netx-snapshots-"); err != nil {
 		return nil, err
@@ -75,12 +75,12 @@ func newLab(shape string) (*lab, error) {
 			return nil, err
 		}
 	}
-	if l.madeDir, err = nsenter.PrepareNetnsDir(datapath.NetnsDir); err != nil {
+	if l.madeDir, err = nsenter.PrepareNetnsDir(lab.NetnsDir); err != nil {
 		return nil, err
 	}
 	// A run that died half way left its namespaces: they are this
 	// program's by name.
-	stale, _ := filepath.Glob(filepath.Join(datapath.NetnsDir, l.name("*")))
+	stale, _ := filepath.Glob(filepath.Join(lab.NetnsDir, l.name("*")))
 	for _, p := range stale {
 		if err := nsenter.RemoveNamed(p); err != nil {
 			return nil, err
@@ -90,12 +90,12 @@ func newLab(shape string) (*lab, error) {
 }
 
 // name is the /run/netns name of one of the shape's namespaces.
-func (l *lab) name(object string) string { return "netxfx-" + l.shape + "-" + object }
+func (l *shapeLab) name(object string) string { return "netxfx-" + l.shape + "-" + object }
 
-func (l *lab) path(object string) string { return datapath.NetnsPath(l.name(object)) }
+func (l *shapeLab) path(object string) string { return lab.NetnsPath(l.name(object)) }
 
 // close stops the pods' processes and removes every namespace made.
-func (l *lab) close() error {
+func (l *shapeLab) close() error {
 	for _, p := range l.procs {
 		p.stdin.Close()
 		done := make(chan struct{})
@@ -114,7 +114,7 @@ func (l *lab) close() error {
 		}
 	}
 	if l.madeDir {
-		if err := nsenter.ReleaseNetnsDir(datapath.NetnsDir); err != nil {
+		if err := nsenter.ReleaseNetnsDir(lab.NetnsDir); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
@@ -125,7 +125,7 @@ func (l *lab) close() error {
 	return nil
 }
 
-func (l *lab) fail(err error) {
+func (l *shapeLab) fail(err error) {
 	if l.err == nil {
 		l.err = err
 	}
@@ -133,7 +133,7 @@ func (l *lab) fail(err error) {
 
 // netnsAdd makes a namespace with IPv6 off (no link-local addresses that
 // change with every MAC) and lo up.
-func (l *lab) netnsAdd(object string) string {
+func (l *shapeLab) netnsAdd(object string) string {
 	p := l.path(object)
 	if l.err != nil {
 		return p
@@ -151,12 +151,12 @@ func (l *lab) netnsAdd(object string) string {
 }
 
 // ip runs `ip -batch` in a namespace: one command per line.
-func (l *lab) ip(netns, script string) { l.batch(netns, "ip", script) }
+func (l *shapeLab) ip(netns, script string) { l.batch(netns, "ip", script) }
 
 // bridge runs `bridge -batch` (fdb entries) in a namespace.
-func (l *lab) bridge(netns, script string) { l.batch(netns, "bridge", script) }
+func (l *shapeLab) bridge(netns, script string) { l.batch(netns, "bridge", script) }
 
-func (l *lab) batch(netns, prog, script string) {
+func (l *shapeLab) batch(netns, prog, script string) {
 	if l.err != nil {
 		return
 	}
@@ -167,7 +167,7 @@ func (l *lab) batch(netns, prog, script string) {
 }
 
 // iptables adds rules (iptables-restore --noflush input) in a namespace.
-func (l *lab) iptables(netns, rules string) {
+func (l *shapeLab) iptables(netns, rules string) {
 	if l.err != nil {
 		return
 	}
@@ -176,7 +176,7 @@ func (l *lab) iptables(netns, rules string) {
 	}
 }
 
-func (l *lab) sysctl(netns string, kv ...[2]string) {
+func (l *shapeLab) sysctl(netns string, kv ...[2]string) {
 	if l.err != nil {
 		return
 	}
@@ -185,13 +185,13 @@ func (l *lab) sysctl(netns string, kv ...[2]string) {
 	}
 }
 
-func (l *lab) fixMAC(mac string) string {
+func (l *shapeLab) fixMAC(mac string) string {
 	l.fixedMACs[mac] = true
 	return mac
 }
 
 // fabric makes the node network: a bridge with the gateway's address.
-func (l *lab) fabric() string {
+func (l *shapeLab) fabric() string {
 	lan := l.netnsAdd("lan")
 	l.ip(lan, fmt.Sprintf("link add br0 type bridge\nlink set br0 up\naddr add %s/%d dev br0", fabricGateway, fabricPrefix))
 	return lan
@@ -200,7 +200,7 @@ func (l *lab) fabric() string {
 // node makes a node namespace: eth0 on the fabric with the node's address
 // and the default route, forwarding on, settings written explicitly so
 // they do not depend on the machine the fixtures are made on.
-func (l *lab) node(lan, name, addr string) string {
+func (l *shapeLab) node(lan, name, addr string) string {
 	n := l.netnsAdd(name)
 	l.sysctl(n, [2]string{"net/ipv4/ip_forward", "1"}, [2]string{"net/ipv4/conf/all/rp_filter", "0"},
 		[2]string{"net/ipv4/conf/default/rp_filter", "0"}, [2]string{"net/ipv4/conf/all/route_localnet", "0"})
@@ -242,7 +242,7 @@ func (p pod) containerID() string {
 }
 
 // podNetns makes a pod's namespace and names it after the pod.
-func (l *lab) podNetns(p pod) string {
+func (l *shapeLab) podNetns(p pod) string {
 	n := l.netnsAdd(p.name)
 	l.pods[n] = &inspect.PodRef{Namespace: p.namespace, Name: p.name, UID: p.uid(), Node: p.node}
 	return n
@@ -250,7 +250,7 @@ func (l *lab) podNetns(p pod) string {
 
 // cniAdd runs a reference CNI plugin's ADD for a pod from the node's
 // namespace, as the container runtime does, and returns its result.
-func (l *lab) cniAdd(node, podNS string, p pod, conf map[string]any) json.RawMessage {
+func (l *shapeLab) cniAdd(node, podNS string, p pod, conf map[string]any) json.RawMessage {
 	if l.err != nil {
 		return nil
 	}
@@ -281,7 +281,7 @@ func (l *lab) cniAdd(node, podNS string, p pod, conf map[string]any) json.RawMes
 // start runs the pod's processes: the pause in new uts and ipc
 // namespaces with the pod's hostname, then the app joining them and
 // listening on the pod's ports.
-func (l *lab) start(podNS string, p pod) {
+func (l *shapeLab) start(podNS string, p pod) {
 	pause := l.spawn(nsenter.Net(podNS), unix.CLONE_NEWUTS|unix.CLONE_NEWIPC, rolePause, p.name)
 	if pause == 0 || len(p.listen) == 0 {
 		return
@@ -291,7 +291,7 @@ func (l *lab) start(podNS string, p pod) {
 
 // spawn starts this program as role in t and waits for it to say it is
 // ready; it runs until its stdin closes (close, or this program's end).
-func (l *lab) spawn(t nsenter.Target, clone uintptr, role string, args ...string) int {
+func (l *shapeLab) spawn(t nsenter.Target, clone uintptr, role string, args ...string) int {
 	if l.err != nil {
 		return 0
 	}

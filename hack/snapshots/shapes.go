@@ -14,7 +14,7 @@ import (
 // returns the nodes to snapshot, in order.
 type shape struct {
 	name  string
-	build func(*lab) []string
+	build func(*shapeLab) []string
 }
 
 func shapes() []shape {
@@ -36,7 +36,7 @@ func shapeNames() []string {
 
 // hostLocal is host-local IPAM over one subnet, its state kept in the
 // lab's temporary directory (one per node, as each node has its own).
-func (l *lab) hostLocal(node, subnet string, routes ...string) map[string]any {
+func (l *shapeLab) hostLocal(node, subnet string, routes ...string) map[string]any {
 	var rs []map[string]string
 	for _, r := range routes {
 		rs = append(rs, map[string]string{"dst": r})
@@ -48,7 +48,7 @@ func (l *lab) hostLocal(node, subnet string, routes ...string) map[string]any {
 // cniBridge: the reference bridge plugin (cni0, host-local, gateway on
 // the bridge, ipMasq) chained with portmap, as containerd's default CNI
 // configuration sets a node up. web has hostPort 8080 -> 80.
-func cniBridge(l *lab) []string {
+func cniBridge(l *shapeLab) []string {
 	lan := l.fabric()
 	node := l.node(lan, "node1", "192.168.77.11")
 	bridge := map[string]any{"cniVersion": "1.0.0", "name": "cbr0", "type": "bridge", "bridge": "cni0",
@@ -76,7 +76,7 @@ func cniBridge(l *lab) []string {
 // gateway address on each host end, a /32 route per pod, no bridge), a
 // route to the other node's pod CIDR through its address (host-gw), and
 // kindnet's masquerade chain.
-func ptp(l *lab) []string {
+func ptp(l *shapeLab) []string {
 	lan := l.fabric()
 	node := l.node(lan, "node1", "192.168.77.11")
 	conf := map[string]any{"cniVersion": "1.0.0", "name": "kindnet", "type": "ptp", "ipMasq": false, "mtu": 1500,
@@ -111,7 +111,7 @@ type calicoNode struct {
 // for the node's own /26 block and a route to the other node's block
 // through that node's address (what BIRD learns over BGP); in the pod, a
 // /32 address and the default route via 169.254.1.1, reached on the link.
-func calico(l *lab) []string {
+func calico(l *shapeLab) []string {
 	lan := l.fabric()
 	nodes := []calicoNode{{"node1", "192.168.77.11", "10.244.1.64/26"}, {"node2", "192.168.77.12", "10.244.2.128/26"}}
 	ns := map[string]string{}
@@ -171,7 +171,7 @@ func (n flannelNode) network() string { return "10.244.0.0/16" }
 // the permanent neighbour entry for that address and the FDB entry that
 // sends its VTEP MAC to its node address; and flannel's masquerade and
 // forward chains.
-func flannelVXLAN(l *lab) []string {
+func flannelVXLAN(l *shapeLab) []string {
 	lan := l.fabric()
 	nodes := []flannelNode{
 		{"node1", "192.168.77.11", "10.244.1.0/24", ""},

@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/internal/kubesynth"
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/testenv"
+	"github.com/netx-project/netx/lab"
 	"github.com/netx-project/netx/netfilter"
 )
 
@@ -117,17 +117,17 @@ func TestRootNFTablesNoUnknowns(t *testing.T) {
 		}
 		scripts[filepath.Base(path)] = string(b)
 	}
-	top, err := datapath.LoadFile(filepath.Join("..", "..", "testdata", "topologies", "seeds.yaml"))
+	top, err := lab.LoadFile(filepath.Join("..", "..", "testdata", "topologies", "seeds.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	lab, err := top.Resolve()
+	plan, err := top.Resolve()
 	if err != nil {
 		t.Fatal(err)
 	}
-	lab.Proxy = datapath.ProxyNFTables
-	for _, node := range lab.Nodes {
-		scripts["lab-"+node.Name] = datapath.NFTablesScript(lab, node)
+	plan.Proxy = lab.ProxyNFTables
+	for _, node := range plan.Nodes {
+		scripts["lab-"+node.Name] = lab.NFTablesScript(plan, node)
 	}
 	for name, script := range scripts {
 		t.Run(name, func(t *testing.T) {

@@ -1,4 +1,4 @@
-package datapath
+package lab
 
 import (
 	"crypto/sha256"
@@ -80,7 +80,7 @@ func TestRulesGolden(t *testing.T) {
 			}
 			want, err := os.ReadFile(path)
 			if err != nil {
-				t.Fatalf("read golden (run go test ./datapath -run TestRules -update): %v", err)
+				t.Fatalf("read golden (run go test ./lab -run TestRules -update): %v", err)
 			}
 			if got != string(want) {
 				t.Errorf("%s differs from golden; rerun with -update and review the diff\n--- got ---\n%s", tc.golden, got)

@@ -1,4 +1,4 @@
-package datapath
+package lab
 
 import (
 	"bytes"
@@ -178,7 +178,7 @@ func Parse(name string, data []byte) (*Topology, error) {
 }
 
 // yamlProblems rewrites yaml.v3's messages ("line 7: field foo not found in
-// type datapath.Pod") into file:line form with the fix.
+// type lab.Pod") into file:line form with the fix.
 func yamlProblems(file string, err error) []string {
 	// Compiled here, not at package level: only the error path needs them,
 	// and netx starts once per pod (as the pause), so init work counts.
@@ -203,7 +203,7 @@ func yamlProblems(file string, err error) []string {
 }
 
 func unknownField(msg string) (field, typ string, ok bool) {
-	m := regexp.MustCompile(`field (\S+) not found in type datapath\.(\w+)`).FindStringSubmatch(msg)
+	m := regexp.MustCompile(`field (\S+) not found in type \w+\.(\w+)`).FindStringSubmatch(msg)
 	if m == nil {
 		return "", "", false
 	}

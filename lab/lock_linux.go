@@ -1,4 +1,4 @@
-package datapath
+package lab
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"syscall"
 )
 
-// Lock serialises datapath commands on this machine with flock(2); it is
+// Lock serialises lab commands (netx datapath up, down) on this machine with flock(2); it is
 // released when the process exits, however it exits.
 type Lock struct{ f *os.File }
 

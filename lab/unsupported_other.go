@@ -1,6 +1,6 @@
 //go:build !linux
 
-package datapath
+package lab
 
 import (
 	"context"
