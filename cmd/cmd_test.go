@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/netx-project/netx/lab"
+	"github.com/netx-project/netx/lab/labstate"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
@@ -119,12 +120,12 @@ func TestExecNeedsDash(t *testing.T) {
 }
 
 func TestPrintStatus(t *testing.T) {
-	s := &lab.Status{Lab: "x", Source: "x.yaml", Overlay: "host-gw", Proxy: "iptables", Complete: true,
-		Nodes: []lab.NodeStatus{{Name: "node1", IP: "192.168.77.11", PodCIDR: "10.244.1.0/24", Netns: "/run/netns/netx.x.node1"}},
-		Pods: []lab.PodStatus{{Name: "two", Namespace: "default", Node: "node1", IP: "10.244.1.2", PID: 42, Running: true, Netns: "/proc/42/ns/net",
-			Containers: []lab.ContainerStatus{{Name: "a", State: "running"}, {Name: "b", State: "error", Error: "listen tcp :80: bind: address already in use"}}}},
-		Services: []lab.ServiceStatus{{Name: "s", Namespace: "default", Type: "NodePort", ClusterIP: "10.96.0.10",
-			Ports: []lab.PortStatus{{Port: 80, TargetPort: "8080", NodePort: 30080, Protocol: "TCP"}}, Endpoints: []string{"10.244.1.2:8080"}}},
+	s := &labstate.Status{Lab: "x", Source: "x.yaml", Overlay: "host-gw", Proxy: "iptables", Complete: true,
+		Nodes: []labstate.NodeStatus{{Name: "node1", IP: "192.168.77.11", PodCIDR: "10.244.1.0/24", Netns: "/run/netns/netx.x.node1"}},
+		Pods: []labstate.PodStatus{{Name: "two", Namespace: "default", Node: "node1", IP: "10.244.1.2", PID: 42, Running: true, Netns: "/proc/42/ns/net",
+			Containers: []labstate.ContainerStatus{{Name: "a", State: "running"}, {Name: "b", State: "error", Error: "listen tcp :80: bind: address already in use"}}}},
+		Services: []labstate.ServiceStatus{{Name: "s", Namespace: "default", Type: "NodePort", ClusterIP: "10.96.0.10",
+			Ports: []labstate.PortStatus{{Port: 80, TargetPort: "8080", NodePort: 30080, Protocol: "TCP"}}, Endpoints: []string{"10.244.1.2:8080"}}},
 	}
 	var b bytes.Buffer
 	if err := printStatus(&b, s, "text"); err != nil {

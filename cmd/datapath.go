@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/netx-project/netx/lab"
+	"github.com/netx-project/netx/lab/labstate"
 	"github.com/netx-project/netx/testdata/topologies"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -214,15 +215,15 @@ func newDatapathDownCommand(streams genericiooptions.IOStreams) *cobra.Command {
 			var names []string
 			switch {
 			case all:
-				names = lab.Labs()
+				names = labstate.Labs()
 			case len(args) == 1:
-				if err := lab.ValidLabName(args[0]); err != nil {
+				if err := labstate.ValidName(args[0]); err != nil {
 					return err
 				}
 				names = args
 			default:
-				n, err := lab.ResolveLabName("")
-				var nu *lab.NotUpError
+				n, err := labstate.ResolveName("")
+				var nu *labstate.NotUpError
 				if errors.As(err, &nu) {
 					fmt.Fprintln(streams.ErrOut, "no lab is up; nothing to remove")
 					return nil
@@ -263,11 +264,11 @@ func newDatapathStatusCommand(streams genericiooptions.IOStreams) *cobra.Command
 			if err := checkOutput(output, "text", "json", "yaml"); err != nil {
 				return err
 			}
-			n, err := lab.ResolveLabName(name)
+			n, err := labstate.ResolveName(name)
 			if err != nil {
 				return err
 			}
-			s, err := lab.GetStatus(n)
+			s, err := labstate.Get(n)
 			if err != nil {
 				return err
 			}
@@ -288,7 +289,7 @@ func checkOutput(got string, allowed ...string) error {
 	return fmt.Errorf("unknown output format %q; use %s", got, strings.Join(allowed, ", "))
 }
 
-func printStatus(w io.Writer, s *lab.Status, output string) error {
+func printStatus(w io.Writer, s *labstate.Status, output string) error {
 	switch output {
 	case "json":
 		enc := json.NewEncoder(w)
@@ -371,7 +372,7 @@ func newDatapathExecCommand(streams genericiooptions.IOStreams) *cobra.Command {
 			if cmd.ArgsLenAtDash() != 1 {
 				return errors.New("put the command after --, e.g. netx datapath exec pod-a -- hostname")
 			}
-			n, err := lab.ResolveLabName(name)
+			n, err := labstate.ResolveName(name)
 			if err != nil {
 				return err
 			}

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/netx-project/netx/internal/nsenter"
-	"github.com/netx-project/netx/lab"
+	"github.com/netx-project/netx/lab/labstate"
 )
 
 // Discover finds every network namespace on the machine and reads the
@@ -51,13 +51,13 @@ func Discover(o Options) (*Snapshot, error) {
 		n.Processes = ps
 	}
 
-	names, nerr := os.ReadDir(lab.NetnsDir)
+	names, nerr := os.ReadDir(labstate.NetnsDir)
 	if errors.Is(nerr, os.ErrNotExist) {
 		nerr = nil
 	}
 	snap.Sources = append(snap.Sources, sourceStatus(SourceNetnsDir, nerr))
 	for _, e := range names {
-		p := filepath.Join(lab.NetnsDir, e.Name())
+		p := filepath.Join(labstate.NetnsDir, e.Name())
 		id, err := nsenter.IDOf(p)
 		if err != nil {
 			continue // a file that is not (any longer) a namespace
@@ -210,8 +210,8 @@ func readTrim(path string) string {
 // labPods names the namespaces of netx lab pods and nodes.
 func labPods(all map[uint64]*Netns, get func(nsenter.ID, string) *Netns, host nsenter.ID, hostPods *[]PodRef) error {
 	var errs []error
-	for _, plan := range lab.Labs() {
-		st, err := lab.GetStatus(plan)
+	for _, plan := range labstate.Labs() {
+		st, err := labstate.Get(plan)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -364,7 +364,7 @@ func orderProcesses(n *Netns) {
 	}
 	start := map[int]uint64{}
 	for _, p := range n.Processes {
-		start[p.PID] = lab.ProcessStart(p.PID)
+		start[p.PID] = labstate.ProcessStart(p.PID)
 	}
 	sort.SliceStable(n.Processes, func(i, j int) bool {
 		a, b := n.Processes[i], n.Processes[j]

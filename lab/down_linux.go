@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/netx-project/netx/lab/labstate"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,7 +19,7 @@ import (
 // journal and also sweeps by name, so it cleans up after an up that was
 // killed at any point, and a second Down finds nothing and succeeds.
 func Down(ctx context.Context, name string) (*DownReport, error) {
-	if err := ValidLabName(name); err != nil {
+	if err := labstate.ValidName(name); err != nil {
 		return nil, err
 	}
 	if os.Geteuid() != 0 {
@@ -40,7 +41,7 @@ func Down(ctx context.Context, name string) (*DownReport, error) {
 	// Only paths of the lab's own form are ever touched.
 	named := map[string]bool{}
 	for _, r := range recs {
-		if r.Op == recNetns && labNetnsPath(name, r.Path) {
+		if r.Op == labstate.RecNetns && labNetnsPath(name, r.Path) {
 			named[r.Path] = true
 		}
 	}
@@ -60,7 +61,7 @@ func Down(ctx context.Context, name string) (*DownReport, error) {
 		}
 	}
 	for _, r := range recs {
-		if r.Op == recProc && r.Role == rolePause && r.NetnsIno != 0 {
+		if r.Op == labstate.RecProc && r.Role == labstate.RolePause && r.NetnsIno != 0 {
 			ids[nsenter.ID{Dev: r.NetnsDev, Ino: r.NetnsIno}] = "pod " + r.Pod
 		}
 	}
@@ -77,7 +78,7 @@ func Down(ctx context.Context, name string) (*DownReport, error) {
 		victims := sweep(name, ids)
 		if pass == 0 {
 			for _, r := range recs {
-				if r.Op == recProc && r.alive() {
+				if r.Op == labstate.RecProc && r.Alive() {
 					victims = append(victims, r.PID)
 				}
 			}
@@ -166,7 +167,7 @@ func waitGone(ctx context.Context, pids map[int]bool, limit time.Duration) {
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		left := 0
 		for pid := range pids {
-			if running(pid) {
+			if labstate.Running(pid) {
 				left++
 			}
 		}

@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/netx-project/netx/lab/labstate"
 )
 
 // Exec runs a command in a pod's namespaces (net, uts, ipc of its pause,
 // the seeds' "Join Namespace"), like kubectl exec, and returns its exit code.
 func Exec(o ExecOptions) (int, error) {
-	s, err := GetStatus(o.Lab)
+	s, err := labstate.Get(o.Lab)
 	if err != nil {
 		return 0, err
 	}
@@ -64,13 +65,13 @@ func Exec(o ExecOptions) (int, error) {
 }
 
 // findPod finds "name" or "namespace/name" in a lab.
-func findPod(s *Status, ref string) (*PodStatus, error) {
+func findPod(s *labstate.Status, ref string) (*labstate.PodStatus, error) {
 	ns, name := "", ref
 	if i := strings.IndexByte(ref, '/'); i >= 0 {
 		ns, name = ref[:i], ref[i+1:]
 	}
 	var known []string
-	var match []*PodStatus
+	var match []*labstate.PodStatus
 	for i := range s.Pods {
 		p := &s.Pods[i]
 		known = append(known, p.Namespace+"/"+p.Name)

@@ -7,7 +7,8 @@ import (
 	"encoding/json"
 	"net"
 	"net/netip"
-	"strconv"
+
+	"github.com/netx-project/netx/lab/labstate"
 )
 
 // Lab is a topology with every name, address and port decided: the plan
@@ -124,7 +125,7 @@ const (
 	PodIfName    = "eth0"
 	FabricBridge = "fabric0"
 	// NetnsDir is where named namespaces live, as with `ip netns add`.
-	NetnsDir = "/run/netns"
+	NetnsDir = labstate.NetnsDir
 )
 
 // NetnsName is the name under NetnsDir of a lab's node, client or fabric
@@ -174,15 +175,6 @@ func (m *MAC) UnmarshalText(b []byte) error {
 	*m = MAC(hw)
 	return err
 }
-
-// PodNetns is the network namespace of a pod's pause process.
-func PodNetns(pid int) string { return "/proc/" + strconv.Itoa(pid) + "/ns/net" }
-
-// Roles of the processes in the journal.
-const (
-	rolePause     = "pause"
-	roleContainer = "container"
-)
 
 // sameLab says whether two plans are identical.
 func sameLab(a, b *Lab) bool {

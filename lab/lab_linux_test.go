@@ -18,6 +18,7 @@ import (
 
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/testenv"
+	"github.com/netx-project/netx/lab/labstate"
 	"golang.org/x/sys/unix"
 )
 
@@ -202,7 +203,7 @@ func TestRootSeedsLab(t *testing.T) {
 	if !conflict {
 		t.Errorf("nginx2 did not fail with address in use: %+v", rep.Containers)
 	}
-	st, err := GetStatus(lab.Name)
+	st, err := labstate.Get(lab.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +292,7 @@ func TestRootSeedsLab(t *testing.T) {
 		t.Fatalf("down: %+v %v", down, err)
 	}
 	for _, p := range pauses {
-		if running(p.PID) {
+		if labstate.Running(p.PID) {
 			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.PID)); bytes.Contains(b, []byte(lab.Name)) {
 				t.Errorf("pause of %s (pid %d) still runs after down", p.Name, p.PID)
 			}
@@ -406,7 +407,7 @@ func TestRootKilledUpThenDown(t *testing.T) {
 
 // labNamespaces lists a lab's network namespaces: the named ones and every
 // pod's, from the journal.
-func labNamespaces(t *testing.T, lab string, recs []Record) map[nsenter.ID]string {
+func labNamespaces(t *testing.T, lab string, recs []labstate.Record) map[nsenter.ID]string {
 	t.Helper()
 	ids := map[nsenter.ID]string{}
 	paths, _ := filepath.Glob(filepath.Join(NetnsDir, NetnsName(lab, "*")))
@@ -416,7 +417,7 @@ func labNamespaces(t *testing.T, lab string, recs []Record) map[nsenter.ID]strin
 		}
 	}
 	for _, r := range recs {
-		if r.Role == rolePause && r.NetnsIno != 0 {
+		if r.Role == labstate.RolePause && r.NetnsIno != 0 {
 			ids[nsenter.ID{Dev: r.NetnsDev, Ino: r.NetnsIno}] = r.Pod
 		}
 	}
@@ -515,7 +516,7 @@ func TestRootKilledUpThenUpAgain(t *testing.T) {
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	if s, err := GetStatus(lab.Name); err != nil || s.Complete {
+	if s, err := labstate.Get(lab.Name); err != nil || s.Complete {
 		t.Fatalf("after the kill the lab must read as incomplete: %v %v", s != nil && s.Complete, err)
 	}
 	rep, err := Up(context.Background(), lab, UpOptions{Self: bin, Source: topo})
@@ -525,7 +526,7 @@ func TestRootKilledUpThenUpAgain(t *testing.T) {
 	if !rep.Resumed {
 		t.Error("up after a killed up does not report that it resumed")
 	}
-	s, err := GetStatus(lab.Name)
+	s, err := labstate.Get(lab.Name)
 	if err != nil || !s.Complete {
 		t.Fatalf("status after resume: complete=%v %v", s != nil && s.Complete, err)
 	}

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/netx-project/netx/lab/labstate"
 )
 
 // Lock serialises lab commands (netx datapath up, down) on this machine with flock(2); it is
@@ -14,10 +16,10 @@ type Lock struct{ f *os.File }
 // AcquireLock blocks until the lock is free; waiting is called once so the
 // caller can say why it is waiting.
 func AcquireLock(waiting func()) (*Lock, error) {
-	if err := os.MkdirAll(StateRoot, 0o755); err != nil {
-		return nil, fmt.Errorf("create %s: %w", StateRoot, err)
+	if err := os.MkdirAll(labstate.Root, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", labstate.Root, err)
 	}
-	f, err := os.OpenFile(filepath.Join(StateRoot, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(filepath.Join(labstate.Root, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open lock: %w", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/netx-project/netx/lab/labstate"
 )
 
 // Ranges Kubernetes uses by default.
@@ -20,21 +22,6 @@ const (
 	clientHostBase  = 100
 	serviceHostBase = 10
 )
-
-// isDNSLabel is RFC 1123's label: lowercase alphanumerics and '-', not
-// starting or ending with '-' (length is checked by callers).
-func isDNSLabel(s string) bool {
-	if s == "" || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
 
 func (t *Topology) validate() error {
 	_, err := t.Resolve()
@@ -69,7 +56,7 @@ func (t *Topology) Resolve() (*Lab, error) {
 		base := filepath.Base(t.file)
 		lab.Name = strings.TrimSuffix(base, filepath.Ext(base))
 	}
-	if !isDNSLabel(lab.Name) || len(lab.Name) > 20 {
+	if !labstate.IsDNSLabel(lab.Name) || len(lab.Name) > 20 {
 		p.add(path("name"), "lab name %q must be a DNS label of at most 20 characters (it names the lab's namespaces); set name: to e.g. seeds", lab.Name)
 	}
 	switch lab.Overlay {
@@ -193,7 +180,7 @@ func (p *problems) nodes(lab *Lab) {
 	for i, n := range t.Nodes {
 		at := path("nodes", i)
 		switch {
-		case !isDNSLabel(n.Name) || len(n.Name) > 40:
+		case !labstate.IsDNSLabel(n.Name) || len(n.Name) > 40:
 			p.add(path("nodes", i, "name"), "node name %q must be a lowercase DNS label; rename it", n.Name)
 		case n.Name == "fabric":
 			p.add(path("nodes", i, "name"), "node name \"fabric\" is reserved for the underlay namespace; rename it")
@@ -320,7 +307,7 @@ func (p *problems) clients(lab *Lab) {
 	}
 	for i, c := range t.Clients {
 		switch {
-		case !isDNSLabel(c.Name) || len(c.Name) > 40:
+		case !labstate.IsDNSLabel(c.Name) || len(c.Name) > 40:
 			p.add(path("clients", i, "name"), "client name %q must be a lowercase DNS label; rename it", c.Name)
 		case nodeNames[c.Name] || c.Name == "fabric":
 			p.add(path("clients", i, "name"), "client %q has the name of a node (or the fabric); namespaces are named after both, so rename it", c.Name)
@@ -393,9 +380,9 @@ func (p *problems) pods(lab *Lab) {
 		}
 		key := ns + "/" + pd.Name
 		switch {
-		case !isDNSLabel(pd.Name) || len(pd.Name) > 63:
+		case !labstate.IsDNSLabel(pd.Name) || len(pd.Name) > 63:
 			p.add(path("pods", i, "name"), "pod name %q must be a lowercase DNS label; rename it", pd.Name)
-		case !isDNSLabel(ns):
+		case !labstate.IsDNSLabel(ns):
 			p.add(path("pods", i, "namespace"), "pod %q namespace %q must be a lowercase DNS label", pd.Name, ns)
 		case seen[key] > 0:
 			p.add(path("pods", i, "name"), "pod %s is declared twice (first at line %d); rename one", key, seen[key])
@@ -479,7 +466,7 @@ func (p *problems) containers(lab *Lab, i int, lp *LabPod, hostPorts map[string]
 	podPorts := map[string]string{} // "80/TCP" -> container
 	for j, c := range pd.Containers {
 		at := func(f ...any) []any { return append(path("pods", i, "containers", j), f...) }
-		if !isDNSLabel(c.Name) {
+		if !labstate.IsDNSLabel(c.Name) {
 			p.add(at("name"), "pod %s container name %q must be a lowercase DNS label", key, c.Name)
 		} else if names[c.Name] {
 			p.add(at("name"), "pod %s has two containers named %q; rename one", key, c.Name)
@@ -597,7 +584,7 @@ func (p *problems) services(lab *Lab) {
 		}
 		key := ns + "/" + s.Name
 		switch {
-		case !isDNSLabel(s.Name):
+		case !labstate.IsDNSLabel(s.Name):
 			p.add(path("services", i, "name"), "service name %q must be a lowercase DNS label; rename it", s.Name)
 		case seen[key] > 0:
 			p.add(path("services", i, "name"), "service %s is declared twice (first at line %d); rename one", key, seen[key])

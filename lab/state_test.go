@@ -4,19 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-)
 
-func TestParseStat(t *testing.T) {
-	// A command name may hold spaces and parentheses.
-	line := "4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 100 0 0 0"
-	st, start := parseStat(line)
-	if st != "S" || start != 987654 {
-		t.Errorf("parseStat: state %q start %d, want S 987654", st, start)
-	}
-	if st, start := parseStat("garbage"); st != "" || start != 0 {
-		t.Errorf("garbage: %q %d", st, start)
-	}
-}
+	"github.com/netx-project/netx/lab/labstate"
+)
 
 func TestIsLabProcess(t *testing.T) {
 	cases := []struct {
@@ -33,19 +23,6 @@ func TestIsLabProcess(t *testing.T) {
 	for _, c := range cases {
 		if got := isLabProcess(c.cmdline, "seeds"); got != c.want {
 			t.Errorf("isLabProcess(%q) = %v", c.cmdline, got)
-		}
-	}
-}
-
-func TestValidLabName(t *testing.T) {
-	for _, ok := range []string{"seeds", "t0a1b2c", "lab-2"} {
-		if err := ValidLabName(ok); err != nil {
-			t.Errorf("%q rejected: %v", ok, err)
-		}
-	}
-	for _, bad := range []string{"", "..", "../..", "t*", "a/b", "Seeds", "-x", "a-very-long-lab-name-indeed"} {
-		if err := ValidLabName(bad); err == nil {
-			t.Errorf("%q accepted", bad)
 		}
 	}
 }
@@ -82,10 +59,10 @@ func TestJournalTornLineAndRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j.Append(Record{Op: recStart})
-	j.Append(Record{Op: recProc, Role: rolePause, Pod: "default/a", PID: 10, Start: 5})
-	j.Append(Record{Op: recDone})
-	j.Append(Record{Op: recStart})
+	j.Append(labstate.Record{Op: labstate.RecStart})
+	j.Append(labstate.Record{Op: labstate.RecProc, Role: labstate.RolePause, Pod: "default/a", PID: 10, Start: 5})
+	j.Append(labstate.Record{Op: labstate.RecDone})
+	j.Append(labstate.Record{Op: labstate.RecStart})
 	j.Close()
 	// A writer killed mid-line leaves half a record.
 	f, _ := os.OpenFile(filepath.Join(st.Dir, "journal"), os.O_APPEND|os.O_WRONLY, 0)
@@ -95,10 +72,86 @@ func TestJournalTornLineAndRuns(t *testing.T) {
 	if err != nil || len(recs) != 4 {
 		t.Fatalf("records: %d %v, want 4 (torn line skipped)", len(recs), err)
 	}
-	if lastRunComplete(recs) {
+	if labstate.LastRunComplete(recs) {
 		t.Error("a second up that never finished reads as complete")
 	}
-	if !lastRunComplete(recs[:3]) {
+	if !labstate.LastRunComplete(recs[:3]) {
 		t.Error("a finished up reads as incomplete")
+	}
+}
+
+// TestSavedPlanReadByLabstate holds lab.json as lab writes it to what
+// labstate, the read-only side, decodes from it: every node, pod,
+// container, service port, endpoint and client of the seeds plan shows in
+// the status (no process runs, so none is running).
+func TestSavedPlanReadByLabstate(t *testing.T) {
+	top, err := LoadFile("../testdata/topologies/seeds.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := top.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := State{Name: plan.Name, Dir: t.TempDir()}
+	if err := st.saveLab(&SavedLab{Source: "test", Lab: plan}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := labstate.ReadStatus(st.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Lab != plan.Name || s.Source != "test" || s.Overlay != plan.Overlay || s.Proxy != plan.Proxy || s.Complete {
+		t.Errorf("status head %+v, want lab %s from test, %s, %s, incomplete", s, plan.Name, plan.Overlay, plan.Proxy)
+	}
+	if len(s.Nodes) != len(plan.Nodes) || len(s.Pods) != len(plan.Pods) || len(s.Services) != len(plan.Services) || len(s.Clients) != len(plan.Clients) {
+		t.Fatalf("status has %d nodes, %d pods, %d services, %d clients; plan %d, %d, %d, %d",
+			len(s.Nodes), len(s.Pods), len(s.Services), len(s.Clients), len(plan.Nodes), len(plan.Pods), len(plan.Services), len(plan.Clients))
+	}
+	for i, n := range plan.Nodes {
+		if got := s.Nodes[i]; got.Name != n.Name || got.IP != n.IP.String() || got.PodCIDR != n.PodCIDR.String() || got.Netns != n.Netns {
+			t.Errorf("node %d: %+v, plan %+v", i, got, n)
+		}
+	}
+	for i, p := range plan.Pods {
+		got := s.Pods[i]
+		if got.Key() != p.Key() || got.Node != p.Node || got.IP != p.IP.String() || got.HostNetwork != p.HostNetwork || got.Running || len(got.Containers) != len(p.Containers) {
+			t.Errorf("pod %d: %+v, plan %+v", i, got, p)
+			continue
+		}
+		for j, c := range p.Containers {
+			if got.Containers[j].Name != c.Name || got.Containers[j].Log != st.LogFile(p.Key(), c.Name) {
+				t.Errorf("pod %s container %d: %+v, plan %s", p.Key(), j, got.Containers[j], c.Name)
+			}
+		}
+	}
+	for i, svc := range plan.Services {
+		got := s.Services[i]
+		if got.Name != svc.Name || got.Namespace != svc.Namespace || got.Type != svc.Type || got.ClusterIP != svc.ClusterIP.String() || len(got.Ports) != len(svc.Ports) {
+			t.Errorf("service %d: %+v, plan %+v", i, got, svc)
+			continue
+		}
+		eps := map[string]bool{}
+		for j, p := range svc.Ports {
+			if g := got.Ports[j]; g.Name != p.Name || g.Port != p.Port || g.TargetPort != p.TargetPort || g.NodePort != p.NodePort || g.Protocol != p.Protocol {
+				t.Errorf("service %s port %d: %+v, plan %+v", svc.Key(), j, g, p)
+			}
+			for _, e := range p.Endpoints {
+				eps[e.IP.String()] = true
+			}
+		}
+		if len(got.Endpoints) != len(eps) {
+			t.Errorf("service %s endpoints %v, plan %v", svc.Key(), got.Endpoints, eps)
+		}
+		for _, e := range got.Endpoints {
+			if !eps[e] {
+				t.Errorf("service %s endpoint %s not in the plan", svc.Key(), e)
+			}
+		}
+	}
+	for i, c := range plan.Clients {
+		if got := s.Clients[i]; got.Name != c.Name || got.IP != c.IP.String() || got.Netns != c.Netns {
+			t.Errorf("client %d: %+v, plan %+v", i, got, c)
+		}
 	}
 }

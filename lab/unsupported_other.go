@@ -24,8 +24,5 @@ func Exec(ExecOptions) (int, error) { return 0, ErrUnsupported }
 // Pause needs Linux.
 func Pause(context.Context, string) error { return ErrUnsupported }
 
-// GetStatus needs Linux.
-func GetStatus(string) (*Status, error) { return nil, ErrUnsupported }
-
 // DialIn needs Linux.
 func DialIn(string, string) (net.Conn, error) { return nil, ErrUnsupported }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/netx-project/netx/lab/labstate"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -57,8 +58,8 @@ func Up(ctx context.Context, lab *Lab, o UpOptions) (*UpReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read journal of lab %s: %w", lab.Name, err)
 	}
-	rep.Resumed = rep.Reused && !lastRunComplete(recs)
-	if err := j.Append(Record{Op: recStart}); err != nil {
+	rep.Resumed = rep.Reused && !labstate.LastRunComplete(recs)
+	if err := j.Append(labstate.Record{Op: labstate.RecStart}); err != nil {
 		return nil, err
 	}
 	if made, err := nsenter.PrepareNetnsDir(NetnsDir); err != nil {
@@ -124,7 +125,7 @@ func Up(ctx context.Context, lab *Lab, o UpOptions) (*UpReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := j.Append(Record{Op: recDone}); err != nil {
+	if err := j.Append(labstate.Record{Op: labstate.RecDone}); err != nil {
 		return nil, err
 	}
 	rep.Containers = b.started
@@ -143,10 +144,10 @@ type builder struct {
 	o       UpOptions
 	st      State
 	j       *Journal
-	recs    []Record
+	recs    []labstate.Record
 	handles map[string]*netlink.Handle
 	// pauses maps pod key to its pause process, once started.
-	pauses    map[string]Record
+	pauses    map[string]labstate.Record
 	started   []ContainerStart
 	explainMu sync.Mutex
 }
@@ -184,8 +185,8 @@ func short(path string) string { return strings.TrimPrefix(path, NetnsDir+"/") }
 // namedNetns creates (or reuses) a bind-mounted namespace and sets sysctls
 // in it; the journal names it before it exists.
 func (b *builder) namedNetns(path string, sysctls [][2]string) error {
-	if !slices.ContainsFunc(b.recs, func(r Record) bool { return r.Op == recNetns && r.Path == path }) {
-		if err := b.j.Append(Record{Op: recNetns, Path: path}); err != nil {
+	if !slices.ContainsFunc(b.recs, func(r labstate.Record) bool { return r.Op == labstate.RecNetns && r.Path == path }) {
+		if err := b.j.Append(labstate.Record{Op: labstate.RecNetns, Path: path}); err != nil {
 			return err
 		}
 	}
@@ -497,20 +498,20 @@ func (b *builder) vxlan(h *netlink.Handle, n *LabNode) error {
 }
 
 // alivePause returns the pause of pod key from an earlier up, if it runs.
-func (b *builder) alivePause(key string) (Record, bool) {
-	return b.aliveProc(rolePause, key, "")
+func (b *builder) alivePause(key string) (labstate.Record, bool) {
+	return b.aliveProc(labstate.RolePause, key, "")
 }
 
 // aliveProc returns the latest journalled process of a role for a pod (and
 // container), and whether it still runs without having failed.
-func (b *builder) aliveProc(role, pod, container string) (Record, bool) {
+func (b *builder) aliveProc(role, pod, container string) (labstate.Record, bool) {
 	for i := len(b.recs) - 1; i >= 0; i-- {
 		r := b.recs[i]
-		if r.Op == recProc && r.Role == role && r.Pod == pod && r.Container == container {
-			return r, r.Error == "" && r.alive()
+		if r.Op == labstate.RecProc && r.Role == role && r.Pod == pod && r.Container == container {
+			return r, r.Error == "" && r.Alive()
 		}
 	}
-	return Record{}, false
+	return labstate.Record{}, false
 }
 
 // pods starts the pause processes and wires each pod's eth0 to its node's
@@ -518,7 +519,7 @@ func (b *builder) aliveProc(role, pod, container string) (Record, bool) {
 // in a Go process anyway) while workers wire the pods already started, so
 // the kernel's veth work overlaps the next fork.
 func (b *builder) pods(ctx context.Context) error {
-	b.pauses = map[string]Record{}
+	b.pauses = map[string]labstate.Record{}
 	nodes := map[string]*podWiring{}
 	for _, n := range b.lab.Nodes {
 		w, err := b.wiringFor(n)
@@ -690,8 +691,8 @@ func (b *builder) startPause(p *LabPod, n *LabNode) (*pauseStart, error) {
 		r.Close()
 		return nil, fmt.Errorf("start pause for pod %s: %w", p.Key(), err)
 	}
-	rec := Record{Op: recProc, Role: rolePause, Pod: p.Key(), PID: cmd.Process.Pid, Start: procStart(cmd.Process.Pid)}
-	if id, err := nsenter.IDOf(PodNetns(rec.PID)); err == nil {
+	rec := labstate.Record{Op: labstate.RecProc, Role: labstate.RolePause, Pod: p.Key(), PID: cmd.Process.Pid, Start: labstate.ProcessStart(cmd.Process.Pid)}
+	if id, err := nsenter.IDOf(labstate.PodNetns(rec.PID)); err == nil {
 		rec.NetnsDev, rec.NetnsIno = id.Dev, id.Ino
 	}
 	b.pauses[p.Key()] = rec
@@ -707,7 +708,7 @@ func (b *builder) startPause(p *LabPod, n *LabNode) (*pauseStart, error) {
 const vethIndexBase = 1000
 
 func (b *builder) wirePod(p *LabPod, w *podWiring, index, pid int, fresh bool) error {
-	podNS := PodNetns(pid)
+	podNS := labstate.PodNetns(pid)
 	ns := short(w.node.Netns)
 	b.explain("ip -n %s link add %s mtu %d master %s up type veth peer name %s address %s netns %d", ns, p.HostVeth, b.podMTU(), BridgeName, PodIfName, p.MAC, pid)
 	b.explain("ip -n %s link set %s type bridge_slave hairpin on", ns, p.HostVeth)
@@ -832,7 +833,7 @@ func (b *builder) containers(ctx context.Context) error {
 				continue
 			}
 			c := p.Containers[i]
-			if r, ok := b.aliveProc(roleContainer, p.Key(), c.Name); ok {
+			if r, ok := b.aliveProc(labstate.RoleContainer, p.Key(), c.Name); ok {
 				results[p.Key()+"/"+c.Name] = ContainerStart{Pod: p.Key(), Container: c.Name, PID: r.PID}
 				continue
 			}
@@ -889,7 +890,7 @@ func (b *builder) startContainer(p *LabPod, n *LabNode, c LabContainer) (*contai
 		}
 		return nil, fmt.Errorf("pod %s: start container %s: %w", p.Key(), c.Name, err)
 	}
-	rec := Record{Op: recProc, Role: roleContainer, Pod: p.Key(), Container: c.Name, PID: cmd.Process.Pid, Start: procStart(cmd.Process.Pid)}
+	rec := labstate.Record{Op: labstate.RecProc, Role: labstate.RoleContainer, Pod: p.Key(), Container: c.Name, PID: cmd.Process.Pid, Start: labstate.ProcessStart(cmd.Process.Pid)}
 	if err := b.j.Append(rec); err != nil {
 		return nil, err
 	}
@@ -910,7 +911,7 @@ func (w *containerStart) wait(deadline time.Time, b *builder) {
 		msg = err.Error() + "; see " + b.st.LogFile(w.start.Pod, w.start.Container)
 	}
 	w.start.Error = msg
-	b.j.Append(Record{Op: recProc, Role: roleContainer, Pod: w.start.Pod, Container: w.start.Container, PID: w.start.PID, Error: msg})
+	b.j.Append(labstate.Record{Op: labstate.RecProc, Role: labstate.RoleContainer, Pod: w.start.Pod, Container: w.start.Container, PID: w.start.PID, Error: msg})
 }
 
 func displayArgv(c LabContainer) []string {

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/netx-project/netx/inspect"
-	"github.com/netx-project/netx/lab"
+	"github.com/netx-project/netx/lab/labstate"
 	"github.com/netx-project/netx/netfilter"
 	"github.com/netx-project/netx/netfilter/nftnl"
 )
@@ -40,11 +40,11 @@ func fetchSet(n *Node, family netfilter.Family, table, set string) ([]netfilter.
 // LoadLab snapshots every node of a netx lab and adds what the lab knows
 // that rules do not say: service names and the outside client.
 func LoadLab(plan, cri string) (*World, error) {
-	name, err := lab.ResolveLabName(plan)
+	name, err := labstate.ResolveName(plan)
 	if err != nil {
 		return nil, err
 	}
-	st, err := lab.GetStatus(name)
+	st, err := labstate.Get(name)
 	if err != nil {
 		return nil, err
 	}

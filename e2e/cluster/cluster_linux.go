@@ -23,6 +23,7 @@ import (
 
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/lab"
+	"github.com/netx-project/netx/lab/labstate"
 	"golang.org/x/sys/unix"
 )
 
@@ -273,7 +274,7 @@ func (s *Spec) launch(name string, cmd *exec.Cmd, start func() error) error {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	go cmd.Wait()
-	return s.record(proc{Name: name, PID: cmd.Process.Pid, Start: lab.ProcessStart(cmd.Process.Pid)})
+	return s.record(proc{Name: name, PID: cmd.Process.Pid, Start: labstate.ProcessStart(cmd.Process.Pid)})
 }
 
 func (s *Spec) pidsFile() string { return filepath.Join(s.Dir, "pids.json") }
@@ -298,7 +299,7 @@ func (s *Spec) kill(match func(string) bool) {
 	var left []proc
 	for _, p := range s.procs() {
 		if match(p.Name) {
-			if lab.ProcessRunning(p.PID, p.Start) {
+			if labstate.ProcessRunning(p.PID, p.Start) {
 				unix.Kill(p.PID, unix.SIGKILL)
 			}
 			continue
