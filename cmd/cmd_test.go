@@ -10,6 +10,7 @@ import (
 
 	"github.com/netx-project/netx/lab"
 	"github.com/netx-project/netx/lab/labstate"
+	"github.com/netx-project/netx/lab/topologies"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
@@ -100,7 +101,7 @@ func TestUnknownTopology(t *testing.T) {
 }
 
 func TestValidateBuiltins(t *testing.T) {
-	for _, name := range builtinTopologies() {
+	for _, name := range topologies.Names() {
 		code, out, errOut := run(t, "netx", "datapath", "validate", "-f", name)
 		if code != 0 || !strings.Contains(out, "nodes:") {
 			t.Errorf("validate %s: exit %d %s", name, code, errOut)

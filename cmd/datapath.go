@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"os"
 	"os/signal"
@@ -17,7 +16,7 @@ import (
 
 	"github.com/netx-project/netx/lab"
 	"github.com/netx-project/netx/lab/labstate"
-	"github.com/netx-project/netx/testdata/topologies"
+	"github.com/netx-project/netx/lab/topologies"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -48,31 +47,6 @@ NodePort, hostPort, hostNetwork, two containers talking over localhost).`,
 		newDatapathGetCommand(streams),
 	)
 	return c
-}
-
-// loadTopology reads a topology file, or a built-in one by name.
-func loadTopology(ref string) (*lab.Topology, string, error) {
-	if ref == "" {
-		ref = topologies.Default
-	}
-	if _, err := os.Stat(ref); err == nil {
-		t, err := lab.LoadFile(ref)
-		return t, ref, err
-	}
-	name := strings.TrimSuffix(ref, ".yaml")
-	if b, err := topologies.FS.ReadFile(name + ".yaml"); err == nil {
-		t, err := lab.Parse(name+".yaml", b)
-		return t, "built-in:" + name, err
-	}
-	return nil, "", fmt.Errorf("topology %q: no such file, and not a built-in topology (%s)", ref, strings.Join(builtinTopologies(), ", "))
-}
-
-func builtinTopologies() []string {
-	ents, _ := fs.Glob(topologies.FS, "*.yaml")
-	for i := range ents {
-		ents[i] = strings.TrimSuffix(ents[i], ".yaml")
-	}
-	return ents
 }
 
 func self() (string, error) {
@@ -109,7 +83,7 @@ func newDatapathUpCommand(streams genericiooptions.IOStreams) *cobra.Command {
 			return o.Run(cmd.Context())
 		},
 	}
-	c.Flags().StringVarP(&o.File, "filename", "f", "", "topology file, or a built-in topology: "+strings.Join(builtinTopologies(), ", ")+" (default seeds)")
+	c.Flags().StringVarP(&o.File, "filename", "f", "", "topology file, or a built-in topology: "+strings.Join(topologies.Names(), ", ")+" (default seeds)")
 	c.Flags().BoolVar(&o.Explain, "explain", false, "narrate each step as the equivalent ip / iptables command")
 	c.Flags().BoolVarP(&o.Quiet, "quiet", "q", false, "print nothing but errors")
 	return c
@@ -117,7 +91,7 @@ func newDatapathUpCommand(streams genericiooptions.IOStreams) *cobra.Command {
 
 // Complete reads and validates the topology; nothing is built if it fails.
 func (o *UpOptions) Complete() error {
-	t, src, err := loadTopology(o.File)
+	t, src, err := topologies.Load(o.File)
 	if err != nil {
 		return err
 	}
@@ -406,7 +380,7 @@ func newDatapathValidateCommand(streams genericiooptions.IOStreams) *cobra.Comma
 			if err := checkOutput(output, "yaml", "json"); err != nil {
 				return err
 			}
-			t, _, err := loadTopology(file)
+			t, _, err := topologies.Load(file)
 			if err != nil {
 				return err
 			}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/testenv"
 	"github.com/netx-project/netx/lab"
+	"github.com/netx-project/netx/lab/topologies"
 	"github.com/netx-project/netx/netfilter"
 )
 
@@ -53,7 +53,7 @@ func requireSame(t *testing.T, before, after string) {
 
 func TestRootInspectLab(t *testing.T) {
 	testenv.RequireRoot(t)
-	top, err := lab.LoadFile(filepath.Join("..", "testdata", "topologies", "seeds.yaml"))
+	top, err := topologies.Builtin("seeds")
 	if err != nil {
 		t.Fatal(err)
 	}

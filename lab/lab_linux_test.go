@@ -28,7 +28,7 @@ func buildNetx(t *testing.T) string { return testenv.NetxBinary(t) }
 // meet a user's lab (or each other's).
 func testLab(t *testing.T, file string) *Lab {
 	t.Helper()
-	top, err := LoadFile(filepath.Join("..", "testdata", "topologies", file))
+	top, err := LoadFile(filepath.Join("topologies", file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +367,7 @@ func TestRootKilledUpThenDown(t *testing.T) {
 		lab := testLab(t, "seeds.yaml")
 		dir := t.TempDir()
 		topo := filepath.Join(dir, "lab.yaml")
-		src, err := os.ReadFile(filepath.Join("..", "testdata", "topologies", "seeds.yaml"))
+		src, err := os.ReadFile(filepath.Join("topologies", "seeds.yaml"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -498,7 +498,7 @@ func TestRootKilledUpThenUpAgain(t *testing.T) {
 	bin := buildNetx(t)
 	lab := testLab(t, "seeds.yaml")
 	topo := filepath.Join(t.TempDir(), "lab.yaml")
-	src, err := os.ReadFile(filepath.Join("..", "testdata", "topologies", "seeds.yaml"))
+	src, err := os.ReadFile(filepath.Join("topologies", "seeds.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

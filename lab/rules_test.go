@@ -23,7 +23,7 @@ const goldenDir = "../testdata/golden/datapath"
 
 func seedsLab(t *testing.T) *Lab {
 	t.Helper()
-	topo, err := LoadFile("../testdata/topologies/seeds.yaml")
+	topo, err := LoadFile("topologies/seeds.yaml")
 	if err != nil {
 		t.Fatalf("load seeds: %v", err)
 	}

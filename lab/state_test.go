@@ -85,7 +85,7 @@ func TestJournalTornLineAndRuns(t *testing.T) {
 // container, service port, endpoint and client of the seeds plan shows in
 // the status (no process runs, so none is running).
 func TestSavedPlanReadByLabstate(t *testing.T) {
-	top, err := LoadFile("../testdata/topologies/seeds.yaml")
+	top, err := LoadFile("topologies/seeds.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -195,7 +195,7 @@ func yamlProblems(file string, err error) []string {
 		}
 		msg := m[2]
 		if f, typ, ok := unknownField(msg); ok {
-			msg = fmt.Sprintf("unknown field %q in %s; remove it or fix its spelling (see testdata/topologies/seeds.yaml)", f, typ)
+			msg = fmt.Sprintf("unknown field %q in %s; remove it or fix its spelling (see netx's built-in seeds topology, lab/topologies/seeds.yaml in its source)", f, typ)
 		}
 		out = append(out, fmt.Sprintf("%s:%s: %s", file, m[1], msg))
 	}

@@ -11,7 +11,7 @@ import (
 
 func mustResolve(t *testing.T, file string) *Lab {
 	t.Helper()
-	top, err := LoadFile(filepath.Join("..", "testdata", "topologies", file))
+	top, err := LoadFile(filepath.Join("topologies", file))
 	if err != nil {
 		t.Fatalf("load %s: %v", file, err)
 	}
@@ -23,7 +23,7 @@ func mustResolve(t *testing.T, file string) *Lab {
 }
 
 func TestShippedTopologiesResolve(t *testing.T) {
-	ents, err := filepath.Glob(filepath.Join("..", "testdata", "topologies", "*.yaml"))
+	ents, err := filepath.Glob(filepath.Join("topologies", "*.yaml"))
 	if err != nil || len(ents) < 3 {
 		t.Fatalf("want at least 3 shipped topologies, got %v (%v)", ents, err)
 	}

@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/testenv"
 	"github.com/netx-project/netx/lab"
+	"github.com/netx-project/netx/lab/topologies"
 )
 
 // labCase is one seed scenario: a trace and what it must find.
@@ -39,7 +39,7 @@ type labCase struct {
 // a service whose pods are gone).
 func upLab(t *testing.T, file string) *lab.Lab {
 	t.Helper()
-	top, err := lab.LoadFile(filepath.Join("..", "testdata", "topologies", file))
+	top, err := topologies.Builtin(file)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/testenv"
 	"github.com/netx-project/netx/lab"
+	"github.com/netx-project/netx/lab/topologies"
 	"github.com/netx-project/netx/netfilter"
 )
 
@@ -117,7 +118,7 @@ func TestRootNFTablesNoUnknowns(t *testing.T) {
 		}
 		scripts[filepath.Base(path)] = string(b)
 	}
-	top, err := lab.LoadFile(filepath.Join("..", "..", "testdata", "topologies", "seeds.yaml"))
+	top, err := topologies.Builtin("seeds")
 	if err != nil {
 		t.Fatal(err)
 	}
