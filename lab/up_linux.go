@@ -15,9 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/lab/labstate"
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -69,7 +69,7 @@ func Up(ctx context.Context, lab *Lab, o UpOptions) (*UpReport, error) {
 			return nil, err
 		}
 	}
-	b := &builder{lab: lab, o: o, st: st, j: j, recs: recs, handles: map[string]*netlink.Handle{}}
+	b := &builder{lab: lab, o: o, st: st, j: j, recs: recs, netns: map[string]*datapath.Netns{}}
 	defer b.closeHandles()
 
 	// Service rules depend only on the plan, so they load while the pods
@@ -140,12 +140,12 @@ func (o UpOptions) progress(s string) {
 }
 
 type builder struct {
-	lab     *Lab
-	o       UpOptions
-	st      State
-	j       *Journal
-	recs    []labstate.Record
-	handles map[string]*netlink.Handle
+	lab   *Lab
+	o     UpOptions
+	st    State
+	j     *Journal
+	recs  []labstate.Record
+	netns map[string]*datapath.Netns
 	// pauses maps pod key to its pause process, once started.
 	pauses    map[string]labstate.Record
 	started   []ContainerStart
@@ -160,22 +160,22 @@ func (b *builder) explain(format string, args ...any) {
 	}
 }
 
-// handle returns a netlink handle inside the namespace at path, cached.
-func (b *builder) handle(path string) (*netlink.Handle, error) {
-	if h := b.handles[path]; h != nil {
-		return h, nil
+// ns returns the namespace at path opened for configuration, cached.
+func (b *builder) ns(path string) (*datapath.Netns, error) {
+	if n := b.netns[path]; n != nil {
+		return n, nil
 	}
-	h, err := nsenter.Netlink(path)
+	n, err := datapath.OpenNetns(path)
 	if err != nil {
 		return nil, err
 	}
-	b.handles[path] = h
-	return h, nil
+	b.netns[path] = n
+	return n, nil
 }
 
 func (b *builder) closeHandles() {
-	for _, h := range b.handles {
-		h.Close()
+	for _, n := range b.netns {
+		n.Close()
 	}
 }
 
@@ -194,19 +194,12 @@ func (b *builder) namedNetns(path string, sysctls [][2]string) error {
 	for _, kv := range sysctls {
 		b.explain("ip netns exec %s sysctl -w %s=%s", short(path), strings.ReplaceAll(kv[0], "/", "."), kv[1])
 	}
-	if err := nsenter.CreateNamed(path, func() error { return nsenter.SetSysctls(sysctls) }); err != nil {
-		if errors.Is(err, unix.EPERM) {
+	b.explain("ip -n %s link set lo up", short(path))
+	if err := datapath.CreateNetns(path, sysctls); err != nil {
+		if errors.Is(err, datapath.ErrNotPermitted) {
 			return &NotPrivilegedError{Op: "creating namespace " + path}
 		}
 		return err
-	}
-	h, err := b.handle(path)
-	if err != nil {
-		return err
-	}
-	b.explain("ip -n %s link set lo up", short(path))
-	if err := h.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "lo"}}); err != nil {
-		return fmt.Errorf("set lo up in %s: %w", path, err)
 	}
 	return nil
 }
@@ -217,20 +210,14 @@ func (b *builder) underlay(context.Context) error {
 	if err := b.namedNetns(b.lab.Fabric, [][2]string{{"net/ipv4/ip_forward", "1"}}); err != nil {
 		return err
 	}
-	h, err := b.handle(b.lab.Fabric)
+	fabric, err := b.ns(b.lab.Fabric)
 	if err != nil {
 		return err
 	}
-	b.explain("ip -n %s link add %s type bridge && ip -n %[1]s link set %[2]s up", short(b.lab.Fabric), FabricBridge)
-	if _, err := h.LinkByName(FabricBridge); err != nil {
-		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: FabricBridge, Flags: net.FlagUp}}
-		if err := h.LinkAdd(br); err != nil {
-			return fmt.Errorf("add bridge %s: %w", FabricBridge, err)
-		}
-	}
 	gw := netip.PrefixFrom(b.lab.UnderlayGateway, b.lab.Underlay.Bits())
+	b.explain("ip -n %s link add %s type bridge && ip -n %[1]s link set %[2]s up", short(b.lab.Fabric), FabricBridge)
 	b.explain("ip -n %s addr add %s dev %s", short(b.lab.Fabric), gw, FabricBridge)
-	if err := ensureAddrUp(h, FabricBridge, gw); err != nil {
+	if err := fabric.EnsureBridge(datapath.Bridge{Name: FabricBridge, Addr: gw}); err != nil {
 		return err
 	}
 	for _, c := range b.lab.Clients {
@@ -248,80 +235,27 @@ func (b *builder) underlay(context.Context) error {
 // plug connects namespace ns to the fabric with a veth (eth0 inside ns,
 // port on the fabric bridge) and gives eth0 ip on the underlay.
 func (b *builder) plug(ns, port string, mac MAC, ip netip.Addr) error {
-	fh, err := b.handle(b.lab.Fabric)
+	fabric, err := b.ns(b.lab.Fabric)
 	if err != nil {
 		return err
 	}
-	nh, err := b.handle(ns)
+	n, err := b.ns(ns)
 	if err != nil {
 		return err
 	}
 	pfx := netip.PrefixFrom(ip, b.lab.Underlay.Bits())
 	b.explain("ip -n %s link add %s master %s up type veth peer name %s address %s netns %s", short(b.lab.Fabric), port, FabricBridge, UplinkName, mac, short(ns))
 	b.explain("ip -n %s addr add %s dev %s && ip -n %[1]s link set %[3]s up", short(ns), pfx, UplinkName)
-	if _, err := fh.LinkByName(port); err != nil {
-		br, err := fh.LinkByName(FabricBridge)
-		if err != nil {
-			return fmt.Errorf("find %s: %w", FabricBridge, err)
-		}
-		if err := addVethInto(fh, ns, &netlink.Veth{
-			LinkAttrs:        netlink.LinkAttrs{Name: port, MasterIndex: br.Attrs().Index, Flags: net.FlagUp},
-			PeerName:         UplinkName,
-			PeerHardwareAddr: net.HardwareAddr(mac),
-		}); err != nil {
-			return err
-		}
+	if err := fabric.AddBridgePort(FabricBridge, port, ns, UplinkName, net.HardwareAddr(mac)); err != nil {
+		return err
 	}
-	if err := ensureAddrUp(nh, UplinkName, pfx); err != nil {
+	if err := n.EnsureAddrUp(UplinkName, pfx); err != nil {
 		return err
 	}
 	// A default route, as every real machine has: without one a node cannot
 	// even look up a route to a ClusterIP before kube-proxy's OUTPUT DNAT.
 	b.explain("ip -n %s route replace default via %s dev %s", short(ns), b.lab.UnderlayGateway, UplinkName)
-	up, err := nh.LinkByName(UplinkName)
-	if err != nil {
-		return fmt.Errorf("find %s in %s: %w", UplinkName, ns, err)
-	}
-	def := &netlink.Route{LinkIndex: up.Attrs().Index, Dst: ipNet(netip.MustParsePrefix("0.0.0.0/0")), Gw: net.IP(b.lab.UnderlayGateway.AsSlice())}
-	if err := nh.RouteReplace(def); err != nil {
-		return fmt.Errorf("default route in %s: %w", ns, err)
-	}
-	return nil
-}
-
-// addVethInto creates a veth whose peer is born directly in the namespace
-// at peerNS (cheaper than creating it here and moving it).
-func addVethInto(h *netlink.Handle, peerNS string, v *netlink.Veth) error {
-	fd, err := unix.Open(peerNS, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", peerNS, err)
-	}
-	defer unix.Close(fd)
-	v.PeerNamespace = netlink.NsFd(fd)
-	if err := h.LinkAdd(v); err != nil {
-		return fmt.Errorf("add veth %s (peer %s in %s): %w", v.Name, v.PeerName, peerNS, err)
-	}
-	return nil
-}
-
-// ensureAddrUp gives link name the address (if it lacks it) and sets it up.
-func ensureAddrUp(h *netlink.Handle, name string, pfx netip.Prefix) error {
-	l, err := h.LinkByName(name)
-	if err != nil {
-		return fmt.Errorf("find %s: %w", name, err)
-	}
-	addr := &netlink.Addr{IPNet: ipNet(pfx)}
-	if err := h.AddrAdd(l, addr); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("add %s to %s: %w", pfx, name, err)
-	}
-	if err := h.LinkSetUp(l); err != nil {
-		return fmt.Errorf("set %s up: %w", name, err)
-	}
-	return nil
-}
-
-func ipNet(p netip.Prefix) *net.IPNet {
-	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), 32)}
+	return n.ReplaceRoute(datapath.DefaultRoute(UplinkName, b.lab.UnderlayGateway))
 }
 
 // labNamespaceSysctls switch IPv6 off in pod namespaces: the lab is IPv4
@@ -360,20 +294,14 @@ func (b *builder) nodes(context.Context) error {
 		if err := b.plug(n.Netns, n.FabricPort, n.UplinkMAC, n.IP); err != nil {
 			return fmt.Errorf("node %s: %w", n.Name, err)
 		}
-		h, err := b.handle(n.Netns)
+		node, err := b.ns(n.Netns)
 		if err != nil {
 			return err
 		}
 		gw := netip.PrefixFrom(n.Gateway, n.PodCIDR.Bits())
 		b.explain("ip -n %[1]s link add %[2]s type bridge && ip -n %[1]s addr add %[3]s dev %[2]s && ip -n %[1]s link set %[2]s up", short(n.Netns), BridgeName, gw)
-		if _, err := h.LinkByName(BridgeName); err != nil {
-			br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: BridgeName, MTU: b.podMTU(),
-				HardwareAddr: net.HardwareAddr(macFor(b.lab.Name, "cni0", n.Name))}}
-			if err := h.LinkAdd(br); err != nil {
-				return fmt.Errorf("node %s: add bridge %s: %w", n.Name, BridgeName, err)
-			}
-		}
-		if err := ensureAddrUp(h, BridgeName, gw); err != nil {
+		br := datapath.Bridge{Name: BridgeName, MTU: b.podMTU(), MAC: net.HardwareAddr(macFor(b.lab.Name, "cni0", n.Name)), Addr: gw}
+		if err := node.EnsureBridge(br); err != nil {
 			return fmt.Errorf("node %s: %w", n.Name, err)
 		}
 		if b.hasHostPorts(n) {
@@ -414,28 +342,23 @@ func (b *builder) podMTU() int {
 // overlay makes each node's pod CIDR reachable from the others.
 func (b *builder) overlay(context.Context) error {
 	for _, n := range b.lab.Nodes {
-		h, err := b.handle(n.Netns)
+		node, err := b.ns(n.Netns)
 		if err != nil {
 			return err
 		}
 		if b.lab.Overlay == OverlayVXLAN {
-			if err := b.vxlan(h, n); err != nil {
+			if err := b.vxlan(node, n); err != nil {
 				return fmt.Errorf("node %s: %w", n.Name, err)
 			}
 			continue
-		}
-		up, err := h.LinkByName(UplinkName)
-		if err != nil {
-			return fmt.Errorf("node %s: find %s: %w", n.Name, UplinkName, err)
 		}
 		for _, o := range b.lab.Nodes {
 			if o == n {
 				continue
 			}
 			b.explain("ip -n %s route replace %s via %s dev %s   # host-gw: %s's pods", short(n.Netns), o.PodCIDR, o.IP, UplinkName, o.Name)
-			r := &netlink.Route{LinkIndex: up.Attrs().Index, Dst: ipNet(o.PodCIDR), Gw: net.IP(o.IP.AsSlice())}
-			if err := h.RouteReplace(r); err != nil {
-				return fmt.Errorf("node %s: route %s via %s: %w", n.Name, o.PodCIDR, o.IP, err)
+			if err := node.ReplaceRoute(datapath.Route{Dst: o.PodCIDR, Gw: o.IP, Dev: UplinkName}); err != nil {
+				return fmt.Errorf("node %s: %w", n.Name, err)
 			}
 		}
 	}
@@ -446,31 +369,13 @@ func (b *builder) overlay(context.Context) error {
 // address as /32, and for every other node a route via that node's
 // flannel.1 address (onlink), a permanent ARP entry for it, and an FDB
 // entry sending its VTEP MAC to its node IP.
-func (b *builder) vxlan(h *netlink.Handle, n *LabNode) error {
-	up, err := h.LinkByName(UplinkName)
-	if err != nil {
-		return fmt.Errorf("find %s: %w", UplinkName, err)
-	}
+func (b *builder) vxlan(node *datapath.Netns, n *LabNode) error {
 	ns := short(n.Netns)
-	b.explain("ip -n %s link add %s type vxlan id %d local %s dev %s dstport %d nolearning address %s", ns, VXLANName, VXLANVNI, n.IP, UplinkName, VXLANPort, n.VTEPMAC)
-	var vx netlink.Link
-	if vx, err = h.LinkByName(VXLANName); err != nil {
-		v := &netlink.Vxlan{
-			LinkAttrs:    netlink.LinkAttrs{Name: VXLANName, MTU: VXLANMTU, HardwareAddr: net.HardwareAddr(n.VTEPMAC)},
-			VxlanId:      VXLANVNI,
-			VtepDevIndex: up.Attrs().Index,
-			SrcAddr:      net.IP(n.IP.AsSlice()),
-			Port:         VXLANPort,
-			Learning:     false,
-		}
-		if err := h.LinkAdd(v); err != nil {
-			return fmt.Errorf("add %s: %w", VXLANName, err)
-		}
-		vx = v
-	}
 	self := netip.PrefixFrom(n.PodCIDR.Addr(), 32)
+	b.explain("ip -n %s link add %s type vxlan id %d local %s dev %s dstport %d nolearning address %s", ns, VXLANName, VXLANVNI, n.IP, UplinkName, VXLANPort, n.VTEPMAC)
 	b.explain("ip -n %s addr add %s dev %s && ip -n %[1]s link set %[3]s up", ns, self, VXLANName)
-	if err := ensureAddrUp(h, VXLANName, self); err != nil {
+	if err := node.EnsureVXLAN(datapath.VXLAN{Name: VXLANName, VNI: VXLANVNI, Port: VXLANPort, MTU: VXLANMTU,
+		MAC: net.HardwareAddr(n.VTEPMAC), Local: n.IP, Dev: UplinkName, Addr: self}); err != nil {
 		return err
 	}
 	for _, o := range b.lab.Nodes {
@@ -479,19 +384,10 @@ func (b *builder) vxlan(h *netlink.Handle, n *LabNode) error {
 		}
 		gw := o.PodCIDR.Addr()
 		b.explain("ip -n %s neigh replace %s lladdr %s dev %s nud permanent", ns, gw, o.VTEPMAC, VXLANName)
-		if err := h.NeighSet(&netlink.Neigh{LinkIndex: vx.Attrs().Index, State: netlink.NUD_PERMANENT,
-			Type: unix.RTN_UNICAST, IP: net.IP(gw.AsSlice()), HardwareAddr: net.HardwareAddr(o.VTEPMAC)}); err != nil {
-			return fmt.Errorf("neighbour %s: %w", gw, err)
-		}
 		b.explain("bridge -n %s fdb replace %s dev %s dst %s self permanent", ns, o.VTEPMAC, VXLANName, o.IP)
-		if err := h.NeighSet(&netlink.Neigh{LinkIndex: vx.Attrs().Index, Family: unix.AF_BRIDGE,
-			State: netlink.NUD_PERMANENT, Flags: netlink.NTF_SELF, IP: net.IP(o.IP.AsSlice()), HardwareAddr: net.HardwareAddr(o.VTEPMAC)}); err != nil {
-			return fmt.Errorf("fdb %s: %w", o.VTEPMAC, err)
-		}
 		b.explain("ip -n %s route replace %s via %s dev %s onlink   # %s's pods", ns, o.PodCIDR, gw, VXLANName, o.Name)
-		if err := h.RouteReplace(&netlink.Route{LinkIndex: vx.Attrs().Index, Dst: ipNet(o.PodCIDR),
-			Gw: net.IP(gw.AsSlice()), Flags: int(netlink.FLAG_ONLINK)}); err != nil {
-			return fmt.Errorf("route %s: %w", o.PodCIDR, err)
+		if err := node.AddVXLANPeer(VXLANName, datapath.VXLANPeer{MAC: net.HardwareAddr(o.VTEPMAC), Addr: gw, Remote: o.IP, PodCIDR: o.PodCIDR}); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -601,30 +497,25 @@ func (b *builder) pods(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// podWiring holds what wiring a pod on one node needs, looked up once.
+// podWiring holds what wiring a pod on one node needs, opened once.
 type podWiring struct {
-	node   *LabNode
-	h      *netlink.Handle
-	rt     *rtnl
-	bridge int // cni0's ifindex
+	node *LabNode
+	ns   *datapath.Netns
+	link *datapath.PodLinker
 }
 
-func (w *podWiring) close() { w.rt.Close() }
+func (w *podWiring) close() { w.link.Close() }
 
 func (b *builder) wiringFor(n *LabNode) (*podWiring, error) {
-	h, err := b.handle(n.Netns)
+	node, err := b.ns(n.Netns)
 	if err != nil {
 		return nil, err
 	}
-	br, err := h.LinkByName(BridgeName)
+	link, err := node.PodLinker(BridgeName)
 	if err != nil {
-		return nil, fmt.Errorf("node %s: find %s: %w", n.Name, BridgeName, err)
+		return nil, fmt.Errorf("node %s: %w", n.Name, err)
 	}
-	rt, err := openRTNL(n.Netns)
-	if err != nil {
-		return nil, err
-	}
-	return &podWiring{node: n, h: h, rt: rt, bridge: br.Attrs().Index}, nil
+	return &podWiring{node: n, ns: node, link: link}, nil
 }
 
 type pauseStart struct {
@@ -714,58 +605,16 @@ func (b *builder) wirePod(p *LabPod, w *podWiring, index, pid int, fresh bool) e
 	b.explain("ip -n %s link set %s type bridge_slave hairpin on", ns, p.HostVeth)
 	// A fresh pause has a fresh namespace, so its veth cannot exist yet;
 	// only a reused pod needs the check.
-	exists := false
-	if !fresh {
-		_, err := w.h.LinkByName(p.HostVeth)
-		exists = err == nil
-	}
-	if !exists {
-		fd, err := unix.Open(podNS, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("open %s: %w", podNS, err)
-		}
-		idx := vethIndexBase + index
-		v := podVeth{Name: p.HostVeth, Index: idx, MTU: b.podMTU(), Master: w.bridge, PeerNS: fd, PeerMAC: net.HardwareAddr(p.MAC)}
-		err = w.rt.addPodVeth(v)
-		if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EEXIST) {
-			// The index is taken (a link made by hand?): let the kernel pick.
-			v.Index, idx = 0, 0
-			err = w.rt.addPodVeth(v)
-		}
-		unix.Close(fd)
-		if err != nil {
+	if fresh || !w.ns.HasLink(p.HostVeth) {
+		v := datapath.PodVeth{HostName: p.HostVeth, Index: vethIndexBase + index, MTU: b.podMTU(),
+			PodNS: podNS, PodName: PodIfName, PodMAC: net.HardwareAddr(p.MAC), Hairpin: true}
+		if _, err := w.link.AddVeth(v); err != nil {
 			return err
 		}
-		// Hairpin lets a pod reach itself through its own service.
-		if err := w.h.LinkSetHairpin(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Index: idx, Name: p.HostVeth}}, true); err != nil {
-			return fmt.Errorf("hairpin on %s: %w", p.HostVeth, err)
-		}
 	}
-	ph, err := nsenter.NetlinkAfter(podNS, labNamespaceSysctls())
-	if err != nil {
-		return err
-	}
-	defer ph.Close()
 	pfx := netip.PrefixFrom(p.IP, w.node.PodCIDR.Bits())
 	b.explain("nsenter --net=%s sh -c 'ip link set lo up; ip addr add %s dev %s; ip link set %[3]s up; ip route add default via %s'   # pod %s", podNS, pfx, PodIfName, w.node.Gateway, p.Key())
-	if err := ph.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "lo"}}); err != nil {
-		return fmt.Errorf("set lo up: %w", err)
-	}
-	l, err := ph.LinkByName(PodIfName)
-	if err != nil {
-		return fmt.Errorf("find %s: %w", PodIfName, err)
-	}
-	if err := ph.AddrAdd(l, &netlink.Addr{IPNet: ipNet(pfx)}); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("add %s to %s: %w", pfx, PodIfName, err)
-	}
-	if err := ph.LinkSetUp(l); err != nil {
-		return fmt.Errorf("set %s up: %w", PodIfName, err)
-	}
-	def := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipNet(netip.MustParsePrefix("0.0.0.0/0")), Gw: net.IP(w.node.Gateway.AsSlice())}
-	if err := ph.RouteReplace(def); err != nil {
-		return fmt.Errorf("default route via %s: %w", w.node.Gateway, err)
-	}
-	return nil
+	return datapath.ConfigurePod(podNS, labNamespaceSysctls(), datapath.PodInterface{Name: PodIfName, Addr: pfx, Gateway: w.node.Gateway})
 }
 
 // rules loads each node's service NAT with one iptables-restore (and, in
