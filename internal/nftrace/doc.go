@@ -13,10 +13,11 @@
 // events from a socket opened in the same namespace until Stop.
 //
 // The trace flag lives on the packet, and the kernel clears it when the
-// packet crosses a veth pair into another namespace (the tests check that
-// the peer namespace's chains report nothing), so each namespace on a path
-// needs its own Session with the tuple the packet has there (after NAT on
-// the way).
+// packet crosses a veth pair into another namespace (skb_scrub_packet; the
+// tests check that the peer namespace's trace group gets nothing although
+// its chains see the packet, and does once the peer traces too), so each
+// namespace on a path needs its own Session with the tuple the packet has
+// there (after NAT on the way).
 //
 // The table is removable in every case: it is created in one transaction
 // (all or nothing) with the nftables "owner" flag, so the kernel deletes it
