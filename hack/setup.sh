@@ -9,6 +9,7 @@ have iptables-restore || need_pkgs+=(iptables)
 have nft || need_pkgs+=(nftables)
 have conntrack || need_pkgs+=(conntrack)
 have ipset || need_pkgs+=(ipset)
+have tcpdump || need_pkgs+=(tcpdump) # reads back the capture tests' pcapng files
 have ip || need_pkgs+=(iproute2)
 [ -x /usr/lib/cni/bridge ] || need_pkgs+=(containernetworking-plugins)
 have make || need_pkgs+=(make)
