@@ -19,9 +19,11 @@
 // ParseIPTablesSave reads iptables-save text (every table, counters
 // optional) or iptables-restore input; WriteIPTablesSave writes it back.
 // ParseNFT reads `nft list ruleset` output and `nft -f` scripts into the
-// same model; a live node's nftables ruleset is read over netlink by
-// package nftnl, which decompiles it into the text nft prints and then
-// ParseNFT's model. Diff compares two rulesets field for field. Nothing
-// here runs a command or touches the kernel, so it is tested, fuzzed and
-// benchmarked on saved dumps.
+// same model; WriteNFT writes a ruleset as one `nft -f` transaction
+// (adding to or replacing its tables), each rule spelled by
+// Rule.AppendNFT as nft lists it. A live node's nftables ruleset is read
+// over netlink by package nftnl, which decompiles it into the text nft
+// prints and then ParseNFT's model. Diff compares two rulesets field for
+// field. Nothing here runs a command or touches the kernel, so it is
+// tested, fuzzed and benchmarked on saved dumps.
 package netfilter

@@ -247,6 +247,11 @@ type Rule struct {
 	Target     Target   `json:"target"`
 	Comment    string   `json:"comment,omitempty"` // the first comment match's text, or the nftables rule comment
 	Counters   Counters `json:"counters,omitzero"`
+	// Counter says an nftables rule holds a counter statement, which
+	// zero Counters cannot tell from having none ("counter packets 0
+	// bytes 0" is printed, and written back, all the same). iptables
+	// counts every rule and leaves it false.
+	Counter bool `json:"counter,omitempty"`
 }
 
 // Unknown reports whether any match or the target is something netx does
@@ -324,7 +329,12 @@ type Match struct {
 	Negate bool      `json:"negate,omitempty"`
 	// Module is the iptables -m module the condition came from ("" for the
 	// built-in -s -d -p -i -o -f; "tcp" for a --dport that iptables loaded
-	// implicitly after -p tcp).
+	// implicitly after -p tcp). For nftables it is the expression's
+	// spelling where the kernel tells two apart: "tcp" for tcp dport
+	// ("" for th dport) and for the protocol match tcp dport implies;
+	// "ip" for ip protocol and "ip6" for ip6 nexthdr ("" for meta
+	// l4proto); "iif" and "oif" for an interface index ("" for iifname,
+	// oifname); "icmp6" for icmpv6 type.
 	Module string       `json:"module,omitempty"`
 	Prefix netip.Prefix `json:"prefix,omitzero"`
 	Value  string       `json:"value,omitempty"`

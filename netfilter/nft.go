@@ -1270,11 +1270,13 @@ func (rc *nftRule) expr(i int) (int, bool) {
 				return i, false
 			}
 			rc.r.Counters = Counters{Packets: pk, Bytes: by}
+			rc.r.Counter = true
 			return i + 5, true
 		}
 		if rc.tok(i + 1).word("name") {
 			return i, false
 		}
+		rc.r.Counter = true
 		return i + 1, true
 	case "comment":
 		if c := rc.tok(i + 1); c.kind == nftString {
@@ -1365,6 +1367,11 @@ type nftSel struct {
 	mod   uint32
 	kind  MatchKind // the typed match a single value gives, "" if none
 	ip6   bool
+	// spell is the Module of the typed match when the field has two
+	// spellings that differ in the kernel: ip protocol / ip6 nexthdr
+	// (read from the network header) against meta l4proto, iif / oif
+	// (an interface index) against iifname / oifname. "" is the latter.
+	spell string
 }
 
 // selector parses one field at toks[i].
@@ -1382,7 +1389,7 @@ func (rc *nftRule) selector(i int) (nftSel, int, bool) {
 			return nftSel{field: FieldDAddr, kind: MatchDestination, ip6: a.s == "ip6"}, i + 2, true
 		case "protocol", "nexthdr":
 			if (b.s == "protocol") == (a.s == "ip") {
-				return nftSel{field: FieldL4Proto, kind: MatchProtocol}, i + 2, true
+				return nftSel{field: FieldL4Proto, kind: MatchProtocol, spell: a.s}, i + 2, true
 			}
 		}
 	case "th", "tcp", "udp", "sctp":
@@ -1396,20 +1403,28 @@ func (rc *nftRule) selector(i int) (nftSel, int, bool) {
 		case "sport":
 			return nftSel{field: FieldSPort, proto: proto, kind: MatchSrcPort}, i + 2, true
 		}
-	case "iifname", "iif":
+	case "iifname":
 		return nftSel{field: FieldIIFName, kind: MatchInInterface}, i + 1, true
-	case "oifname", "oif":
+	case "iif":
+		return nftSel{field: FieldIIFName, kind: MatchInInterface, spell: "iif"}, i + 1, true
+	case "oifname":
 		return nftSel{field: FieldOIFName, kind: MatchOutInterface}, i + 1, true
+	case "oif":
+		return nftSel{field: FieldOIFName, kind: MatchOutInterface, spell: "oif"}, i + 1, true
 	case "mark":
 		return nftSel{field: FieldMark, kind: MatchMark}, i + 1, true
 	case "meta":
 		switch b.s {
 		case "l4proto":
 			return nftSel{field: FieldL4Proto, kind: MatchProtocol}, i + 2, true
-		case "iifname", "iif":
+		case "iifname":
 			return nftSel{field: FieldIIFName, kind: MatchInInterface}, i + 2, true
-		case "oifname", "oif":
+		case "iif":
+			return nftSel{field: FieldIIFName, kind: MatchInInterface, spell: "iif"}, i + 2, true
+		case "oifname":
 			return nftSel{field: FieldOIFName, kind: MatchOutInterface}, i + 2, true
+		case "oif":
+			return nftSel{field: FieldOIFName, kind: MatchOutInterface, spell: "oif"}, i + 2, true
 		case "mark":
 			return nftSel{field: FieldMark, kind: MatchMark}, i + 2, true
 		}
@@ -1603,6 +1618,7 @@ func (rc *nftRule) single(s nftSel, neg bool, vals []Element) (Match, bool) {
 			return m, false
 		}
 		m.Value = strings.ToLower(vals[0].Key[0])
+		m.Module = s.spell
 	case MatchSrcPort, MatchDstPort:
 		m.Module = s.proto
 		ports := rc.p.newPorts(len(vals))
@@ -1629,6 +1645,7 @@ func (rc *nftRule) single(s nftSel, neg bool, vals []Element) (Match, bool) {
 			return m, false
 		}
 		m.Value = name
+		m.Module = s.spell
 	case MatchCTState:
 		m.Values = make([]string, len(vals))
 		for k, e := range vals {
@@ -1669,6 +1686,11 @@ func validAddrs(lo, hi string) bool {
 func (rc *nftRule) ctValues(i int) (int, bool) {
 	what := rc.tok(i + 1).s
 	neg, j := rc.op(i + 2)
+	if rc.tok(j).word("!") && what != "direction" {
+		// nft lists a test that none of the flags is set (ct state &
+		// (new|established) == 0) as "ct state ! established,new".
+		neg, j = true, j+1
+	}
 	var vals []string
 	if rc.tok(j).is('{') {
 		els, n, ok := rc.p.elements(rc.toks, j, rc.tb, rc.owner, false)
@@ -1861,6 +1883,9 @@ func (rc *nftRule) random(i int) (int, bool) {
 }
 
 // fib parses "fib saddr|daddr [. iif|. oif] type [!=] T|{ T, ... }".
+// Other fib lookups (. mark, two interfaces, the oif or oifname result)
+// become one unknown match through their value: split at the result
+// word, "oif missing" would read as an interface match.
 func (rc *nftRule) fib(i int) (int, bool) {
 	at := &AddrType{}
 	switch rc.tok(i + 1).s {
@@ -1871,19 +1896,31 @@ func (rc *nftRule) fib(i int) (int, bool) {
 		return i, false
 	}
 	j := i + 2
-	if rc.tok(j).word(".") {
+	modelled := true
+	for rc.tok(j).word(".") {
 		switch rc.tok(j + 1).s {
 		case "iif":
+			modelled = modelled && !at.LimitIfaceIn && !at.LimitIfaceOut
 			at.LimitIfaceIn = true
 		case "oif":
+			modelled = modelled && !at.LimitIfaceIn && !at.LimitIfaceOut
 			at.LimitIfaceOut = true
+		case "mark", "saddr", "daddr":
+			modelled = false
 		default:
 			return i, false
 		}
 		j += 2
 	}
-	if !rc.tok(j).word("type") {
+	switch rc.tok(j).s {
+	case "type":
+	case "oif", "oifname":
+		modelled = false
+	default:
 		return i, false
+	}
+	if !modelled {
+		return rc.fibUnknown(i, j+1)
 	}
 	neg, j := rc.op(j + 1)
 	if rc.tok(j).is('{') {
@@ -1907,6 +1944,38 @@ func (rc *nftRule) fib(i int) (int, bool) {
 		j++
 	}
 	rc.match(Match{Kind: MatchAddrType, Negate: neg, AddrType: at})
+	return j, true
+}
+
+// fibUnknown keeps the fib expression at toks[i] as an unknown match,
+// its result word ending at j: an optional comparison, then a value or
+// a { ... } set.
+func (rc *nftRule) fibUnknown(i, j int) (int, bool) {
+	_, j = rc.op(j)
+	switch v := rc.tok(j); {
+	case v.is('{'):
+		depth := 0
+		for ; j < len(rc.toks); j++ {
+			if rc.toks[j].is('{') {
+				depth++
+			} else if rc.toks[j].is('}') {
+				if depth--; depth == 0 {
+					break
+				}
+			}
+		}
+		if depth != 0 {
+			return i, false
+		}
+	case v.kind != nftWord && v.kind != nftString:
+		return i, false
+	}
+	j++
+	raw := make([]string, 0, j-i-1)
+	for _, t := range rc.toks[i+1 : j] {
+		raw = append(raw, rc.p.src[t.off:t.end])
+	}
+	rc.match(Match{Kind: MatchUnknown, Module: "fib", Args: raw})
 	return j, true
 }
 
@@ -2118,6 +2187,15 @@ func (rc *nftRule) log(i int) (int, bool) {
 			}
 			t.Args = append(t.Args, rc.tok(j).s, rc.tok(j+1).s)
 			j += 2
+			if v := t.Args[len(t.Args)-1]; t.Args[len(t.Args)-2] == "flags" && (v == "tcp" || v == "ip") {
+				// The value is two words: flags tcp sequence,options,
+				// flags ip options.
+				if w := rc.tok(j); w.kind != nftWord || nftStarter(w.s) {
+					return i, false
+				}
+				t.Args[len(t.Args)-1] += " " + rc.tok(j).s
+				j++
+			}
 			for rc.tok(j).is(',') && rc.tok(j+1).kind == nftWord {
 				t.Args[len(t.Args)-1] += "," + rc.tok(j+1).s
 				j += 2

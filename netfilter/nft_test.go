@@ -476,7 +476,44 @@ func TestNFTRules(t *testing.T) {
 			target:  Target{Kind: TargetRedirect, To: NATRange{Port: 8080}}},
 		{rule: "drop comment \"no \\\\ escapes here\"", target: Target{Kind: TargetDrop},
 			check: func(r *Rule) bool { return r.Comment == `no \\ escapes here` }},
-		{rule: "counter packets 1 bytes 2", check: func(r *Rule) bool { return r.Counters == Counters{1, 2} && r.Target.Kind == TargetNone }},
+		{rule: "counter packets 1 bytes 2", check: func(r *Rule) bool { return r.Counters == Counters{1, 2} && r.Counter && r.Target.Kind == TargetNone }},
+		// A counter at zero is still a counter; no counter is none.
+		{rule: "udp dport 53 counter accept",
+			matches: []Match{{Kind: MatchProtocol, Module: "udp", Value: "udp"}, {Kind: MatchDstPort, Module: "udp", Ports: ports(53, 53)}},
+			target:  Target{Kind: TargetAccept},
+			check:   func(r *Rule) bool { return r.Counter && r.Counters == Counters{} }},
+		{rule: "udp dport 53 accept", matches: []Match{{Kind: MatchProtocol, Module: "udp", Value: "udp"}, {Kind: MatchDstPort, Module: "udp", Ports: ports(53, 53)}},
+			target: Target{Kind: TargetAccept},
+			check:  func(r *Rule) bool { return !r.Counter }},
+		// The network header's protocol field and an interface index are
+		// other kernel expressions than meta l4proto and a name.
+		{rule: "ip protocol tcp tcp dport 22 accept",
+			matches: []Match{{Kind: MatchProtocol, Module: "ip", Value: "tcp"}, {Kind: MatchDstPort, Module: "tcp", Ports: ports(22, 22)}},
+			target:  Target{Kind: TargetAccept}},
+		{rule: "ip6 nexthdr != udp meta l4proto tcp accept",
+			matches: []Match{{Kind: MatchProtocol, Negate: true, Module: "ip6", Value: "udp"}, {Kind: MatchProtocol, Value: "tcp"}},
+			target:  Target{Kind: TargetAccept}},
+		{rule: "iif \"lo\" meta oif != \"eth0\" iifname \"lo\" accept",
+			matches: []Match{{Kind: MatchInInterface, Module: "iif", Value: "lo"}, {Kind: MatchOutInterface, Negate: true, Module: "oif", Value: "eth0"}, {Kind: MatchInInterface, Value: "lo"}},
+			target:  Target{Kind: TargetAccept}},
+		// nft's listing of a test that none of the flags is set.
+		{rule: "ct state ! established,new ct status ! snat,dnat accept",
+			matches: []Match{{Kind: MatchCTState, Negate: true, Values: []string{"ESTABLISHED", "NEW"}}, {Kind: MatchCTStatus, Negate: true, Values: []string{"SNAT", "DNAT"}}},
+			target:  Target{Kind: TargetAccept}},
+		// A log flag of two words is one option, not a condition after
+		// the log statement.
+		{rule: "log flags tcp sequence,options flags ip options accept",
+			stmts:  []Target{{Kind: TargetLog, Args: []string{"flags", "tcp sequence,options", "flags", "ip options"}}},
+			target: Target{Kind: TargetAccept}},
+		// A fib lookup other than an address type is one unknown through
+		// its value, not an interface match.
+		{rule: "fib saddr . iif oif missing fib saddr . mark oifname \"lo\" fib daddr oif != { \"a\", \"b\" } drop",
+			matches: []Match{
+				{Kind: MatchUnknown, Module: "fib", Args: []string{"saddr", ".", "iif", "oif", "missing"}},
+				{Kind: MatchUnknown, Module: "fib", Args: []string{"saddr", ".", "mark", "oifname", `"lo"`}},
+				{Kind: MatchUnknown, Module: "fib", Args: []string{"daddr", "oif", "!=", "{", `"a"`, ",", `"b"`, "}"}},
+			},
+			target: Target{Kind: TargetDrop}},
 
 		// What netx does not model is kept, as written.
 		{rule: "tcp flags syn / syn,ack xt match u32 counter packets 0 bytes 0 accept",
