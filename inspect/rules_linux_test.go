@@ -26,7 +26,7 @@ func TestRootReadNetfilterNFTables(t *testing.T) {
 	if _, err := nsenter.Output(nsenter.Net(ns), strings.NewReader(ip6), "ip6tables-restore"); err != nil {
 		t.Fatal(err)
 	}
-	kp, err := os.ReadFile("../testdata/golden/datapath/seeds-node1.nft")
+	kp, err := os.ReadFile("../testdata/golden/lab/seeds-node1.nft")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netx-project/netx/internal/kubesynth"
+	"github.com/netx-project/netx/kubeproxy"
 	"github.com/netx-project/netx/netfilter"
 )
 
@@ -31,16 +31,16 @@ func writeSample() *Snapshot {
 }
 
 func TestWriteSnapshotIsEncoders(t *testing.T) {
-	rs, err := netfilter.ParseIPTablesSave(bytes.NewReader(kubesynth.Synthetic(50).IPTables()), netfilter.SourceIPTablesNFT)
+	ipt, err := kubeproxy.Build(kubeproxy.ModeIPTables, kubeproxy.SyntheticConfig(), kubeproxy.Synthetic(50))
 	if err != nil {
 		t.Fatal(err)
 	}
-	nft, err := netfilter.ParseNFT(bytes.NewReader(kubesynth.Synthetic(50).NFTables()))
+	nft, err := kubeproxy.Build(kubeproxy.ModeNFTables, kubeproxy.SyntheticConfig(), kubeproxy.Synthetic(50))
 	if err != nil {
 		t.Fatal(err)
 	}
 	withRules := writeSample()
-	withRules.Node.Netfilter = []*netfilter.Ruleset{rs, nft}
+	withRules.Node.Netfilter = []*netfilter.Ruleset{ipt.IPTables, nft.NFTables}
 	withRules.Node.Sysctls = map[string]string{"net.ipv4.ip_forward": "1"}
 	withRules.Node.FoundBy = []string{}
 	odd := writeSample()
@@ -88,12 +88,12 @@ func FuzzWriteIndented(f *testing.F) {
 // BenchmarkWriteSnapshot writes the snapshot of a node holding 10k
 // services' kube-proxy rules (iptables mode), as netx snapshot does.
 func BenchmarkWriteSnapshot(b *testing.B) {
-	rs, err := netfilter.ParseIPTablesSave(bytes.NewReader(kubesynth.Synthetic(10000).IPTables()), netfilter.SourceIPTablesNFT)
+	node, err := kubeproxy.Build(kubeproxy.ModeIPTables, kubeproxy.SyntheticConfig(), kubeproxy.Synthetic(10000))
 	if err != nil {
 		b.Fatal(err)
 	}
 	s := writeSample()
-	s.Node.Netfilter = []*netfilter.Ruleset{rs}
+	s.Node.Netfilter = []*netfilter.Ruleset{node.IPTables}
 	var n countingWriter
 	for b.Loop() {
 		if err := WriteSnapshot(&n, s); err != nil {

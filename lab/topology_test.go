@@ -242,21 +242,3 @@ func TestLinkNames(t *testing.T) {
 		t.Errorf("long names must fit IFNAMSIZ and stay unique: %s", long)
 	}
 }
-
-func TestProxyNoneWritesNoServiceRules(t *testing.T) {
-	top, err := Parse("none.yaml", []byte("proxy: none\nnodes: [{name: node1}]\npods:\n  - {name: a, node: node1, containers: [{name: c, serve: 80, ports: [{containerPort: 80, hostPort: 8080}]}]}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lab, err := top.Resolve()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules := IPTablesRestore(lab, lab.Nodes[0])
-	if strings.Contains(rules, "KUBE-") {
-		t.Errorf("proxy none wrote kube-proxy chains:\n%s", rules)
-	}
-	if !strings.Contains(rules, "CNI-HOSTPORT-DNAT") || !strings.Contains(rules, "NETX-POSTROUTING") {
-		t.Errorf("proxy none must keep the CNI's own rules (hostPort, masquerade):\n%s", rules)
-	}
-}

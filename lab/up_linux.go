@@ -18,6 +18,7 @@ import (
 	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/lab/labstate"
+	"github.com/netx-project/netx/netfilter"
 	"golang.org/x/sys/unix"
 )
 
@@ -617,25 +618,16 @@ func (b *builder) wirePod(p *LabPod, w *podWiring, index, pid int, fresh bool) e
 	return datapath.ConfigurePod(podNS, labNamespaceSysctls(), datapath.PodInterface{Name: PodIfName, Addr: pfx, Gateway: w.node.Gateway})
 }
 
-// rules loads each node's service NAT with one iptables-restore (and, in
-// nftables mode, one nft -f) run inside the node's namespace.
+// rules loads each node's rules (NodeRules), rendered once: one
+// iptables-restore and, in nftables mode, one nft -f transaction run
+// inside the node's namespace.
 func (b *builder) rules(ctx context.Context) error {
 	errs := make([]error, len(b.lab.Nodes))
 	var wg sync.WaitGroup
 	for i, n := range b.lab.Nodes {
 		load := func() {
-			ipt := IPTablesRestore(b.lab, n)
-			b.explain("ip netns exec %s iptables-restore <<'EOF'\n%sEOF", short(n.Netns), ipt)
-			if err := runIn(ctx, n.Netns, ipt, "iptables-restore"); err != nil {
+			if err := b.loadRules(ctx, n); err != nil {
 				errs[i] = fmt.Errorf("node %s: %w", n.Name, err)
-				return
-			}
-			if b.lab.Proxy == ProxyNFTables {
-				nft := NFTablesScript(b.lab, n)
-				b.explain("ip netns exec %s nft -f - <<'EOF'\n%sEOF", short(n.Netns), nft)
-				if err := runIn(ctx, n.Netns, nft, "nft", "-f", "-"); err != nil {
-					errs[i] = fmt.Errorf("node %s: %w", n.Name, err)
-				}
 			}
 		}
 		if b.o.Explain != nil {
@@ -647,6 +639,31 @@ func (b *builder) rules(ctx context.Context) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+func (b *builder) loadRules(ctx context.Context, n *LabNode) error {
+	rules, err := NodeRules(b.lab, n)
+	if err != nil {
+		return err
+	}
+	var ipt strings.Builder
+	if err := rules.IPTables.WriteIPTablesSave(&ipt, false); err != nil {
+		return err
+	}
+	b.explain("ip netns exec %s iptables-restore <<'EOF'\n%sEOF", short(n.Netns), ipt.String())
+	if err := runIn(ctx, n.Netns, ipt.String(), "iptables-restore"); err != nil {
+		return err
+	}
+	if rules.NFTables == nil {
+		return nil
+	}
+	var nft strings.Builder
+	// Replacing kube-proxy's table, so an up run again loads it afresh.
+	if err := rules.NFTables.WriteNFT(&nft, netfilter.NFTWriteOptions{Replace: true}); err != nil {
+		return err
+	}
+	b.explain("ip netns exec %s nft -f - <<'EOF'\n%sEOF", short(n.Netns), nft.String())
+	return runIn(ctx, n.Netns, nft.String(), "nft", "-f", "-")
 }
 
 // runIn runs a rule loader with stdin inside a node namespace.

@@ -54,6 +54,10 @@ func (r *Ruleset) WriteIPTablesSave(w io.Writer, counters bool) error {
 func writeWords(bw *bufio.Writer, words []string) {
 	for i, w := range words {
 		bw.WriteByte(' ')
+		if i > 0 && words[i-1] == "--nfacct-name" {
+			// libxt_nfacct prints the name after two blanks.
+			bw.WriteByte(' ')
+		}
 		if (i > 0 && words[i-1] == "--comment") || w == "" || strings.ContainsAny(w, " \t\"\\'") {
 			bw.WriteByte('"')
 			for j := 0; j < len(w); j++ {

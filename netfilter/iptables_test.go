@@ -30,9 +30,15 @@ var fixtures = []struct {
 	{"../testdata/cluster/iptables/node2.iptables-save", SourceIPTablesNFT, true, []string{"mangle", "filter", "nat"}, 42, 57, 3, 4, 1},
 	{"../testdata/cluster/nftables/node1.iptables-save", SourceIPTablesNFT, true, []string{"mangle", "filter", "nat"}, 18, 6, 0, 0, 0},
 	{"../testdata/cluster/nftables/node2.iptables-save", SourceIPTablesNFT, true, []string{"mangle", "filter", "nat"}, 22, 15, 0, 0, 1},
-	{"../testdata/golden/datapath/seeds-node1.iptables", "", false, []string{"filter", "nat"}, 26, 42, 2, 3, 0},
-	{"../testdata/golden/datapath/seeds-node2.iptables", "", false, []string{"filter", "nat"}, 30, 51, 2, 3, 1},
-	{"../testdata/golden/datapath/seeds-nftables-node2.iptables", "", false, []string{"filter", "nat"}, 12, 12, 0, 0, 1},
+	// What the lab loads (package kubeproxy's rules, as iptables-save lists them).
+	{"../testdata/golden/lab/seeds-node1.iptables", "", true, []string{"mangle", "filter", "nat"}, 32, 42, 2, 3, 0},
+	{"../testdata/golden/lab/seeds-node2.iptables", "", true, []string{"mangle", "filter", "nat"}, 36, 51, 2, 3, 1},
+	{"../testdata/golden/lab/seeds-nftables-node2.iptables", "", true, []string{"filter", "nat"}, 12, 12, 0, 0, 1},
+	// iptables-restore input in the spelling and order kube-proxy and the
+	// portmap plugin write it (the words package kubeproxy hands the parser).
+	{"testdata/restore/seeds-node1.iptables", "", false, []string{"filter", "nat"}, 26, 42, 2, 3, 0},
+	{"testdata/restore/seeds-node2.iptables", "", false, []string{"filter", "nat"}, 30, 51, 2, 3, 1},
+	{"testdata/restore/seeds-nftables-node2.iptables", "", false, []string{"filter", "nat"}, 12, 12, 0, 0, 1},
 }
 
 func parseFile(t testing.TB, path string) *Ruleset {
@@ -337,10 +343,11 @@ func TestKubeProxyDump(t *testing.T) {
 	}
 }
 
-// TestLabGoldens checks the restore-input spellings the lab writes, which
-// iptables-save would normalise.
-func TestLabGoldens(t *testing.T) {
-	rs := parseFile(t, "../testdata/golden/datapath/seeds-node1.iptables")
+// TestRestoreSpellings checks the restore-input spellings kube-proxy and
+// the portmap plugin write (and package kubeproxy writes after them),
+// which iptables-save normalises.
+func TestRestoreSpellings(t *testing.T) {
+	rs := parseFile(t, "testdata/restore/seeds-node1.iptables")
 	if tg := ruleWith(t, rs, "nat", "KUBE-MARK-MASQ").Target; tg.SetMark != 0x4000 || tg.Mask != 0x4000 {
 		t.Errorf("--or-mark: %+v", tg)
 	}
@@ -371,7 +378,7 @@ func TestLabGoldens(t *testing.T) {
 		t.Errorf("probability %v", st.Probability)
 	}
 
-	rs = parseFile(t, "../testdata/golden/datapath/seeds-nftables-node2.iptables")
+	rs = parseFile(t, "testdata/restore/seeds-nftables-node2.iptables")
 	hp := ruleWith(t, rs, "nat", "CNI-HOSTPORT-DNAT")
 	if m := matchOf(t, hp, MatchDstPort); m.Module != "multiport" || m.Ports[0] != (PortRange{8081, 8081}) {
 		t.Errorf("--destination-ports %+v", m)

@@ -10,15 +10,13 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/netx-project/netx/internal/kubesynth"
 )
 
 // nftFixtures are the real nft dumps and the lab's nft -f golden.
 var nftFixtures = []string{
 	"../testdata/cluster/nftables/node1.nft",
 	"../testdata/cluster/nftables/node2.nft",
-	"../testdata/golden/datapath/seeds-node1.nft",
+	"../testdata/golden/lab/seeds-node1.nft",
 }
 
 func parseNFTFile(t testing.TB, path string) *Ruleset {
@@ -325,7 +323,7 @@ func prefixes(r *Rule) string {
 // TestParseNFTScript checks the lab's nft -f golden: add/delete table,
 // chains with hooks, rules, sets, maps and elements added one by one.
 func TestParseNFTScript(t *testing.T) {
-	rs := parseNFTFile(t, "../testdata/golden/datapath/seeds-node1.nft")
+	rs := parseNFTFile(t, "../testdata/golden/lab/seeds-node1.nft")
 	if len(rs.Tables) != 1 {
 		t.Fatalf("%d tables", len(rs.Tables))
 	}
@@ -768,56 +766,6 @@ func TestParseNFTErrors(t *testing.T) {
 	}
 }
 
-// BenchmarkParseNFT parses a 10k-service kube-proxy nftables ruleset
-// (~162k lines, 7.3 MB).
-//
-// Measured on the development VM (AMD EPYC, 2 vCPUs, go1.26, nft 1.0.6),
-// with the same ruleset loaded by nft -f into a throwaway network
-// namespace:
-//
-//	nft list ruleset          4.5–5.3 s wall (3 runs, median 4.7 s; 4.4–4.8 s with -a)
-//	BenchmarkParseNFT         0.14 s/op, 115 MB, 250k allocs
-//	ParseNFT of nft's output  0.15–0.19 s (the 165k lines nft printed, with and without -a)
-//
-// Parsing adds about 3% to what nft itself takes to print the ruleset; the
-// netlink reader issue 4 asks for would skip nft's 4.7 s altogether.
-func BenchmarkParseNFT(b *testing.B) {
-	dump := kubesynth.Synthetic(10000).NFTables()
-	b.SetBytes(int64(len(dump)))
-	b.ReportAllocs()
-	for b.Loop() {
-		rs, err := ParseNFT(bytes.NewReader(dump))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if n := len(rs.Tables[0].Set("service-ips").Elements); n != 10000 {
-			b.Fatalf("%d service-ips elements", n)
-		}
-	}
-	b.ReportMetric(float64(bytes.Count(dump, []byte("\n"))), "lines")
-}
-
-// TestSyntheticNFT keeps the benchmark's input honest.
-func TestSyntheticNFT(t *testing.T) {
-	rs, err := ParseNFT(bytes.NewReader(kubesynth.Synthetic(100).NFTables()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	kp := rs.Table(FamilyIP, "kube-proxy")
-	if u := unknowns(kp); len(u) > 0 {
-		t.Fatalf("unknowns: %v", u[0])
-	}
-	if len(chainsWithPrefix(kp, "service-")) != 100 || len(chainsWithPrefix(kp, "endpoint-")) != 200 || len(kp.Set("cluster-ips").Elements) != 100 {
-		t.Fatalf("shape: %d chains", len(kp.Chains))
-	}
-	for _, e := range kp.Set("service-ips").Elements {
-		c := kp.Chain(e.Verdict.Chain)
-		if c == nil || len(c.Rules) != 2 || len(c.Rules[1].Target.Lookup.Elements) != 2 {
-			t.Fatalf("%s: %+v", e.Verdict.Chain, c)
-		}
-	}
-}
-
 func FuzzParseNFT(f *testing.F) {
 	for _, path := range nftFixtures {
 		data, err := os.ReadFile(path)
@@ -832,7 +780,6 @@ func FuzzParseNFT(f *testing.F) {
 			}
 		}
 	}
-	f.Add(kubesynth.Synthetic(3).NFTables())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rs, err := ParseNFT(bytes.NewReader(data))
 		if err != nil {

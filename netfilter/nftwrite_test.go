@@ -18,7 +18,7 @@ import (
 var nftWriteFixtures = []string{
 	"../testdata/cluster/nftables/node1.nft",
 	"../testdata/cluster/nftables/node2.nft",
-	"../testdata/golden/datapath/seeds-node1.nft",
+	"../testdata/golden/lab/seeds-node1.nft",
 	"nftnl/testdata/shapes.nft",
 	"nftnl/testdata/shapes-families.nft",
 	"nftnl/testdata/shapes-objects.nft",

@@ -27,8 +27,8 @@ import (
 	"time"
 
 	"github.com/netx-project/netx/inspect"
-	"github.com/netx-project/netx/internal/kubesynth"
 	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/netx-project/netx/kubeproxy"
 	"github.com/netx-project/netx/lab"
 )
 
@@ -72,7 +72,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	services, err := parseCounts("--services", *servicesFlag, kubesynth.MaxServices)
+	services, err := parseCounts("--services", *servicesFlag, kubeproxy.MaxSynthetic)
 	if err != nil {
 		return err
 	}

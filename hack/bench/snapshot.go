@@ -4,7 +4,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,12 +14,10 @@ import (
 	"time"
 
 	"github.com/netx-project/netx/inspect"
-	"github.com/netx-project/netx/internal/kubesynth"
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/lab"
 	"github.com/netx-project/netx/netfilter"
 	"github.com/netx-project/netx/netfilter/nftnl"
-	"golang.org/x/sys/unix"
 )
 
 // snapRow is one line of the snapshot table: a node namespace holding the
@@ -43,7 +40,7 @@ type snapRow struct {
 }
 
 // snapshotBench times `netx snapshot` of a node namespace holding
-// kube-proxy's rules for N services (internal/kubesynth), in each mode,
+// kube-proxy's rules for N services (package kubeproxy), in each mode,
 // against the tools that print the same rules: iptables-save, and
 // nft list ruleset. Each node namespace is made for its row and removed
 // after it, and on SIGINT/SIGTERM: nothing is loaded outside it.
@@ -114,35 +111,22 @@ func version(prog string, arg string) string {
 
 func snapshotRow(sc *scratch, self, ipt, nft string, n int, mode string, rounds int) (snapRow, error) {
 	r := snapRow{services: n, mode: mode}
-	cluster := kubesynth.Synthetic(n)
-	var rules []byte
-	var load []string
-	var model *netfilter.Ruleset
-	var err error
-	if mode == "iptables" {
-		rules, load = cluster.IPTables(), []string{"iptables-restore"}
-		model, err = netfilter.ParseIPTablesSave(bytes.NewReader(rules), "")
-	} else {
-		rules, load = cluster.NFTables(), []string{nft, "-f", "-"}
-		model, err = netfilter.ParseNFT(bytes.NewReader(rules))
-	}
+	node, err := newSyntheticNode(mode, n)
 	if err != nil {
-		return r, fmt.Errorf("synthetic %s rules: %w", mode, err)
+		return r, err
 	}
-	r.rules = countRules(model)
+	r.rules = node.rules
 
 	// Named like a lab's namespace (netx.<name>.*), so `netx datapath
 	// down <name>` removes one a killed run left.
 	path := lab.NetnsPath(lab.NetnsName(fmt.Sprintf("bsnap%d", os.Getpid()), fmt.Sprintf("%s%d", mode, n)))
 	sc.add(path)
 	defer sc.remove(path)
-	if err := nsenter.CreateNamed(path, func() error {
-		return addNFAcct(kubesynth.NFAcctInvalidDropped, kubesynth.NFAcctLocalhostNodePorts)
-	}); err != nil {
+	if err := node.create(path); err != nil {
 		return r, fmt.Errorf("node namespace: %w", err)
 	}
 	t0 := time.Now()
-	if _, err := nsenter.Output(nsenter.Net(path), bytes.NewReader(rules), load[0], load[1:]...); err != nil {
+	if err := node.load(path, nft); err != nil {
 		return r, fmt.Errorf("load %d services' rules (%s): %w", n, mode, err)
 	}
 	fmt.Fprintf(os.Stderr, "bench: %d services, %s: %d rules loaded in %s\n", n, mode, r.rules, time.Since(t0).Round(time.Millisecond))
@@ -316,49 +300,4 @@ func (s *scratch) removeAll() {
 	if s.releaseDir {
 		nsenter.ReleaseNetnsDir(lab.NetnsDir)
 	}
-}
-
-// addNFAcct creates nfacct accounting objects in the calling thread's
-// network namespace, as kube-proxy does when it starts: its iptables
-// rules count into them, and iptables-restore refuses a rule naming one
-// that does not exist. (One nfnetlink NFNL_MSG_ACCT_NEW request each.)
-func addNFAcct(names ...string) error {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
-	if err != nil {
-		return fmt.Errorf("nfnetlink socket: %w", err)
-	}
-	defer unix.Close(fd)
-	const (
-		msgAcctNew = 0 // NFNL_MSG_ACCT_NEW
-		attrName   = 1 // NFACCT_NAME
-	)
-	for seq, name := range names {
-		attrLen := unix.SizeofRtAttr + len(name) + 1
-		msg := make([]byte, unix.SizeofNlMsghdr+4+(attrLen+3)&^3)
-		ne := binary.NativeEndian
-		ne.PutUint32(msg[0:], uint32(len(msg)))
-		ne.PutUint16(msg[4:], unix.NFNL_SUBSYS_ACCT<<8|msgAcctNew)
-		ne.PutUint16(msg[6:], unix.NLM_F_REQUEST|unix.NLM_F_ACK|unix.NLM_F_CREATE)
-		ne.PutUint32(msg[8:], uint32(seq+1))
-		// nfgenmsg: family AF_UNSPEC, version NFNETLINK_V0, res_id 0.
-		a := msg[unix.SizeofNlMsghdr+4:]
-		ne.PutUint16(a[0:], uint16(attrLen))
-		ne.PutUint16(a[2:], attrName)
-		copy(a[4:], name)
-		if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-			return fmt.Errorf("nfacct %s: %w", name, err)
-		}
-		buf := make([]byte, 4096)
-		n, _, err := unix.Recvfrom(fd, buf, 0)
-		if err != nil {
-			return fmt.Errorf("nfacct %s: %w", name, err)
-		}
-		if n < unix.SizeofNlMsghdr+4 || ne.Uint16(buf[4:]) != unix.NLMSG_ERROR {
-			return fmt.Errorf("nfacct %s: unexpected netlink answer", name)
-		}
-		if errno := int32(ne.Uint32(buf[unix.SizeofNlMsghdr:])); errno != 0 && syscall.Errno(-errno) != unix.EEXIST {
-			return fmt.Errorf("nfacct %s: %w", name, syscall.Errno(-errno))
-		}
-	}
-	return nil
 }

@@ -11,13 +11,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/netx-project/netx/internal/kubesynth"
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/lab"
 )
 
 // traceBench times `netx trace` on a node holding n services of
-// kube-proxy's layout (kubesynth, held to the real dumps), static, from the
+// kube-proxy's layout (package kubeproxy, held to the real dumps), static, from the
 // node to the last service (the last of KUBE-SERVICES' rules, the worst
 // case), against iptables-save / nft list ruleset on the same node in the
 // same round; then `netx trace --live` end to end on a lab, if one is up.
@@ -73,10 +72,9 @@ type traceRowResult struct {
 
 func traceRow(sc *scratch, self, ipt, nft string, n int, mode string, rounds int) (traceRowResult, error) {
 	var r traceRowResult
-	cluster := kubesynth.Synthetic(n)
-	rules, load := cluster.IPTables(), []string{"iptables-restore"}
-	if mode == "nftables" {
-		rules, load = cluster.NFTables(), []string{nft, "-f", "-"}
+	synth, err := newSyntheticNode(mode, n)
+	if err != nil {
+		return r, err
 	}
 	name := fmt.Sprintf("btrace%d", os.Getpid())
 	node := lab.NetnsPath(lab.NetnsName(name, fmt.Sprintf("%s%d", mode, n)))
@@ -85,9 +83,7 @@ func traceRow(sc *scratch, self, ipt, nft string, n int, mode string, rounds int
 	sc.add(pod)
 	defer sc.remove(pod)
 	defer sc.remove(node)
-	if err := nsenter.CreateNamed(node, func() error {
-		return addNFAcct(kubesynth.NFAcctInvalidDropped, kubesynth.NFAcctLocalhostNodePorts)
-	}); err != nil {
+	if err := synth.create(node); err != nil {
 		return r, fmt.Errorf("node namespace: %w", err)
 	}
 	if err := nsenter.CreateNamed(pod, func() error { return nil }); err != nil {
@@ -95,7 +91,7 @@ func traceRow(sc *scratch, self, ipt, nft string, n int, mode string, rounds int
 	}
 	// The last service's first endpoint is a pod behind a veth, so the
 	// path goes node → NAT → veth → pod.
-	last := cluster.Services[len(cluster.Services)-1]
+	last := synth.ports[len(synth.ports)-1]
 	ep := last.Endpoints[0].Addr()
 	setup := [][]string{
 		{"ip", "link", "add", "veth0", "type", "veth", "peer", "name", "eth0", "netns", pod},
@@ -119,7 +115,7 @@ func traceRow(sc *scratch, self, ipt, nft string, n int, mode string, rounds int
 			return r, fmt.Errorf("%s: %w: %s", strings.Join(c, " "), err, out)
 		}
 	}
-	if _, err := nsenter.Output(nsenter.Net(node), bytes.NewReader(rules), load[0], load[1:]...); err != nil {
+	if err := synth.load(node, nft); err != nil {
 		return r, fmt.Errorf("load %d services' rules (%s): %w", n, mode, err)
 	}
 	nodeName := node[strings.LastIndexByte(node, '/')+1:]

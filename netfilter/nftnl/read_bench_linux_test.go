@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netx-project/netx/internal/kubesynth"
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/testenv"
 	"github.com/netx-project/netx/netfilter"
@@ -16,7 +15,7 @@ import (
 func TestRootNFTablesNetlinkSynthetic(t *testing.T) {
 	testenv.RequireRoot(t)
 	ns := throwawayNetns(t)
-	nftLoad(t, ns, string(kubesynth.Synthetic(200).NFTables()))
+	nftLoad(t, ns, syntheticNFT(t, 200))
 	rs := requireSameAsNFT(t, ns)
 	kp := rs.Table("ip", "kube-proxy")
 	if kp == nil {
@@ -32,7 +31,7 @@ func TestRootNFTablesNetlinkSynthetic(t *testing.T) {
 // throwaway namespace: the figure to set against `nft list ruleset`, which
 // it also times once and reports as nft-list-s.
 //
-//	sudo go test ./inspect -run '^$' -bench Read -benchtime 5x
+//	sudo go test ./netfilter/nftnl -run '^$' -bench Read -benchtime 5x
 //
 // Measured on the development VM (AMD EPYC, 2 vCPUs, kernel 6.18, nft
 // 1.0.6, other tests running beside it): 1.23–1.49 s/op, against
@@ -44,7 +43,7 @@ func TestRootNFTablesNetlinkSynthetic(t *testing.T) {
 func BenchmarkRootReadNFTables(b *testing.B) {
 	testenv.RequireRoot(b)
 	ns := throwawayNetns(b)
-	nftLoad(b, ns, string(kubesynth.Synthetic(10000).NFTables()))
+	nftLoad(b, ns, syntheticNFT(b, 10000))
 	start := time.Now()
 	if _, err := nsenter.Output(nsenter.Net(ns), nil, "nft", "list", "ruleset"); err != nil {
 		b.Fatal(err)

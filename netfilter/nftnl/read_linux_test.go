@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netx-project/netx/internal/kubesynth"
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/testenv"
+	"github.com/netx-project/netx/kubeproxy"
 	"github.com/netx-project/netx/lab"
 	"github.com/netx-project/netx/lab/topologies"
 	"github.com/netx-project/netx/netfilter"
@@ -79,7 +79,7 @@ func requireSameAsNFT(t *testing.T, ns string) *netfilter.Ruleset {
 var nftFixtures = []string{
 	"../../testdata/cluster/nftables/node1.nft",
 	"../../testdata/cluster/nftables/node2.nft",
-	"../../testdata/golden/datapath/seeds-node1.nft",
+	"../../testdata/golden/lab/seeds-node1.nft",
 	"testdata/shapes.nft",
 	"testdata/shapes-families.nft",
 	"testdata/shapes-objects.nft",
@@ -110,7 +110,7 @@ func TestRootNFTablesNetlink(t *testing.T) {
 // small size. Each is also checked against nft's listing.
 func TestRootNFTablesNoUnknowns(t *testing.T) {
 	testenv.RequireRoot(t)
-	scripts := map[string]string{"synthetic": string(kubesynth.Synthetic(50).NFTables())}
+	scripts := map[string]string{"synthetic": syntheticNFT(t, 50)}
 	for _, path := range nftFixtures[:3] {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -128,7 +128,15 @@ func TestRootNFTablesNoUnknowns(t *testing.T) {
 	}
 	plan.Proxy = lab.ProxyNFTables
 	for _, node := range plan.Nodes {
-		scripts["lab-"+node.Name] = lab.NFTablesScript(plan, node)
+		rules, err := lab.NodeRules(plan, node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if err := rules.NFTables.WriteNFT(&b, netfilter.NFTWriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		scripts["lab-"+node.Name] = b.String()
 	}
 	for name, script := range scripts {
 		t.Run(name, func(t *testing.T) {
@@ -151,4 +159,19 @@ func TestRootNFTablesNoUnknowns(t *testing.T) {
 			}
 		})
 	}
+}
+
+// syntheticNFT is kube-proxy's nftables tables for n synthetic services
+// (the benchmarks' node), as an nft -f script.
+func syntheticNFT(t testing.TB, n int) string {
+	t.Helper()
+	node, err := kubeproxy.Build(kubeproxy.ModeNFTables, kubeproxy.SyntheticConfig(), kubeproxy.Synthetic(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := node.NFTables.WriteNFT(&b, netfilter.NFTWriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
