@@ -2,21 +2,19 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/netx-project/netx/lab"
 	"github.com/netx-project/netx/lab/labstate"
 	"github.com/netx-project/netx/lab/topologies"
+	"github.com/netx-project/netx/printers"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -114,8 +112,8 @@ func (o *UpOptions) Run(ctx context.Context) error {
 	uo := lab.UpOptions{Self: exe, Source: o.source}
 	if !o.Quiet {
 		uo.Progress = o.streams.ErrOut
-		fmt.Fprintf(o.streams.ErrOut, "building lab %s from %s: %d nodes, %d pods, %d services, %d clients (%s, kube-proxy %s)\n",
-			o.plan.Name, o.source, len(o.plan.Nodes), len(o.plan.Pods), len(o.plan.Services), len(o.plan.Clients), o.plan.Overlay, o.plan.Proxy)
+		printers.LabBuilding(o.streams.ErrOut, printers.LabPlan{Lab: o.plan.Name, Source: o.source, Overlay: o.plan.Overlay, Proxy: o.plan.Proxy,
+			Nodes: len(o.plan.Nodes), Pods: len(o.plan.Pods), Services: len(o.plan.Services), Clients: len(o.plan.Clients)})
 	}
 	if o.Explain {
 		uo.Explain = o.streams.Out
@@ -127,49 +125,13 @@ func (o *UpOptions) Run(ctx context.Context) error {
 	if o.Quiet {
 		return nil
 	}
+	up := printers.LabUp{Lab: o.plan.Name, Reused: rep.Reused, Resumed: rep.Resumed, Elapsed: rep.Elapsed,
+		ExamplePod: o.plan.ExamplePod(), ExampleTarget: o.plan.ExampleTarget()}
 	for _, c := range rep.Containers {
-		if c.Error == "" {
-			continue
-		}
-		note := ""
-		if c.Expected {
-			note = " (expected: this pod reproduces a port conflict)"
-		}
-		fmt.Fprintf(o.streams.ErrOut, "container %s/%s failed: %s%s\n", c.Pod, c.Container, c.Error, note)
+		up.Containers = append(up.Containers, printers.ContainerStart{Pod: c.Pod, Container: c.Container, Error: c.Error, Expected: c.Expected})
 	}
-	verb := "built"
-	switch {
-	case rep.Resumed:
-		verb = "completed (an earlier up had been interrupted)"
-	case rep.Reused:
-		verb = "already up; checked"
-	}
-	fmt.Fprintf(o.streams.ErrOut, "lab %s %s in %s.\n", o.plan.Name, verb, rep.Elapsed.Round(time.Millisecond))
-	fmt.Fprintf(o.streams.ErrOut, "  see it:      netx datapath status\n  use it:      netx datapath exec %s -- netx datapath get %s\n  tear down:   netx datapath down %s\n",
-		examplePod(o.plan), exampleTarget(o.plan), o.plan.Name)
+	printers.LabBuilt(o.streams.ErrOut, up)
 	return nil
-}
-
-func examplePod(l *lab.Lab) string {
-	for _, p := range l.Pods {
-		if !p.HostNetwork {
-			return p.Name
-		}
-	}
-	if len(l.Pods) > 0 {
-		return l.Pods[0].Name
-	}
-	return "POD"
-}
-
-func exampleTarget(l *lab.Lab) string {
-	for _, s := range l.Services {
-		return fmt.Sprintf("%s:%d", s.ClusterIP, s.Ports[0].Port)
-	}
-	if len(l.Pods) > 0 {
-		return l.Pods[len(l.Pods)-1].IP.String() + ":8080"
-	}
-	return "IP:PORT"
 }
 
 func orBackground(ctx context.Context) context.Context {
@@ -199,7 +161,7 @@ func newDatapathDownCommand(streams genericiooptions.IOStreams) *cobra.Command {
 				n, err := labstate.ResolveName("")
 				var nu *labstate.NotUpError
 				if errors.As(err, &nu) {
-					fmt.Fprintln(streams.ErrOut, "no lab is up; nothing to remove")
+					printers.LabRemoved(streams.ErrOut, printers.LabDown{})
 					return nil
 				}
 				if err != nil {
@@ -212,11 +174,7 @@ func newDatapathDownCommand(streams genericiooptions.IOStreams) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if !rep.Found {
-					fmt.Fprintf(streams.ErrOut, "lab %s is not up; nothing to remove\n", n)
-					continue
-				}
-				fmt.Fprintf(streams.ErrOut, "lab %s removed: %d processes stopped, %d namespaces deleted\n", n, rep.Processes, rep.Namespaces)
+				printers.LabRemoved(streams.ErrOut, printers.LabDown{Lab: n, Found: rep.Found, Processes: rep.Processes, Namespaces: rep.Namespaces})
 			}
 			return nil
 		},
@@ -235,7 +193,7 @@ func newDatapathStatusCommand(streams genericiooptions.IOStreams) *cobra.Command
 			if len(args) == 1 {
 				name = args[0]
 			}
-			if err := checkOutput(output, "text", "json", "yaml"); err != nil {
+			if err := printers.CheckFormat(output, "text", "json", "yaml"); err != nil {
 				return err
 			}
 			n, err := labstate.ResolveName(name)
@@ -246,91 +204,16 @@ func newDatapathStatusCommand(streams genericiooptions.IOStreams) *cobra.Command
 			if err != nil {
 				return err
 			}
-			return printStatus(streams.Out, s, output)
+			if output != "text" {
+				return printers.Write(streams.Out, output, s)
+			}
+			printers.LabStatus(streams.Out, s)
+			return nil
 		},
 	}
 	c.Flags().StringVar(&name, "name", "", "lab name (default: the only lab that is up)")
 	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
 	return c
-}
-
-func checkOutput(got string, allowed ...string) error {
-	for _, a := range allowed {
-		if got == a {
-			return nil
-		}
-	}
-	return fmt.Errorf("unknown output format %q; use %s", got, strings.Join(allowed, ", "))
-}
-
-func printStatus(w io.Writer, s *labstate.Status, output string) error {
-	switch output {
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(s)
-	case "yaml":
-		b, err := toYAML(s)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(b)
-		return err
-	}
-	state := "up"
-	if !s.Complete {
-		state = "INCOMPLETE (up was interrupted; run up again or down)"
-	}
-	fmt.Fprintf(w, "lab %s (%s, kube-proxy %s) from %s: %s\n\n", s.Lab, s.Overlay, s.Proxy, s.Source, state)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tIP\tPOD CIDR\tNETNS")
-	for _, n := range s.Nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.Name, n.IP, n.PodCIDR, n.Netns)
-	}
-	tw.Flush()
-	fmt.Fprintln(w)
-	fmt.Fprintln(tw, "POD\tREADY\tSTATUS\tIP\tNODE\tPID\tNETNS")
-	for _, p := range s.Pods {
-		r, t := p.Ready()
-		ip := p.IP
-		if p.HostNetwork {
-			ip += " (hostNetwork)"
-		}
-		fmt.Fprintf(tw, "%s/%s\t%d/%d\t%s\t%s\t%s\t%d\t%s\n", p.Namespace, p.Name, r, t, p.Phase(), ip, p.Node, p.PID, p.Netns)
-	}
-	tw.Flush()
-	for _, p := range s.Pods {
-		for _, c := range p.Containers {
-			if c.Error != "" {
-				fmt.Fprintf(w, "  %s/%s container %s: %s\n", p.Namespace, p.Name, c.Name, c.Error)
-			}
-		}
-	}
-	if len(s.Services) > 0 {
-		fmt.Fprintln(w)
-		fmt.Fprintln(tw, "SERVICE\tTYPE\tCLUSTER-IP\tPORTS\tENDPOINTS")
-		for _, svc := range s.Services {
-			var ports []string
-			for _, p := range svc.Ports {
-				ps := fmt.Sprintf("%d", p.Port)
-				if p.NodePort != 0 {
-					ps += fmt.Sprintf(":%d", p.NodePort)
-				}
-				ports = append(ports, ps+"/"+p.Protocol)
-			}
-			fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\n", svc.Namespace, svc.Name, svc.Type, svc.ClusterIP, strings.Join(ports, ","), strings.Join(svc.Endpoints, ","))
-		}
-		tw.Flush()
-	}
-	if len(s.Clients) > 0 {
-		fmt.Fprintln(w)
-		fmt.Fprintln(tw, "CLIENT\tIP\tNETNS")
-		for _, c := range s.Clients {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, c.IP, c.Netns)
-		}
-		tw.Flush()
-	}
-	return nil
 }
 
 func newDatapathExecCommand(streams genericiooptions.IOStreams) *cobra.Command {
@@ -377,7 +260,7 @@ func newDatapathValidateCommand(streams genericiooptions.IOStreams) *cobra.Comma
 		Short: "Check a topology and print the plan (addresses, endpoints) without building anything",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output, "yaml", "json"); err != nil {
+			if err := printers.CheckFormat(output, "yaml", "json"); err != nil {
 				return err
 			}
 			t, _, err := topologies.Load(file)
@@ -388,17 +271,7 @@ func newDatapathValidateCommand(streams genericiooptions.IOStreams) *cobra.Comma
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				enc := json.NewEncoder(streams.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(plan)
-			}
-			b, err := toYAML(plan)
-			if err != nil {
-				return err
-			}
-			_, err = streams.Out.Write(b)
-			return err
+			return printers.Write(streams.Out, output, plan)
 		},
 	}
 	c.Flags().StringVarP(&file, "filename", "f", "", "topology file or built-in name")

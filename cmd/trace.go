@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/netx-project/netx/inspect"
+	"github.com/netx-project/netx/printers"
 	"github.com/netx-project/netx/trace"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -90,7 +90,7 @@ node), or by default this machine (root; --host-netns picks the node).`,
 
 // Complete checks the flags and builds the request.
 func (o *TraceOptions) Complete(args []string) error {
-	if err := checkOutput(o.Output, "text", "json", "yaml", "mermaid", "dot"); err != nil {
+	if err := printers.CheckFormat(o.Output, "text", "json", "yaml", "mermaid", "dot"); err != nil {
 		return err
 	}
 	switch o.Protocol {
@@ -98,9 +98,7 @@ func (o *TraceOptions) Complete(args []string) error {
 	default:
 		return fmt.Errorf("--protocol %q: use tcp, udp, icmp or sctp", o.Protocol)
 	}
-	switch o.Color {
-	case "auto", "always", "never":
-	default:
+	if !printers.ColorMode(o.Color).Valid() {
 		return fmt.Errorf("--color %q: use auto, always or never", o.Color)
 	}
 	n := 0
@@ -146,33 +144,15 @@ func (o *TraceOptions) Run() error {
 		w.AddConntrack(res)
 	}
 	switch o.Output {
-	case "json":
-		enc := json.NewEncoder(o.streams.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
-	case "yaml":
-		b, err := toYAML(res)
-		if err != nil {
-			return err
-		}
-		_, err = o.streams.Out.Write(b)
-		return err
 	case "mermaid":
-		trace.WriteMermaid(o.streams.Out, res)
-		return nil
+		printers.TraceMermaid(o.streams.Out, res)
 	case "dot":
-		trace.WriteDot(o.streams.Out, res)
-		return nil
+		printers.TraceDot(o.streams.Out, res)
+	case "text":
+		printers.Trace(o.streams.Out, res, printers.TraceOptions{Color: printers.ColorMode(o.Color).Enabled(o.streams.Out), Rules: o.Rules})
+	default:
+		return printers.Write(o.streams.Out, o.Output, res)
 	}
-	color := o.Color == "always"
-	if o.Color == "auto" {
-		if f, ok := o.streams.Out.(*os.File); ok && os.Getenv("NO_COLOR") == "" {
-			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-				color = true
-			}
-		}
-	}
-	trace.WriteText(o.streams.Out, res, trace.TextOptions{Color: color, Rules: o.Rules})
 	return nil
 }
 
@@ -204,7 +184,7 @@ func (o *TraceOptions) live(w *trace.World) (*trace.Result, error) {
 		if err := f.Close(); err != nil {
 			return nil, fmt.Errorf("--pcap: %w", err)
 		}
-		fmt.Fprintf(o.streams.ErrOut, "captures written to %s (one interface per hop; tshark -r %s)\n", o.Pcap, o.Pcap)
+		printers.CapturesWritten(o.streams.ErrOut, o.Pcap)
 	}
 	return res, nil
 }

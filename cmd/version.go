@@ -1,11 +1,11 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"runtime/debug"
 
+	"github.com/netx-project/netx/printers"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
@@ -13,13 +13,9 @@ import (
 // Version is set at build time with -ldflags "-X github.com/netx-project/netx/cmd.Version=v0.1.0".
 var Version = "dev"
 
-// VersionInfo is what `version -o json` prints.
-type VersionInfo struct {
-	Version   string `json:"version"`
-	Commit    string `json:"commit,omitempty"`
-	GoVersion string `json:"goVersion"`
-	Platform  string `json:"platform"`
-}
+// VersionInfo is what `version -o json` prints; the type is printers', the
+// name stays here for callers that decode the output.
+type VersionInfo = printers.VersionInfo
 
 func versionInfo() VersionInfo {
 	v := VersionInfo{Version: Version, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
@@ -44,18 +40,9 @@ func NewVersionCommand(streams genericiooptions.IOStreams) *cobra.Command {
 			v := versionInfo()
 			switch output {
 			case "json":
-				enc := json.NewEncoder(streams.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(v)
+				return printers.Write(streams.Out, output, v)
 			case "", "text":
-				commit := v.Commit
-				if len(commit) > 12 {
-					commit = commit[:12]
-				}
-				if commit == "" {
-					commit = "unknown"
-				}
-				fmt.Fprintf(streams.Out, "netx %s (commit %s, %s, %s)\n", v.Version, commit, v.GoVersion, v.Platform)
+				printers.Version(streams.Out, v)
 				return nil
 			}
 			return fmt.Errorf("unknown output format %q; use text or json", output)
