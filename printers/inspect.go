@@ -6,8 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/netx-project/netx/diagnose"
 	"github.com/netx-project/netx/inspect"
-	"github.com/netx-project/netx/netfilter"
 )
 
 // Node prints the node view: the node's settings and rules in brief, its
@@ -33,11 +33,8 @@ func Node(w io.Writer, s *inspect.Snapshot) {
 			kv = append(kv, strings.TrimPrefix(k, "net.")+"="+node.Sysctls[k])
 		}
 		fmt.Fprintf(w, "sysctls: %s\n", strings.Join(kv, " "))
-		if node.Sysctls["net.ipv4.ip_forward"] == "0" {
-			fmt.Fprintln(w, "  WARNING: ip_forward=0: the node will not route pod traffic")
-		}
-		if node.Sysctls["net.bridge.bridge-nf-call-iptables"] == "0" {
-			fmt.Fprintln(w, "  WARNING: bridge-nf-call-iptables=0: service NAT will not see traffic between pods on one bridge")
+		for _, f := range diagnose.Sysctls(node) {
+			fmt.Fprintf(w, "  WARNING: %s\n", Sysctl(f))
 		}
 	}
 	if node.Conntrack != nil {
@@ -138,7 +135,7 @@ func Node(w io.Writer, s *inspect.Snapshot) {
 			v := l.VXLAN
 			fmt.Fprintf(w, "\noverlay %s %s: vxlan id %d port %d local %s dev %s learning=%v mtu %d\n", l.Name, orDash(strings.Join(l.Addrs, ",")), v.VNI, v.Port, v.Local, v.Dev, v.Learner, l.MTU)
 			for _, f := range v.FDB {
-				fmt.Fprintf(w, "  fdb %s\n", f)
+				fmt.Fprintf(w, "  fdb %s dst %s\n", f.MAC, f.Dst)
 			}
 			for _, nb := range node.Neighbors {
 				if nb.Dev == l.Name {
@@ -147,11 +144,17 @@ func Node(w io.Writer, s *inspect.Snapshot) {
 			}
 		}
 	}
-	if hp := hostPorts(s); len(hp) > 0 {
-		fmt.Fprintf(w, "\nhost ports (CNI portmap):\n%s\n", strings.Join(hp, "\n"))
+	if hps := diagnose.HostPorts(s); len(hps) > 0 {
+		fmt.Fprintln(w, "\nhost ports (CNI portmap):")
+		for _, hp := range hps {
+			fmt.Fprintf(w, "  %s\n", HostPort(hp))
+		}
 	}
-	if remote := remoteRoutes(node); len(remote) > 0 {
-		fmt.Fprintf(w, "\nroutes through other hosts (other nodes' pod CIDRs):\n%s\n", strings.Join(remote, "\n"))
+	if rrs := diagnose.RemoteRoutes(node); len(rrs) > 0 {
+		fmt.Fprintln(w, "\nroutes through other hosts (other nodes' pod CIDRs):")
+		for _, rr := range rrs {
+			fmt.Fprintf(w, "  %s\n", RemoteRoute(rr))
+		}
 	}
 	fmt.Fprintln(w, "\nroutes:")
 	for _, r := range node.Routes {
@@ -184,114 +187,52 @@ func Node(w io.Writer, s *inspect.Snapshot) {
 	tw.Flush()
 }
 
-// cniHostportDNAT is the CNI portmap plugin's nat chain for hostPorts: a
-// jump per pod to a CNI-DN-<hash of the network name and container ID>
-// chain, whose DNAT rules name the host port and the pod's address.
-const cniHostportDNAT = "CNI-HOSTPORT-DNAT"
-
-// hostPorts lists the portmap plugin's hostPort DNATs with their pod.
-func hostPorts(s *inspect.Snapshot) []string {
-	podByIP := map[string]string{}
-	for _, n := range s.Namespaces {
-		if n.Pod != nil {
-			podByIP[PodIP(n)] = n.PodName()
-		}
-	}
-	var out []string
-	for _, rs := range s.Node.Netfilter {
-		nat := rs.Table(netfilter.FamilyIP, "nat")
-		if nat == nil || nat.Chain(cniHostportDNAT) == nil {
-			continue
-		}
-		for _, r := range nat.Chain(cniHostportDNAT).Rules {
-			dn := nat.Chain(r.Target.Chain)
-			if r.Target.Kind != netfilter.TargetJump || dn == nil {
-				continue
-			}
-			for _, d := range dn.Rules {
-				if d.Target.Kind != netfilter.TargetDNAT {
-					continue
-				}
-				proto, ports := "all", "all"
-				for _, m := range d.Matches {
-					switch m.Kind {
-					case netfilter.MatchProtocol:
-						proto = m.Value
-					case netfilter.MatchDstPort:
-						var ps []string
-						for _, p := range m.Ports {
-							if p.First == p.Last {
-								ps = append(ps, fmt.Sprint(p.First))
-							} else {
-								ps = append(ps, fmt.Sprintf("%d-%d", p.First, p.Last))
-							}
-						}
-						ports = strings.Join(ps, ",")
-					}
-				}
-				pod := orDash(podByIP[d.Target.To.Addr.String()])
-				out = append(out, fmt.Sprintf("  %s %s -> %s %s (%s %s)", proto, ports, d.Target.ToDestination, pod, rs.Source, dn.Name))
-			}
-		}
-	}
-	return out
+// Sysctl is a setting that breaks pod networking: its short name and
+// value, then what goes wrong.
+func Sysctl(f diagnose.Sysctl) string {
+	return fmt.Sprintf("%s=%s: %s", f.Key[strings.LastIndexByte(f.Key, '.')+1:], f.Value, f.Why)
 }
 
-// remoteRoutes are the node's routes (main table, not the default) that
-// leave through another host: host-gw and BGP routes to a node address,
-// and overlay routes, followed to the remote VTEP through the neighbour
-// and FDB entries a VXLAN CNI writes.
-func remoteRoutes(node *inspect.Netns) []string {
-	links := map[string]inspect.Link{}
-	for _, l := range node.Links {
-		links[l.Name] = l
+// HostPort is a portmap DNAT: protocol and host ports, where they go and
+// to which pod, and the rule's ruleset and chain.
+func HostPort(hp diagnose.HostPort) string {
+	proto, ports := "all", "all"
+	if hp.Proto != "" {
+		proto = hp.Proto
 	}
-	var out []string
-	for _, r := range node.Routes {
-		if r.Table != 254 || r.Dst == "default" || r.Gw == "" {
-			continue
-		}
-		line := "  " + Route(r) + " -> "
-		l := links[r.Dev]
-		if l.VXLAN == nil {
-			out = append(out, line+"host "+r.Gw+" on "+r.Dev)
-			continue
-		}
-		mac := ""
-		for _, nb := range node.Neighbors {
-			if nb.Dev == r.Dev && nb.IP == r.Gw {
-				mac = nb.MAC
+	if len(hp.Ports) > 0 {
+		var ps []string
+		for _, p := range hp.Ports {
+			if p.First == p.Last {
+				ps = append(ps, fmt.Sprint(p.First))
+			} else {
+				ps = append(ps, fmt.Sprintf("%d-%d", p.First, p.Last))
 			}
 		}
-		if mac == "" {
-			out = append(out, line+fmt.Sprintf("NO neighbour entry for %s on %s: the VTEP's MAC is unknown", r.Gw, r.Dev))
-			continue
-		}
-		dst := ""
-		for _, f := range l.VXLAN.FDB {
-			if m, ip, ok := strings.Cut(f, " dst "); ok && m == mac {
-				dst = ip
-			}
-		}
-		if dst == "" {
-			out = append(out, line+fmt.Sprintf("vtep %s, NO fdb entry for it on %s: the node does not know where to send it", mac, r.Dev))
-			continue
-		}
-		out = append(out, line+fmt.Sprintf("vtep %s at %s (vxlan %d, udp %d)", mac, dst, l.VXLAN.VNI, l.VXLAN.Port))
+		ports = strings.Join(ps, ",")
 	}
-	return out
+	return fmt.Sprintf("%s %s -> %s %s (%s %s)", proto, ports, hp.To, orDash(hp.Pod), hp.Source, hp.Chain)
+}
+
+// RemoteRoute is a route through another host and where it leads: the
+// host, or the remote VTEP of an overlay, or what is missing on the way.
+func RemoteRoute(rr diagnose.RemoteRoute) string {
+	r, o := rr.Route, rr.Overlay
+	line := Route(r) + " -> "
+	switch {
+	case o == nil:
+		return line + "host " + r.Gw + " on " + r.Dev
+	case o.Problem == diagnose.NoNeighbor:
+		return line + fmt.Sprintf("NO neighbour entry for %s on %s: the VTEP's MAC is unknown", r.Gw, r.Dev)
+	case o.Problem == diagnose.NoFDB:
+		return line + fmt.Sprintf("vtep %s, NO fdb entry for it on %s: the node does not know where to send it", o.VTEPMAC, r.Dev)
+	}
+	return line + fmt.Sprintf("vtep %s at %s (vxlan %d, udp %d)", o.VTEPMAC, o.VTEP, o.VNI, o.Port)
 }
 
 // PodIP is a pod's IPv4 address, "-" when it has none.
 func PodIP(n *inspect.Netns) string {
-	for _, l := range n.Links {
-		if l.Name != "lo" {
-			if ip := l.Addr4(); ip != "" {
-				return ip
-			}
-		}
-	}
-	return "-"
+	return orDash(n.Addr4())
 }
 
 func orDash(s string) string {

@@ -123,3 +123,22 @@ func TestNodeFlagsBrokenPaths(t *testing.T) {
 		t.Errorf("routed pod without a host route not flagged:\n%s", out)
 	}
 }
+
+// TestNodeSysctlWarnings: the settings that break pod networking are
+// flagged under the sysctls line, word for word.
+func TestNodeSysctlWarnings(t *testing.T) {
+	s, err := inspect.ReadSnapshotFile(filepath.Join("..", "testdata", "snapshots", "cni-bridge", "node1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Node.Sysctls["net.ipv4.ip_forward"] = "0"
+	s.Node.Sysctls["net.bridge.bridge-nf-call-iptables"] = "0"
+	var b bytes.Buffer
+	Node(&b, s)
+	want := "sysctls: ipv4.ip_forward=0 bridge.bridge-nf-call-iptables=0 ipv4.conf.all.rp_filter=0 ipv4.conf.default.rp_filter=0 ipv4.conf.all.route_localnet=0\n" +
+		"  WARNING: ip_forward=0: the node will not route pod traffic\n" +
+		"  WARNING: bridge-nf-call-iptables=0: service NAT will not see traffic between pods on one bridge\n"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("node view lacks\n%s\ngot:\n%s", want, b.String())
+	}
+}

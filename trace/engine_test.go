@@ -186,6 +186,43 @@ func TestTraceCNIShapes(t *testing.T) {
 	}
 }
 
+// TestTraceVXLANLookup: encapsulation finds the remote VTEP through the
+// neighbour entry and the FDB whatever case each writes the MAC in, and
+// stops at whichever is missing.
+func TestTraceVXLANLookup(t *testing.T) {
+	vxlan := func(w *World) *inspect.VXLAN {
+		for i := range w.Nodes[0].Snap.Node.Links {
+			if v := w.Nodes[0].Snap.Node.Links[i].VXLAN; v != nil {
+				return v
+			}
+		}
+		t.Fatal("no vxlan device on node1")
+		return nil
+	}
+	w := loadShape(t, "snapshots/flannel-vxlan")
+	for i := range w.Nodes[0].Snap.Node.Neighbors {
+		nb := &w.Nodes[0].Snap.Node.Neighbors[i]
+		nb.MAC = strings.ToUpper(nb.MAC)
+	}
+	checkTrace(t, w, traceCase{name: "neighbour MAC in upper case", src: "client", dst: "api:8080", verdict: Delivered, at: "pod default/api",
+		hops: []string{"encap:flannel.1", "decap:flannel.1", "deliver"}, reply: Delivered})
+
+	w = loadShape(t, "snapshots/flannel-vxlan")
+	vxlan(w).FDB[0].MAC = strings.ToUpper(vxlan(w).FDB[0].MAC)
+	checkTrace(t, w, traceCase{name: "FDB MAC in upper case", src: "client", dst: "api:8080", verdict: Delivered, at: "pod default/api",
+		hops: []string{"encap:flannel.1", "decap:flannel.1", "deliver"}, reply: Delivered})
+
+	w = loadShape(t, "snapshots/flannel-vxlan")
+	vxlan(w).FDB = nil
+	checkTrace(t, w, traceCase{name: "no FDB entry", src: "client", dst: "api:8080", verdict: NoNeighbor, at: "node node1",
+		detail: "no FDB entry on flannel.1 for 02:fa:0a:f4:02:00 (the MAC of 10.244.2.0): the remote VTEP is unknown"})
+
+	w = loadShape(t, "snapshots/flannel-vxlan")
+	w.Nodes[0].Snap.Node.Neighbors = nil
+	checkTrace(t, w, traceCase{name: "no neighbour entry", src: "client", dst: "api:8080", verdict: NoNeighbor, at: "node node1",
+		detail: "no neighbour entry for 10.244.2.0 on flannel.1"})
+}
+
 // TestTraceJSONSchema: the stable top-level fields, and a result decodes
 // back to what was encoded.
 func TestTraceJSONSchema(t *testing.T) {
