@@ -1,9 +1,8 @@
 package cmd
 
 import (
-	"compress/gzip"
+	"context"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -21,8 +20,10 @@ type InspectOptions struct {
 	Attached  bool
 	CRI       string
 	Snapshot  string
-	What      string // node | pod | netns
+	What      string // node | pod | netns; "" when the arguments say none
 	Ref       string
+	args      []string
+	root      bool
 }
 
 // NewInspectCommand shows a node's pod networking.
@@ -43,12 +44,7 @@ With no argument: the node view, with every pod found on it.`,
   netx inspect --host-netns /run/netns/netx.seeds.node1 -o json
   netx inspect --snapshot node1.json.gz pod/pod-a   # a snapshot taken elsewhere`,
 		Args: cobra.MaximumNArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			return o.Run()
-		},
+		RunE: runE(o),
 	}
 	c.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text, json or yaml")
 	c.Flags().StringVar(&o.HostNetns, "host-netns", "", "namespace to treat as the node (default: the host)")
@@ -58,11 +54,10 @@ With no argument: the node view, with every pod found on it.`,
 	return c
 }
 
-// Complete parses the target.
-func (o *InspectOptions) Complete(args []string) error {
-	if err := printers.CheckFormat(o.Output, "text", "json", "yaml"); err != nil {
-		return err
-	}
+// Complete reads the target from the arguments and whether netx runs as
+// root.
+func (o *InspectOptions) Complete(_ *cobra.Command, args []string) error {
+	o.args, o.root = args, os.Geteuid() == 0
 	switch {
 	case len(args) == 0 || (len(args) == 1 && args[0] == "node"):
 		o.What = "node"
@@ -70,97 +65,119 @@ func (o *InspectOptions) Complete(args []string) error {
 		o.What, o.Ref = "pod", strings.TrimPrefix(args[0], "pod/")
 	case len(args) == 2 && (args[0] == "netns" || args[0] == "pod"):
 		o.What, o.Ref = args[0], args[1]
-	default:
-		return fmt.Errorf("inspect %s: say node, pod/NAME, or netns REF", strings.Join(args, " "))
 	}
 	return nil
 }
 
-// Run discovers and prints.
-func (o *InspectOptions) Run() error {
+// Validate checks --output, the target, and that a live node is read as
+// root.
+func (o *InspectOptions) Validate() error {
+	if err := printers.CheckFormat(o.Output, "text", "json", "yaml"); err != nil {
+		return err
+	}
+	if o.What == "" {
+		return fmt.Errorf("inspect %s: say node, pod/NAME, or netns REF", strings.Join(o.args, " "))
+	}
+	if o.Snapshot == "" && !o.root {
+		return fmt.Errorf("inspect reads every network namespace of the node and needs root; run it with sudo (or read a saved one with --snapshot FILE)")
+	}
+	return nil
+}
+
+// Run reads the node (or the snapshot), finds the target and prints it.
+func (o *InspectOptions) Run(context.Context) error {
 	var snap *inspect.Snapshot
 	var err error
-	switch {
-	case o.Snapshot != "":
+	if o.Snapshot != "" {
 		snap, err = inspect.ReadSnapshotFile(o.Snapshot)
-	case os.Geteuid() != 0:
-		return fmt.Errorf("inspect reads every network namespace of the node and needs root; run it with sudo (or read a saved one with --snapshot FILE)")
-	default:
+	} else {
 		snap, err = inspect.Discover(inspect.Options{HostNetns: o.HostNetns, CRIEndpoint: o.CRI, AttachedOnly: o.Attached})
 	}
 	if err != nil {
 		return err
 	}
-	var target any = snap
 	var n *inspect.Netns
 	switch o.What {
 	case "pod":
-		if n, err = snap.FindPod(o.Ref); err != nil {
-			return err
-		}
-		target = n
+		n, err = snap.FindPod(o.Ref)
 	case "netns":
-		if n, err = snap.FindNetns(o.Ref); err != nil {
-			return err
-		}
-		target = n
+		n, err = snap.FindNetns(o.Ref)
 	}
-	if o.Output != "text" {
-		return printers.Write(o.streams.Out, o.Output, target)
+	if err != nil {
+		return err
 	}
-	if n != nil {
+	switch {
+	case o.Output != "text" && n != nil:
+		return printers.Write(o.streams.Out, o.Output, n)
+	case o.Output != "text":
+		return printers.Write(o.streams.Out, o.Output, snap)
+	case n != nil:
 		printers.Netns(o.streams.Out, snap, n)
-		return nil
+	default:
+		printers.Node(o.streams.Out, snap)
 	}
-	printers.Node(o.streams.Out, snap)
 	return nil
+}
+
+// SnapshotOptions is `netx snapshot`.
+type SnapshotOptions struct {
+	streams   genericiooptions.IOStreams
+	File      string
+	HostNetns string
+	CRI       string
+	NodeName  string
+	Attached  bool
+	root      bool
 }
 
 // NewSnapshotCommand writes the whole node view as one JSON document.
 func NewSnapshotCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	var file, hostNetns, cri, nodeName string
-	var attached bool
+	o := &SnapshotOptions{streams: streams}
 	c := &cobra.Command{
 		Use:   "snapshot [-o FILE]",
 		Short: "Save the node's whole networking view as one versioned JSON document (FILE.gz compresses)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if os.Geteuid() != 0 {
-				return fmt.Errorf("snapshot reads every network namespace of the node and needs root; run it with sudo")
-			}
-			snap, err := inspect.Discover(inspect.Options{HostNetns: hostNetns, CRIEndpoint: cri, AttachedOnly: attached, NodeName: nodeName})
-			if err != nil {
-				return err
-			}
-			var w io.Writer = streams.Out
-			if file != "" && file != "-" {
-				f, err := os.Create(file)
-				if err != nil {
-					return fmt.Errorf("write snapshot: %w", err)
-				}
-				defer f.Close()
-				w = f
-				if strings.HasSuffix(file, ".gz") {
-					gz := gzip.NewWriter(f)
-					defer gz.Close()
-					w = gz
-				}
-			}
-			if err := inspect.WriteSnapshot(w, snap); err != nil {
-				return err
-			}
-			if file != "" && file != "-" {
-				printers.SnapshotWritten(streams.ErrOut, snap, file)
-			}
-			return nil
-		},
+		RunE:  runE(o),
 	}
-	c.Flags().StringVarP(&file, "output", "o", "", "file to write (default stdout; .gz compresses)")
-	c.Flags().StringVar(&hostNetns, "host-netns", "", "namespace to treat as the node (default: the host)")
-	c.Flags().BoolVar(&attached, "attached-only", false, attachedOnlyHelp)
-	c.Flags().StringVar(&cri, "cri-endpoint", "", "container runtime socket (default: containerd's or CRI-O's if present)")
-	c.Flags().StringVar(&nodeName, "node-name", "", "the node's name in the snapshot, which trace --snapshot uses (default: the hostname when the node is the host)")
+	c.Flags().StringVarP(&o.File, "output", "o", "", "file to write (default stdout; .gz compresses)")
+	c.Flags().StringVar(&o.HostNetns, "host-netns", "", "namespace to treat as the node (default: the host)")
+	c.Flags().BoolVar(&o.Attached, "attached-only", false, attachedOnlyHelp)
+	c.Flags().StringVar(&o.CRI, "cri-endpoint", "", "container runtime socket (default: containerd's or CRI-O's if present)")
+	c.Flags().StringVar(&o.NodeName, "node-name", "", "the node's name in the snapshot, which trace --snapshot uses (default: the hostname when the node is the host)")
 	return c
+}
+
+// Complete notes whether netx runs as root; "-" is stdout, as no file.
+func (o *SnapshotOptions) Complete(*cobra.Command, []string) error {
+	if o.File == "-" {
+		o.File = ""
+	}
+	o.root = os.Geteuid() == 0
+	return nil
+}
+
+// Validate checks netx runs as root, which reading every namespace needs.
+func (o *SnapshotOptions) Validate() error {
+	if !o.root {
+		return fmt.Errorf("snapshot reads every network namespace of the node and needs root; run it with sudo")
+	}
+	return nil
+}
+
+// Run reads the node and writes the snapshot to stdout or the file.
+func (o *SnapshotOptions) Run(context.Context) error {
+	snap, err := inspect.Discover(inspect.Options{HostNetns: o.HostNetns, CRIEndpoint: o.CRI, AttachedOnly: o.Attached, NodeName: o.NodeName})
+	if err != nil {
+		return err
+	}
+	if o.File == "" {
+		return inspect.WriteSnapshot(o.streams.Out, snap)
+	}
+	if err := inspect.WriteSnapshotFile(o.File, snap); err != nil {
+		return err
+	}
+	printers.SnapshotWritten(o.streams.ErrOut, snap, o.File)
+	return nil
 }
 
 // attachedOnlyHelp explains --attached-only, for inspect and snapshot.
