@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/netx-project/netx/lab"
-	"github.com/netx-project/netx/lab/labstate"
 	"github.com/netx-project/netx/lab/topologies"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
@@ -117,43 +116,5 @@ func TestExecNeedsDash(t *testing.T) {
 	code, _, errOut := run(t, "netx", "datapath", "exec", "pod-a", "hostname")
 	if code == 0 || !strings.Contains(errOut, "after --") {
 		t.Errorf("exec without --: exit %d %q", code, errOut)
-	}
-}
-
-func TestPrintStatus(t *testing.T) {
-	s := &labstate.Status{Lab: "x", Source: "x.yaml", Overlay: "host-gw", Proxy: "iptables", Complete: true,
-		Nodes: []labstate.NodeStatus{{Name: "node1", IP: "192.168.77.11", PodCIDR: "10.244.1.0/24", Netns: "/run/netns/netx.x.node1"}},
-		Pods: []labstate.PodStatus{{Name: "two", Namespace: "default", Node: "node1", IP: "10.244.1.2", PID: 42, Running: true, Netns: "/proc/42/ns/net",
-			Containers: []labstate.ContainerStatus{{Name: "a", State: "running"}, {Name: "b", State: "error", Error: "listen tcp :80: bind: address already in use"}}}},
-		Services: []labstate.ServiceStatus{{Name: "s", Namespace: "default", Type: "NodePort", ClusterIP: "10.96.0.10",
-			Ports: []labstate.PortStatus{{Port: 80, TargetPort: "8080", NodePort: 30080, Protocol: "TCP"}}, Endpoints: []string{"10.244.1.2:8080"}}},
-	}
-	var b bytes.Buffer
-	if err := printStatus(&b, s, "text"); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"default/two", "1/2", "Error", "address already in use", "80:30080/TCP", "/proc/42/ns/net"} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("status text lacks %q:\n%s", want, b.String())
-		}
-	}
-	b.Reset()
-	if err := printStatus(&b, s, "json"); err != nil {
-		t.Fatal(err)
-	}
-	var back map[string]any
-	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
-		t.Fatal(err)
-	}
-	pods := back["pods"].([]any)
-	pod := pods[0].(map[string]any)
-	for _, k := range []string{"name", "namespace", "node", "ip", "netns", "pid", "hostNetwork", "containers"} {
-		if _, ok := pod[k]; !ok {
-			t.Errorf("status -o json pod lacks %q", k)
-		}
-	}
-	b.Reset()
-	if err := printStatus(&b, s, "yaml"); err != nil || !strings.Contains(b.String(), "clusterIP: 10.96.0.10") {
-		t.Errorf("yaml: %v\n%s", err, b.String())
 	}
 }

@@ -2,23 +2,18 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"text/tabwriter"
-	"time"
 
 	"github.com/netx-project/netx/lab"
 	"github.com/netx-project/netx/lab/labstate"
 	"github.com/netx-project/netx/lab/topologies"
+	"github.com/netx-project/netx/printers"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
@@ -42,13 +37,15 @@ NodePort, hostPort, hostNetwork, two containers talking over localhost).`,
 		newDatapathStatusCommand(streams),
 		newDatapathExecCommand(streams),
 		newDatapathValidateCommand(streams),
-		newDatapathServeCommand(),
-		newDatapathForwardCommand(),
+		newDatapathServeCommand(streams),
+		newDatapathForwardCommand(streams),
 		newDatapathGetCommand(streams),
 	)
 	return c
 }
 
+// self is this binary, which the lab runs again as its pause processes
+// and built-in containers.
 func self() (string, error) {
 	p, err := os.Executable()
 	if err != nil {
@@ -76,12 +73,7 @@ func newDatapathUpCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		Example: `  netx datapath up                      # the built-in seeds lab
   netx datapath up -f my-lab.yaml --explain`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runE(o),
 	}
 	c.Flags().StringVarP(&o.File, "filename", "f", "", "topology file, or a built-in topology: "+strings.Join(topologies.Names(), ", ")+" (default seeds)")
 	c.Flags().BoolVar(&o.Explain, "explain", false, "narrate each step as the equivalent ip / iptables command")
@@ -89,33 +81,40 @@ func newDatapathUpCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	return c
 }
 
-// Complete reads and validates the topology; nothing is built if it fails.
-func (o *UpOptions) Complete() error {
+// Complete reads the topology -f names.
+func (o *UpOptions) Complete(*cobra.Command, []string) error {
 	t, src, err := topologies.Load(o.File)
 	if err != nil {
 		return err
 	}
-	plan, err := t.Resolve()
-	if err != nil {
-		return err
-	}
-	o.topology, o.plan, o.source = t, plan, src
+	o.topology, o.source = t, src
 	return nil
 }
 
-// Run builds the lab.
+// Validate resolves the topology into the plan, which checks all of it:
+// nothing is built if it fails.
+func (o *UpOptions) Validate() error {
+	plan, err := o.topology.Resolve()
+	if err != nil {
+		return err
+	}
+	o.plan = plan
+	return nil
+}
+
+// Run builds the lab, stopping cleanly on Ctrl-C.
 func (o *UpOptions) Run(ctx context.Context) error {
 	exe, err := self()
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(orBackground(ctx), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	uo := lab.UpOptions{Self: exe, Source: o.source}
 	if !o.Quiet {
 		uo.Progress = o.streams.ErrOut
-		fmt.Fprintf(o.streams.ErrOut, "building lab %s from %s: %d nodes, %d pods, %d services, %d clients (%s, kube-proxy %s)\n",
-			o.plan.Name, o.source, len(o.plan.Nodes), len(o.plan.Pods), len(o.plan.Services), len(o.plan.Clients), o.plan.Overlay, o.plan.Proxy)
+		printers.LabBuilding(o.streams.ErrOut, printers.LabPlan{Lab: o.plan.Name, Source: o.source, Overlay: o.plan.Overlay, Proxy: o.plan.Proxy,
+			Nodes: len(o.plan.Nodes), Pods: len(o.plan.Pods), Services: len(o.plan.Services), Clients: len(o.plan.Clients)})
 	}
 	if o.Explain {
 		uo.Explain = o.streams.Out
@@ -127,214 +126,141 @@ func (o *UpOptions) Run(ctx context.Context) error {
 	if o.Quiet {
 		return nil
 	}
+	up := printers.LabUp{Lab: o.plan.Name, Reused: rep.Reused, Resumed: rep.Resumed, Elapsed: rep.Elapsed,
+		ExamplePod: o.plan.ExamplePod(), ExampleTarget: o.plan.ExampleTarget()}
 	for _, c := range rep.Containers {
-		if c.Error == "" {
-			continue
-		}
-		note := ""
-		if c.Expected {
-			note = " (expected: this pod reproduces a port conflict)"
-		}
-		fmt.Fprintf(o.streams.ErrOut, "container %s/%s failed: %s%s\n", c.Pod, c.Container, c.Error, note)
+		up.Containers = append(up.Containers, printers.ContainerStart{Pod: c.Pod, Container: c.Container, Error: c.Error, Expected: c.Expected})
 	}
-	verb := "built"
-	switch {
-	case rep.Resumed:
-		verb = "completed (an earlier up had been interrupted)"
-	case rep.Reused:
-		verb = "already up; checked"
-	}
-	fmt.Fprintf(o.streams.ErrOut, "lab %s %s in %s.\n", o.plan.Name, verb, rep.Elapsed.Round(time.Millisecond))
-	fmt.Fprintf(o.streams.ErrOut, "  see it:      netx datapath status\n  use it:      netx datapath exec %s -- netx datapath get %s\n  tear down:   netx datapath down %s\n",
-		examplePod(o.plan), exampleTarget(o.plan), o.plan.Name)
+	printers.LabBuilt(o.streams.ErrOut, up)
 	return nil
 }
 
-func examplePod(l *lab.Lab) string {
-	for _, p := range l.Pods {
-		if !p.HostNetwork {
-			return p.Name
-		}
-	}
-	if len(l.Pods) > 0 {
-		return l.Pods[0].Name
-	}
-	return "POD"
-}
-
-func exampleTarget(l *lab.Lab) string {
-	for _, s := range l.Services {
-		return fmt.Sprintf("%s:%d", s.ClusterIP, s.Ports[0].Port)
-	}
-	if len(l.Pods) > 0 {
-		return l.Pods[len(l.Pods)-1].IP.String() + ":8080"
-	}
-	return "IP:PORT"
-}
-
-func orBackground(ctx context.Context) context.Context {
-	if ctx == nil {
-		return context.Background()
-	}
-	return ctx
+// DownOptions is `datapath down`.
+type DownOptions struct {
+	streams genericiooptions.IOStreams
+	All     bool
+	Name    string
 }
 
 func newDatapathDownCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	var all bool
+	o := &DownOptions{streams: streams}
 	c := &cobra.Command{
 		Use:   "down [NAME]",
 		Short: "Remove everything a lab made (also after an interrupted up)",
 		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var names []string
-			switch {
-			case all:
-				names = labstate.Labs()
-			case len(args) == 1:
-				if err := labstate.ValidName(args[0]); err != nil {
-					return err
-				}
-				names = args
-			default:
-				n, err := labstate.ResolveName("")
-				var nu *labstate.NotUpError
-				if errors.As(err, &nu) {
-					fmt.Fprintln(streams.ErrOut, "no lab is up; nothing to remove")
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				names = []string{n}
-			}
-			for _, n := range names {
-				rep, err := lab.Down(orBackground(cmd.Context()), n)
-				if err != nil {
-					return err
-				}
-				if !rep.Found {
-					fmt.Fprintf(streams.ErrOut, "lab %s is not up; nothing to remove\n", n)
-					continue
-				}
-				fmt.Fprintf(streams.ErrOut, "lab %s removed: %d processes stopped, %d namespaces deleted\n", n, rep.Processes, rep.Namespaces)
-			}
-			return nil
-		},
+		RunE:  runE(o),
 	}
-	c.Flags().BoolVar(&all, "all", false, "remove every lab on this machine")
+	c.Flags().BoolVar(&o.All, "all", false, "remove every lab on this machine")
 	return c
 }
 
-func newDatapathStatusCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	var name, output string
-	c := &cobra.Command{
-		Use:   "status [NAME]",
-		Short: "Show a lab: nodes, pods, services and clients, with namespace paths",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				name = args[0]
-			}
-			if err := checkOutput(output, "text", "json", "yaml"); err != nil {
-				return err
-			}
-			n, err := labstate.ResolveName(name)
-			if err != nil {
-				return err
-			}
-			s, err := labstate.Get(n)
-			if err != nil {
-				return err
-			}
-			return printStatus(streams.Out, s, output)
-		},
-	}
-	c.Flags().StringVar(&name, "name", "", "lab name (default: the only lab that is up)")
-	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
-	return c
-}
-
-func checkOutput(got string, allowed ...string) error {
-	for _, a := range allowed {
-		if got == a {
-			return nil
-		}
-	}
-	return fmt.Errorf("unknown output format %q; use %s", got, strings.Join(allowed, ", "))
-}
-
-func printStatus(w io.Writer, s *labstate.Status, output string) error {
-	switch output {
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(s)
-	case "yaml":
-		b, err := toYAML(s)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(b)
-		return err
-	}
-	state := "up"
-	if !s.Complete {
-		state = "INCOMPLETE (up was interrupted; run up again or down)"
-	}
-	fmt.Fprintf(w, "lab %s (%s, kube-proxy %s) from %s: %s\n\n", s.Lab, s.Overlay, s.Proxy, s.Source, state)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tIP\tPOD CIDR\tNETNS")
-	for _, n := range s.Nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.Name, n.IP, n.PodCIDR, n.Netns)
-	}
-	tw.Flush()
-	fmt.Fprintln(w)
-	fmt.Fprintln(tw, "POD\tREADY\tSTATUS\tIP\tNODE\tPID\tNETNS")
-	for _, p := range s.Pods {
-		r, t := p.Ready()
-		ip := p.IP
-		if p.HostNetwork {
-			ip += " (hostNetwork)"
-		}
-		fmt.Fprintf(tw, "%s/%s\t%d/%d\t%s\t%s\t%s\t%d\t%s\n", p.Namespace, p.Name, r, t, p.Phase(), ip, p.Node, p.PID, p.Netns)
-	}
-	tw.Flush()
-	for _, p := range s.Pods {
-		for _, c := range p.Containers {
-			if c.Error != "" {
-				fmt.Fprintf(w, "  %s/%s container %s: %s\n", p.Namespace, p.Name, c.Name, c.Error)
-			}
-		}
-	}
-	if len(s.Services) > 0 {
-		fmt.Fprintln(w)
-		fmt.Fprintln(tw, "SERVICE\tTYPE\tCLUSTER-IP\tPORTS\tENDPOINTS")
-		for _, svc := range s.Services {
-			var ports []string
-			for _, p := range svc.Ports {
-				ps := fmt.Sprintf("%d", p.Port)
-				if p.NodePort != 0 {
-					ps += fmt.Sprintf(":%d", p.NodePort)
-				}
-				ports = append(ports, ps+"/"+p.Protocol)
-			}
-			fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\n", svc.Namespace, svc.Name, svc.Type, svc.ClusterIP, strings.Join(ports, ","), strings.Join(svc.Endpoints, ","))
-		}
-		tw.Flush()
-	}
-	if len(s.Clients) > 0 {
-		fmt.Fprintln(w)
-		fmt.Fprintln(tw, "CLIENT\tIP\tNETNS")
-		for _, c := range s.Clients {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, c.IP, c.Netns)
-		}
-		tw.Flush()
+// Complete takes the lab's name, if given.
+func (o *DownOptions) Complete(_ *cobra.Command, args []string) error {
+	if len(args) == 1 {
+		o.Name = args[0]
 	}
 	return nil
 }
 
+// Validate checks the name could be a lab's (--all ignores it).
+func (o *DownOptions) Validate() error {
+	if o.All || o.Name == "" {
+		return nil
+	}
+	return labstate.ValidName(o.Name)
+}
+
+// Run removes the lab named, every lab (--all), or the only one up.
+func (o *DownOptions) Run(ctx context.Context) error {
+	names := []string{o.Name}
+	switch {
+	case o.All:
+		names = labstate.Labs()
+	case o.Name == "":
+		n, err := labstate.ResolveName("")
+		var nu *labstate.NotUpError
+		if errors.As(err, &nu) {
+			printers.LabRemoved(o.streams.ErrOut, printers.LabDown{})
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		names = []string{n}
+	}
+	for _, n := range names {
+		rep, err := lab.Down(ctx, n)
+		if err != nil {
+			return err
+		}
+		printers.LabRemoved(o.streams.ErrOut, printers.LabDown{Lab: n, Found: rep.Found, Processes: rep.Processes, Namespaces: rep.Namespaces})
+	}
+	return nil
+}
+
+// StatusOptions is `datapath status`.
+type StatusOptions struct {
+	streams genericiooptions.IOStreams
+	Name    string
+	Output  string
+}
+
+func newDatapathStatusCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &StatusOptions{streams: streams}
+	c := &cobra.Command{
+		Use:   "status [NAME]",
+		Short: "Show a lab: nodes, pods, services and clients, with namespace paths",
+		Args:  cobra.MaximumNArgs(1),
+		RunE:  runE(o),
+	}
+	c.Flags().StringVar(&o.Name, "name", "", "lab name (default: the only lab that is up)")
+	c.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text, json or yaml")
+	return c
+}
+
+// Complete takes the lab's name from the argument, which wins over --name.
+func (o *StatusOptions) Complete(_ *cobra.Command, args []string) error {
+	if len(args) == 1 {
+		o.Name = args[0]
+	}
+	return nil
+}
+
+// Validate checks --output.
+func (o *StatusOptions) Validate() error {
+	return printers.CheckFormat(o.Output, "text", "json", "yaml")
+}
+
+// Run reads the lab's state and prints it.
+func (o *StatusOptions) Run(context.Context) error {
+	n, err := labstate.ResolveName(o.Name)
+	if err != nil {
+		return err
+	}
+	s, err := labstate.Get(n)
+	if err != nil {
+		return err
+	}
+	if o.Output != "text" {
+		return printers.Write(o.streams.Out, o.Output, s)
+	}
+	printers.LabStatus(o.streams.Out, s)
+	return nil
+}
+
+// ExecOptions is `datapath exec`.
+type ExecOptions struct {
+	streams   genericiooptions.IOStreams
+	Name      string
+	Container string
+	Pod       string
+	Argv      []string
+	// dash is where -- was among the arguments (-1: nowhere).
+	dash int
+}
+
 func newDatapathExecCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	var name, container string
+	o := &ExecOptions{streams: streams}
 	c := &cobra.Command{
 		Use:   "exec POD [-c CONTAINER] -- COMMAND [ARGS...]",
 		Short: "Run a command inside a pod's namespaces (like kubectl exec)",
@@ -342,189 +268,87 @@ func newDatapathExecCommand(streams genericiooptions.IOStreams) *cobra.Command {
   netx datapath exec mc3 -c nginx -- netx datapath get 127.0.0.1:5000
   netx datapath exec pod-a -- ip addr      # any program installed on this machine`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if cmd.ArgsLenAtDash() != 1 {
-				return errors.New("put the command after --, e.g. netx datapath exec pod-a -- hostname")
-			}
-			n, err := labstate.ResolveName(name)
-			if err != nil {
-				return err
-			}
-			exe, err := self()
-			if err != nil {
-				return err
-			}
-			code, err := lab.Exec(lab.ExecOptions{Lab: n, Pod: args[0], Container: container, Argv: args[1:],
-				Self: exe, Stdin: streams.In, Stdout: streams.Out, Stderr: streams.ErrOut})
-			if err != nil {
-				return err
-			}
-			if code != 0 {
-				return &ExitError{Code: code}
-			}
-			return nil
-		},
+		RunE: runE(o),
 	}
-	c.Flags().StringVar(&name, "name", "", "lab name (default: the only lab that is up)")
-	c.Flags().StringVarP(&container, "container", "c", "", "container to run as (all containers of a pod share its namespaces)")
+	c.Flags().StringVar(&o.Name, "name", "", "lab name (default: the only lab that is up)")
+	c.Flags().StringVarP(&o.Container, "container", "c", "", "container to run as (all containers of a pod share its namespaces)")
 	return c
 }
 
+// Complete takes the pod and the command after --.
+func (o *ExecOptions) Complete(cmd *cobra.Command, args []string) error {
+	o.Pod, o.Argv, o.dash = args[0], args[1:], cmd.ArgsLenAtDash()
+	return nil
+}
+
+// Validate checks the command comes after -- and the pod alone before it,
+// so flags meant for the command are not taken as exec's.
+func (o *ExecOptions) Validate() error {
+	if o.dash != 1 {
+		return errors.New("put the command after --, e.g. netx datapath exec pod-a -- hostname")
+	}
+	return nil
+}
+
+// Run runs the command in the pod and exits with its status.
+func (o *ExecOptions) Run(context.Context) error {
+	n, err := labstate.ResolveName(o.Name)
+	if err != nil {
+		return err
+	}
+	exe, err := self()
+	if err != nil {
+		return err
+	}
+	code, err := lab.Exec(lab.ExecOptions{Lab: n, Pod: o.Pod, Container: o.Container, Argv: o.Argv,
+		Self: exe, Stdin: o.streams.In, Stdout: o.streams.Out, Stderr: o.streams.ErrOut})
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return &ExitError{Code: code}
+	}
+	return nil
+}
+
+// ValidateOptions is `datapath validate`.
+type ValidateOptions struct {
+	streams genericiooptions.IOStreams
+	File    string
+	Output  string
+}
+
 func newDatapathValidateCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	var file, output string
+	o := &ValidateOptions{streams: streams}
 	c := &cobra.Command{
 		Use:   "validate [-f TOPOLOGY.yaml] [-o yaml|json]",
 		Short: "Check a topology and print the plan (addresses, endpoints) without building anything",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output, "yaml", "json"); err != nil {
-				return err
-			}
-			t, _, err := topologies.Load(file)
-			if err != nil {
-				return err
-			}
-			plan, err := t.Resolve()
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				enc := json.NewEncoder(streams.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(plan)
-			}
-			b, err := toYAML(plan)
-			if err != nil {
-				return err
-			}
-			_, err = streams.Out.Write(b)
-			return err
-		},
+		RunE:  runE(o),
 	}
-	c.Flags().StringVarP(&file, "filename", "f", "", "topology file or built-in name")
-	c.Flags().StringVarP(&output, "output", "o", "yaml", "output format: yaml or json")
+	c.Flags().StringVarP(&o.File, "filename", "f", "", "topology file or built-in name")
+	c.Flags().StringVarP(&o.Output, "output", "o", "yaml", "output format: yaml or json")
 	return c
 }
 
-// Hidden commands: the lab's pause and built-in "images".
+// Complete has nothing to add to the flags: reading the topology is the
+// command's work (Run), whose errors are its output.
+func (o *ValidateOptions) Complete(*cobra.Command, []string) error { return nil }
 
-type workloadFlags struct {
-	labName, pod, container string
+// Validate checks --output.
+func (o *ValidateOptions) Validate() error {
+	return printers.CheckFormat(o.Output, "yaml", "json")
 }
 
-func (w *workloadFlags) add(c *cobra.Command) {
-	c.Flags().StringVar(&w.labName, "lab", "", "lab this process belongs to")
-	c.Flags().StringVar(&w.pod, "pod", "", "pod this process belongs to")
-	c.Flags().StringVar(&w.container, "container", "", "container name")
-}
-
-func signalContext() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-}
-
-// runPause is `datapath pause` without cobra (see Main).
-func runPause(args []string, streams genericiooptions.IOStreams) int {
-	fs := pflag.NewFlagSet("pause", pflag.ContinueOnError)
-	var w workloadFlags
-	var hostname string
-	fs.StringVar(&w.labName, "lab", "", "")
-	fs.StringVar(&w.pod, "pod", "", "")
-	fs.StringVar(&w.container, "container", "", "")
-	fs.StringVar(&hostname, "hostname", "", "")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
-		return 2
+// Run reads and resolves the topology and prints the plan.
+func (o *ValidateOptions) Run(context.Context) error {
+	t, _, err := topologies.Load(o.File)
+	if err != nil {
+		return err
 	}
-	ctx, stop := signalContext()
-	defer stop()
-	if err := lab.Pause(ctx, hostname); err != nil {
-		fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
-		return 1
+	plan, err := t.Resolve()
+	if err != nil {
+		return err
 	}
-	return 0
-}
-
-// startedOn reports readiness to whoever started the process (up, on fd 3)
-// and, once listening, says so in the log: a container's first line.
-func startedOn(cmd *cobra.Command, what, listen string) func(error) {
-	return func(err error) {
-		lab.Report(err)
-		if err == nil {
-			fmt.Fprintf(cmd.ErrOrStderr(), "%s %s\n", what, listen)
-		}
-	}
-}
-
-func newDatapathServeCommand() *cobra.Command {
-	var w workloadFlags
-	var listen string
-	c := &cobra.Command{
-		Use:    "serve --listen [IP]:PORT",
-		Short:  "Answer TCP/HTTP with who answered (the lab's web server)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signalContext()
-			defer stop()
-			id := lab.IdentityFromEnv()
-			return lab.RunServe(ctx, listen, id, startedOn(cmd, "serving", listen))
-		},
-	}
-	w.add(c)
-	c.Flags().StringVar(&listen, "listen", ":8080", "address to listen on")
-	return c
-}
-
-func newDatapathForwardCommand() *cobra.Command {
-	var w workloadFlags
-	var listen, to, toNetns string
-	c := &cobra.Command{
-		Use:   "forward --listen [IP]:PORT --to IP:PORT [--to-netns PATH]",
-		Short: "Relay TCP connections: the lab's nginx in front of a webapp, or a lab address served on the host (--to-netns)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signalContext()
-			defer stop()
-			logf := func(format string, args ...any) { fmt.Fprintf(cmd.ErrOrStderr(), format+"\n", args...) }
-			var dial lab.Dialer
-			if toNetns != "" {
-				dial = func(a string) (net.Conn, error) { return lab.DialIn(toNetns, a) }
-			}
-			return lab.RunForward(ctx, listen, to, dial, startedOn(cmd, "forwarding "+to+" on", listen), logf)
-		},
-	}
-	w.add(c)
-	c.Flags().StringVar(&listen, "listen", ":80", "address to listen on")
-	c.Flags().StringVar(&to, "to", "127.0.0.1:5000", "address to relay to")
-	c.Flags().StringVar(&toNetns, "to-netns", "", "reach --to from inside this network namespace (e.g. /run/netns/netx.seeds.node1), so a lab address is served on the host")
-	return c
-}
-
-func newDatapathGetCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	var count int
-	var timeout time.Duration
-	c := &cobra.Command{
-		Use:   "get IP:PORT",
-		Short: "Connect to IP:PORT, send an HTTP GET and print the reply (a client for the lab)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			failed := 0
-			for i := 0; i < count; i++ {
-				body, err := lab.Get(orBackground(cmd.Context()), args[0], timeout)
-				if err != nil {
-					fmt.Fprintf(streams.ErrOut, "get %s: %v\n", args[0], err)
-					failed++
-					continue
-				}
-				fmt.Fprint(streams.Out, body)
-			}
-			if failed > 0 {
-				return &ExitError{Code: 1}
-			}
-			return nil
-		},
-	}
-	c.Flags().IntVarP(&count, "count", "n", 1, "number of requests, each on a new connection")
-	c.Flags().DurationVar(&timeout, "timeout", 3*time.Second, "connect and read timeout")
-	return c
+	return printers.Write(o.streams.Out, o.Output, plan)
 }

@@ -1,16 +1,13 @@
 package cmd
 
 import (
-	"compress/gzip"
-	"encoding/json"
+	"context"
 	"fmt"
-	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/netx-project/netx/inspect"
-	"github.com/netx-project/netx/netfilter"
+	"github.com/netx-project/netx/printers"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
@@ -23,8 +20,10 @@ type InspectOptions struct {
 	Attached  bool
 	CRI       string
 	Snapshot  string
-	What      string // node | pod | netns
+	What      string // node | pod | netns; "" when the arguments say none
 	Ref       string
+	args      []string
+	root      bool
 }
 
 // NewInspectCommand shows a node's pod networking.
@@ -45,12 +44,7 @@ With no argument: the node view, with every pod found on it.`,
   netx inspect --host-netns /run/netns/netx.seeds.node1 -o json
   netx inspect --snapshot node1.json.gz pod/pod-a   # a snapshot taken elsewhere`,
 		Args: cobra.MaximumNArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			return o.Run()
-		},
+		RunE: runE(o),
 	}
 	c.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text, json or yaml")
 	c.Flags().StringVar(&o.HostNetns, "host-netns", "", "namespace to treat as the node (default: the host)")
@@ -60,11 +54,10 @@ With no argument: the node view, with every pod found on it.`,
 	return c
 }
 
-// Complete parses the target.
-func (o *InspectOptions) Complete(args []string) error {
-	if err := checkOutput(o.Output, "text", "json", "yaml"); err != nil {
-		return err
-	}
+// Complete reads the target from the arguments and whether netx runs as
+// root.
+func (o *InspectOptions) Complete(_ *cobra.Command, args []string) error {
+	o.args, o.root = args, os.Geteuid() == 0
 	switch {
 	case len(args) == 0 || (len(args) == 1 && args[0] == "node"):
 		o.What = "node"
@@ -72,504 +65,120 @@ func (o *InspectOptions) Complete(args []string) error {
 		o.What, o.Ref = "pod", strings.TrimPrefix(args[0], "pod/")
 	case len(args) == 2 && (args[0] == "netns" || args[0] == "pod"):
 		o.What, o.Ref = args[0], args[1]
-	default:
-		return fmt.Errorf("inspect %s: say node, pod/NAME, or netns REF", strings.Join(args, " "))
 	}
 	return nil
 }
 
-// Run discovers and prints.
-func (o *InspectOptions) Run() error {
+// Validate checks --output, the target, and that a live node is read as
+// root.
+func (o *InspectOptions) Validate() error {
+	if err := printers.CheckFormat(o.Output, "text", "json", "yaml"); err != nil {
+		return err
+	}
+	if o.What == "" {
+		return fmt.Errorf("inspect %s: say node, pod/NAME, or netns REF", strings.Join(o.args, " "))
+	}
+	if o.Snapshot == "" && !o.root {
+		return fmt.Errorf("inspect reads every network namespace of the node and needs root; run it with sudo (or read a saved one with --snapshot FILE)")
+	}
+	return nil
+}
+
+// Run reads the node (or the snapshot), finds the target and prints it.
+func (o *InspectOptions) Run(context.Context) error {
 	var snap *inspect.Snapshot
 	var err error
-	switch {
-	case o.Snapshot != "":
+	if o.Snapshot != "" {
 		snap, err = inspect.ReadSnapshotFile(o.Snapshot)
-	case os.Geteuid() != 0:
-		return fmt.Errorf("inspect reads every network namespace of the node and needs root; run it with sudo (or read a saved one with --snapshot FILE)")
-	default:
+	} else {
 		snap, err = inspect.Discover(inspect.Options{HostNetns: o.HostNetns, CRIEndpoint: o.CRI, AttachedOnly: o.Attached})
 	}
 	if err != nil {
 		return err
 	}
-	var target any = snap
 	var n *inspect.Netns
 	switch o.What {
 	case "pod":
-		if n, err = snap.FindPod(o.Ref); err != nil {
-			return err
-		}
-		target = n
+		n, err = snap.FindPod(o.Ref)
 	case "netns":
-		if n, err = snap.FindNetns(o.Ref); err != nil {
-			return err
-		}
-		target = n
+		n, err = snap.FindNetns(o.Ref)
 	}
-	switch o.Output {
-	case "json":
-		enc := json.NewEncoder(o.streams.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(target)
-	case "yaml":
-		b, err := toYAML(target)
-		if err != nil {
-			return err
-		}
-		_, err = o.streams.Out.Write(b)
+	if err != nil {
 		return err
 	}
-	if n != nil {
-		printNetns(o.streams.Out, snap, n)
-		return nil
+	switch {
+	case o.Output != "text" && n != nil:
+		return printers.Write(o.streams.Out, o.Output, n)
+	case o.Output != "text":
+		return printers.Write(o.streams.Out, o.Output, snap)
+	case n != nil:
+		printers.Netns(o.streams.Out, snap, n)
+	default:
+		printers.Node(o.streams.Out, snap)
 	}
-	printNode(o.streams.Out, snap)
 	return nil
+}
+
+// SnapshotOptions is `netx snapshot`.
+type SnapshotOptions struct {
+	streams   genericiooptions.IOStreams
+	File      string
+	HostNetns string
+	CRI       string
+	NodeName  string
+	Attached  bool
+	root      bool
 }
 
 // NewSnapshotCommand writes the whole node view as one JSON document.
 func NewSnapshotCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	var file, hostNetns, cri, nodeName string
-	var attached bool
+	o := &SnapshotOptions{streams: streams}
 	c := &cobra.Command{
 		Use:   "snapshot [-o FILE]",
 		Short: "Save the node's whole networking view as one versioned JSON document (FILE.gz compresses)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if os.Geteuid() != 0 {
-				return fmt.Errorf("snapshot reads every network namespace of the node and needs root; run it with sudo")
-			}
-			snap, err := inspect.Discover(inspect.Options{HostNetns: hostNetns, CRIEndpoint: cri, AttachedOnly: attached, NodeName: nodeName})
-			if err != nil {
-				return err
-			}
-			var w io.Writer = streams.Out
-			if file != "" && file != "-" {
-				f, err := os.Create(file)
-				if err != nil {
-					return fmt.Errorf("write snapshot: %w", err)
-				}
-				defer f.Close()
-				w = f
-				if strings.HasSuffix(file, ".gz") {
-					gz := gzip.NewWriter(f)
-					defer gz.Close()
-					w = gz
-				}
-			}
-			if err := inspect.WriteSnapshot(w, snap); err != nil {
-				return err
-			}
-			if file != "" && file != "-" {
-				fmt.Fprintf(streams.ErrOut, "snapshot of %d namespaces written to %s\n", len(snap.Namespaces)+1, file)
-			}
-			return nil
-		},
+		RunE:  runE(o),
 	}
-	c.Flags().StringVarP(&file, "output", "o", "", "file to write (default stdout; .gz compresses)")
-	c.Flags().StringVar(&hostNetns, "host-netns", "", "namespace to treat as the node (default: the host)")
-	c.Flags().BoolVar(&attached, "attached-only", false, attachedOnlyHelp)
-	c.Flags().StringVar(&cri, "cri-endpoint", "", "container runtime socket (default: containerd's or CRI-O's if present)")
-	c.Flags().StringVar(&nodeName, "node-name", "", "the node's name in the snapshot, which trace --snapshot uses (default: the hostname when the node is the host)")
+	c.Flags().StringVarP(&o.File, "output", "o", "", "file to write (default stdout; .gz compresses)")
+	c.Flags().StringVar(&o.HostNetns, "host-netns", "", "namespace to treat as the node (default: the host)")
+	c.Flags().BoolVar(&o.Attached, "attached-only", false, attachedOnlyHelp)
+	c.Flags().StringVar(&o.CRI, "cri-endpoint", "", "container runtime socket (default: containerd's or CRI-O's if present)")
+	c.Flags().StringVar(&o.NodeName, "node-name", "", "the node's name in the snapshot, which trace --snapshot uses (default: the hostname when the node is the host)")
 	return c
+}
+
+// Complete notes whether netx runs as root; "-" is stdout, as no file.
+func (o *SnapshotOptions) Complete(*cobra.Command, []string) error {
+	if o.File == "-" {
+		o.File = ""
+	}
+	o.root = os.Geteuid() == 0
+	return nil
+}
+
+// Validate checks netx runs as root, which reading every namespace needs.
+func (o *SnapshotOptions) Validate() error {
+	if !o.root {
+		return fmt.Errorf("snapshot reads every network namespace of the node and needs root; run it with sudo")
+	}
+	return nil
+}
+
+// Run reads the node and writes the snapshot to stdout or the file.
+func (o *SnapshotOptions) Run(context.Context) error {
+	snap, err := inspect.Discover(inspect.Options{HostNetns: o.HostNetns, CRIEndpoint: o.CRI, AttachedOnly: o.Attached, NodeName: o.NodeName})
+	if err != nil {
+		return err
+	}
+	if o.File == "" {
+		return inspect.WriteSnapshot(o.streams.Out, snap)
+	}
+	if err := inspect.WriteSnapshotFile(o.File, snap); err != nil {
+		return err
+	}
+	printers.SnapshotWritten(o.streams.ErrOut, snap, o.File)
+	return nil
 }
 
 // attachedOnlyHelp explains --attached-only, for inspect and snapshot.
 const attachedOnlyHelp = "keep only the node's own pods: namespaces joined to the node by a veth and to nothing else (with --host-netns on a machine holding several nodes)"
-
-func printNode(w io.Writer, s *inspect.Snapshot) {
-	node := s.Node
-	pods := 0
-	for _, n := range s.Namespaces {
-		if n.Pod != nil {
-			pods++
-		}
-	}
-	title := "node"
-	if s.NodeName != "" {
-		title += " " + s.NodeName
-	}
-	fmt.Fprintf(w, "%s (netns %s, inode %d): %d pods, %d other namespaces\n", title, node.Path, node.Inode, pods, len(s.Namespaces)-pods)
-	if len(node.Sysctls) > 0 {
-		var kv []string
-		for _, k := range []string{"net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter", "net.ipv4.conf.all.route_localnet"} {
-			kv = append(kv, strings.TrimPrefix(k, "net.")+"="+node.Sysctls[k])
-		}
-		fmt.Fprintf(w, "sysctls: %s\n", strings.Join(kv, " "))
-		if node.Sysctls["net.ipv4.ip_forward"] == "0" {
-			fmt.Fprintln(w, "  WARNING: ip_forward=0: the node will not route pod traffic")
-		}
-		if node.Sysctls["net.bridge.bridge-nf-call-iptables"] == "0" {
-			fmt.Fprintln(w, "  WARNING: bridge-nf-call-iptables=0: service NAT will not see traffic between pods on one bridge")
-		}
-	}
-	if node.Conntrack != nil {
-		fmt.Fprintf(w, "conntrack: %d of %d entries\n", node.Conntrack.Count, node.Conntrack.Max)
-	}
-	if node.KubeProxyMode != "" {
-		var backends []string
-		for _, rs := range node.Netfilter {
-			rules := 0
-			for _, t := range rs.Tables {
-				for _, c := range t.Chains {
-					rules += len(c.Rules)
-				}
-			}
-			backends = append(backends, fmt.Sprintf("%s (%d rules)", rs.Source, rules))
-		}
-		fmt.Fprintf(w, "kube-proxy mode: %s; rules: %s; nft tables: %s\n", node.KubeProxyMode, orDash(strings.Join(backends, ", ")), orDash(strings.Join(node.NFTables, ", ")))
-	}
-	if len(node.IPSets) > 0 {
-		var sets []string
-		for _, s := range node.IPSets {
-			sets = append(sets, fmt.Sprintf("%s (%s, %d)", s.Name, s.Type, len(s.Members)))
-		}
-		fmt.Fprintf(w, "ipsets: %s\n", strings.Join(sets, ", "))
-	}
-	for _, warn := range node.Warnings {
-		fmt.Fprintf(w, "WARNING: %s\n", warn)
-	}
-	// Which pod sits behind each node-side veth.
-	type podEnd struct {
-		pod  string
-		link inspect.Link
-	}
-	podOf := map[string]podEnd{}
-	for _, n := range s.Namespaces {
-		if n.Pod == nil {
-			continue // an uplink to a fabric or another node, not a pod
-		}
-		for _, l := range n.Links {
-			if l.Peer != nil && l.Peer.Inode == node.Inode {
-				podOf[l.Peer.Name] = podEnd{n.PodName(), l}
-			}
-		}
-	}
-	describe := func(name string) string {
-		p, ok := podOf[name]
-		if !ok {
-			return "-"
-		}
-		return fmt.Sprintf("%s %s %s", p.pod, p.link.Name, strings.Join(p.link.Addrs, ","))
-	}
-	var own []string
-	for _, l := range node.Links {
-		if l.Name == "lo" || l.Kind == "bridge" || l.VXLAN != nil || l.Master != "" || podOf[l.Name].pod != "" {
-			continue
-		}
-		state := "down"
-		if l.Up {
-			state = "up"
-		}
-		own = append(own, fmt.Sprintf("  %-16s %s %s mtu %d %s", l.Name, l.Kind, orDash(strings.Join(l.Addrs, ",")), l.MTU, state))
-	}
-	if len(own) > 0 {
-		fmt.Fprintf(w, "\nnode interfaces:\n%s\n", strings.Join(own, "\n"))
-	}
-	for _, br := range node.Links {
-		if br.Kind != "bridge" {
-			continue
-		}
-		fmt.Fprintf(w, "\nbridge %s %s\n", br.Name, strings.Join(br.Addrs, ","))
-		for _, l := range node.Links {
-			if l.Master == br.Name {
-				fmt.Fprintf(w, "  %-16s -> %s\n", l.Name, describe(l.Name))
-			}
-		}
-	}
-	// A pod behind a veth with no bridge is reached by a host route
-	// through that veth (ptp, kindnet, calico): without one, the node
-	// cannot send it anything.
-	var ptp []string
-	for _, l := range node.Links {
-		p, ok := podOf[l.Name]
-		if l.Kind != "veth" || l.Master != "" || !ok {
-			continue
-		}
-		line := fmt.Sprintf("  %-16s -> %s", l.Name, describe(l.Name))
-		if len(l.Addrs) > 0 {
-			line += "; host end " + strings.Join(l.Addrs, ",")
-		}
-		if p.link.Peer.Route != "" {
-			line += "; route " + p.link.Peer.Route
-		} else {
-			line += "; NO host route to the pod through " + l.Name
-		}
-		ptp = append(ptp, line)
-	}
-	if len(ptp) > 0 {
-		fmt.Fprintf(w, "\nveths without a bridge (ptp, routed):\n%s\n", strings.Join(ptp, "\n"))
-	}
-	for _, l := range node.Links {
-		if l.VXLAN != nil {
-			v := l.VXLAN
-			fmt.Fprintf(w, "\noverlay %s %s: vxlan id %d port %d local %s dev %s learning=%v mtu %d\n", l.Name, orDash(strings.Join(l.Addrs, ",")), v.VNI, v.Port, v.Local, v.Dev, v.Learner, l.MTU)
-			for _, f := range v.FDB {
-				fmt.Fprintf(w, "  fdb %s\n", f)
-			}
-			for _, nb := range node.Neighbors {
-				if nb.Dev == l.Name {
-					fmt.Fprintf(w, "  neigh %s lladdr %s %s\n", nb.IP, nb.MAC, nb.State)
-				}
-			}
-		}
-	}
-	if hp := hostPorts(s); len(hp) > 0 {
-		fmt.Fprintf(w, "\nhost ports (CNI portmap):\n%s\n", strings.Join(hp, "\n"))
-	}
-	if remote := remoteRoutes(node); len(remote) > 0 {
-		fmt.Fprintf(w, "\nroutes through other hosts (other nodes' pod CIDRs):\n%s\n", strings.Join(remote, "\n"))
-	}
-	fmt.Fprintln(w, "\nroutes:")
-	for _, r := range node.Routes {
-		if r.Table == 255 {
-			continue
-		}
-		fmt.Fprintf(w, "  %s\n", formatRoute(r))
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w)
-	fmt.Fprintln(tw, "POD\tIP\tPAUSE\tNETNS\tFOUND BY")
-	for _, n := range s.Namespaces {
-		if n.Pod == nil {
-			continue
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", n.PodName(), podIP(n), n.PausePID, n.Path, strings.Join(n.FoundBy, ","))
-	}
-	tw.Flush()
-	others := 0
-	for _, n := range s.Namespaces {
-		if n.Pod == nil {
-			if others == 0 {
-				fmt.Fprintln(w)
-				fmt.Fprintln(tw, "OTHER NAMESPACE\tNAMES\tPROCESSES\tFOUND BY")
-			}
-			others++
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", n.Path, orDash(strings.Join(n.Names, ",")), len(n.Processes), strings.Join(n.FoundBy, ","))
-		}
-	}
-	tw.Flush()
-}
-
-// cniHostportDNAT is the CNI portmap plugin's nat chain for hostPorts: a
-// jump per pod to a CNI-DN-<hash of the network name and container ID>
-// chain, whose DNAT rules name the host port and the pod's address.
-const cniHostportDNAT = "CNI-HOSTPORT-DNAT"
-
-// hostPorts lists the portmap plugin's hostPort DNATs with their pod.
-func hostPorts(s *inspect.Snapshot) []string {
-	podByIP := map[string]string{}
-	for _, n := range s.Namespaces {
-		if n.Pod != nil {
-			podByIP[podIP(n)] = n.PodName()
-		}
-	}
-	var out []string
-	for _, rs := range s.Node.Netfilter {
-		nat := rs.Table(netfilter.FamilyIP, "nat")
-		if nat == nil || nat.Chain(cniHostportDNAT) == nil {
-			continue
-		}
-		for _, r := range nat.Chain(cniHostportDNAT).Rules {
-			dn := nat.Chain(r.Target.Chain)
-			if r.Target.Kind != netfilter.TargetJump || dn == nil {
-				continue
-			}
-			for _, d := range dn.Rules {
-				if d.Target.Kind != netfilter.TargetDNAT {
-					continue
-				}
-				proto, ports := "all", "all"
-				for _, m := range d.Matches {
-					switch m.Kind {
-					case netfilter.MatchProtocol:
-						proto = m.Value
-					case netfilter.MatchDstPort:
-						var ps []string
-						for _, p := range m.Ports {
-							if p.First == p.Last {
-								ps = append(ps, fmt.Sprint(p.First))
-							} else {
-								ps = append(ps, fmt.Sprintf("%d-%d", p.First, p.Last))
-							}
-						}
-						ports = strings.Join(ps, ",")
-					}
-				}
-				pod := orDash(podByIP[d.Target.To.Addr.String()])
-				out = append(out, fmt.Sprintf("  %s %s -> %s %s (%s %s)", proto, ports, d.Target.ToDestination, pod, rs.Source, dn.Name))
-			}
-		}
-	}
-	return out
-}
-
-// remoteRoutes are the node's routes (main table, not the default) that
-// leave through another host: host-gw and BGP routes to a node address,
-// and overlay routes, followed to the remote VTEP through the neighbour
-// and FDB entries a VXLAN CNI writes.
-func remoteRoutes(node *inspect.Netns) []string {
-	links := map[string]inspect.Link{}
-	for _, l := range node.Links {
-		links[l.Name] = l
-	}
-	var out []string
-	for _, r := range node.Routes {
-		if r.Table != 254 || r.Dst == "default" || r.Gw == "" {
-			continue
-		}
-		line := "  " + formatRoute(r) + " -> "
-		l := links[r.Dev]
-		if l.VXLAN == nil {
-			out = append(out, line+"host "+r.Gw+" on "+r.Dev)
-			continue
-		}
-		mac := ""
-		for _, nb := range node.Neighbors {
-			if nb.Dev == r.Dev && nb.IP == r.Gw {
-				mac = nb.MAC
-			}
-		}
-		if mac == "" {
-			out = append(out, line+fmt.Sprintf("NO neighbour entry for %s on %s: the VTEP's MAC is unknown", r.Gw, r.Dev))
-			continue
-		}
-		dst := ""
-		for _, f := range l.VXLAN.FDB {
-			if m, ip, ok := strings.Cut(f, " dst "); ok && m == mac {
-				dst = ip
-			}
-		}
-		if dst == "" {
-			out = append(out, line+fmt.Sprintf("vtep %s, NO fdb entry for it on %s: the node does not know where to send it", mac, r.Dev))
-			continue
-		}
-		out = append(out, line+fmt.Sprintf("vtep %s at %s (vxlan %d, udp %d)", mac, dst, l.VXLAN.VNI, l.VXLAN.Port))
-	}
-	return out
-}
-
-func podIP(n *inspect.Netns) string {
-	for _, l := range n.Links {
-		if l.Name != "lo" {
-			if ip := l.Addr4(); ip != "" {
-				return ip
-			}
-		}
-	}
-	return "-"
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func formatRoute(r inspect.Route) string {
-	s := r.Dst
-	if r.Type != "" {
-		s = r.Type + " " + s
-	}
-	if r.Gw != "" {
-		s += " via " + r.Gw
-	}
-	if r.Dev != "" {
-		s += " dev " + r.Dev
-	}
-	if r.Src != "" {
-		s += " src " + r.Src
-	}
-	if r.Onlink {
-		s += " onlink"
-	}
-	if r.Table != 254 && r.Table != 0 {
-		s += fmt.Sprintf(" table %d", r.Table)
-	}
-	return s
-}
-
-func printNetns(w io.Writer, s *inspect.Snapshot, n *inspect.Netns) {
-	title := "netns " + n.Path
-	if p := n.PodName(); p != "" {
-		title = "pod " + p
-	}
-	fmt.Fprintf(w, "%s (netns %s, inode %d; found by %s)\n", title, n.Path, n.Inode, strings.Join(n.FoundBy, ", "))
-	if n.PausePID != 0 {
-		fmt.Fprintf(w, "pause: pid %d", n.PausePID)
-		if n.Hostname != "" {
-			fmt.Fprintf(w, ", hostname %s", n.Hostname)
-		}
-		fmt.Fprintln(w)
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	if len(n.Processes) > 0 {
-		fmt.Fprintln(w, "\nprocesses sharing this network namespace:")
-		fmt.Fprintln(tw, "  PID\tCOMMAND\tCONTAINER\tALSO SHARES")
-		for _, p := range n.Processes {
-			cmdline := p.Cmdline
-			if len(cmdline) > 60 {
-				cmdline = cmdline[:57] + "..."
-			}
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", p.PID, orDash(cmdline), orDash(p.Container), orDash(strings.Join(p.Shares, ",")))
-		}
-		tw.Flush()
-	}
-	fmt.Fprintln(w, "\ninterfaces:")
-	for _, l := range n.Links {
-		state := "down"
-		if l.Up {
-			state = "up"
-		}
-		fmt.Fprintf(w, "  %s (%s) %s mtu %d %s %s\n", l.Name, l.Kind, l.MAC, l.MTU, state, strings.Join(l.Addrs, " "))
-		if l.Peer != nil {
-			where := "node"
-			if l.Peer.Inode != s.Node.Inode {
-				where = fmt.Sprintf("netns inode %d", l.Peer.Inode)
-			}
-			via := ""
-			switch {
-			case l.Peer.Bridge != "":
-				via = ", port of bridge " + l.Peer.Bridge
-			case l.Peer.Route != "":
-				via = ", no bridge: routed by " + l.Peer.Route
-			}
-			fmt.Fprintf(w, "    peer: %s on the %s (ifindex %d)%s\n", l.Peer.Name, where, l.Peer.Index, via)
-		} else if l.Kind == "veth" {
-			fmt.Fprintf(w, "    peer: ifindex %d in netnsid %d (not found among the namespaces read)\n", l.PeerIndex, l.PeerNetnsID)
-		}
-	}
-	fmt.Fprintln(w, "\nroutes:")
-	for _, r := range n.Routes {
-		fmt.Fprintf(w, "  %s\n", formatRoute(r))
-	}
-	if len(n.Neighbors) > 0 {
-		fmt.Fprintln(w, "\nneighbours:")
-		for _, nb := range n.Neighbors {
-			fmt.Fprintf(w, "  %s lladdr %s dev %s %s\n", nb.IP, nb.MAC, nb.Dev, nb.State)
-		}
-	}
-	fmt.Fprintln(w, "\nlistening (netstat -lntup):")
-	if len(n.Listeners) == 0 {
-		fmt.Fprintln(w, "  nothing")
-	}
-	for _, l := range n.Listeners {
-		owner := "-"
-		if l.PID != 0 {
-			owner = fmt.Sprintf("%d/%s", l.PID, l.Comm)
-			if l.Container != "" {
-				owner += " (container " + l.Container + ")"
-			}
-		}
-		fmt.Fprintf(tw, "  %s\t%s:%d\t%s\n", l.Proto, l.Addr, l.Port, owner)
-	}
-	tw.Flush()
-	for _, warn := range n.Warnings {
-		fmt.Fprintf(w, "WARNING: %s\n", warn)
-	}
-	if n.Error != "" {
-		fmt.Fprintf(w, "could not read everything: %s\n", n.Error)
-	}
-}

@@ -1,9 +1,12 @@
-// Package cmd wires netx's commands: one constructor per command, each with
-// Options{Complete, Validate, Run}. It parses flags and prints; the domain
-// packages (datapath, inspect, trace) only return data.
+// Package cmd wires netx's commands to cobra: one constructor per command,
+// each with an Options type whose Complete, Validate and Run are called in
+// that order (as kubectl's sample-cli-plugin does). It holds no logic and
+// no formatting: Run calls the domain packages (lab, inspect, trace), which
+// return data, and printers, which renders it.
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -37,6 +40,29 @@ func Main(argv []string, streams genericiooptions.IOStreams) int {
 	}
 	fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
 	return 1
+}
+
+// options is what every command's Options type does: Complete fills the
+// options from the arguments, flags and environment; Validate checks them
+// and returns one error naming the flag or object and the fix; Run does the
+// work.
+type options interface {
+	Complete(cmd *cobra.Command, args []string) error
+	Validate() error
+	Run(ctx context.Context) error
+}
+
+// runE runs a command's options as its cobra RunE.
+func runE(o options) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := o.Complete(cmd, args); err != nil {
+			return err
+		}
+		if err := o.Validate(); err != nil {
+			return err
+		}
+		return o.Run(cmd.Context())
+	}
 }
 
 // ExitError carries a specific exit code (e.g. the exit status of a command

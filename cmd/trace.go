@@ -2,18 +2,13 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"os"
-	"os/signal"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
 
-	"github.com/netx-project/netx/inspect"
+	"github.com/netx-project/netx/printers"
 	"github.com/netx-project/netx/trace"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -37,7 +32,8 @@ type TraceOptions struct {
 	Pcap      string
 	Timeout   time.Duration
 
-	req trace.Request
+	req  trace.Request
+	root bool
 }
 
 // NewTraceCommand traces the path between two ends.
@@ -64,12 +60,7 @@ node), or by default this machine (root; --host-netns picks the node).`,
   netx trace internet node/node2:30080 --lab seeds   # NodePort from outside
   netx trace pod-a svc/svc-b --snapshot node1.json.gz --snapshot node2.json.gz -o json`,
 		Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			return o.Run()
-		},
+		RunE: runE(o),
 	}
 	c.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text, json, yaml, mermaid or dot")
 	c.Flags().Uint16Var(&o.Port, "port", 0, "destination port when DST has none (default: the service's first port, the pod's first listening port)")
@@ -88,9 +79,26 @@ node), or by default this machine (root; --host-netns picks the node).`,
 	return c
 }
 
-// Complete checks the flags and builds the request.
-func (o *TraceOptions) Complete(args []string) error {
-	if err := checkOutput(o.Output, "text", "json", "yaml", "mermaid", "dot"); err != nil {
+// Complete builds the request from the arguments and flags, and notes
+// whether netx runs as root.
+func (o *TraceOptions) Complete(_ *cobra.Command, args []string) error {
+	o.req = trace.Request{Src: args[0], Dst: args[1], Port: o.Port, Protocol: o.Protocol, Node: o.Node}
+	if a, err := netip.ParseAddr(o.Endpoint); err == nil {
+		o.req.Endpoint = a
+	}
+	if o.Live {
+		// A source port of its own, so the captures and the kernel's trace
+		// pick out this probe.
+		o.req.SPort = uint16(20000 + rand.IntN(30000))
+	}
+	o.root = os.Geteuid() == 0
+	return nil
+}
+
+// Validate checks each flag, that one source of state is named, and that
+// a live node is read as root.
+func (o *TraceOptions) Validate() error {
+	if err := printers.CheckFormat(o.Output, "text", "json", "yaml", "mermaid", "dot"); err != nil {
 		return err
 	}
 	switch o.Protocol {
@@ -98,9 +106,7 @@ func (o *TraceOptions) Complete(args []string) error {
 	default:
 		return fmt.Errorf("--protocol %q: use tcp, udp, icmp or sctp", o.Protocol)
 	}
-	switch o.Color {
-	case "auto", "always", "never":
-	default:
+	if !printers.ColorMode(o.Color).Valid() {
 		return fmt.Errorf("--color %q: use auto, always or never", o.Color)
 	}
 	n := 0
@@ -115,26 +121,24 @@ func (o *TraceOptions) Complete(args []string) error {
 	if o.Pcap != "" && !o.Live {
 		return fmt.Errorf("--pcap writes the live probe's captures: add --live")
 	}
-	o.req = trace.Request{Src: args[0], Dst: args[1], Port: o.Port, Protocol: o.Protocol, Node: o.Node}
-	if o.Endpoint != "" {
-		a, err := netip.ParseAddr(o.Endpoint)
-		if err != nil {
-			return fmt.Errorf("--endpoint %q: give the endpoint's IP address", o.Endpoint)
-		}
-		o.req.Endpoint = a
+	if o.Endpoint != "" && !o.req.Endpoint.IsValid() {
+		return fmt.Errorf("--endpoint %q: give the endpoint's IP address", o.Endpoint)
+	}
+	if len(o.Snapshots) == 0 && !o.root {
+		return fmt.Errorf("trace reads the node's namespaces and rules and needs root; run it with sudo, or trace a saved state with --snapshot FILE")
 	}
 	return nil
 }
 
 // Run loads the state, traces and prints.
-func (o *TraceOptions) Run() error {
+func (o *TraceOptions) Run(ctx context.Context) error {
 	w, err := o.world()
 	if err != nil {
 		return err
 	}
 	var res *trace.Result
 	if o.Live {
-		if res, err = o.live(w); err != nil {
+		if res, err = o.live(ctx, w); err != nil {
 			return err
 		}
 	} else {
@@ -146,43 +150,22 @@ func (o *TraceOptions) Run() error {
 		w.AddConntrack(res)
 	}
 	switch o.Output {
-	case "json":
-		enc := json.NewEncoder(o.streams.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
-	case "yaml":
-		b, err := toYAML(res)
-		if err != nil {
-			return err
-		}
-		_, err = o.streams.Out.Write(b)
-		return err
 	case "mermaid":
-		trace.WriteMermaid(o.streams.Out, res)
-		return nil
+		printers.TraceMermaid(o.streams.Out, res)
 	case "dot":
-		trace.WriteDot(o.streams.Out, res)
-		return nil
+		printers.TraceDot(o.streams.Out, res)
+	case "text":
+		printers.Trace(o.streams.Out, res, printers.TraceOptions{Color: printers.ColorMode(o.Color).Enabled(o.streams.Out), Rules: o.Rules})
+	default:
+		return printers.Write(o.streams.Out, o.Output, res)
 	}
-	color := o.Color == "always"
-	if o.Color == "auto" {
-		if f, ok := o.streams.Out.(*os.File); ok && os.Getenv("NO_COLOR") == "" {
-			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-				color = true
-			}
-		}
-	}
-	trace.WriteText(o.streams.Out, res, trace.TextOptions{Color: color, Rules: o.Rules})
 	return nil
 }
 
 // live runs the prediction and the probe, cleaning up on Ctrl-C.
-func (o *TraceOptions) live(w *trace.World) (*trace.Result, error) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+func (o *TraceOptions) live(ctx context.Context, w *trace.World) (*trace.Result, error) {
+	ctx, stop := signalContext(ctx)
 	defer stop()
-	// A source port of its own, so the captures and the kernel's trace
-	// pick out this probe.
-	o.req.SPort = uint16(20000 + rand.IntN(30000))
 	lo := trace.LiveOptions{Timeout: o.Timeout}
 	var f *os.File
 	if o.Pcap != "" {
@@ -204,30 +187,16 @@ func (o *TraceOptions) live(w *trace.World) (*trace.Result, error) {
 		if err := f.Close(); err != nil {
 			return nil, fmt.Errorf("--pcap: %w", err)
 		}
-		fmt.Fprintf(o.streams.ErrOut, "captures written to %s (one interface per hop; tshark -r %s)\n", o.Pcap, o.Pcap)
+		printers.CapturesWritten(o.streams.ErrOut, o.Pcap)
 	}
 	return res, nil
 }
 
-// world builds the nodes to trace over from the chosen source of state.
+// world loads the nodes to trace over from the chosen source of state.
 func (o *TraceOptions) world() (*trace.World, error) {
 	switch {
 	case len(o.Snapshots) > 0:
-		var nodes []*trace.Node
-		for _, f := range o.Snapshots {
-			s, err := inspect.ReadSnapshotFile(f)
-			if err != nil {
-				return nil, err
-			}
-			name := s.NodeName
-			if name == "" {
-				name = strings.TrimSuffix(strings.TrimSuffix(filepath.Base(f), ".gz"), ".json")
-			}
-			nodes = append(nodes, &trace.Node{Name: name, Snap: s})
-		}
-		return trace.NewWorld(nodes)
-	case os.Geteuid() != 0:
-		return nil, fmt.Errorf("trace reads the node's namespaces and rules and needs root; run it with sudo, or trace a saved state with --snapshot FILE")
+		return trace.LoadSnapshots(o.Snapshots)
 	case o.Lab != "":
 		return trace.LoadLab(o.Lab, o.CRI)
 	}

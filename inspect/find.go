@@ -109,6 +109,19 @@ func (n *Netns) PodName() string {
 	return "pod " + n.Pod.UID
 }
 
+// Addr4 is the namespace's IPv4 address, a pod's address: the first of
+// its interfaces other than lo, without the length; "" when it has none.
+func (n *Netns) Addr4() string {
+	for _, l := range n.Links {
+		if l.Name != "lo" {
+			if ip := l.Addr4(); ip != "" {
+				return ip
+			}
+		}
+	}
+	return ""
+}
+
 // Addr4 is the first IPv4 address of an interface, without the length.
 func (l Link) Addr4() string {
 	for _, a := range l.Addrs {

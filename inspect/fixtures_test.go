@@ -396,7 +396,7 @@ func TestFixtureFlannelVXLAN(t *testing.T) {
 		if i < 0 || s.Node.Neighbors[i] != (Neighbor{IP: gw, MAC: otherVTEP.MAC, Dev: "flannel.1", State: "permanent"}) {
 			t.Errorf("%s: neighbour for %s = %v, want %s permanent on flannel.1", name, gw, s.Node.Neighbors, otherVTEP.MAC)
 		}
-		if !slices.Equal(vx.VXLAN.FDB, []string{otherVTEP.MAC + " dst " + o.addr}) {
+		if !slices.Equal(vx.VXLAN.FDB, []FDBEntry{{MAC: otherVTEP.MAC, Dst: netip.MustParseAddr(o.addr)}}) {
 			t.Errorf("%s flannel.1 fdb %v, want %s dst %s", name, vx.VXLAN.FDB, otherVTEP.MAC, o.addr)
 		}
 

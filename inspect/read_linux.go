@@ -3,6 +3,7 @@ package inspect
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"sort"
 	"strconv"
@@ -98,8 +99,8 @@ func readNetns(n *Netns, isNode, lazySets bool) {
 			}
 			if fdb, err := h.NeighList(a.Index, unix.AF_BRIDGE); err == nil {
 				for _, f := range fdb {
-					if f.IP != nil {
-						lk.VXLAN.FDB = append(lk.VXLAN.FDB, f.HardwareAddr.String()+" dst "+f.IP.String())
+					if dst, ok := netip.AddrFromSlice(f.IP); ok {
+						lk.VXLAN.FDB = append(lk.VXLAN.FDB, FDBEntry{MAC: f.HardwareAddr.String(), Dst: dst.Unmap()})
 					}
 				}
 			}

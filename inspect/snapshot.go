@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/netx-project/netx/netfilter"
@@ -147,12 +148,19 @@ type PeerRef struct {
 
 // VXLAN describes an overlay device.
 type VXLAN struct {
-	VNI     int      `json:"vni"`
-	Port    int      `json:"port"`
-	Local   string   `json:"local,omitempty"`
-	Dev     string   `json:"dev,omitempty"`
-	FDB     []string `json:"fdb,omitempty"` // "MAC dst IP"
-	Learner bool     `json:"learning"`
+	VNI     int        `json:"vni"`
+	Port    int        `json:"port"`
+	Local   string     `json:"local,omitempty"`
+	Dev     string     `json:"dev,omitempty"`
+	FDB     []FDBEntry `json:"fdb,omitempty"`
+	Learner bool       `json:"learning"`
+}
+
+// FDBEntry is a VXLAN forwarding database entry: frames for MAC are sent
+// to the remote VTEP at Dst (bridge fdb ... dst Dst).
+type FDBEntry struct {
+	MAC string     `json:"mac"`
+	Dst netip.Addr `json:"dst"`
 }
 
 // Route is one route of any table.

@@ -2,9 +2,12 @@ package inspect
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 )
 
 // WriteSnapshot writes s as netx snapshot saves it: JSON indented by one
@@ -22,6 +25,32 @@ func WriteSnapshot(w io.Writer, s *Snapshot) error {
 	}
 	if err := writeIndented(w, b); err != nil {
 		return fmt.Errorf("write snapshot: %w", err)
+	}
+	return nil
+}
+
+// WriteSnapshotFile writes s to the file path, gzip-compressed when its
+// name ends in .gz, as ReadSnapshotFile reads it. Closing is checked: a
+// compressed file is complete only once its writer is closed.
+func WriteSnapshotFile(path string, s *Snapshot) (err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("write snapshot: %w", cerr)
+		}
+	}()
+	if !strings.HasSuffix(path, ".gz") {
+		return WriteSnapshot(f, s)
+	}
+	gz := gzip.NewWriter(f)
+	if err := WriteSnapshot(gz, s); err != nil {
+		return err
+	}
+	if err := gz.Close(); err != nil {
+		return fmt.Errorf("write snapshot: compress %s: %w", path, err)
 	}
 	return nil
 }

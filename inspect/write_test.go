@@ -3,6 +3,9 @@ package inspect
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,4 +111,35 @@ type countingWriter struct{ n int64 }
 func (w *countingWriter) Write(p []byte) (int, error) {
 	w.n += int64(len(p))
 	return len(p), nil
+}
+
+// TestWriteSnapshotFile: a plain and a .gz file each read back as what was
+// written (the .gz one compressed), and an unwritable path names itself.
+func TestWriteSnapshotFile(t *testing.T) {
+	dir := t.TempDir()
+	want := encoderOutput(t, writeSample())
+	for _, name := range []string{"node1.json", "node1.json.gz"} {
+		path := filepath.Join(dir, name)
+		if err := WriteSnapshotFile(path, writeSample()); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gz := bytes.HasPrefix(raw, []byte{0x1f, 0x8b}); gz != strings.HasSuffix(name, ".gz") {
+			t.Errorf("%s: compressed %v", name, gz)
+		}
+		s, err := ReadSnapshotFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := encoderOutput(t, s); !bytes.Equal(got, want) {
+			t.Errorf("%s reads back as\n%s\nwant\n%s", name, got, want)
+		}
+	}
+	bad := filepath.Join(dir, "missing", "node1.json")
+	if err := WriteSnapshotFile(bad, writeSample()); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("unwritable path: %v", err)
+	}
 }

@@ -160,13 +160,12 @@ func TestRootTraceCNIBridgeRealRules(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var text strings.Builder
-			WriteText(&text, res, TextOptions{Rules: true})
+			text := describe(res)
 			if res.Verdict.Kind != Delivered || !strings.HasPrefix(res.Verdict.Detail, "10.244.1.3:8080") {
-				t.Fatalf("ClusterIP %s: %+v\n%s", mode.svc, res.Verdict, text.String())
+				t.Fatalf("ClusterIP %s: %+v\n%s", mode.svc, res.Verdict, text)
 			}
 			if len(res.Branches) != 2 || res.Reply == nil || res.Reply.Verdict.Kind != Delivered {
-				t.Fatalf("want two endpoints and a delivered reply:\n%s", text.String())
+				t.Fatalf("want two endpoints and a delivered reply:\n%s", text)
 			}
 			// And a real probe agrees, pod to pod and to the local
 			// endpoint (the other one has no route here: probes there
@@ -180,9 +179,8 @@ func TestRootTraceCNIBridgeRealRules(t *testing.T) {
 			}
 			// This node has no uplink, so no route to node2's pods.
 			if res.Verdict.Kind != NoRoute || res.Verdict.Node != "node1" {
-				text.Reset()
-				WriteText(&text, res, TextOptions{Rules: true})
-				t.Fatalf("the node2 endpoint: want %s on node1 (it has no route to node2's pods):\n%s", NoRoute, text.String())
+				text = describe(res)
+				t.Fatalf("the node2 endpoint: want %s on node1 (it has no route to node2's pods):\n%s", NoRoute, text)
 			}
 			if after := testenv.SettledDump(t, n.node); after != before {
 				a, b := testenv.DiffLines(before, after)

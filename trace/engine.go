@@ -698,22 +698,10 @@ func (k *walker) wire(at Where, l *inspect.Link, nh netip.Addr, pkt Packet) {
 // entry gives the remote VTEP's MAC, the FDB its underlay address; the
 // outer UDP packet crosses the underlay and the remote node decapsulates.
 func (k *walker) encap(at Where, l *inspect.Link, nh netip.Addr, pkt Packet) {
-	mac := ""
-	for _, n := range at.NS.Neighbors {
-		if n.Dev == l.Name && n.IP == nh.String() {
-			mac = n.MAC
-		}
-	}
+	mac, vtep := at.NS.VTEP(l.Name, nh)
 	if mac == "" {
 		k.stop(at, NoNeighbor, fmt.Sprintf("no neighbour entry for %s on %s (flannel writes one per remote node)", nh, l.Name))
 		return
-	}
-	var vtep netip.Addr
-	for _, f := range l.VXLAN.FDB {
-		fs := strings.Fields(f) // "MAC dst IP"
-		if len(fs) == 3 && strings.EqualFold(fs[0], mac) {
-			vtep, _ = netip.ParseAddr(fs[2])
-		}
 	}
 	if !vtep.IsValid() {
 		k.stop(at, NoNeighbor, fmt.Sprintf("no FDB entry on %s for %s (the MAC of %s): the remote VTEP is unknown", l.Name, mac, nh))

@@ -103,10 +103,9 @@ func runLabCase(t *testing.T, w *World, plan *lab.Lab, c labCase) {
 	if err != nil {
 		t.Fatalf("%s → %s: %v", c.src, c.dst, err)
 	}
-	var text strings.Builder
-	WriteText(&text, res, TextOptions{Rules: true})
+	text := describe(res)
 	if res.Verdict.Kind != c.verdict || res.Verdict.Netns != c.at {
-		t.Fatalf("%s → %s: verdict %s in %q, want %s in %q\n%s", c.src, c.dst, res.Verdict.Kind, res.Verdict.Netns, c.verdict, c.at, text.String())
+		t.Fatalf("%s → %s: verdict %s in %q, want %s in %q\n%s", c.src, c.dst, res.Verdict.Kind, res.Verdict.Netns, c.verdict, c.at, text)
 	}
 	if c.detail != "" && !strings.Contains(res.Verdict.Detail, c.detail) {
 		t.Errorf("%s → %s: verdict detail %q lacks %q", c.src, c.dst, res.Verdict.Detail, c.detail)
@@ -118,7 +117,7 @@ func runLabCase(t *testing.T, w *World, plan *lab.Lab, c labCase) {
 		}
 	}
 	if i < len(c.hops) {
-		t.Errorf("%s → %s: hops lack %v (in order)\n%s", c.src, c.dst, c.hops[i:], text.String())
+		t.Errorf("%s → %s: hops lack %v (in order)\n%s", c.src, c.dst, c.hops[i:], text)
 	}
 	if c.branches > 0 {
 		if len(res.Branches) != c.branches {
@@ -136,7 +135,7 @@ func runLabCase(t *testing.T, w *World, plan *lab.Lab, c labCase) {
 		}
 	}
 	if c.reply != "" && (res.Reply == nil || res.Reply.Verdict.Kind != c.reply) {
-		t.Errorf("%s → %s: reply %+v, want %s\n%s", c.src, c.dst, res.Reply, c.reply, text.String())
+		t.Errorf("%s → %s: reply %+v, want %s\n%s", c.src, c.dst, res.Reply, c.reply, text)
 	}
 	if len(res.Warnings) > 0 {
 		t.Errorf("%s → %s: warnings %v", c.src, c.dst, res.Warnings)
@@ -153,10 +152,9 @@ func checkLive(t *testing.T, w *World, req Request) {
 	if err != nil {
 		t.Fatalf("%s → %s --live: %v", req.Src, req.Dst, err)
 	}
-	var text strings.Builder
-	WriteText(&text, res, TextOptions{Rules: true})
+	text := describe(res)
 	if !live.Agrees || live.Captured == 0 || len(live.Hops) == 0 && res.Verdict.Kind != NoEndpoints {
-		t.Errorf("%s → %s --live does not agree:\n%s", req.Src, req.Dst, text.String())
+		t.Errorf("%s → %s --live does not agree:\n%s", req.Src, req.Dst, text)
 	}
 	for _, x := range live.Warnings {
 		t.Errorf("%s → %s --live: %s", req.Src, req.Dst, x)
@@ -175,7 +173,7 @@ func checkLive(t *testing.T, w *World, req Request) {
 			}
 		}
 		if want == 0 || got != want {
-			t.Errorf("%s → %s --live: %d of %d reply hops seen:\n%s", req.Src, req.Dst, got, want, text.String())
+			t.Errorf("%s → %s --live: %d of %d reply hops seen:\n%s", req.Src, req.Dst, got, want, text)
 		}
 	}
 }
@@ -358,9 +356,8 @@ func checkConntrack(t *testing.T, w *World) {
 			}
 		}
 	}
-	var text strings.Builder
-	WriteText(&text, res, TextOptions{})
-	t.Errorf("no conntrack entry of the open connection from %s in the trace:\n%s", local, text.String())
+	text := describe(res)
+	t.Errorf("no conntrack entry of the open connection from %s in the trace:\n%s", local, text)
 }
 
 // TestRootTraceIPSet puts a real ipset behind a FORWARD rule on node1 of a
@@ -410,10 +407,9 @@ func TestRootTraceIPSet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var text strings.Builder
-		WriteText(&text, res, TextOptions{Rules: true})
+		text := describe(res)
 		if res.Verdict.Kind != c.verdict || len(res.Warnings) > 0 {
-			t.Errorf("pod-a → %s through the ipset: %s, want %s\n%s", c.dst, res.Verdict.Kind, c.verdict, text.String())
+			t.Errorf("pod-a → %s through the ipset: %s, want %s\n%s", c.dst, res.Verdict.Kind, c.verdict, text)
 		}
 		if c.verdict == Dropped && (res.Verdict.Rule == nil || res.Verdict.Rule.Chain != "FORWARD" || res.Verdict.Rule.Num != 1 || res.Verdict.Node != "node1") {
 			t.Errorf("pod-a → %s: dropped by %+v, want node1 FORWARD rule 1", c.dst, res.Verdict.Rule)

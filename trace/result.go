@@ -1,5 +1,10 @@
 package trace
 
+import (
+	"fmt"
+	"strings"
+)
+
 // ResultVersion is the version of the Result JSON schema.
 const ResultVersion = 1
 
@@ -46,6 +51,30 @@ type End struct {
 	Node string `json:"node,omitempty"`
 	Addr string `json:"addr,omitempty"`
 	Port uint16 `json:"port,omitempty"`
+}
+
+// String names the end as a trace's first line and its errors do: kind and
+// name, then the address and the node it is on.
+func (e End) String() string {
+	s := e.Kind
+	if e.Name != "" {
+		s += " " + e.Name
+	}
+	var at []string
+	if e.Addr != "" {
+		a := e.Addr
+		if e.Port != 0 {
+			a = fmt.Sprintf("%s:%d", e.Addr, e.Port)
+		}
+		at = append(at, a)
+	}
+	if e.Node != "" && e.Kind != "node" {
+		at = append(at, "on "+e.Node)
+	}
+	if len(at) > 0 {
+		s += " (" + strings.Join(at, ", ") + ")"
+	}
+	return s
 }
 
 // Verdict is how the packet's journey ends, and where.

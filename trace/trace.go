@@ -153,7 +153,7 @@ func checkEndpoint(ep netip.Addr, res *Result) error {
 		}
 	}
 	if len(seen) == 0 {
-		return badf("--endpoint %s: the path to %s has no service endpoint to choose (no DNAT on the way); drop --endpoint", ep, endText(res.Dst))
+		return badf("--endpoint %s: the path to %s has no service endpoint to choose (no DNAT on the way); drop --endpoint", ep, res.Dst)
 	}
 	return badf("--endpoint %s is not among the endpoints the rules offer here (%s); pick one of them", ep, strings.Join(seen, ", "))
 }

@@ -1,14 +1,16 @@
-package trace
+package printers
 
 import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/netx-project/netx/trace"
 )
 
-// TextOptions shape the text rendering.
-type TextOptions struct {
-	Color bool // ANSI colours (a terminal)
+// TraceOptions shape the text of a trace.
+type TraceOptions struct {
+	Color bool // ANSI colours (see ColorMode.Enabled)
 	// Rules shows every rule a netfilter hop matched; otherwise the
 	// deciding ones (NAT, drop, jumps into service chains) only.
 	Rules bool
@@ -24,49 +26,28 @@ const (
 	ansiCyan  = "\x1b[36m"
 )
 
-func (o TextOptions) c(code, s string) string {
+func (o TraceOptions) c(code, s string) string {
 	if !o.Color {
 		return s
 	}
 	return code + s + ansiReset
 }
 
-func endText(e End) string {
-	s := e.Kind
-	if e.Name != "" {
-		s += " " + e.Name
-	}
-	var at []string
-	if e.Addr != "" {
-		a := e.Addr
-		if e.Port != 0 {
-			a = fmt.Sprintf("%s:%d", e.Addr, e.Port)
-		}
-		at = append(at, a)
-	}
-	if e.Node != "" && e.Kind != "node" {
-		at = append(at, "on "+e.Node)
-	}
-	if len(at) > 0 {
-		s += " (" + strings.Join(at, ", ") + ")"
-	}
-	return s
-}
-
 func verdictColor(kind string) string {
 	switch kind {
-	case Delivered:
+	case trace.Delivered:
 		return ansiGreen
-	case Left, Unknown:
+	case trace.Left, trace.Unknown:
 		return ansiYel
 	}
 	return ansiRed
 }
 
-// WriteText renders a result for people: numbered hops, compact.
-func WriteText(w io.Writer, r *Result, o TextOptions) {
-	fmt.Fprintf(w, "%s %s → %s  %s\n\n", o.c(ansiBold, "trace"), endText(r.Src), endText(r.Dst), r.Packet.Proto)
-	writeHops(w, r.Hops, o, 1)
+// Trace prints a result for people: numbered hops, compact, then the
+// verdict, the endpoint choices, the reply and what a live probe showed.
+func Trace(w io.Writer, r *trace.Result, o TraceOptions) {
+	fmt.Fprintf(w, "%s %s → %s  %s\n\n", o.c(ansiBold, "trace"), r.Src, r.Dst, r.Packet.Proto)
+	Hops(w, r.Hops, o, 1)
 	fmt.Fprintf(w, "\n%s %s — %s\n", o.c(ansiBold, "verdict:"), o.c(verdictColor(r.Verdict.Kind)+ansiBold, r.Verdict.Kind), r.Verdict.Detail)
 	if r.Verdict.Rule != nil {
 		fmt.Fprintf(w, "         rule: %s\n", r.Verdict.Rule.Text)
@@ -99,7 +80,7 @@ func WriteText(w io.Writer, r *Result, o TextOptions) {
 	}
 }
 
-func writeLive(w io.Writer, l *LiveReport, o TextOptions) {
+func writeLive(w io.Writer, l *trace.LiveReport, o TraceOptions) {
 	fmt.Fprintf(w, "\n%s probe %s: %s\n", o.c(ansiBold, "live:"), l.Probe, l.Outcome)
 	for _, h := range l.Hops {
 		mark := o.c(ansiGreen, "seen")
@@ -124,7 +105,7 @@ func writeLive(w io.Writer, l *LiveReport, o TextOptions) {
 	if len(l.Rules) > 0 {
 		fmt.Fprintf(w, "  kernel trace (nftrace): the probe hit %d rules; the deciding ones:\n", len(l.Rules))
 		for _, r := range l.Rules {
-			if !o.Rules && r.Predicted && (r.Num == 0 || !decisive(RuleHit{Num: r.Num, Text: r.Text})) && !strings.Contains(r.Verdict, "drop") {
+			if !o.Rules && r.Predicted && (r.Num == 0 || !decisive(trace.RuleHit{Num: r.Num, Text: r.Text})) && !strings.Contains(r.Verdict, "drop") {
 				continue // the generic jumps every packet takes: noise unless asked (--rules)
 			}
 			pred := ""
@@ -148,7 +129,10 @@ func writeLive(w io.Writer, l *LiveReport, o TextOptions) {
 	}
 }
 
-func writeHops(w io.Writer, hops []Hop, o TextOptions, first int) {
+// Hops prints hops as a table numbered from first: node, namespace, kind
+// and detail in columns as wide as the widest (a namespace at most 36),
+// each hop's notes (HopNotes) indented under its detail.
+func Hops(w io.Writer, hops []trace.Hop, o TraceOptions, first int) {
 	wNode, wNS, wKind := 4, 5, 9
 	for _, h := range hops {
 		wNode, wNS = max(wNode, len(h.Node)), max(wNS, len(h.Netns))
@@ -161,37 +145,52 @@ func writeHops(w io.Writer, hops []Hop, o TextOptions, first int) {
 		}
 		kind := fmt.Sprintf("%-*s", wKind, h.Kind)
 		switch h.Kind {
-		case HopNetfilter, HopConntrack:
+		case trace.HopNetfilter, trace.HopConntrack:
 			kind = o.c(ansiCyan, kind)
-		case HopDrop:
+		case trace.HopDrop:
 			kind = o.c(ansiRed, kind)
 		}
 		fmt.Fprintf(w, "%3d  %-*s  %-*s  %s  %s\n", first+i, wNode, h.Node, wNS, ns, kind, h.Detail)
 		pad := strings.Repeat(" ", 3+2+wNode+2+wNS+2+wKind+2)
-		for _, e := range h.Evidence {
-			fmt.Fprintf(w, "%s%s\n", pad, o.c(ansiDim, e))
-		}
-		for _, rh := range h.Rules {
-			if !o.Rules && !decisive(rh) {
-				continue
-			}
-			ref := fmt.Sprintf("%s %s #%d", rh.Table, rh.Chain, rh.Num)
-			line := ref + ": " + rh.Text
-			if rh.Note != "" {
-				line += "  (" + rh.Note + ")"
-			}
-			fmt.Fprintf(w, "%s%s\n", pad, o.c(ansiDim, line))
-		}
-		for _, x := range h.Warnings {
-			fmt.Fprintf(w, "%s%s %s\n", pad, o.c(ansiYel, "!"), x)
+		for _, n := range HopNotes(h, o) {
+			fmt.Fprintf(w, "%s%s\n", pad, n)
 		}
 	}
+}
+
+// HopNotes are the lines shown under a hop: its evidence, the rules it
+// matched (the deciding ones only, unless o.Rules) and its warnings.
+func HopNotes(h trace.Hop, o TraceOptions) []string {
+	var out []string
+	for _, e := range h.Evidence {
+		out = append(out, o.c(ansiDim, e))
+	}
+	for _, rh := range h.Rules {
+		if !o.Rules && !decisive(rh) {
+			continue
+		}
+		out = append(out, o.c(ansiDim, Rule(rh)))
+	}
+	for _, x := range h.Warnings {
+		out = append(out, o.c(ansiYel, "!")+" "+x)
+	}
+	return out
+}
+
+// Rule is a matched rule: where it is (table, chain, position), its text
+// and how it was decided when that needs saying.
+func Rule(rh trace.RuleHit) string {
+	s := fmt.Sprintf("%s %s #%d: %s", rh.Table, rh.Chain, rh.Num, rh.Text)
+	if rh.Note != "" {
+		s += "  (" + rh.Note + ")"
+	}
+	return s
 }
 
 // decisive says whether a matched rule is worth showing by default: one
 // that rewrites, drops, chooses or enters a service's chains — not the
 // generic jumps every packet takes.
-func decisive(h RuleHit) bool {
+func decisive(h trace.RuleHit) bool {
 	if h.Note != "" {
 		return true
 	}
@@ -205,9 +204,9 @@ func decisive(h RuleHit) bool {
 	return h.Num == 0
 }
 
-// WriteMermaid renders the path as a Mermaid flowchart, one subgraph per
+// TraceMermaid prints the path as a Mermaid flowchart, one subgraph per
 // node.
-func WriteMermaid(w io.Writer, r *Result) {
+func TraceMermaid(w io.Writer, r *trace.Result) {
 	fmt.Fprintln(w, "flowchart TD")
 	writeGraph(w, r, func(id, label string) string { return fmt.Sprintf("%s[\"%s\"]", id, mermaidEscape(label)) },
 		func(name string, ids []string) {
@@ -220,8 +219,8 @@ func WriteMermaid(w io.Writer, r *Result) {
 		func(a, b string) { fmt.Fprintf(w, "  %s --> %s\n", a, b) })
 }
 
-// WriteDot renders the path as a Graphviz digraph, one cluster per node.
-func WriteDot(w io.Writer, r *Result) {
+// TraceDot prints the path as a Graphviz digraph, one cluster per node.
+func TraceDot(w io.Writer, r *trace.Result) {
 	fmt.Fprintln(w, "digraph trace {")
 	fmt.Fprintln(w, "  rankdir=TB; node [shape=box, fontname=\"monospace\", fontsize=10];")
 	writeGraph(w, r, func(id, label string) string { return fmt.Sprintf("%s [label=\"%s\"]", id, dotEscape(label)) },
@@ -236,7 +235,7 @@ func WriteDot(w io.Writer, r *Result) {
 	fmt.Fprintln(w, "}")
 }
 
-func writeGraph(w io.Writer, r *Result, node func(id, label string) string, group func(name string, ids []string), edge func(a, b string)) {
+func writeGraph(w io.Writer, r *trace.Result, node func(id, label string) string, group func(name string, ids []string), edge func(a, b string)) {
 	var order []string
 	members := map[string][]string{}
 	var ids []string
@@ -283,4 +282,10 @@ func dotEscape(s string) string {
 	s = strings.ReplaceAll(s, `\`, `\\`)
 	s = strings.ReplaceAll(s, `"`, `\"`)
 	return strings.ReplaceAll(s, "\n", `\n`)
+}
+
+// CapturesWritten says where `trace --live --pcap FILE` wrote the captures
+// and how to read them.
+func CapturesWritten(w io.Writer, file string) {
+	fmt.Fprintf(w, "captures written to %s (one interface per hop; tshark -r %s)\n", file, file)
 }

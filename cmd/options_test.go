@@ -1,0 +1,45 @@
+package cmd
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestValidateErrors: each bad flag or argument is refused before any
+// work, with one line naming it and the fix, and exit code 1.
+func TestValidateErrors(t *testing.T) {
+	snap := "--snapshot=../testdata/snapshots/cni-bridge/node1.json"
+	for _, c := range []struct {
+		argv []string
+		want string
+	}{
+		{[]string{"version", "-o", "yaml"}, `unknown output format "yaml"; use text or json`},
+		{[]string{"completion", "tcsh"}, `unknown shell "tcsh"; use bash, zsh, fish or powershell`},
+		{[]string{"inspect", snap, "-o", "xml"}, `unknown output format "xml"; use text, json, yaml`},
+		{[]string{"inspect", snap, "a", "b"}, "inspect a b: say node, pod/NAME, or netns REF"},
+		{[]string{"trace", "a", "b", snap, "-o", "svg"}, `unknown output format "svg"; use text, json, yaml, mermaid, dot`},
+		{[]string{"trace", "a", "b", snap, "--protocol", "gre"}, `--protocol "gre": use tcp, udp, icmp or sctp`},
+		{[]string{"trace", "a", "b", snap, "--color", "sometimes"}, `--color "sometimes": use auto, always or never`},
+		{[]string{"trace", "a", "b", snap, "--lab", "x"}, "--lab, --snapshot and --host-netns each name where the state comes from: give one of them"},
+		{[]string{"trace", "a", "b", snap, "--pcap", "x.pcap"}, "--pcap writes the live probe's captures: add --live"},
+		{[]string{"trace", "a", "b", snap, "--endpoint", "b-1"}, `--endpoint "b-1": give the endpoint's IP address`},
+		{[]string{"datapath", "status", "-o", "wide"}, `unknown output format "wide"; use text, json, yaml`},
+		{[]string{"datapath", "validate", "-o", "text"}, `unknown output format "text"; use yaml, json`},
+		{[]string{"datapath", "down", "Bad_Name"}, `"Bad_Name" is not a lab name`},
+		{[]string{"datapath", "exec", "pod-a", "hostname"}, "put the command after --"},
+	} {
+		code, out, errOut := run(t, append([]string{"netx"}, c.argv...)...)
+		if code != 1 || out != "" || !strings.Contains(errOut, c.want) || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 1 and one line with %q", strings.Join(c.argv, " "), code, out, errOut, c.want)
+		}
+	}
+}
+
+// TestPauseFlags: pause parses its own flags (no command tree); a bad one
+// exits 2.
+func TestPauseFlags(t *testing.T) {
+	code, out, errOut := run(t, "netx", "datapath", "pause", "--bogus")
+	if code != 2 || out != "" || errOut != "error: unknown flag: --bogus\n" {
+		t.Errorf("pause --bogus: exit %d, %q %q", code, out, errOut)
+	}
+}

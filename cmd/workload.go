@@ -1,0 +1,222 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/netx-project/netx/lab"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+// The lab's own processes (pause, and the built-in "images" serve and
+// forward) and its client (get).
+
+// workloadFlags name the lab process a command runs as; the lab passes
+// them so `ps` tells its processes apart (the identity they answer with
+// comes from the environment).
+type workloadFlags struct {
+	labName, pod, container string
+}
+
+func (w *workloadFlags) add(fs *pflag.FlagSet) {
+	fs.StringVar(&w.labName, "lab", "", "lab this process belongs to")
+	fs.StringVar(&w.pod, "pod", "", "pod this process belongs to")
+	fs.StringVar(&w.container, "container", "", "container name")
+}
+
+// PauseOptions is `datapath pause`, a pod's infra process: it holds the
+// pod's namespaces and reaps orphans.
+type PauseOptions struct {
+	streams  genericiooptions.IOStreams
+	workload workloadFlags
+	Hostname string
+}
+
+// runPause is `datapath pause` without cobra: the lab starts one per pod,
+// so it skips building the command tree (see Main).
+func runPause(args []string, streams genericiooptions.IOStreams) int {
+	o := &PauseOptions{streams: streams}
+	if err := o.Complete(nil, args); err != nil {
+		fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
+		return 2
+	}
+	if err := o.Validate(); err != nil {
+		fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
+		return 2
+	}
+	if err := o.Run(context.Background()); err != nil {
+		fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// Complete parses the flags itself: there is no cobra command (cmd is nil),
+// and no help (pause is started by up, never by hand).
+func (o *PauseOptions) Complete(_ *cobra.Command, args []string) error {
+	fs := pflag.NewFlagSet("pause", pflag.ContinueOnError)
+	fs.StringVar(&o.workload.labName, "lab", "", "")
+	fs.StringVar(&o.workload.pod, "pod", "", "")
+	fs.StringVar(&o.workload.container, "container", "", "")
+	fs.StringVar(&o.Hostname, "hostname", "", "")
+	return fs.Parse(args)
+}
+
+// Validate has nothing to check: every flag may be empty.
+func (o *PauseOptions) Validate() error { return nil }
+
+// Run holds the namespaces until SIGINT or SIGTERM.
+func (o *PauseOptions) Run(ctx context.Context) error {
+	ctx, stop := signalContext(ctx)
+	defer stop()
+	return lab.Pause(ctx, o.Hostname)
+}
+
+func signalContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+}
+
+// startedOn reports readiness to whoever started the process (up, on fd 3)
+// and, once listening, says so in the log: a container's first line.
+func startedOn(streams genericiooptions.IOStreams, what, listen string) func(error) {
+	return func(err error) {
+		lab.Report(err)
+		if err == nil {
+			fmt.Fprintf(streams.ErrOut, "%s %s\n", what, listen)
+		}
+	}
+}
+
+// ServeOptions is `datapath serve`, the lab's web server.
+type ServeOptions struct {
+	streams  genericiooptions.IOStreams
+	workload workloadFlags
+	Listen   string
+}
+
+func newDatapathServeCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &ServeOptions{streams: streams}
+	c := &cobra.Command{
+		Use:    "serve --listen [IP]:PORT",
+		Short:  "Answer TCP/HTTP with who answered (the lab's web server)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE:   runE(o),
+	}
+	o.workload.add(c.Flags())
+	c.Flags().StringVar(&o.Listen, "listen", ":8080", "address to listen on")
+	return c
+}
+
+// Complete has nothing to add to the flags.
+func (o *ServeOptions) Complete(*cobra.Command, []string) error { return nil }
+
+// Validate leaves --listen to the listener, whose error names it.
+func (o *ServeOptions) Validate() error { return nil }
+
+// Run serves until SIGINT or SIGTERM, answering as the pod and container
+// the environment names.
+func (o *ServeOptions) Run(ctx context.Context) error {
+	ctx, stop := signalContext(ctx)
+	defer stop()
+	return lab.RunServe(ctx, o.Listen, lab.IdentityFromEnv(), startedOn(o.streams, "serving", o.Listen))
+}
+
+// ForwardOptions is `datapath forward`, the lab's TCP relay.
+type ForwardOptions struct {
+	streams  genericiooptions.IOStreams
+	workload workloadFlags
+	Listen   string
+	To       string
+	ToNetns  string
+}
+
+func newDatapathForwardCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &ForwardOptions{streams: streams}
+	c := &cobra.Command{
+		Use:   "forward --listen [IP]:PORT --to IP:PORT [--to-netns PATH]",
+		Short: "Relay TCP connections: the lab's nginx in front of a webapp, or a lab address served on the host (--to-netns)",
+		Args:  cobra.NoArgs,
+		RunE:  runE(o),
+	}
+	o.workload.add(c.Flags())
+	c.Flags().StringVar(&o.Listen, "listen", ":80", "address to listen on")
+	c.Flags().StringVar(&o.To, "to", "127.0.0.1:5000", "address to relay to")
+	c.Flags().StringVar(&o.ToNetns, "to-netns", "", "reach --to from inside this network namespace (e.g. /run/netns/netx.seeds.node1), so a lab address is served on the host")
+	return c
+}
+
+// Complete has nothing to add to the flags.
+func (o *ForwardOptions) Complete(*cobra.Command, []string) error { return nil }
+
+// Validate leaves the addresses to the listener and the dialer, whose
+// errors name them.
+func (o *ForwardOptions) Validate() error { return nil }
+
+// Run relays until SIGINT or SIGTERM, logging each connection.
+func (o *ForwardOptions) Run(ctx context.Context) error {
+	ctx, stop := signalContext(ctx)
+	defer stop()
+	logf := func(format string, args ...any) { fmt.Fprintf(o.streams.ErrOut, format+"\n", args...) }
+	var dial lab.Dialer
+	if o.ToNetns != "" {
+		dial = func(a string) (net.Conn, error) { return lab.DialIn(o.ToNetns, a) }
+	}
+	return lab.RunForward(ctx, o.Listen, o.To, dial, startedOn(o.streams, "forwarding "+o.To+" on", o.Listen), logf)
+}
+
+// GetOptions is `datapath get`, the lab's client.
+type GetOptions struct {
+	streams genericiooptions.IOStreams
+	Address string
+	Count   int
+	Timeout time.Duration
+}
+
+func newDatapathGetCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &GetOptions{streams: streams}
+	c := &cobra.Command{
+		Use:   "get IP:PORT",
+		Short: "Connect to IP:PORT, send an HTTP GET and print the reply (a client for the lab)",
+		Args:  cobra.ExactArgs(1),
+		RunE:  runE(o),
+	}
+	c.Flags().IntVarP(&o.Count, "count", "n", 1, "number of requests, each on a new connection")
+	c.Flags().DurationVar(&o.Timeout, "timeout", 3*time.Second, "connect and read timeout")
+	return c
+}
+
+// Complete takes the address.
+func (o *GetOptions) Complete(_ *cobra.Command, args []string) error {
+	o.Address = args[0]
+	return nil
+}
+
+// Validate leaves the address to the dialer, whose error names it.
+func (o *GetOptions) Validate() error { return nil }
+
+// Run sends the requests, printing each reply as it comes and each
+// failure as it happens; it fails if any did.
+func (o *GetOptions) Run(ctx context.Context) error {
+	failed := 0
+	for i := 0; i < o.Count; i++ {
+		body, err := lab.Get(ctx, o.Address, o.Timeout)
+		if err != nil {
+			fmt.Fprintf(o.streams.ErrOut, "get %s: %v\n", o.Address, err)
+			failed++
+			continue
+		}
+		fmt.Fprint(o.streams.Out, body)
+	}
+	if failed > 0 {
+		return &ExitError{Code: 1}
+	}
+	return nil
+}
