@@ -56,7 +56,7 @@ func Trace(w io.Writer, r *trace.Result, o TraceOptions) {
 		fmt.Fprintf(w, "%s ", o.c(ansiBold, "choices:"))
 		var parts []string
 		for _, b := range r.Branches {
-			s := fmt.Sprintf("%s %.0f%%", b.Endpoint, b.Probability*100)
+			s := fmt.Sprintf("%s %.0f%%", b.Dest(), b.Probability*100)
 			if b.Chosen {
 				s = o.c(ansiBold, s+" (followed)")
 			}
@@ -96,7 +96,7 @@ func writeLive(w io.Writer, l *trace.LiveReport, o TraceOptions) {
 		}
 		fmt.Fprintf(w, "  %s %2d  %-6s %-28s %-14s %-3s  %s\n", which, h.Hop, h.Node, h.Netns, h.Device, h.Direction, mark)
 	}
-	if l.Endpoint != "" {
+	if l.Endpoint.IsValid() {
 		fmt.Fprintf(w, "  endpoint the kernel chose: %s\n", l.Endpoint)
 	}
 	for _, n := range l.NAT {

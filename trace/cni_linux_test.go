@@ -194,7 +194,7 @@ func TestRootTraceCNIBridgeRealRules(t *testing.T) {
 func otherEndpoint(r *Result) string {
 	for _, b := range r.Branches {
 		if !b.Chosen {
-			return strings.Split(b.Endpoint, ":")[0]
+			return b.Endpoint.Addr().String()
 		}
 	}
 	return ""

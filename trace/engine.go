@@ -178,9 +178,14 @@ func (k *walker) netfilter(at Where, hook nf.Hook, in, out string, nh netip.Addr
 			k.warnings = append(k.warnings, fmt.Sprintf("--endpoint %s is not one of the choices at %s %s", k.endpoint, at.Label(), hook))
 		}
 		for i, b := range outs {
-			br := Branch{Node: at.Node.Name, Hop: len(k.hops), Endpoint: endpointString(b.pkt, true), Probability: b.prob, Chosen: i == chosen}
-			if b.verdict != "ACCEPT" {
-				br.Endpoint = strings.ToLower(b.verdict)
+			br := Branch{Node: at.Node.Name, Hop: len(k.hops), Probability: b.prob, Chosen: i == chosen}
+			switch {
+			case b.verdict != "ACCEPT":
+				br.Verdict = strings.ToLower(b.verdict)
+			case b.pkt.hasPorts():
+				br.Endpoint = netip.AddrPortFrom(b.pkt.Dst, b.pkt.DPort)
+			default:
+				br.Endpoint = netip.AddrPortFrom(b.pkt.Dst, 0)
 			}
 			for j := len(b.hits) - 1; j >= 0; j-- {
 				if b.hits[j].Num > 0 {
@@ -190,7 +195,7 @@ func (k *walker) netfilter(at Where, hook nf.Hook, in, out string, nh netip.Addr
 			}
 			k.branches = append(k.branches, br)
 		}
-		slices.SortStableFunc(k.branches[len(k.branches)-len(outs):], func(a, b Branch) int { return strings.Compare(a.Endpoint, b.Endpoint) })
+		slices.SortStableFunc(k.branches[len(k.branches)-len(outs):], func(a, b Branch) int { return strings.Compare(a.Dest(), b.Dest()) })
 		h.Detail += fmt.Sprintf(" (one of %d choices, probability %.3g)", len(outs), o.prob)
 	}
 	k.ct = o.ct

@@ -83,7 +83,7 @@ func describe(r *Result) string {
 	hops(r.Hops)
 	fmt.Fprintf(&b, "verdict: %s — %s\n", r.Verdict.Kind, r.Verdict.Detail)
 	for _, br := range r.Branches {
-		fmt.Fprintf(&b, "choice: %s %.2f chosen=%v (%s hop %d)\n", br.Endpoint, br.Probability, br.Chosen, br.Node, br.Hop)
+		fmt.Fprintf(&b, "choice: %s %.2f chosen=%v (%s hop %d)\n", br.Dest(), br.Probability, br.Chosen, br.Node, br.Hop)
 	}
 	if r.Reply != nil {
 		fmt.Fprintf(&b, "reply: %s — %s\n", r.Reply.Verdict.Kind, r.Reply.Verdict.Detail)
@@ -315,8 +315,8 @@ func TestCheckEndpoint(t *testing.T) {
 		{"unknown before any choice", Result{Verdict: Verdict{Kind: Unknown}}, true},
 		{"delivered without a DNAT", Result{Verdict: Verdict{Kind: Delivered}}, false},
 		{"the DNAT's endpoint", Result{Verdict: Verdict{Kind: Delivered}, Hops: dnat}, true},
-		{"a branch's endpoint", Result{Verdict: Verdict{Kind: Dropped}, Branches: []Branch{{Endpoint: "10.244.1.3:8080"}, {Endpoint: "10.244.2.2:8080"}}}, true},
-		{"not among the branches", Result{Verdict: Verdict{Kind: Dropped}, Branches: []Branch{{Endpoint: "10.244.1.3:8080"}}}, false},
+		{"a branch's endpoint", Result{Verdict: Verdict{Kind: Dropped}, Branches: []Branch{{Endpoint: netip.MustParseAddrPort("10.244.1.3:8080")}, {Endpoint: netip.MustParseAddrPort("10.244.2.2:8080")}}}, true},
+		{"not among the branches", Result{Verdict: Verdict{Kind: Dropped}, Branches: []Branch{{Endpoint: netip.MustParseAddrPort("10.244.1.3:8080")}}}, false},
 	} {
 		if err := checkEndpoint(ep, &c.res); (err == nil) != c.ok {
 			t.Errorf("%s: %v", c.name, err)

@@ -126,7 +126,7 @@ func runLabCase(t *testing.T, w *World, plan *lab.Lab, c labCase) {
 		sum := 0.0
 		for _, b := range res.Branches {
 			sum += b.Probability
-			if b.Chosen && req.Endpoint.IsValid() && !strings.HasPrefix(b.Endpoint, req.Endpoint.String()+":") {
+			if b.Chosen && req.Endpoint.IsValid() && b.Endpoint.Addr() != req.Endpoint {
 				t.Errorf("%s → %s: followed %s, want %s", c.src, c.dst, b.Endpoint, req.Endpoint)
 			}
 		}

@@ -36,7 +36,7 @@ type LiveReport struct {
 	Divergence string `json:"divergence,omitempty"`
 	// Endpoint is the service endpoint the kernel chose, when there was a
 	// choice; the prediction compared is the one for that endpoint.
-	Endpoint string `json:"endpoint,omitempty"`
+	Endpoint netip.AddrPort `json:"endpoint,omitzero"`
 	// NAT is every rewrite the captures show, in path order.
 	NAT  []string  `json:"nat,omitempty"`
 	Hops []LiveHop `json:"hops"`

@@ -43,7 +43,7 @@ func (w *World) Live(ctx context.Context, req Request, o LiveOptions) (*Result, 
 			continue
 		}
 		r := req
-		r.Endpoint, _ = netip.ParseAddr(strings.Split(b.Endpoint, ":")[0])
+		r.Endpoint = b.Endpoint.Addr()
 		if !r.Endpoint.IsValid() {
 			continue
 		}

@@ -2,6 +2,7 @@ package trace
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 )
 
@@ -151,12 +152,29 @@ func (h *Hop) tap(at Where, dev string, pkt Packet, out bool) {
 // Branch is one of the ways a random choice (kube-proxy's endpoint pick)
 // can go.
 type Branch struct {
-	Node        string  `json:"node"`
-	Hop         int     `json:"hop"` // 1-based index of the netfilter hop that chose
-	Endpoint    string  `json:"endpoint"`
+	Node string `json:"node"`
+	Hop  int    `json:"hop"` // 1-based index of the netfilter hop that chose
+	// Endpoint is where the branch sends the packet (port 0 for a
+	// protocol without ports); unset when the branch ends in Verdict.
+	Endpoint netip.AddrPort `json:"endpoint,omitzero"`
+	// Verdict is how a branch that sends the packet nowhere ends: drop,
+	// reject.
+	Verdict     string  `json:"verdict,omitempty"`
 	Probability float64 `json:"probability"`
 	Chosen      bool    `json:"chosen,omitempty"`
 	Chain       string  `json:"chain,omitempty"`
+}
+
+// Dest says where the branch goes, as people write it: ip:port, the bare
+// address for a protocol without ports, or the verdict.
+func (b Branch) Dest() string {
+	switch {
+	case b.Verdict != "":
+		return b.Verdict
+	case b.Endpoint.Port() == 0:
+		return b.Endpoint.Addr().String()
+	}
+	return b.Endpoint.String()
 }
 
 // Reply is the reply's way back to the source.

@@ -134,7 +134,7 @@ func checkEndpoint(ep netip.Addr, res *Result) error {
 	}
 	var seen []string
 	for _, b := range res.Branches {
-		seen = append(seen, b.Endpoint)
+		seen = append(seen, b.Dest())
 	}
 	for _, h := range res.Hops {
 		for _, n := range h.NAT {
