@@ -1,7 +1,7 @@
 // Package netfilter is netx's one model of a node's packet filter: the
 // iptables tables of either backend (iptables-nft, iptables-legacy) and the
 // nftables ruleset, as plain data that trace evaluates hop by hop and
-// datapath writes back.
+// package kubeproxy writes (through IPTablesBuilder and NFTBuilder).
 //
 // A Ruleset holds Tables; a Table holds Chains (base chains carry their
 // hook, type and priority, so iptables' built-in chains and nftables' base

@@ -13,7 +13,7 @@ import (
 // rules, with counters when counters is set. Rules are written from the
 // model, not copied from Rule.Text, in the order and spelling
 // iptables-save uses, so a dump read and written again compares equal word
-// for word; it is how datapath programs a node and how tests check that
+// for word; it is how the lab programs a node and how tests check that
 // parsing lost nothing. nftables-only constructs (lookups, verdict maps)
 // have no iptables spelling and are an error.
 func (r *Ruleset) WriteIPTablesSave(w io.Writer, counters bool) error {

@@ -64,7 +64,7 @@ const (
 // Ruleset is every table of one netfilter source on one node: the whole of
 // an iptables-save (or ip6tables-save) dump, or the nftables ruleset read
 // over netlink. iptables and nftables share this one model so that trace
-// evaluates, and datapath writes, a single representation.
+// evaluates, and kubeproxy writes, a single representation.
 type Ruleset struct {
 	Source string   `json:"source"`
 	Tables []*Table `json:"tables"`

@@ -105,7 +105,7 @@ func TestRootNFTablesNetlink(t *testing.T) {
 
 // TestRootNFTablesNoUnknowns: every rule kube-proxy's nftables mode
 // writes decompiles to something the model understands: the real dumps,
-// the lab's rules for each node of the seeds topology (datapath writes
+// the lab's rules for each node of the seeds topology (package kubeproxy writes
 // them as kube-proxy does), and the synthetic 10k-service layout at a
 // small size. Each is also checked against nft's listing.
 func TestRootNFTablesNoUnknowns(t *testing.T) {
