@@ -33,11 +33,11 @@ func TestRootRoundTrip(t *testing.T) {
 				if err := nsenter.Do(nsenter.Net(ns), func() error { return testenv.AddNFAcct(NFAcctCounters()...) }); err != nil {
 					t.Fatal(err)
 				}
-				var b bytes.Buffer
-				if err := node.IPTables.WriteIPTablesSave(&b, false); err != nil {
+				ipt, nft, err := node.Render(false)
+				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := nsenter.Output(nsenter.Net(ns), &b, "iptables-restore"); err != nil {
+				if _, err := nsenter.Output(nsenter.Net(ns), bytes.NewReader(ipt), "iptables-restore"); err != nil {
 					t.Fatalf("iptables-restore: %v", err)
 				}
 				// A node without iptables rules (nftables mode, no
@@ -46,12 +46,8 @@ func TestRootRoundTrip(t *testing.T) {
 				if len(node.IPTables.Tables) > 0 {
 					want = append(want, node.IPTables)
 				}
-				if node.NFTables != nil {
-					b.Reset()
-					if err := node.NFTables.WriteNFT(&b, netfilter.NFTWriteOptions{}); err != nil {
-						t.Fatal(err)
-					}
-					if _, err := nsenter.Output(nsenter.Net(ns), &b, "nft", "-f", "-"); err != nil {
+				if nft != nil {
+					if _, err := nsenter.Output(nsenter.Net(ns), bytes.NewReader(nft), "nft", "-f", "-"); err != nil {
 						t.Fatalf("nft -f: %v", err)
 					}
 					want = append(want, node.NFTables)

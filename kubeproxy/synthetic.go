@@ -3,8 +3,6 @@ package kubeproxy
 import (
 	"fmt"
 	"net/netip"
-
-	"github.com/netx-project/netx/netfilter"
 )
 
 // MaxSynthetic is how many services Synthetic can address: two endpoints
@@ -61,54 +59,4 @@ func Synthetic(n int) []ServicePort {
 
 func addr4(v uint32) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
-}
-
-// Mode is kube-proxy's proxy mode.
-type Mode string
-
-const (
-	ModeIPTables Mode = "iptables"
-	ModeNFTables Mode = "nftables"
-)
-
-// Node is the rules of a whole node: its iptables tables (of the
-// nf_tables backend) and, in nftables mode, kube-proxy's nftables tables.
-type Node struct {
-	IPTables *netfilter.Ruleset
-	NFTables *netfilter.Ruleset // nil in iptables mode
-}
-
-// Build writes a node running kube-proxy in mode for services, with
-// kubelet's chains first when c.Kubelet, as a node of a cluster that
-// uses no hostPorts and leaves masquerading to kube-proxy.
-func Build(mode Mode, c Config, services []ServicePort) (*Node, error) {
-	ipt := netfilter.NewIPTablesBuilder(netfilter.FamilyIP, netfilter.SourceIPTablesNFT)
-	if c.Kubelet {
-		Kubelet(ipt)
-	}
-	n := &Node{}
-	switch mode {
-	case ModeIPTables:
-		if err := IPTables(ipt, c, services); err != nil {
-			return nil, err
-		}
-	case ModeNFTables:
-		nft := netfilter.NewNFTBuilder()
-		if err := NFTables(nft, c, services); err != nil {
-			return nil, err
-		}
-		rs, err := nft.Ruleset()
-		if err != nil {
-			return nil, err
-		}
-		n.NFTables = rs
-	default:
-		return nil, fmt.Errorf("proxy mode %q: use iptables or nftables", mode)
-	}
-	rs, err := ipt.Ruleset()
-	if err != nil {
-		return nil, err
-	}
-	n.IPTables = rs
-	return n, nil
 }

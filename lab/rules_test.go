@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/netx-project/netx/kubeproxy"
@@ -59,19 +58,11 @@ func nodeRules(t *testing.T, lab *Lab, node string) *kubeproxy.Node {
 // script.
 func rendered(t *testing.T, n *kubeproxy.Node) (ipt, nft string) {
 	t.Helper()
-	var b strings.Builder
-	if err := n.IPTables.WriteIPTablesSave(&b, false); err != nil {
+	i, f, err := n.Render(true)
+	if err != nil {
 		t.Fatal(err)
 	}
-	ipt = b.String()
-	if n.NFTables != nil {
-		b.Reset()
-		if err := n.NFTables.WriteNFT(&b, netfilter.NFTWriteOptions{Replace: true}); err != nil {
-			t.Fatal(err)
-		}
-		nft = b.String()
-	}
-	return ipt, nft
+	return string(i), string(f)
 }
 
 // TestRulesGolden pins what up loads into the seeds' nodes, in both proxy

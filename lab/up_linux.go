@@ -18,7 +18,6 @@ import (
 	"github.com/netx-project/netx/datapath"
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/lab/labstate"
-	"github.com/netx-project/netx/netfilter"
 	"golang.org/x/sys/unix"
 )
 
@@ -646,24 +645,21 @@ func (b *builder) loadRules(ctx context.Context, n *LabNode) error {
 	if err != nil {
 		return err
 	}
-	var ipt strings.Builder
-	if err := rules.IPTables.WriteIPTablesSave(&ipt, false); err != nil {
+	// Replacing kube-proxy's nftables table, so an up run again loads it
+	// afresh (iptables-restore replaces the tables it names anyway).
+	ipt, nft, err := rules.Render(true)
+	if err != nil {
 		return err
 	}
-	b.explain("ip netns exec %s iptables-restore <<'EOF'\n%sEOF", short(n.Netns), ipt.String())
-	if err := runIn(ctx, n.Netns, ipt.String(), "iptables-restore"); err != nil {
+	b.explain("ip netns exec %s iptables-restore <<'EOF'\n%sEOF", short(n.Netns), ipt)
+	if err := runIn(ctx, n.Netns, string(ipt), "iptables-restore"); err != nil {
 		return err
 	}
-	if rules.NFTables == nil {
+	if nft == nil {
 		return nil
 	}
-	var nft strings.Builder
-	// Replacing kube-proxy's table, so an up run again loads it afresh.
-	if err := rules.NFTables.WriteNFT(&nft, netfilter.NFTWriteOptions{Replace: true}); err != nil {
-		return err
-	}
-	b.explain("ip netns exec %s nft -f - <<'EOF'\n%sEOF", short(n.Netns), nft.String())
-	return runIn(ctx, n.Netns, nft.String(), "nft", "-f", "-")
+	b.explain("ip netns exec %s nft -f - <<'EOF'\n%sEOF", short(n.Netns), nft)
+	return runIn(ctx, n.Netns, string(nft), "nft", "-f", "-")
 }
 
 // runIn runs a rule loader with stdin inside a node namespace.

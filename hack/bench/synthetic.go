@@ -9,7 +9,6 @@ import (
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/testenv"
 	"github.com/netx-project/netx/kubeproxy"
-	"github.com/netx-project/netx/netfilter"
 )
 
 // syntheticNode is a node of n services as package kubeproxy writes it
@@ -27,18 +26,11 @@ func newSyntheticNode(mode string, n int) (*syntheticNode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("synthetic %s rules: %w", mode, err)
 	}
-	var b bytes.Buffer
-	if err := node.IPTables.WriteIPTablesSave(&b, false); err != nil {
+	if s.ipt, s.nft, err = node.Render(false); err != nil {
 		return nil, err
 	}
-	s.ipt = bytes.Clone(b.Bytes())
 	s.rules = countRules(node.IPTables)
 	if node.NFTables != nil {
-		b.Reset()
-		if err := node.NFTables.WriteNFT(&b, netfilter.NFTWriteOptions{}); err != nil {
-			return nil, err
-		}
-		s.nft = b.Bytes()
 		s.rules += countRules(node.NFTables)
 	}
 	return s, nil
