@@ -12,7 +12,7 @@ import (
 )
 
 // Lab is a topology with every name, address and port decided: the plan
-// that up builds, status prints and the rule generators read. It is pure
+// that up builds, status prints and NodeRules writes rules from. It is pure
 // data, derived only from the Topology, so it can be recomputed any time.
 type Lab struct {
 	Name     string       `json:"name"`
