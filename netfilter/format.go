@@ -181,6 +181,8 @@ func (r *Rule) AppendIPTablesArgs(dst []string) ([]string, error) {
 			}
 		case MatchNFAcct:
 			dst = append(dst, "--nfacct-name", m.Value)
+		case MatchRecent:
+			dst = appendRecent(dst, m.Recent)
 		case MatchUnknown:
 			dst = append(dst, m.Args...)
 		default:
@@ -188,6 +190,36 @@ func (r *Rule) AppendIPTablesArgs(dst []string) ([]string, error) {
 		}
 	}
 	return r.Target.appendIPTablesArgs(dst)
+}
+
+// appendRecent writes a -m recent block's options in iptables-save's
+// order (libxt_recent's save): the mode (its "!" is written before the
+// block), then --seconds, --reap, --hitcount, --rttl, --name, --mask and
+// the side.
+func appendRecent(dst []string, rc *Recent) []string {
+	if rc.Mode != "" {
+		dst = append(dst, "--"+rc.Mode)
+	}
+	if rc.Seconds != 0 {
+		dst = append(dst, "--seconds", strconv.FormatUint(uint64(rc.Seconds), 10))
+	}
+	if rc.Reap {
+		dst = append(dst, "--reap")
+	}
+	if rc.HitCount != 0 {
+		dst = append(dst, "--hitcount", strconv.FormatUint(uint64(rc.HitCount), 10))
+	}
+	if rc.RTTL {
+		dst = append(dst, "--rttl")
+	}
+	dst = append(dst, "--name", rc.Name)
+	if rc.Mask.IsValid() {
+		dst = append(dst, "--mask", rc.Mask.String())
+	}
+	if rc.Dest {
+		return append(dst, "--rdest")
+	}
+	return append(dst, "--rsource")
 }
 
 func portOption(m *Match) string {

@@ -644,7 +644,7 @@ func knownModule(name string) bool {
 	switch name {
 	case "tcp", "udp", "sctp", "multiport", "comment", "addrtype", "mark", "connmark",
 		"conntrack", "state", "statistic", "set", "physdev", "mac", "icmp", "icmp6",
-		"limit", "nfacct":
+		"limit", "nfacct", "recent":
 		return true
 	}
 	return false
@@ -929,6 +929,8 @@ func (p *parser) moduleOption(k int, opt string, neg bool, args []string, i int)
 		}
 		p.add(k, Match{Kind: kind, Negate: neg, Value: args[i]})
 		return 1, true, nil
+	case "recent":
+		return p.recentOption(k, opt, neg, args, i)
 	case "limit":
 		if opt != "--limit" && opt != "--limit-burst" {
 			return 0, false, nil
@@ -953,6 +955,69 @@ func (p *parser) moduleOption(k int, opt string, neg bool, args []string, i int)
 		return 1, true, nil
 	}
 	return 0, false, nil
+}
+
+// recentOption parses one option of a -m recent block into the block's
+// one Recent match.
+func (p *parser) recentOption(k int, opt string, neg bool, args []string, i int) (int, bool, error) {
+	ms := &p.mods[k]
+	switch opt {
+	case "--set", "--rcheck", "--update", "--remove", "--reap", "--rttl", "--rsource", "--rdest",
+		"--seconds", "--hitcount", "--name", "--mask":
+	default:
+		return 0, false, nil
+	}
+	if ms.merge < 0 {
+		ms.merge = p.add(k, Match{Kind: MatchRecent, Recent: &Recent{Name: "DEFAULT", Mask: netip.AddrFrom4([4]byte{255, 255, 255, 255})}})
+	}
+	m := &p.ms[ms.merge]
+	rc := m.Recent
+	switch opt {
+	case "--set", "--rcheck", "--update", "--remove":
+		if rc.Mode != "" {
+			return 0, true, fmt.Errorf("-m recent: %s and --%s together", opt, rc.Mode)
+		}
+		rc.Mode = opt[2:]
+		m.Negate = m.Negate || neg
+		return 0, true, nil
+	case "--reap":
+		rc.Reap = true
+		return 0, true, nil
+	case "--rttl":
+		rc.RTTL = true
+		return 0, true, nil
+	case "--rsource", "--rdest":
+		rc.Dest = opt == "--rdest"
+		return 0, true, nil
+	}
+	if i >= len(args) {
+		return 0, true, fmt.Errorf("option %s needs a value", opt)
+	}
+	v := args[i]
+	switch opt {
+	case "--seconds", "--hitcount":
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return 0, true, fmt.Errorf("bad %s %q", opt, v)
+		}
+		if opt == "--seconds" {
+			rc.Seconds = uint32(n)
+		} else {
+			rc.HitCount = uint32(n)
+		}
+	case "--name":
+		if v == "" || len(v) > 200 {
+			return 0, true, fmt.Errorf("bad --name %q", v)
+		}
+		rc.Name = v
+	case "--mask":
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return 0, true, fmt.Errorf("bad --mask %q", v)
+		}
+		rc.Mask = a
+	}
+	return 1, true, nil
 }
 
 // target classifies the word after -j or -g.

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Where a Ruleset was read from. iptables-nft and iptables-legacy print the
@@ -307,6 +308,7 @@ const (
 	MatchLimit        MatchKind = "limit"      // Limit
 	MatchNFAcct       MatchKind = "nfacct"     // Value: accounting object; always true
 	MatchNFProto      MatchKind = "nfproto"    // Value: ipv4 or ipv6 (nft meta nfproto, in inet tables)
+	MatchRecent       MatchKind = "recent"     // Recent: xt_recent's list of recently seen addresses
 	// MatchModule is an iptables -m block without options (kube-proxy's
 	// "-p tcp -m tcp"): always true, kept so the rule reads back as written.
 	MatchModule MatchKind = "module"
@@ -348,6 +350,7 @@ type Match struct {
 	TCPFlags  *TCPFlags  `json:"tcpFlags,omitempty"`
 	Limit     *Limit     `json:"limit,omitempty"`
 	Lookup    *Lookup    `json:"lookup,omitempty"`
+	Recent    *Recent    `json:"recent,omitempty"`
 	Args      []string   `json:"args,omitempty"`
 }
 
@@ -378,6 +381,50 @@ type Statistic struct {
 	Probability float64 `json:"probability,omitempty"` // random: chance of a hit
 	Every       uint32  `json:"every,omitempty"`       // nth: hit one packet in Every
 	Packet      uint32  `json:"packet,omitempty"`      // nth: starting counter
+}
+
+// Recent is iptables' -m recent: a named list of addresses the kernel
+// keeps per network namespace (/proc/net/xt_recent/NAME). kube-proxy's
+// iptables mode pins a client to an endpoint with it (sessionAffinity
+// ClientIP): the service chain checks (--rcheck) the endpoint's list for
+// the client, the endpoint chain adds (--set) the client to it.
+type Recent struct {
+	// Mode is set (add or refresh the address: always matches), rcheck
+	// (is it listed?), update (rcheck, then refresh) or remove (rcheck,
+	// then forget).
+	Mode string `json:"mode"`
+	Name string `json:"name"` // the list; DEFAULT when not given
+	// Seconds limits rcheck and update to addresses seen in the last
+	// Seconds (0: any age); HitCount to those seen at least that often.
+	Seconds  uint32 `json:"seconds,omitempty"`
+	HitCount uint32 `json:"hitCount,omitempty"`
+	Reap     bool   `json:"reap,omitempty"` // forget entries older than Seconds
+	RTTL     bool   `json:"rttl,omitempty"` // the TTL must also be the one seen
+	// Mask is applied to the address first (--mask; 255.255.255.255 is
+	// iptables-save's default for IPv4).
+	Mask netip.Addr `json:"mask,omitzero"`
+	// Dest says the list holds destination addresses (--rdest), not
+	// source ones (--rsource, the default).
+	Dest bool `json:"dest,omitempty"`
+}
+
+// RecentTable is one xt_recent list as the kernel holds it: the
+// addresses seen, each with the time since it was last seen.
+type RecentTable struct {
+	Name    string        `json:"name"`
+	Entries []RecentEntry `json:"entries,omitempty"`
+}
+
+// RecentEntry is one address of an xt_recent list, aged from the moment
+// the list was read.
+type RecentEntry struct {
+	Addr netip.Addr `json:"addr"`
+	TTL  uint8      `json:"ttl,omitempty"`
+	// LastSeen is how long before the read the address was last seen;
+	// Seen, how long before it each remembered packet was (the newest
+	// ip_pkt_list_tot of them), which --hitcount counts.
+	LastSeen time.Duration   `json:"lastSeen"`
+	Seen     []time.Duration `json:"seen,omitempty"`
 }
 
 // TCPFlags tests that, of the flags in Mask, exactly those in Comp are set.
@@ -436,8 +483,12 @@ type Set struct {
 	Flags    []string  `json:"flags,omitempty"` // interval, constant, timeout
 	Comment  string    `json:"comment,omitempty"`
 	Elements []Element `json:"elements,omitempty"`
-	// Args are properties netx does not model (timeout 1h, size 65535,
-	// policy memory ...), as written.
+	// Timeout is the set's default element timeout (flags timeout):
+	// kube-proxy's session affinity sets keep a client for
+	// sessionAffinityConfig's timeoutSeconds.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// Args are properties netx does not model (size 65535, policy
+	// memory ...), as written.
 	Args []string `json:"args,omitempty"`
 	// Lazy marks an anonymous set whose elements were not read (a trace
 	// on a live node reads them when a packet reaches it): it stands in
@@ -455,6 +506,15 @@ type Element struct {
 	Key     []string `json:"key"`
 	Data    []string `json:"data,omitempty"`    // data maps
 	Verdict *Target  `json:"verdict,omitempty"` // verdict maps: ACCEPT, DROP, JUMP, GOTO, ...
+	// Comment is the element's comment: kube-proxy's nftables mode names
+	// the service port of a no-endpoint-services element with it.
+	Comment string `json:"comment,omitempty"`
+	// Timeout is the element's own timeout when it differs from the
+	// set's; Expires, the time it had left when read (a dynamic set's
+	// element added by the packet path, such as a session affinity
+	// entry). Zero: none, or not read.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	Expires time.Duration `json:"expires,omitempty"`
 }
 
 // TargetKind is what a rule does once its matches hold.
@@ -482,6 +542,11 @@ const (
 	// TargetVerdictMap is an nftables vmap: Lookup picks the element whose
 	// Verdict applies; no element, no verdict (the rule falls through).
 	TargetVerdictMap TargetKind = "VMAP"
+	// TargetSetUpdate is nftables' "update @set { key }" (and add,
+	// delete): it writes the packet's key into a dynamic set and goes
+	// on. Name is the operation, Lookup the set and the key's parts.
+	// kube-proxy's nftables mode records an affinity client with it.
+	TargetSetUpdate TargetKind = "SET"
 	// TargetUnknown is an extension netx does not model: Name and Args.
 	TargetUnknown TargetKind = "UNKNOWN"
 )

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ParseNFT parses what `nft list ruleset` prints (nft 1.0.6, with or
@@ -864,6 +865,12 @@ func (p *nftParser) setBody(tb *Table, s *Set) error {
 			s.Flags = words(toks[1:])
 		case first.word("comment") && len(toks) == 2 && toks[1].kind == nftString:
 			s.Comment = toks[1].s
+		case first.word("timeout") && len(toks) == 2:
+			d, ok := ParseNFTDuration(toks[1].s)
+			if !ok {
+				return p.errorf(first.line, "bad timeout %q of set %s", toks[1].s, s.Name)
+			}
+			s.Timeout = d
 		case first.word("elements"):
 			if len(toks) < 3 || !toks[1].word("=") {
 				return p.errorf(first.line, "bad elements of set %s", s.Name)
@@ -1006,7 +1013,7 @@ func (p *nftParser) elements(toks []nftTok, i int, tb *Table, owner string, set 
 		}
 		// nft prints an element's options after its key and before its
 		// data: 10.96.0.99 . tcp . 80 comment "ns/svc:port" : goto chain.
-		if i, ok = skipElementOptions(toks, i); !ok {
+		if i, ok = elementOptions(toks, i, &e); !ok {
 			return nil, i, false
 		}
 		if i < len(toks) && toks[i].word(":") {
@@ -1030,20 +1037,39 @@ func (p *nftParser) elements(toks []nftTok, i int, tb *Table, owner string, set 
 			}
 		}
 		// Element options, up to the next element.
-		if i, ok = skipElementOptions(toks, i); !ok || i < len(toks) && !toks[i].is(',') && !toks[i].is('}') {
+		if i, ok = elementOptions(toks, i, &e); !ok || i < len(toks) && !toks[i].is(',') && !toks[i].is('}') {
 			return nil, i, false
 		}
 		els = append(els, e)
 	}
 }
 
-// skipElementOptions steps over a set element's options (timeout,
-// expires, comment, counters), which netx does not model.
-func skipElementOptions(toks []nftTok, i int) (int, bool) {
+// elementOptions reads a set element's options into e: its timeout, the
+// time it has left (expires) and its comment. Counters are stepped over.
+func elementOptions(toks []nftTok, i int, e *Element) (int, bool) {
 	for i < len(toks) {
 		switch {
-		case toks[i].word("timeout"), toks[i].word("expires"), toks[i].word("comment"),
-			toks[i].word("packets"), toks[i].word("bytes"):
+		case toks[i].word("timeout"), toks[i].word("expires"):
+			if i+1 >= len(toks) {
+				return i, false
+			}
+			d, ok := ParseNFTDuration(toks[i+1].s)
+			if !ok {
+				return i, false
+			}
+			if toks[i].s == "timeout" {
+				e.Timeout = d
+			} else {
+				e.Expires = d
+			}
+			i += 2
+		case toks[i].word("comment"):
+			if i+1 >= len(toks) || toks[i+1].kind != nftString {
+				return i, false
+			}
+			e.Comment = toks[i+1].s
+			i += 2
+		case toks[i].word("packets"), toks[i].word("bytes"):
 			if i+1 >= len(toks) {
 				return i, false
 			}
@@ -1055,6 +1081,71 @@ func skipElementOptions(toks []nftTok, i int) (int, bool) {
 		}
 	}
 	return i, true
+}
+
+// ParseNFTDuration reads a time as nft prints one: 3h, 2h58m59s988ms,
+// 1d, 10800s.
+func ParseNFTDuration(s string) (time.Duration, bool) {
+	if s == "" {
+		return 0, false
+	}
+	var d time.Duration
+	for s != "" {
+		j := 0
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		if j == 0 {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(s[:j], 10, 32)
+		if err != nil {
+			return 0, false
+		}
+		s = s[j:]
+		k := 0
+		for k < len(s) && (s[k] < '0' || s[k] > '9') {
+			k++
+		}
+		var unit time.Duration
+		switch s[:k] {
+		case "d":
+			unit = 24 * time.Hour
+		case "h":
+			unit = time.Hour
+		case "m":
+			unit = time.Minute
+		case "s":
+			unit = time.Second
+		case "ms":
+			unit = time.Millisecond
+		default:
+			return 0, false
+		}
+		d += time.Duration(n) * unit
+		s = s[k:]
+	}
+	return d, true
+}
+
+// FormatNFTDuration writes d as nft prints times: 1d2h3m4s5ms.
+func FormatNFTDuration(d time.Duration) string {
+	ms := d.Milliseconds()
+	if ms <= 0 {
+		return "0s"
+	}
+	var b []byte
+	for _, u := range []struct {
+		n    int64
+		unit string
+	}{{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}} {
+		if ms >= u.n {
+			b = strconv.AppendInt(b, ms/u.n, 10)
+			b = append(b, u.unit...)
+			ms %= u.n
+		}
+	}
+	return string(b)
 }
 
 // verdict parses accept, drop, return, continue, jump C or goto C.
@@ -1299,6 +1390,8 @@ func (rc *nftRule) expr(i int) (int, bool) {
 	case "notrack":
 		rc.act(Target{Kind: TargetNotrack})
 		return i + 1, true
+	case "update", "add", "delete":
+		return rc.setStatement(i)
 	case "log":
 		return rc.log(i)
 	case "limit":
@@ -1809,6 +1902,39 @@ func (rc *nftRule) lookupAt(i, j int, neg bool, keys []Selector) (int, bool) {
 	}
 	rc.match(Match{Kind: MatchLookup, Negate: neg, Lookup: &Lookup{Keys: keys, Elements: els}})
 	return n, true
+}
+
+// setStatement parses "update @set { sel [. sel ...] }" (add, delete):
+// the packet's key written into a dynamic set. Options inside the braces
+// (a timeout, a counter) are not modelled: the statement is then kept
+// as unknown.
+func (rc *nftRule) setStatement(i int) (int, bool) {
+	v := rc.tok(i + 1)
+	if v.kind != nftWord || !strings.HasPrefix(v.s, "@") || len(v.s) < 2 || !rc.tok(i+2).is('{') {
+		return i, false
+	}
+	j := i + 3
+	var keys []Selector
+	for {
+		s, n, ok := rc.selector(j)
+		// A port of a named protocol (tcp dport) or a spelling the
+		// model's Selector does not keep stays unknown, word for word.
+		if !ok || s.field == FieldNumgen || s.field == FieldNumgenInc || s.field == FieldCTState || s.proto != "" || s.spell != "" || len(keys) == 4 {
+			return i, false
+		}
+		keys = append(keys, Selector{Field: s.field})
+		j = n
+		if !rc.tok(j).word(".") {
+			break
+		}
+		j++
+	}
+	if !rc.tok(j).is('}') {
+		return i, false
+	}
+	rc.p.refs = append(rc.p.refs, nftRef{table: rc.tb, set: true, name: v.s[1:], owner: rc.owner, line: v.line})
+	rc.act(Target{Kind: TargetSetUpdate, Name: rc.tok(i).s, Lookup: &Lookup{Keys: keys, Set: v.s[1:]}})
+	return j + 1, true
 }
 
 // nftNumber parses a decimal or 0x hex 32-bit value.

@@ -8,8 +8,10 @@ import (
 	"net/netip"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // nftFixtures are the real nft dumps and the lab's nft -f golden.
@@ -841,5 +843,99 @@ func TestNFTElementComment(t *testing.T) {
 	els := rs.Table(FamilyIP, "kube-proxy").Set("no-endpoint-services").Elements
 	if len(els) != 2 || strings.Join(els[0].Key, " ") != "10.96.0.99 tcp 80" || els[0].Verdict == nil || els[0].Verdict.Chain != "reject-chain" || els[1].Verdict == nil {
 		t.Fatalf("elements: %+v", els)
+	}
+}
+
+// kube-proxy's nftables session affinity: a dynamic set with a timeout,
+// the element a connection left in it with the time it has left, the
+// update statement, and the comments that name a service port.
+func TestNFTAffinityAndElementOptions(t *testing.T) {
+	text := `table ip kube-proxy {
+	set affinity-Q4HFUKKS-default/svc-aff/tcp/http__10.244.1.5/8080 {
+		type ipv4_addr
+		size 65535
+		flags dynamic,timeout
+		timeout 3h
+		elements = { 10.244.2.2 expires 2h58m59s988ms, 10.244.2.3 timeout 1d expires 23h1ms }
+	}
+
+	map no-endpoint-services {
+		type ipv4_addr . inet_proto . inet_service : verdict
+		elements = { 10.96.0.99 . tcp . 80 comment "default/svc-local:http" : drop }
+	}
+
+	chain service-X {
+		ip saddr @affinity-Q4HFUKKS-default/svc-aff/tcp/http__10.244.1.5/8080 goto endpoint-X
+	}
+
+	chain endpoint-X {
+		update @affinity-Q4HFUKKS-default/svc-aff/tcp/http__10.244.1.5/8080 { ip saddr }
+		meta l4proto tcp dnat to 10.244.1.5:8080
+	}
+}
+`
+	rs, err := ParseNFT(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := rs.Table(FamilyIP, "kube-proxy")
+	set := tb.Set("affinity-Q4HFUKKS-default/svc-aff/tcp/http__10.244.1.5/8080")
+	if set.Timeout != 3*time.Hour || slices.Contains(set.Args, "timeout 3h") {
+		t.Errorf("set timeout %v, args %q: want 3h in Timeout only", set.Timeout, set.Args)
+	}
+	want := []Element{
+		{Key: []string{"10.244.2.2"}, Expires: 2*time.Hour + 58*time.Minute + 59*time.Second + 988*time.Millisecond},
+		{Key: []string{"10.244.2.3"}, Timeout: 24 * time.Hour, Expires: 23*time.Hour + time.Millisecond},
+	}
+	if !reflect.DeepEqual(set.Elements, want) {
+		t.Errorf("elements %+v, want %+v", set.Elements, want)
+	}
+	if e := tb.Set("no-endpoint-services").Elements[0]; e.Comment != "default/svc-local:http" || e.Verdict.Kind != TargetDrop {
+		t.Errorf("no-endpoint-services element %+v: want its comment and drop", e)
+	}
+	up := tb.Chain("endpoint-X").Rules[0]
+	if up.Target.Kind != TargetSetUpdate || up.Target.Name != "update" || up.Target.Lookup.Set != set.Name ||
+		len(up.Target.Lookup.Keys) != 1 || up.Target.Lookup.Keys[0].Field != FieldSAddr {
+		t.Errorf("update statement read as %+v", up.Target)
+	}
+	// Written and read again, nothing is lost.
+	var b strings.Builder
+	if err := rs.WriteNFT(&b, NFTWriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"timeout 3h ;", "10.244.2.2 expires 2h58m59s988ms", "10.244.2.3 timeout 1d expires 23h1ms", `comment "default/svc-local:http" : drop`, "update @affinity-Q4HFUKKS-default/svc-aff/tcp/http__10.244.1.5/8080 { ip saddr }"} {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("written script lacks %q:\n%s", w, b.String())
+		}
+	}
+	again, err := ParseNFT(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := Diff(rs, again, DiffOptions{}); len(d) > 0 {
+		t.Errorf("written and read again: %v", d)
+	}
+	if !reflect.DeepEqual(again.Table(FamilyIP, "kube-proxy").Set(set.Name).Elements, want) {
+		t.Errorf("elements after a round trip: %+v", again.Table(FamilyIP, "kube-proxy").Set(set.Name).Elements)
+	}
+}
+
+func TestNFTDuration(t *testing.T) {
+	for s, d := range map[string]time.Duration{"3h": 3 * time.Hour, "10800s": 3 * time.Hour, "1d2h3m4s5ms": 26*time.Hour + 3*time.Minute + 4*time.Second + 5*time.Millisecond, "988ms": 988 * time.Millisecond} {
+		got, ok := ParseNFTDuration(s)
+		if !ok || got != d {
+			t.Errorf("ParseNFTDuration(%q) = %v %v, want %v", s, got, ok, d)
+		}
+	}
+	for _, bad := range []string{"", "h", "3", "3x", "1h-2m"} {
+		if _, ok := ParseNFTDuration(bad); ok {
+			t.Errorf("ParseNFTDuration(%q) accepted", bad)
+		}
+	}
+	if got := FormatNFTDuration(3 * time.Hour); got != "3h" {
+		t.Errorf("FormatNFTDuration(3h) = %q", got)
+	}
+	if got := FormatNFTDuration(26*time.Hour + 5*time.Millisecond); got != "1d2h5ms" {
+		t.Errorf("FormatNFTDuration = %q", got)
 	}
 }

@@ -326,6 +326,11 @@ func appendNFTSet(b []byte, head string, s *Set) ([]byte, error) {
 		b = append(b, strings.Join(s.Flags, ",")...)
 		b = append(b, " ;"...)
 	}
+	if s.Timeout > 0 {
+		b = append(b, " timeout "...)
+		b = append(b, FormatNFTDuration(s.Timeout)...)
+		b = append(b, " ;"...)
+	}
 	if s.Comment != "" {
 		var err error
 		if b, err = appendNFTString(append(b, " comment "...), s.Comment); err != nil {
@@ -377,6 +382,19 @@ func appendNFTElements(b []byte, els []Element, quoteKey []bool, quoteData bool)
 				b = append(b, " . "...)
 			}
 			if b, err = appendNFTValue(b, part, quoteKey[k] && part != "*"); err != nil {
+				return b, err
+			}
+		}
+		if e.Timeout > 0 {
+			b = append(b, " timeout "...)
+			b = append(b, FormatNFTDuration(e.Timeout)...)
+		}
+		if e.Expires > 0 {
+			b = append(b, " expires "...)
+			b = append(b, FormatNFTDuration(e.Expires)...)
+		}
+		if e.Comment != "" {
+			if b, err = appendNFTString(append(b, " comment "...), e.Comment); err != nil {
 				return b, err
 			}
 		}
@@ -1080,6 +1098,27 @@ func (w *nftRuleWriter) target(t *Target) error {
 		return nil
 	case TargetUnknown:
 		return w.kept(t.Name, t.Args)
+	case TargetSetUpdate:
+		if t.Lookup == nil || t.Lookup.Set == "" || len(t.Lookup.Elements) > 0 {
+			return errors.New("set statement without a named set")
+		}
+		switch t.Name {
+		case "update", "add", "delete":
+		default:
+			return fmt.Errorf("set statement %q: use update, add or delete", t.Name)
+		}
+		if err := checkNFTName(t.Lookup.Set); err != nil {
+			return err
+		}
+		w.word(t.Name)
+		w.b = append(w.b, " @"...)
+		w.b = append(w.b, t.Lookup.Set...)
+		w.b = append(w.b, " {"...)
+		if err := w.lookupKeys(t.Lookup); err != nil {
+			return err
+		}
+		w.b = append(w.b, " }"...)
+		return nil
 	case TargetVerdictMap:
 		if t.Lookup == nil {
 			return errors.New("verdict map without a lookup")

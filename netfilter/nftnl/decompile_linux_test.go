@@ -352,7 +352,7 @@ func TestNFTTextSet(t *testing.T) {
 	}
 	got := rs.Table(netfilter.FamilyInet, "f").Set("seen")
 	if strings.Join(got.KeyType, ",") != "ipv4_addr,inet_service" || strings.Join(got.Flags, ",") != "dynamic,timeout" ||
-		strings.Join(got.Args, ";") != "size 1000;timeout 1h" || got.Comment != "dyn" {
+		strings.Join(got.Args, ";") != "size 1000" || got.Timeout != time.Hour || got.Comment != "dyn" {
 		t.Errorf("set %+v", got)
 	}
 }
