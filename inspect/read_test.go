@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -105,4 +106,26 @@ func FuzzReadSnapshot(f *testing.F) {
 		s.FindPod("x")
 		s.FindNetns("pid:1")
 	})
+}
+
+func TestJiffiesFrom(t *testing.T) {
+	for _, c := range []struct {
+		jiffies uint64
+		uptime  string
+		hz      uint64
+	}{
+		{4299419053, "18107.22 28623.29\n", 250},
+		{4294967296 - 300*1000 + 5*1000, "5.01 9.00\n", 1000}, // just booted
+		{4294967296 + 86400*100, "86700.00 1.00\n", 100},
+		{4294967296 - 300*300 + 1000*300, "1000.00 1.00\n", 300},
+	} {
+		tl := fmt.Sprintf("Timer List Version: v0.9\nnow at 1 nsecs\n  .last_jiffies   : 1\njiffies: %d\n", c.jiffies)
+		now, hz, err := jiffiesFrom([]byte(tl), []byte(c.uptime))
+		if err != nil || now != c.jiffies || hz != c.hz {
+			t.Errorf("jiffiesFrom(%d, %q) = %d, %d, %v; want HZ %d", c.jiffies, c.uptime, now, hz, err, c.hz)
+		}
+	}
+	if _, _, err := jiffiesFrom([]byte("nothing"), []byte("1.0 1.0")); err == nil {
+		t.Error("no jiffies line accepted")
+	}
 }

@@ -80,6 +80,14 @@ func readNetfilter(n *Netns, lazy bool) {
 		n.IPSets = sets
 	}
 
+	if usesRecent(n.Netfilter) {
+		if tables, err := readRecent(n.Path); err != nil {
+			errs = append(errs, err.Error())
+		} else {
+			n.Recent = tables
+		}
+	}
+
 	var kubeIn []string
 	for _, rs := range n.Netfilter {
 		source := rs.Source
@@ -133,6 +141,79 @@ func readIPSets(path string, rules []*netfilter.Ruleset) ([]netfilter.IPSet, err
 		return nil, fmt.Errorf("ipset save: %v: %s", err, strings.TrimSpace(string(out)))
 	}
 	return netfilter.ParseIPSetSave(bytes.NewReader(out))
+}
+
+// usesRecent says whether a rule keeps or checks an xt_recent list
+// (kube-proxy's iptables mode does for sessionAffinity ClientIP).
+func usesRecent(rules []*netfilter.Ruleset) bool {
+	for _, rs := range rules {
+		for _, t := range rs.Tables {
+			for _, c := range t.Chains {
+				for _, r := range c.Rules {
+					if slices.ContainsFunc(r.Matches, func(m netfilter.Match) bool { return m.Kind == netfilter.MatchRecent }) {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+// readRecent reads the namespace's xt_recent lists (the addresses -m
+// recent remembers: kube-proxy's session affinity clients) from
+// /proc/net/xt_recent, which is per network namespace, aged with the
+// kernel's jiffies at the read.
+func readRecent(path string) ([]netfilter.RecentTable, error) {
+	now, hz, err := jiffies()
+	if err != nil {
+		return nil, fmt.Errorf("xt_recent lists not aged: %v", err)
+	}
+	var tables []netfilter.RecentTable
+	err = nsenter.Do(nsenter.Net(path), func() error {
+		// /proc/thread-self: this thread is the one in the namespace.
+		dir := "/proc/thread-self/net/xt_recent"
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			if os.IsNotExist(err) {
+				return nil // no list yet
+			}
+			return err
+		}
+		for _, e := range ents {
+			f, err := os.Open(dir + "/" + e.Name())
+			if err != nil {
+				return err
+			}
+			t, err := netfilter.ParseXTRecent(e.Name(), f, now, hz)
+			f.Close()
+			if err != nil {
+				return err
+			}
+			tables = append(tables, t)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("xt_recent: %v", err)
+	}
+	return tables, nil
+}
+
+// jiffies reads the kernel's jiffies (/proc/timer_list, root only) and
+// works out their rate: a 64-bit kernel starts them at 2^32 - 300*HZ, so
+// of the rates Linux builds with, the one whose count since boot fits
+// /proc/uptime is it.
+func jiffies() (now, hz uint64, err error) {
+	tl, err := os.ReadFile("/proc/timer_list")
+	if err != nil {
+		return 0, 0, err
+	}
+	up, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return 0, 0, err
+	}
+	return jiffiesFrom(tl, up)
 }
 
 func usesIPSets(rules []*netfilter.Ruleset) bool {

@@ -83,6 +83,10 @@ type Netns struct {
 	// IPSets are the node's ipsets (ipset save), which iptables rules
 	// look packets up in (-m set).
 	IPSets []netfilter.IPSet `json:"ipsets,omitempty"`
+	// Recent are the namespace's xt_recent lists (-m recent), read when a
+	// rule uses one: the clients kube-proxy's iptables mode has pinned to
+	// an endpoint (sessionAffinity ClientIP), aged from the read.
+	Recent []netfilter.RecentTable `json:"recent,omitempty"`
 	// NFTables lists the node's nft tables ("ip kube-proxy", "ip nat"...).
 	NFTables []string `json:"nftables,omitempty"`
 	// KubeProxyMode is read from the rules themselves: iptables, nftables,

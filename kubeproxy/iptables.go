@@ -186,6 +186,15 @@ func iptablesServicePort(b *netfilter.IPTablesBuilder, c Config, p *ServicePort,
 		}
 		return []string{"-m", "comment", "--comment", text}
 	}
+	if p.AffinitySeconds > 0 {
+		// Session affinity first: a client an endpoint's list holds goes
+		// there again.
+		for _, ep := range eps {
+			sep := KubeSEPChain(name, proto, ep)
+			args := append(comment(name+" -> "+ep.String()), "-m", "recent", "--name", sep, "--rcheck", "--seconds", strconv.Itoa(int(p.AffinitySeconds)), "--reap", "-j", sep)
+			b.Append("nat", svcChain, args...)
+		}
+	}
 	for i, ep := range eps {
 		args := comment(name + " -> " + ep.String())
 		if i < len(eps)-1 {
@@ -200,6 +209,10 @@ func iptablesServicePort(b *netfilter.IPTablesBuilder, c Config, p *ServicePort,
 		// Hairpin: a pod reaching itself through the service is
 		// masqueraded, or it would answer itself directly.
 		b.Append("nat", sep, append(comment(name), "-s", ep.Addr().String(), "-j", KubeMarkMasq)...)
-		b.Append("nat", sep, append(comment(name), "-m", proto, "-p", proto, "-j", "DNAT", "--to-destination", ep.String())...)
+		args := comment(name)
+		if p.AffinitySeconds > 0 {
+			args = append(args, "-m", "recent", "--name", sep, "--set")
+		}
+		b.Append("nat", sep, append(args, "-m", proto, "-p", proto, "-j", "DNAT", "--to-destination", ep.String())...)
 	}
 }

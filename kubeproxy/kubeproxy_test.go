@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/netx-project/netx/netfilter"
 )
@@ -62,7 +63,53 @@ func testServices() []ServicePort {
 		ClusterIP: netip.MustParseAddr("10.96.1.100"), Port: 80, NodePort: 30999})
 	out = append(out, ServicePort{Namespace: "lab", Service: "np", Protocol: "tcp",
 		ClusterIP: netip.MustParseAddr("10.96.1.101"), Port: 80, NodePort: 30001, Endpoints: []netip.AddrPort{netip.MustParseAddrPort("10.244.2.9:8080")}})
+	out = append(out, affinityService())
 	return out
+}
+
+// affinityService has sessionAffinity ClientIP (timeoutSeconds 10800, the
+// default) and two endpoints.
+func affinityService() ServicePort {
+	return ServicePort{Namespace: "lab", Service: "sticky", PortName: "http", Protocol: "tcp", ClusterIP: netip.MustParseAddr("10.96.1.102"), Port: 80,
+		Endpoints: []netip.AddrPort{netip.MustParseAddrPort("10.244.1.5:8080"), netip.MustParseAddrPort("10.244.2.5:8080")}, AffinitySeconds: 10800}
+}
+
+// TestSessionAffinity: kube-proxy's affinity rules, as iptables-save and
+// nft list them (pkg/proxy/iptables writeServiceToEndpointRules and the
+// endpoint chains; pkg/proxy/nftables the affinity sets, the service
+// chain's lookups and the endpoint chain's update).
+func TestSessionAffinity(t *testing.T) {
+	p := affinityService()
+	nat := build(t, ModeIPTables, labConfig(), []ServicePort{p}).IPTables.Table(netfilter.FamilyIP, "nat")
+	svc := KubeSVCChain(p.Name(), "tcp")
+	sep1, sep2 := KubeSEPChain(p.Name(), "tcp", p.Endpoints[0]), KubeSEPChain(p.Name(), "tcp", p.Endpoints[1])
+	want := []string{
+		`-A ` + svc + ` ! -s 10.244.0.0/16 -d 10.96.1.102/32 -p tcp -m comment --comment "lab/sticky:http cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ`,
+		`-A ` + svc + ` -m comment --comment "lab/sticky:http -> 10.244.1.5:8080" -m recent --rcheck --seconds 10800 --reap --name ` + sep1 + ` --mask 255.255.255.255 --rsource -j ` + sep1,
+		`-A ` + svc + ` -m comment --comment "lab/sticky:http -> 10.244.2.5:8080" -m recent --rcheck --seconds 10800 --reap --name ` + sep2 + ` --mask 255.255.255.255 --rsource -j ` + sep2,
+		`-A ` + svc + ` -m comment --comment "lab/sticky:http -> 10.244.1.5:8080" -m statistic --mode random --probability 0.50000000000 -j ` + sep1,
+		`-A ` + svc + ` -m comment --comment "lab/sticky:http -> 10.244.2.5:8080" -j ` + sep2,
+	}
+	if got := ruleTexts(nat.Chain(svc)); !slices.Equal(got, want) {
+		t.Errorf("%s:\n%s\nwant\n%s", svc, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	wantSEP := `-A ` + sep1 + ` -p tcp -m comment --comment "lab/sticky:http" -m recent --set --name ` + sep1 + ` --mask 255.255.255.255 --rsource -m tcp -j DNAT --to-destination 10.244.1.5:8080`
+	if got := ruleTexts(nat.Chain(sep1)); len(got) != 2 || got[1] != wantSEP {
+		t.Errorf("%s: %q, want the DNAT rule %q", sep1, got, wantSEP)
+	}
+
+	kp := build(t, ModeNFTables, labConfig(), []ServicePort{p}).NFTables.Table(netfilter.FamilyIP, NFTTable)
+	set := NFTAffinitySet(&p, p.Endpoints[0])
+	if s := kp.Set(set); s == nil || s.Timeout != 3*time.Hour || !slices.Equal(s.Flags, []string{"dynamic", "timeout"}) || !slices.Equal(s.KeyType, []string{"ipv4_addr"}) {
+		t.Errorf("affinity set %s: %+v", set, s)
+	}
+	ep1 := NFTEndpointChain(&p, p.Endpoints[0])
+	if got := ruleTexts(kp.Chain(NFTServiceChain(&p))); len(got) != 4 || got[1] != "ip saddr @"+set+" goto "+ep1 || !strings.HasPrefix(got[3], "numgen random mod 2 vmap") {
+		t.Errorf("service chain: %q", got)
+	}
+	if got := ruleTexts(kp.Chain(ep1)); !slices.Equal(got, []string{"ip saddr 10.244.1.5 jump mark-for-masquerade", "update @" + set + " { ip saddr }", "meta l4proto tcp dnat to 10.244.1.5:8080"}) {
+		t.Errorf("endpoint chain: %q", got)
+	}
 }
 
 func labConfig() Config {
@@ -92,7 +139,8 @@ func TestProbabilities(t *testing.T) {
 		}
 		var picks []*netfilter.Rule
 		for _, r := range c.Rules {
-			if strings.HasPrefix(r.Target.Chain, KubeSEPPrefix) {
+			affinity := slices.ContainsFunc(r.Matches, func(m netfilter.Match) bool { return m.Kind == netfilter.MatchRecent })
+			if strings.HasPrefix(r.Target.Chain, KubeSEPPrefix) && !affinity {
 				picks = append(picks, r)
 			}
 		}
@@ -122,8 +170,8 @@ func TestProbabilities(t *testing.T) {
 		}
 		checked++
 	}
-	if checked != 11 {
-		t.Fatalf("checked %d KUBE-SVC chains, want 11", checked)
+	if checked != 12 {
+		t.Fatalf("checked %d KUBE-SVC chains, want 12", checked)
 	}
 	// 1/3 as iptables-save prints it back (lround(2^31/3)/2^31).
 	found := false
@@ -155,7 +203,7 @@ func TestProbabilities(t *testing.T) {
 		}
 		checked++
 	}
-	if checked != 11 {
+	if checked != 12 {
 		t.Fatalf("checked %d service chains, want 11", checked)
 	}
 }

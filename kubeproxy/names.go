@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"net/netip"
 	"strconv"
+	"strings"
 )
 
 // hashAndTruncate is kube-proxy's chain-name hash: the first n characters
@@ -96,6 +97,7 @@ const (
 	NFTServicePrefix  = "service-"
 	NFTExternalPrefix = "external-"
 	NFTEndpointPrefix = "endpoint-"
+	NFTAffinityPrefix = "affinity-"
 )
 
 // nftBaseMax is knftables.NameLengthMax (256) less the 16 characters
@@ -128,6 +130,13 @@ func NFTExternalChain(p *ServicePort) string { return NFTExternalPrefix + nftSer
 // the service port's readable name.
 func NFTEndpointChain(p *ServicePort, ep netip.AddrPort) string {
 	return NFTEndpointPrefix + nftBase(p.Namespace+"/"+p.Service+"/"+p.Protocol+"/"+p.PortName+"__"+ep.Addr().String()+"/"+strconv.Itoa(int(ep.Port())))
+}
+
+// NFTAffinitySet is the dynamic set in which nftables mode remembers the
+// clients pinned to endpoint ep (sessionAffinity ClientIP): the endpoint
+// chain's name with "affinity-" for "endpoint-".
+func NFTAffinitySet(p *ServicePort, ep netip.AddrPort) string {
+	return NFTAffinityPrefix + strings.TrimPrefix(NFTEndpointChain(p, ep), NFTEndpointPrefix)
 }
 
 // The CNI portmap plugin's chains (plugins/meta/portmap/portmap_iptables.go).

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/netx-project/netx/netfilter"
 )
@@ -197,12 +198,25 @@ func nftServicePort(b *netfilter.NFTBuilder, c Config, fam netfilter.Family, p *
 	if !hasEndpoints {
 		return
 	}
+	if p.AffinitySeconds > 0 {
+		for _, ep := range eps {
+			b.Set(fam, t, netfilter.Set{Name: NFTAffinitySet(p, ep), KeyType: []string{"ipv4_addr"}, Flags: []string{"dynamic", "timeout"},
+				// nft gives a dynamic set the size 65535 the kernel
+				// then lists.
+				Timeout: time.Duration(p.AffinitySeconds) * time.Second, Args: []string{"size 65535"}})
+		}
+	}
 
 	// Off-cluster sources reaching a cluster IP may bounce to another node.
 	b.Rule(fam, t, svcChain, "ip daddr "+clusterIP+" ip saddr != "+c.ClusterCIDR.Masked().String()+" jump "+NFTMarkMasq)
 	if external {
 		b.Rule(fam, t, extChain, "jump "+NFTMarkMasq)
 		b.Rule(fam, t, extChain, "goto "+svcChain)
+	}
+	if p.AffinitySeconds > 0 {
+		for i, ep := range eps {
+			b.Rule(fam, t, svcChain, "ip saddr @"+NFTAffinitySet(p, ep)+" goto "+epChains[i])
+		}
 	}
 	// One numgen pick over all endpoints replaces iptables' chain of
 	// probabilities.
@@ -213,6 +227,9 @@ func nftServicePort(b *netfilter.NFTBuilder, c Config, fam netfilter.Family, p *
 	b.Rule(fam, t, svcChain, fmt.Sprintf("numgen random mod %d vmap { %s }", len(eps), strings.Join(picks, " , ")))
 	for i, ep := range eps {
 		b.Rule(fam, t, epChains[i], "ip saddr "+ep.Addr().String()+" jump "+NFTMarkMasq)
+		if p.AffinitySeconds > 0 {
+			b.Rule(fam, t, epChains[i], "update @"+NFTAffinitySet(p, ep)+" { ip saddr }")
+		}
 		b.Rule(fam, t, epChains[i], "meta l4proto "+proto+" dnat to "+ep.String())
 	}
 }

@@ -20,6 +20,10 @@ type ServicePort struct {
 	// Endpoints are the ready endpoints; kube-proxy orders them by their
 	// "ip:port" text, and so does every writer here.
 	Endpoints []netip.AddrPort
+	// AffinitySeconds is sessionAffinity ClientIP's timeoutSeconds
+	// (sessionAffinityConfig; Kubernetes defaults it to 10800): a client
+	// goes to the endpoint it went to first for that long. 0: none.
+	AffinitySeconds uint32
 }
 
 // Name is kube-proxy's ServicePortName as both modes write it in

@@ -82,6 +82,8 @@ type LabService struct {
 	Type      string           `json:"type"`
 	ClusterIP netip.Addr       `json:"clusterIP"`
 	Ports     []LabServicePort `json:"ports"`
+	// AffinitySeconds is sessionAffinity ClientIP's timeout; 0: None.
+	AffinitySeconds int `json:"affinitySeconds,omitempty"`
 }
 
 // Key is namespace/name.

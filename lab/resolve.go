@@ -599,6 +599,22 @@ func (p *problems) services(lab *Lab) {
 		default:
 			p.add(path("services", i, "type"), "service %s type %q is not supported; use ClusterIP or NodePort", key, s.Type)
 		}
+		switch s.SessionAffinity {
+		case "", "None":
+			if s.SessionAffinityConfig != nil {
+				p.add(path("services", i, "sessionAffinityConfig"), "service %s sets sessionAffinityConfig without sessionAffinity: ClientIP; add it or remove the config", key)
+			}
+		case "ClientIP":
+			ls.AffinitySeconds = 10800
+			if c := s.SessionAffinityConfig; c != nil && c.ClientIP.TimeoutSeconds != 0 {
+				ls.AffinitySeconds = c.ClientIP.TimeoutSeconds
+				if c.ClientIP.TimeoutSeconds < 1 || c.ClientIP.TimeoutSeconds > 86400 {
+					p.add(path("services", i, "sessionAffinityConfig", "clientIP", "timeoutSeconds"), "service %s timeoutSeconds %d is not in 1-86400", key, c.ClientIP.TimeoutSeconds)
+				}
+			}
+		default:
+			p.add(path("services", i, "sessionAffinity"), "service %s sessionAffinity %q: use None or ClientIP", key, s.SessionAffinity)
+		}
 		if s.ClusterIP != "" {
 			ls.ClusterIP, _ = netip.ParseAddr(s.ClusterIP)
 		} else if ip, ok := alloc.take(); ok {

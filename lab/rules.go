@@ -74,7 +74,7 @@ func servicePorts(lab *Lab) []kubeproxy.ServicePort {
 	for _, s := range svcs {
 		for _, p := range s.Ports {
 			sp := kubeproxy.ServicePort{Namespace: s.Namespace, Service: s.Name, PortName: p.Name, Protocol: strings.ToLower(p.Protocol),
-				ClusterIP: s.ClusterIP, Port: uint16(p.Port), NodePort: uint16(p.NodePort)}
+				ClusterIP: s.ClusterIP, Port: uint16(p.Port), NodePort: uint16(p.NodePort), AffinitySeconds: uint32(s.AffinitySeconds)}
 			for _, e := range p.Endpoints {
 				sp.Endpoints = append(sp.Endpoints, e.IP)
 			}

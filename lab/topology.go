@@ -95,6 +95,18 @@ type Service struct {
 	ClusterIP string            `yaml:"clusterIP"`
 	Selector  map[string]string `yaml:"selector"`
 	Ports     []ServicePort     `yaml:"ports"`
+	// SessionAffinity is None (the default) or ClientIP: a client goes
+	// to the endpoint it went to first, for SessionAffinityConfig's
+	// clientIP.timeoutSeconds (default 10800), as on Kubernetes.
+	SessionAffinity       string                 `yaml:"sessionAffinity"`
+	SessionAffinityConfig *SessionAffinityConfig `yaml:"sessionAffinityConfig"`
+}
+
+// SessionAffinityConfig mirrors core/v1 SessionAffinityConfig.
+type SessionAffinityConfig struct {
+	ClientIP struct {
+		TimeoutSeconds int `yaml:"timeoutSeconds"`
+	} `yaml:"clientIP"`
 }
 
 // ServicePort mirrors core/v1 ServicePort; TargetPort is a number or a

@@ -359,8 +359,14 @@ func (b *NFTBuilder) Set(family Family, table string, s Set) {
 	if len(s.Flags) > 0 {
 		parts = append(parts, "flags "+strings.Join(s.Flags, ",")+" ;")
 	}
+	if s.Timeout > 0 {
+		parts = append(parts, "timeout "+FormatNFTDuration(s.Timeout)+" ;")
+	}
 	if s.Comment != "" {
 		parts = append(parts, "comment "+nftQuoted(s.Comment)+" ;")
+	}
+	for _, a := range s.Args {
+		parts = append(parts, a+" ;")
 	}
 	b.cmd("add %s %s %s %s { %s }", kind, family, table, s.Name, strings.Join(parts, " "))
 }

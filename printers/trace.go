@@ -64,6 +64,9 @@ func Trace(w io.Writer, r *trace.Result, o TraceOptions) {
 		}
 		fmt.Fprintf(w, "%s  [%s, hop %d; --endpoint IP follows another]\n", strings.Join(parts, " · "), r.Branches[0].Node, r.Branches[0].Hop)
 	}
+	if a := r.Affinity; a != nil {
+		fmt.Fprintf(w, "%s %s — %s\n", o.c(ansiBold, "affinity:"), o.c(ansiBold, a.State), a.Detail)
+	}
 	if r.Reply != nil {
 		fmt.Fprintf(w, "%s   %s — %s\n", o.c(ansiBold, "reply:"), o.c(verdictColor(r.Reply.Verdict.Kind)+ansiBold, r.Reply.Verdict.Kind), r.Reply.Verdict.Detail)
 		for _, h := range r.Reply.Hops {

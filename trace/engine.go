@@ -30,6 +30,7 @@ type walker struct {
 	branches []Branch
 	warnings []string
 	verdict  *Verdict
+	affinity *Affinity
 	final    Where
 	pkt      Packet // the packet at the end
 
@@ -119,6 +120,7 @@ func (k *walker) netfilter(at Where, hook nf.Hook, in, out string, nh netip.Addr
 	}
 	ctx := hookCtx{
 		hook: hook, in: in, out: out, bridged: bridged, physIn: physIn, physOut: physOut, ct: &k.ct, ipsets: at.NS.IPSets,
+		recent: at.NS.Recent, recentRead: at.NS.Recent != nil,
 		addrType: func(a netip.Addr) string { return addrType(at.NS, a) },
 		masqAddr: func() netip.Addr { return preferredSrc(at.NS, out, nh) },
 		redirAddr: func() netip.Addr {
@@ -205,18 +207,28 @@ func (k *walker) netfilter(at Where, hook nf.Hook, in, out string, nh netip.Addr
 			k.conns = append(k.conns, k.entry)
 		}
 	}
+	if a := affinityOf(o.sticky, o.pkt); a != nil && !k.reply && k.affinity == nil {
+		k.affinity = a
+		h.Evidence = append(h.Evidence, "session affinity: "+a.Detail)
+	}
 	if o.verdict == "DROP" || o.verdict == "REJECT" {
-		kind := Dropped
+		// The kind is the rule's verdict; the reason, what the rules say
+		// of it. A drop is a timeout to the client, a reject a refusal.
+		kind, detail := Dropped, "dropped by "+ruleRef(o.decider)
 		if o.verdict == "REJECT" {
-			kind = Rejected
+			kind, detail = Rejected, "rejected by "+ruleRef(o.decider)
 		}
-		detail := fmt.Sprintf("%s by %s", strings.ToLower(o.verdict)+"ped", ruleRef(o.decider))
-		if o.verdict == "REJECT" {
-			detail = "rejected by " + ruleRef(o.decider)
+		if o.reason != "" {
+			detail += ": " + o.reason
 		}
-		if noEndpointsRule(o) {
+		if o.noEndpoints {
 			kind = NoEndpoints
-			detail = "the service has no endpoints: kube-proxy rejects it (" + ruleRef(o.decider) + ")"
+			detail = o.reason + ": kube-proxy rejects it (" + ruleRef(o.decider) + ")"
+		}
+		if kind == Dropped {
+			detail += " — the client times out"
+		} else {
+			detail += " — the client sees the connection refused"
 		}
 		k.stop(at, kind, detail)
 		k.verdict.Rule = o.decider
@@ -233,24 +245,6 @@ func ruleRef(h *RuleHit) string {
 		return fmt.Sprintf("the policy of %s chain %s", h.Table, h.Chain)
 	}
 	return fmt.Sprintf("%s chain %s rule %d", h.Table, h.Chain, h.Num)
-}
-
-// noEndpointsRule recognises kube-proxy's rejection of a service without
-// endpoints: iptables' "has no endpoints" comment, nftables'
-// no-endpoint-services map into reject-chain.
-func noEndpointsRule(o nfOutcome) bool {
-	if o.decider == nil {
-		return false
-	}
-	if strings.Contains(o.decider.Text, "has no endpoints") || o.decider.Chain == "reject-chain" {
-		return true
-	}
-	for _, h := range o.hits {
-		if strings.Contains(h.Text, "no-endpoint-services") || strings.Contains(h.Text, "no-endpoint-nodeports") {
-			return true
-		}
-	}
-	return false
 }
 
 // addrType is the kernel's address type of a, seen from a namespace.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	nf "github.com/netx-project/netx/netfilter"
 )
@@ -77,6 +78,35 @@ type hookCtx struct {
 	fetch func(t *nf.Table, set string) ([]nf.Element, error)
 	// ipsets are the namespace's ipsets (-m set), nil when not read.
 	ipsets []nf.IPSet
+	// recent are the namespace's xt_recent lists (-m recent); recentRead
+	// says they were read (a snapshot may predate them).
+	recent     []nf.RecentTable
+	recentRead bool
+	// sticky collects, for the rule being matched, what it found in or
+	// will write to the node's dynamic state (session affinity).
+	sticky *[]stickyNote
+}
+
+// stickyNote is one meeting of the packet with state the node keeps per
+// client (xt_recent lists, nftables dynamic sets): kube-proxy's session
+// affinity, which pins a client to the endpoint it was sent to first.
+type stickyNote struct {
+	store  string // "recent list KUBE-SEP-…", "set affinity-…"
+	client netip.Addr
+	// kind: pinned (the client is in the store: the rule holds), miss
+	// (checked, not there), record (the rule writes the client into the
+	// store), unread (checked, but the state was not read).
+	kind    string
+	left    time.Duration // pinned: how long the entry holds on
+	timeout time.Duration // how long an entry holds (the service's timeoutSeconds)
+	rule    RuleHit
+}
+
+// note records a sticky meeting for the rule being matched.
+func (ctx hookCtx) note(n stickyNote) {
+	if ctx.sticky != nil {
+		*ctx.sticky = append(*ctx.sticky, n)
+	}
 }
 
 // ipset finds an ipset by name.
@@ -100,8 +130,12 @@ type nfOutcome struct {
 	nat     []NATStep
 	unknown []string
 	ct      conn
-	// decider is the rule that ended the hook with DROP/REJECT.
-	decider *RuleHit
+	// decider is the rule that ended the hook with DROP/REJECT, and
+	// reason why, when the rules say it (kube-proxy's comments and maps).
+	decider     *RuleHit
+	reason      string
+	noEndpoints bool // the reject is kube-proxy's for a service without endpoints
+	sticky      []stickyNote
 }
 
 // chainRef is a base chain with where it comes from.
@@ -203,6 +237,7 @@ func (r *run) clone() *run {
 	c.o.hits = slices.Clone(r.o.hits)
 	c.o.nat = slices.Clone(r.o.nat)
 	c.o.unknown = slices.Clone(r.o.unknown)
+	c.o.sticky = slices.Clone(r.o.sticky)
 	return c
 }
 
@@ -246,7 +281,20 @@ func runChain(ref chainRef, ctx hookCtx, start nfOutcome) []nfOutcome {
 			rule := f.chain.Rules[f.i]
 			f.i++
 			ctx.ct = &r.o.ct
+			var notes []stickyNote
+			ctx.sticky = &notes
 			p, unknown := matchRule(rule, ctx, &r.o.pkt, ref.table)
+			// A check that missed holds on every path on; a pin or a
+			// record, only on the path that takes the rule.
+			var taken []stickyNote
+			for _, n := range notes {
+				n.rule = RuleHit{Source: ref.source, Table: tableName, Chain: f.chain.Name, Num: rule.Num, Handle: rule.Handle, Text: rule.Text}
+				if n.kind == "miss" || n.kind == "unread" {
+					r.o.sticky = append(r.o.sticky, n)
+				} else {
+					taken = append(taken, n)
+				}
+			}
 			if unknown != "" {
 				r.o.unknown = append(r.o.unknown, fmt.Sprintf("%s %s rule %d: %s", tableName, f.chain.Name, rule.Num, unknown))
 				hit(r, f, rule, "not decided: "+unknown+"; taken as no match")
@@ -263,15 +311,21 @@ func runChain(ref chainRef, ctx hookCtx, start nfOutcome) []nfOutcome {
 				r.o.prob *= p
 				note = fmt.Sprintf("random match taken (probability %.4g)", p)
 			}
-			h := hit(r, f, rule, note)
+			r.o.sticky = append(r.o.sticky, taken...)
+			if note == "" && len(taken) > 0 {
+				note = taken[0].describe()
+			}
+			hit(r, f, rule, note)
 			for _, st := range rule.Statements {
-				statement(r, st, ctx, tableName, f.chain.Name, rule.Num)
+				statement(r, st, ctx, ref.table, tableName, f.chain.Name, rule.Num)
 			}
 			t := rule.Target
+			var viaMap *nf.Element // the map element whose verdict t is
+			mapName := ""
 			for {
 				switch t.Kind {
-				case nf.TargetNone, nf.TargetLog, nf.TargetCT, nf.TargetMark, nf.TargetConnMark, nf.TargetNotrack, nf.TargetUnknown:
-					statement(r, t, ctx, tableName, f.chain.Name, rule.Num)
+				case nf.TargetNone, nf.TargetLog, nf.TargetCT, nf.TargetMark, nf.TargetConnMark, nf.TargetNotrack, nf.TargetUnknown, nf.TargetSetUpdate:
+					statement(r, t, ctx, ref.table, tableName, f.chain.Name, rule.Num)
 					continue walk
 				case nf.TargetAccept:
 					r.o.verdict = "ACCEPT"
@@ -279,7 +333,9 @@ func runChain(ref chainRef, ctx hookCtx, start nfOutcome) []nfOutcome {
 					break walk
 				case nf.TargetDrop, nf.TargetReject:
 					r.o.verdict = string(t.Kind)
-					r.o.decider = &h
+					d := r.o.hits[len(r.o.hits)-1]
+					r.o.decider = &d
+					r.o.reason, r.o.noEndpoints = verdictReason(ref.table, f.chain, rule, t.Kind, mapName, viaMap)
 					done = append(done, r.o)
 					break walk
 				case nf.TargetReturn:
@@ -336,7 +392,11 @@ func runChain(ref chainRef, ctx hookCtx, start nfOutcome) []nfOutcome {
 						r.o.hits[len(r.o.hits)-1].Note = fmt.Sprintf("map element %s (probability %.4g)", strings.Join(els[0].Key, " . "), probs[0])
 					} else {
 						r.o.hits[len(r.o.hits)-1].Note = "map element " + strings.Join(els[0].Key, " . ")
+						if els[0].Comment != "" {
+							r.o.hits[len(r.o.hits)-1].Note += " (" + els[0].Comment + ")"
+						}
 					}
+					viaMap, mapName = &els[0], t.Lookup.Set
 					t = *els[0].Verdict
 					continue
 				default:
@@ -382,13 +442,14 @@ func policy(r *run, ref chainRef, tableName string) {
 		r.o.hits = append(r.o.hits, h)
 		r.o.verdict = "DROP"
 		r.o.decider = &h
+		r.o.reason = "the chain's policy is drop"
 		return
 	}
 	r.o.verdict = "ACCEPT"
 }
 
 // statement carries out a non-terminal action.
-func statement(r *run, t nf.Target, ctx hookCtx, table, chain string, num int) {
+func statement(r *run, t nf.Target, ctx hookCtx, tb *nf.Table, table, chain string, num int) {
 	switch t.Kind {
 	case nf.TargetMark:
 		r.o.pkt.Mark = (r.o.pkt.Mark &^ t.Mask) ^ t.SetMark
@@ -398,6 +459,23 @@ func statement(r *run, t nf.Target, ctx hookCtx, table, chain string, num int) {
 		if slices.Contains(t.Args, "--notrack") {
 			r.o.ct.untracked = true
 		}
+	case nf.TargetSetUpdate:
+		// update @set { ip saddr }: the key is written into the set
+		// (a dynamic one), and the walk goes on.
+		if t.Name == "delete" || t.Lookup == nil || len(t.Lookup.Keys) != 1 || t.Lookup.Keys[0].Field != nf.FieldSAddr {
+			return
+		}
+		n := stickyNote{store: "set " + t.Lookup.Set, client: r.o.pkt.Src, kind: "record"}
+		if s := tb.Set(t.Lookup.Set); s != nil {
+			n.timeout = s.Timeout
+		}
+		if len(r.o.hits) > 0 {
+			n.rule = r.o.hits[len(r.o.hits)-1]
+			if r.o.hits[len(r.o.hits)-1].Note == "" {
+				r.o.hits[len(r.o.hits)-1].Note = n.describe()
+			}
+		}
+		r.o.sticky = append(r.o.sticky, n)
 	case nf.TargetUnknown:
 		r.o.unknown = append(r.o.unknown, fmt.Sprintf("%s %s rule %d: target %s not modelled; taken as continue", table, chain, num, t.Name))
 	case nf.TargetDNAT, nf.TargetSNAT, nf.TargetMasquerade, nf.TargetRedirect:
@@ -593,6 +671,8 @@ func matchOne(m *nf.Match, ctx hookCtx, pkt *Packet, table *nf.Table) (float64, 
 		return b2f(hit), ""
 	case nf.MatchMACSource:
 		return 0, "mac-source " + m.Value
+	case nf.MatchRecent:
+		return recentMatch(m.Recent, ctx, *pkt)
 	}
 	desc := string(m.Kind)
 	if m.Module != "" {
@@ -795,10 +875,17 @@ func lookupMatch(m *nf.Match, table *nf.Table, ctx hookCtx, pkt Packet) (float64
 		}
 		vals[i] = v
 	}
-	for _, e := range els {
+	dyn := dynamicSet(l, table)
+	for i, e := range els {
 		if elementHas(l.Keys, e, vals) {
+			if dyn != nil {
+				ctx.note(stickyNote{store: "set " + dyn.Name, client: pkt.Src, kind: "pinned", left: els[i].Expires, timeout: dyn.Timeout})
+			}
 			return b2f(!m.Negate), ""
 		}
+	}
+	if dyn != nil {
+		ctx.note(stickyNote{store: "set " + dyn.Name, client: pkt.Src, kind: "miss", timeout: dyn.Timeout})
 	}
 	return b2f(m.Negate), ""
 }

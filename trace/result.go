@@ -37,6 +37,9 @@ type Result struct {
 	Verdict  Verdict    `json:"verdict"`
 	Hops     []Hop      `json:"hops"`
 	Branches []Branch   `json:"branches,omitempty"`
+	// Affinity is the session affinity the path met: the client pinned to
+	// an endpoint, or the rule that pins a first connection.
+	Affinity *Affinity `json:"affinity,omitempty"`
 	// Reply is the reply's way back, for a delivered connection.
 	Reply    *Reply   `json:"reply,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`

@@ -117,6 +117,7 @@ func (w *World) run(req Request) (*Result, source, error) {
 		k.verdict = &Verdict{Kind: Unknown, Detail: "the walk ended without a verdict"}
 	}
 	res.Verdict, res.Hops, res.Branches, res.Warnings = *k.verdict, k.hops, k.branches, dedupe(k.warnings)
+	res.Affinity = k.affinity
 	if err := checkEndpoint(req.Endpoint, res); err != nil {
 		return nil, source{}, err
 	}
