@@ -26,6 +26,24 @@ func udpSeeds(top *lab.Topology) {
 		Ports: []lab.ServicePort{{Name: "dns", Port: 53, Protocol: "UDP", TargetPort: "8080", NodePort: 30053}}})
 }
 
+// udpCases are the UDP scenarios of a lab changed by udpSeeds; cross is
+// the hop kind that takes a packet to the other node (wire, or encap on
+// an overlay).
+func udpCases(cross string) []labCase {
+	return []labCase{
+		{name: "clusterip-same-node", src: "pod-a", dst: "svc/svc-b-udp", endpoint: "b-1", proto: "udp", verdict: Delivered, at: "pod default/b-1",
+			hops: []string{"send", "route", "veth:eth0", "bridge:cni0", "netfilter", "route:cni0", "bridge:cni0", "deliver"}, reply: Delivered, branches: 2, outcome: "answered"},
+		{name: "clusterip-cross-node", src: "pod-a", dst: "svc/svc-b-udp", endpoint: "b-2", proto: "udp", verdict: Delivered, at: "pod default/b-2",
+			hops: []string{"send", "veth:eth0", "netfilter", cross, "bridge:cni0", "deliver"}, reply: Delivered, branches: 2, outcome: "answered"},
+		{name: "pod-cross-node", src: "pod-a", dst: "b-2:8080", proto: "udp", verdict: Delivered, at: "pod default/b-2",
+			hops: []string{"send", "veth", cross, "bridge:cni0", "deliver"}, reply: Delivered, outcome: "answered"},
+		{name: "nodeport-from-internet", src: "internet", dst: "node/node1:30053", endpoint: "b-2", proto: "udp", verdict: Delivered, at: "pod default/b-2",
+			hops: []string{"arrive", "netfilter", cross, "deliver"}, reply: Delivered, branches: 2, outcome: "answered"},
+		{name: "refused", src: "pod-a", dst: "b-1:9999", proto: "udp", verdict: Refused, at: "pod default/b-1", detail: "ICMP port unreachable", outcome: "refused"},
+		{name: "no-endpoints", src: "pod-a", dst: "svc/svc-none", proto: "udp", verdict: NoEndpoints, at: "node node1", outcome: "refused"},
+	}
+}
+
 // TestRootTraceUDP traces UDP on the seeds lab whose b pods answer UDP:
 // through the service (DNAT, un-DNAT of the answer), to a pod, from the
 // Internet through a NodePort (DNAT and masquerade), to a port where
@@ -44,18 +62,7 @@ func TestRootTraceUDP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []labCase{
-		{name: "clusterip-same-node", src: "pod-a", dst: "svc/svc-b-udp", endpoint: "b-1", proto: "udp", verdict: Delivered, at: "pod default/b-1",
-			hops: []string{"send", "route", "veth:eth0", "bridge:cni0", "netfilter", "route:cni0", "bridge:cni0", "deliver"}, reply: Delivered, branches: 2, outcome: "answered"},
-		{name: "clusterip-cross-node", src: "pod-a", dst: "svc/svc-b-udp", endpoint: "b-2", proto: "udp", verdict: Delivered, at: "pod default/b-2",
-			hops: []string{"send", "veth:eth0", "netfilter", "wire", "bridge:cni0", "deliver"}, reply: Delivered, branches: 2, outcome: "answered"},
-		{name: "pod-cross-node", src: "pod-a", dst: "b-2:8080", proto: "udp", verdict: Delivered, at: "pod default/b-2",
-			hops: []string{"send", "veth", "wire", "bridge:cni0", "deliver"}, reply: Delivered, outcome: "answered"},
-		{name: "nodeport-from-internet", src: "internet", dst: "node/node1:30053", endpoint: "b-2", proto: "udp", verdict: Delivered, at: "pod default/b-2",
-			hops: []string{"arrive", "netfilter", "wire", "deliver"}, reply: Delivered, branches: 2, outcome: "answered"},
-		{name: "refused", src: "pod-a", dst: "b-1:9999", proto: "udp", verdict: Refused, at: "pod default/b-1", detail: "ICMP port unreachable", outcome: "refused"},
-		{name: "no-endpoints", src: "pod-a", dst: "svc/svc-none", proto: "udp", verdict: NoEndpoints, at: "node node1", outcome: "refused"},
-	} {
+	for _, c := range udpCases("wire") {
 		t.Run(c.name, func(t *testing.T) { runLabCase(t, w, plan, c) })
 	}
 	if after := labDumps(t, plan); after != before {
@@ -134,5 +141,25 @@ func TestRootTraceUDP(t *testing.T) {
 	mute.SetReadDeadline(time.Now().Add(3 * time.Second))
 	if n, _, err := mute.ReadFrom(buf); err != nil || !strings.HasPrefix(string(buf[:n]), "netx trace probe") {
 		t.Errorf("the silent program got %q, %v: want the probe", buf[:n], err)
+	}
+}
+
+// TestRootTraceUDPVXLANNFTables traces the UDP scenarios on the lab whose
+// nodes are joined by VXLAN and whose services are kube-proxy's nftables
+// layout.
+func TestRootTraceUDPVXLANNFTables(t *testing.T) {
+	testenv.RequireRoot(t)
+	plan := upLab(t, "vxlan-nftables.yaml", udpSeeds)
+	before := labDumps(t, plan)
+	w, err := LoadLab(plan.Name, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range udpCases("encap") {
+		t.Run(c.name, func(t *testing.T) { runLabCase(t, w, plan, c) })
+	}
+	if after := labDumps(t, plan); after != before {
+		a, b := testenv.DiffLines(before, after)
+		t.Fatalf("trace changed state:\nonly before: %v\nonly after: %v", a, b)
 	}
 }
