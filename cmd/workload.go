@@ -99,19 +99,22 @@ type ServeOptions struct {
 	streams  genericiooptions.IOStreams
 	workload workloadFlags
 	Listen   string
+	// UDP also answers datagrams on the same address.
+	UDP bool
 }
 
 func newDatapathServeCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	o := &ServeOptions{streams: streams}
 	c := &cobra.Command{
-		Use:    "serve --listen [IP]:PORT",
-		Short:  "Answer TCP/HTTP with who answered (the lab's web server)",
+		Use:    "serve --listen [IP]:PORT [--udp]",
+		Short:  "Answer TCP/HTTP (and UDP with --udp) with who answered (the lab's web server)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE:   runE(o),
 	}
 	o.workload.add(c.Flags())
 	c.Flags().StringVar(&o.Listen, "listen", ":8080", "address to listen on")
+	c.Flags().BoolVar(&o.UDP, "udp", false, "also answer each UDP datagram on the same address with one datagram saying who answered")
 	return c
 }
 
@@ -126,7 +129,11 @@ func (o *ServeOptions) Validate() error { return nil }
 func (o *ServeOptions) Run(ctx context.Context) error {
 	ctx, stop := signalContext(ctx)
 	defer stop()
-	return lab.RunServe(ctx, o.Listen, lab.IdentityFromEnv(), startedOn(o.streams, "serving", o.Listen))
+	listen := o.Listen
+	if o.UDP {
+		listen += " (tcp and udp)"
+	}
+	return lab.RunServe(ctx, o.Listen, o.UDP, lab.IdentityFromEnv(), startedOn(o.streams, "serving", listen))
 }
 
 // ForwardOptions is `datapath forward`, the lab's TCP relay.
@@ -178,18 +185,21 @@ type GetOptions struct {
 	Address string
 	Count   int
 	Timeout time.Duration
+	// UDP sends a datagram and waits for the one that answers it.
+	UDP bool
 }
 
 func newDatapathGetCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	o := &GetOptions{streams: streams}
 	c := &cobra.Command{
-		Use:   "get IP:PORT",
-		Short: "Connect to IP:PORT, send an HTTP GET and print the reply (a client for the lab)",
+		Use:   "get [--udp] IP:PORT",
+		Short: "Connect to IP:PORT, send an HTTP GET (or, with --udp, a datagram) and print the reply (a client for the lab)",
 		Args:  cobra.ExactArgs(1),
 		RunE:  runE(o),
 	}
-	c.Flags().IntVarP(&o.Count, "count", "n", 1, "number of requests, each on a new connection")
-	c.Flags().DurationVar(&o.Timeout, "timeout", 3*time.Second, "connect and read timeout")
+	c.Flags().IntVarP(&o.Count, "count", "n", 1, "number of requests, each on a new connection (with --udp, a new socket)")
+	c.Flags().DurationVar(&o.Timeout, "timeout", 3*time.Second, "connect and read timeout (with --udp, how long to wait for the answer)")
+	c.Flags().BoolVar(&o.UDP, "udp", false, "send one UDP datagram and print the datagram that answers it; an ICMP port unreachable is \"connection refused\"")
 	return c
 }
 
@@ -199,15 +209,28 @@ func (o *GetOptions) Complete(_ *cobra.Command, args []string) error {
 	return nil
 }
 
-// Validate leaves the address to the dialer, whose error names it.
-func (o *GetOptions) Validate() error { return nil }
+// Validate checks the counts; the address is left to the dialer, whose
+// error names it.
+func (o *GetOptions) Validate() error {
+	if o.Count < 1 {
+		return fmt.Errorf("--count %d: send at least one request", o.Count)
+	}
+	if o.Timeout <= 0 {
+		return fmt.Errorf("--timeout %s: give a positive duration, e.g. 3s", o.Timeout)
+	}
+	return nil
+}
 
 // Run sends the requests, printing each reply as it comes and each
 // failure as it happens; it fails if any did.
 func (o *GetOptions) Run(ctx context.Context) error {
 	failed := 0
 	for i := 0; i < o.Count; i++ {
-		body, err := lab.Get(ctx, o.Address, o.Timeout)
+		get := lab.Get
+		if o.UDP {
+			get = lab.GetUDP
+		}
+		body, err := get(ctx, o.Address, o.Timeout)
 		if err != nil {
 			fmt.Fprintf(o.streams.ErrOut, "get %s: %v\n", o.Address, err)
 			failed++

@@ -110,10 +110,11 @@ func getFrom(t *testing.T, netns, addr string) string {
 }
 
 // serveIn starts netx's server inside a namespace (e.g. an external
-// client's) and stops it, by its PID, when the test ends.
-func serveIn(t *testing.T, netns, listen string) *exec.Cmd {
+// client's), with any further flags (--udp), and stops it, by its PID,
+// when the test ends.
+func serveIn(t *testing.T, netns, listen string, flags ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(buildNetx(t), "datapath", "serve", "--listen", listen)
+	cmd := exec.Command(buildNetx(t), append([]string{"datapath", "serve", "--listen", listen}, flags...)...)
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)

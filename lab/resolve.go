@@ -479,9 +479,21 @@ func (p *problems) containers(lab *Lab, i int, lp *LabPod, hostPorts map[string]
 			kinds++
 			lc.Argv = []string{"datapath", "serve", "--listen", ":" + strconv.Itoa(c.Serve)}
 			lc.Builtin = true
-			if !slices.ContainsFunc(ports, func(cp ContainerPort) bool { return cp.ContainerPort == c.Serve }) {
-				ports = append(ports, ContainerPort{ContainerPort: c.Serve})
+			protos := []string{"TCP"}
+			if c.ServeUDP {
+				lc.Argv = append(lc.Argv, "--udp")
+				protos = append(protos, "UDP")
 			}
+			for _, proto := range protos {
+				if !slices.ContainsFunc(ports, func(cp ContainerPort) bool {
+					pp, _ := normProto(cp.Protocol)
+					return cp.ContainerPort == c.Serve && pp == proto
+				}) {
+					ports = append(ports, ContainerPort{ContainerPort: c.Serve, Protocol: proto})
+				}
+			}
+		} else if c.ServeUDP {
+			p.add(at("serveUDP"), "pod %s container %s sets serveUDP but serves no port; add serve: PORT (it then answers TCP and UDP there) or remove serveUDP", key, c.Name)
 		}
 		if c.Forward != nil {
 			kinds++

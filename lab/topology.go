@@ -66,6 +66,9 @@ type Container struct {
 	Name string `yaml:"name"`
 	// Serve runs netx's built-in TCP/HTTP server on this port.
 	Serve int `yaml:"serve"`
+	// ServeUDP makes that server answer UDP datagrams on the same port
+	// too (netx datapath serve --udp), for UDP services.
+	ServeUDP bool `yaml:"serveUDP"`
 	// Forward runs netx's built-in TCP forwarder.
 	Forward *Forward `yaml:"forward"`
 	// Command runs any program; "netx" as the first word means this binary.

@@ -142,6 +142,42 @@ services:
 	}
 }
 
+// TestTopologyServeUDP: serveUDP runs the built-in server with --udp and
+// declares its port for UDP too, so a UDP service finds its endpoints.
+func TestTopologyServeUDP(t *testing.T) {
+	top, err := Parse("t.yaml", []byte(`
+nodes: [{name: a}]
+pods:
+  - {name: dns, node: a, labels: {app: dns}, containers: [{name: c, serve: 5353, serveUDP: true}]}
+  - {name: web, node: a, labels: {app: dns}, containers: [{name: c, serve: 5353}]}
+services:
+  - {name: s, selector: {app: dns}, ports: [{name: dns, port: 53, protocol: UDP, targetPort: "5353"}, {name: web, port: 80, targetPort: "5353"}]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab, err := top.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dns, web := lab.Pods[0].Containers[0], lab.Pods[1].Containers[0]
+	if got := strings.Join(dns.Argv, " "); got != "datapath serve --listen :5353 --udp" {
+		t.Errorf("serveUDP argv %q", got)
+	}
+	if got := strings.Join(web.Argv, " "); got != "datapath serve --listen :5353" {
+		t.Errorf("serve argv %q", got)
+	}
+	if len(dns.Ports) != 2 || dns.Ports[0] != (ContainerPort{ContainerPort: 5353, Protocol: "TCP"}) || dns.Ports[1] != (ContainerPort{ContainerPort: 5353, Protocol: "UDP"}) {
+		t.Errorf("serveUDP ports %+v, want 5353/TCP and 5353/UDP", dns.Ports)
+	}
+	if len(web.Ports) != 1 || web.Ports[0].Protocol != "TCP" {
+		t.Errorf("serve ports %+v, want 5353/TCP", web.Ports)
+	}
+	if p := lab.Services[0].Ports[0]; p.Protocol != "UDP" || len(p.Endpoints) != 2 {
+		t.Errorf("UDP service port %+v", p)
+	}
+}
+
 // TestBadTopologies: each bad input is refused with file:line and a fix.
 func TestBadTopologies(t *testing.T) {
 	base := `name: bad
@@ -200,6 +236,7 @@ pods:
 		{"bad protocol", strings.Replace(base, "        serve: 8080\n", "        serve: 8080\n        ports: [{containerPort: 8080, protocol: ICMP}]\n", 1), []string{"protocol \"ICMP\" is not TCP, UDP or SCTP"}},
 		{"duplicate container names", base + "      - name: c\n        serve: 9090\n", []string{"two containers named \"c\""}},
 		{"hostNetwork hostPort differs", base + "  - name: h\n    node: node1\n    hostNetwork: true\n    containers: [{name: c, serve: 80, ports: [{containerPort: 80, hostPort: 81}]}]\n", []string{"hostPort must equal containerPort 80"}},
+		{"serveUDP without serve", base + "  - name: u\n    node: node1\n    containers: [{name: c, serveUDP: true, command: [sleep, infinity]}]\n", []string{"bad.yaml:14:", "sets serveUDP but serves no port", "add serve: PORT"}},
 		{"not yaml", "nodes: [", []string{"bad.yaml:"}},
 	}
 	for _, tc := range cases {

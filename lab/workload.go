@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -59,27 +61,71 @@ func IdentityFromEnv() Identity {
 // RunServe answers every TCP connection on addr with one line saying which
 // pod, container and node answered and from which address the client came
 // (so NAT is visible). An HTTP request gets the line as an HTTP response.
-// It returns when ctx ends or the listener fails.
-func RunServe(ctx context.Context, addr string, id Identity, ready func(error)) error {
-	ln, err := net.Listen("tcp", addr)
+// With udp, every UDP datagram to the same address (and port) gets one
+// datagram back carrying the same line. ready is told once every listener
+// is up, or why one could not start. It returns when ctx ends or a
+// listener fails.
+func RunServe(ctx context.Context, addr string, udp bool, id Identity, ready func(error)) error {
+	ln, pc, err := listenServe(addr, udp)
 	ready(err)
 	if err != nil {
 		return err
 	}
+	return serve(ctx, addr, ln, pc, id)
+}
+
+// listenServe opens a server's listeners: TCP on addr and, with udp, UDP
+// on the same address and port (also when addr asks for any port, 0).
+func listenServe(addr string, udp bool) (net.Listener, *net.UDPConn, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil || !udp {
+		return ln, nil, err
+	}
+	pc, err := listenUDP(addr, ln.Addr().(*net.TCPAddr).Port)
+	if err != nil {
+		ln.Close()
+		return nil, nil, err
+	}
+	return ln, pc, nil
+}
+
+// serve answers on ln and pc (when not nil) until ctx ends or one fails.
+func serve(ctx context.Context, addr string, ln net.Listener, pc *net.UDPConn, id Identity) error {
+	// Either listener failing ends both, and the server with its error.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	go func() { <-ctx.Done(); ln.Close() }()
 	host, _ := os.Hostname()
+	udpDone := make(chan error, 1)
+	if pc != nil {
+		go func() { <-ctx.Done(); pc.Close() }()
+		go func() {
+			err := serveUDP(pc, host, id)
+			if ctx.Err() != nil {
+				err = nil // closed on purpose
+			}
+			udpDone <- err
+			cancel()
+		}()
+	} else {
+		udpDone <- nil
+	}
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+			var tcpErr error
+			if ctx.Err() == nil {
+				tcpErr = fmt.Errorf("accept on %s: %w", addr, err)
 			}
-			return fmt.Errorf("accept on %s: %w", addr, err)
+			cancel()
+			if uerr := <-udpDone; uerr != nil {
+				return uerr
+			}
+			return tcpErr
 		}
 		go func() {
 			defer c.Close()
-			line := fmt.Sprintf("hostname=%s pod=%s container=%s node=%s server=%s client=%s\n",
-				host, id.Pod, id.Container, id.Node, c.LocalAddr(), c.RemoteAddr())
+			line := identityLine(host, id, c.LocalAddr().String(), c.RemoteAddr().String())
 			c.SetReadDeadline(time.Now().Add(2 * time.Second))
 			br := bufio.NewReader(c)
 			first, _ := br.ReadString('\n')
@@ -95,6 +141,65 @@ func RunServe(ctx context.Context, addr string, id Identity, ready func(error)) 
 			}
 			io.WriteString(c, line)
 		}()
+	}
+}
+
+// identityLine is what a built-in server answers: who it is, the address
+// it was reached at and the address the client came from.
+func identityLine(host string, id Identity, server, client string) string {
+	return fmt.Sprintf("hostname=%s pod=%s container=%s node=%s server=%s client=%s\n",
+		host, id.Pod, id.Container, id.Node, server, client)
+}
+
+// listenUDP opens the UDP side of a server on addr's host and port.
+func listenUDP(addr string, port int) (*net.UDPConn, error) {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := net.ListenPacket("udp", net.JoinHostPort(h, strconv.Itoa(port)))
+	if err != nil {
+		return nil, err
+	}
+	c := pc.(*net.UDPConn)
+	if err := recvDst(c); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("udp %s: %w", addr, err)
+	}
+	return c, nil
+}
+
+// serveUDP answers each datagram on c with one datagram: the identity
+// line, naming the address the client sent to (the server) and the one it
+// came from. The answer leaves from the address the datagram was sent
+// to, as the client's conntrack entry (and a connected client socket)
+// expects, also when the socket listens on every address (a node's, say).
+// It returns when c fails or is closed.
+func serveUDP(c *net.UDPConn, host string, id Identity) error {
+	port := c.LocalAddr().(*net.UDPAddr).Port
+	buf := make([]byte, 64<<10)
+	oob := make([]byte, 512)
+	for {
+		_, oobn, _, from, err := c.ReadMsgUDPAddrPort(buf, oob)
+		if err != nil {
+			// An unconnected socket is told of no ICMP errors: a failed
+			// read is the socket's, not one client's.
+			return fmt.Errorf("udp on %s: %w", c.LocalAddr(), err)
+		}
+		server := c.LocalAddr().String()
+		dst, ok := datagramDst(oob[:oobn])
+		if ok {
+			server = netip.AddrPortFrom(dst.Unmap(), uint16(port)).String()
+		}
+		client := netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		line := identityLine(host, id, server, client.String())
+		var src []byte
+		if ok {
+			src = answerFrom(dst)
+		}
+		// An answer that cannot be sent (the client is gone) is the
+		// client's loss; the server goes on.
+		c.WriteMsgUDPAddrPort([]byte(line), src, from)
 	}
 }
 
@@ -169,4 +274,49 @@ func Get(ctx context.Context, addr string, timeout time.Duration) (string, error
 		return "", errors.New("connection closed without a reply")
 	}
 	return string(b), nil
+}
+
+// GetUDP sends one datagram to addr (host:port) from a socket of its own,
+// connected to addr, and returns the datagram that answers it. A socket
+// connected this way is told of an ICMP port unreachable: nothing listens
+// there, and the error says "connection refused"; no answer within timeout
+// is an error saying it timed out.
+func GetUDP(ctx context.Context, addr string, timeout time.Duration) (string, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "udp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	deadline := time.Now().Add(timeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	c.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+	defer stop()
+	if _, err := c.Write([]byte("netx datapath get\n")); err != nil {
+		return "", udpError(addr, timeout, err)
+	}
+	buf := make([]byte, 64<<10)
+	n, err := c.Read(buf)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", udpError(addr, timeout, err)
+	}
+	return string(buf[:n]), nil
+}
+
+// udpError says what a UDP exchange's failure means for the lab: nothing
+// listens (the ICMP port unreachable), or no answer came.
+func udpError(addr string, timeout time.Duration, err error) error {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("udp %s: %w (an ICMP port unreachable came back: nothing listens there)", addr, syscall.ECONNREFUSED)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("udp %s: no answer within %s: timed out", addr, timeout)
+	}
+	return fmt.Errorf("udp %s: %w", addr, err)
 }

@@ -31,17 +31,21 @@ type labCase struct {
 	reply    string   // the reply's verdict, when delivered
 	detail   string   // a substring of the verdict detail
 	branches int
+	outcome  string // what the live probe's sender must see, when set
 }
 
-// upLab builds a topology from testdata under a unique name, plus a
-// service without endpoints (a topology cannot say that: its selectors
-// must match, so it is added to the resolved lab, as kube-proxy would see
-// a service whose pods are gone).
-func upLab(t *testing.T, file string) *lab.Lab {
+// upLab builds a built-in topology (changed by edit, when given) under a
+// unique name, plus a service without endpoints (a topology cannot say
+// that: its selectors must match, so it is added to the resolved lab, as
+// kube-proxy would see a service whose pods are gone).
+func upLab(t *testing.T, file string, edit ...func(*lab.Topology)) *lab.Lab {
 	t.Helper()
 	top, err := topologies.Builtin(file)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, e := range edit {
+		e(top)
 	}
 	b := make([]byte, 3)
 	rand.Read(b)
@@ -51,7 +55,7 @@ func upLab(t *testing.T, file string) *lab.Lab {
 		t.Fatal(err)
 	}
 	plan.Services = append(plan.Services, &lab.LabService{Name: "svc-none", Namespace: "default", Type: "ClusterIP",
-		ClusterIP: netip.MustParseAddr("10.96.0.99"), Ports: []lab.LabServicePort{{Name: "http", Port: 80, Protocol: "TCP", TargetPort: "8080"}}})
+		ClusterIP: netip.MustParseAddr("10.96.0.99"), Ports: []lab.LabServicePort{{Name: "http", Port: 80, Protocol: "TCP", TargetPort: "8080"}, {Name: "dns", Port: 53, Protocol: "UDP", TargetPort: "8080"}}})
 	t.Cleanup(func() { lab.Down(context.Background(), plan.Name) })
 	if _, err := lab.Up(context.Background(), plan, lab.UpOptions{Self: testenv.NetxBinary(t), Source: "test"}); err != nil {
 		t.Fatal(err)
@@ -140,12 +144,14 @@ func runLabCase(t *testing.T, w *World, plan *lab.Lab, c labCase) {
 	if len(res.Warnings) > 0 {
 		t.Errorf("%s → %s: warnings %v", c.src, c.dst, res.Warnings)
 	}
-	checkLive(t, w, req)
+	if _, live := checkLive(t, w, req); c.outcome != "" && live.Outcome != c.outcome {
+		t.Errorf("%s → %s --live: the sender saw %s, want %s", c.src, c.dst, live.Outcome, c.outcome)
+	}
 }
 
 // checkLive sends the real probe and requires it to agree with the
 // prediction, hop by hop.
-func checkLive(t *testing.T, w *World, req Request) {
+func checkLive(t *testing.T, w *World, req Request) (*Result, *LiveReport) {
 	t.Helper()
 	req.SPort = uint16(20000 + mrand.IntN(30000))
 	res, live, err := w.Live(context.Background(), req, LiveOptions{Pcap: io.Discard})
@@ -159,9 +165,9 @@ func checkLive(t *testing.T, w *World, req Request) {
 	for _, x := range live.Warnings {
 		t.Errorf("%s → %s --live: %s", req.Src, req.Dst, x)
 	}
-	// A reply is due (a SYN-ACK, an echo reply): it is held to its
-	// predicted hops too, each seen.
-	if res.Reply != nil && res.Packet.Proto != "udp" {
+	// A reply is due (a SYN-ACK, an echo reply, the lab's UDP server's
+	// answer): it is held to its predicted hops too, each seen.
+	if res.Reply != nil {
 		want := 0
 		for _, h := range res.Reply.Hops {
 			want += len(h.taps)
@@ -176,6 +182,7 @@ func checkLive(t *testing.T, w *World, req Request) {
 			t.Errorf("%s → %s --live: %d of %d reply hops seen:\n%s", req.Src, req.Dst, got, want, text)
 		}
 	}
+	return res, live
 }
 
 // TestRootTraceSeedsLab traces every seed scenario on the host-gw +

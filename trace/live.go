@@ -26,8 +26,10 @@ type LiveOptions struct {
 type LiveReport struct {
 	// Probe is the packet sent, from where.
 	Probe string `json:"probe"`
-	// Outcome is what the sender saw: connected, refused, timeout (TCP),
-	// sent (UDP), echo-reply or timeout (ICMP).
+	// Outcome is what the sender saw: connected, refused, unreachable or
+	// timeout (TCP); answered (a datagram came back), refused (ICMP port
+	// unreachable), unreachable or timeout (UDP); echo-reply or timeout
+	// (ICMP).
 	Outcome string `json:"outcome"`
 	// Agrees says the probe went where the prediction said, hop by hop,
 	// and ended as predicted.
@@ -51,8 +53,8 @@ type LiveReport struct {
 // LiveHop is one predicted hop checked against the captures.
 type LiveHop struct {
 	Hop int `json:"hop"` // 1-based, into the result's hops (the reply's, with Reply)
-	// Reply marks a hop of the reply (a SYN-ACK, an echo reply) on its
-	// way back.
+	// Reply marks a hop of the reply (a SYN-ACK, an echo reply, a UDP
+	// answer) on its way back.
 	Reply     bool        `json:"reply,omitempty"`
 	Node      string      `json:"node"`
 	Netns     string      `json:"netns"`

@@ -256,11 +256,14 @@ func (w *World) Live(ctx context.Context, req Request, o LiveOptions) (*Result, 
 		}
 	}
 	judge(res.Hops, false, false)
-	// The reply, where one is due (a TCP connection's SYN-ACK, an echo
-	// reply; a UDP server need not answer a probe), is held to its
+	// The reply, where one was sent (see replySent), is held to its
 	// predicted hops the same way, after the request's.
-	if res.Reply != nil && (res.Packet.Proto == "tcp" || res.Packet.Proto == "icmp") {
-		judge(res.Reply.Hops, true, sentAnySPort(res))
+	if p := res.Packet.Proto; res.Reply != nil && (p == "tcp" || p == "icmp" || p == "udp") {
+		if replySent(res, report.Outcome, func(t tap) bool { ok, _ := seen(t, sentAnySPort(res)); return ok }) {
+			judge(res.Reply.Hops, true, sentAnySPort(res))
+		} else {
+			report.Warnings = append(report.Warnings, fmt.Sprintf("the datagram reached %s, but no answer came back and none was seen leaving: the reply's path is not proven (a UDP program need not answer a probe; netx datapath serve --udp answers every datagram)", res.Verdict.Detail))
+		}
 	}
 	for _, t := range traces {
 		report.Rules = append(report.Rules, liveRules(t.at, firstPacket(t.at, t.events, res), res)...)
@@ -277,6 +280,42 @@ func (w *World) Live(ctx context.Context, req Request, o LiveOptions) (*Result, 
 	report.Agrees = report.Divergence == ""
 	res.Live = report
 	return res, report, nil
+}
+
+// replySent says whether the delivered request was answered, so that
+// the reply's predicted hops can be held to the captures. The kernel
+// answers for TCP (the SYN-ACK) and ICMP (the echo reply). A UDP answer is
+// the program's choice: it was sent when the probe's sender got it, when
+// the answer was seen at any of its predicted hops (it was then lost on
+// the way, which the hops show), or when the program answers every
+// datagram (netx's own server) so that its silence is the path's fault.
+// seenAt says whether a reply tap saw the answer.
+func replySent(r *Result, outcome string, seenAt func(tap) bool) bool {
+	if r.Packet.Proto != "udp" || outcome == "answered" || answersEveryDatagram(r) {
+		return true
+	}
+	for _, h := range r.Reply.Hops {
+		if slices.ContainsFunc(h.taps, seenAt) {
+			return true
+		}
+	}
+	return false
+}
+
+// answersEveryDatagram says whether the socket a UDP request is delivered
+// to is netx's built-in server (netx datapath serve --udp, named netx or
+// kubectl-netx), which answers every datagram; any other program may
+// stay silent (a DNS server, say, ignores a datagram that is no query).
+func answersEveryDatagram(r *Result) bool {
+	if r.Packet.Proto != "udp" || r.Verdict.Kind != Delivered || len(r.Hops) == 0 {
+		return false
+	}
+	h := r.Hops[len(r.Hops)-1]
+	if h.Kind != HopDeliver || h.at.NS == nil {
+		return false
+	}
+	l, ok := listener(h.at.NS, packetOf(h.Packet))
+	return ok && (l.Comm == "netx" || l.Comm == "kubectl-netx")
 }
 
 // sentAnySPort says whether a source NAT on the request's path may have
@@ -332,8 +371,16 @@ func packetOf(v PacketView) Packet {
 
 // expectedOutcome is what the sender may see for a verdict (none: no
 // expectation).
+//
+// For UDP, a delivered request whose reply comes back expects "answered"
+// when the program is netx's own server (it answers every datagram), and
+// "answered" or "timeout" for any other program: a socket listens, but
+// whether the program answers this probe is its business, not the path's
+// (see replySent for how a silent program is told from a lost answer).
+// A reply predicted not to come back (dropped, asymmetric) expects
+// "timeout", as for TCP.
 func expectedOutcome(r *Result) []string {
-	if r.Verdict.Kind == Delivered && r.Reply != nil && (r.Packet.Proto == "tcp" || r.Packet.Proto == "icmp") {
+	if r.Verdict.Kind == Delivered && r.Reply != nil && (r.Packet.Proto == "tcp" || r.Packet.Proto == "udp" || r.Packet.Proto == "icmp") {
 		switch r.Reply.Verdict.Kind {
 		case Delivered:
 		case Unknown, Left:
@@ -345,11 +392,22 @@ func expectedOutcome(r *Result) []string {
 		}
 	}
 	switch r.Packet.Proto {
-	case "tcp":
+	case "tcp", "udp":
 		switch r.Verdict.Kind {
 		case Delivered:
-			return []string{"connected"}
-		case Refused, Rejected, NoEndpoints:
+			switch {
+			case r.Packet.Proto == "tcp":
+				return []string{"connected"}
+			case answersEveryDatagram(r):
+				return []string{"answered"}
+			}
+			return []string{"answered", "timeout"}
+		case Refused:
+			if r.Packet.Proto == "udp" {
+				return []string{"refused"} // the ICMP port unreachable
+			}
+			return []string{"refused", "unreachable"}
+		case Rejected, NoEndpoints:
 			return []string{"refused", "unreachable"}
 		case Dropped, RPFilter, ForwardingDisabled:
 			return []string{"timeout"}
@@ -368,8 +426,11 @@ func expectedOutcome(r *Result) []string {
 }
 
 // probe sends the packet from inside the namespace at path: a TCP connect
-// from its exact source address and port, a UDP datagram, or an ICMP echo
-// request, and says what the sender saw.
+// from its exact source address and port, a UDP datagram from them (then
+// waiting for the answer), or an ICMP echo request, and says what the
+// sender saw: connected, answered (UDP), echo-reply, refused (a reset, or
+// ICMP port unreachable), unreachable (ICMP host or network unreachable),
+// timeout.
 func probe(ctx context.Context, path string, p Packet, timeout time.Duration) string {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -386,20 +447,11 @@ func probe(ctx context.Context, path string, p Packet, timeout time.Duration) st
 			return "not sent: " + err.Error()
 		}
 		if derr != nil {
-			switch {
-			case errors.Is(derr, syscall.ECONNREFUSED):
-				return "refused"
-			case errors.Is(derr, context.DeadlineExceeded) || errors.Is(derr, syscall.ETIMEDOUT) || isTimeout(derr):
-				return "timeout"
-			case errors.Is(derr, syscall.EHOSTUNREACH), errors.Is(derr, syscall.ENETUNREACH):
-				return "unreachable"
-			}
-			return "error: " + derr.Error()
+			return failure(derr)
 		}
 		defer conn.Close()
 		if p.Proto == "udp" {
-			conn.Write([]byte("netx trace probe\n"))
-			return "sent"
+			return answer(ctx, conn)
 		}
 		if tc, ok := conn.(*net.TCPConn); ok {
 			tc.SetLinger(0) // a reset, not a TIME_WAIT left behind
@@ -436,6 +488,38 @@ func probe(ctx context.Context, path string, p Packet, timeout time.Duration) st
 		}
 	}
 	return "not sent: protocol " + p.Proto + " cannot be probed"
+}
+
+// failure names what a socket error tells the sender.
+func failure(err error) string {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused"
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ETIMEDOUT) || isTimeout(err):
+		return "timeout"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "unreachable"
+	}
+	return "error: " + err.Error()
+}
+
+// answer sends the UDP probe on its connected socket and waits, until
+// ctx's deadline, for the datagram that answers it. The socket being
+// connected, the kernel reports an ICMP error for the flow on the read:
+// port unreachable as ECONNREFUSED, host or network unreachable as such.
+func answer(ctx context.Context, conn net.Conn) string {
+	deadline, _ := ctx.Deadline()
+	conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) }) // Ctrl-C
+	defer stop()
+	if _, err := conn.Write([]byte("netx trace probe\n")); err != nil {
+		return failure(err)
+	}
+	buf := make([]byte, 2048)
+	if _, err := conn.Read(buf); err != nil {
+		return failure(err)
+	}
+	return "answered"
 }
 
 func isTimeout(err error) bool {
