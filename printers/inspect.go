@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/netx-project/netx/diagnose"
 	"github.com/netx-project/netx/inspect"
@@ -59,6 +60,20 @@ func Node(w io.Writer, s *inspect.Snapshot) {
 			sets = append(sets, fmt.Sprintf("%s (%s, %d)", s.Name, s.Type, len(s.Members)))
 		}
 		fmt.Fprintf(w, "ipsets: %s\n", strings.Join(sets, ", "))
+	}
+	if pins := diagnose.Pins(node); len(pins) > 0 {
+		fmt.Fprintf(w, "session affinity: %d %s pinned\n", len(pins), plural(len(pins), "client", "clients"))
+		for i, p := range pins {
+			if i == 10 {
+				fmt.Fprintf(w, "  … %d more (-o json lists them all)\n", len(pins)-10)
+				break
+			}
+			left := ""
+			if p.Left > 0 {
+				left = ", " + p.Left.Truncate(time.Second).String() + " left"
+			}
+			fmt.Fprintf(w, "  %s → %s (%s%s)\n", p.Client, p.Endpoint, orDash(p.Service), left)
+		}
 	}
 	for _, warn := range node.Warnings {
 		fmt.Fprintf(w, "WARNING: %s\n", warn)
@@ -366,4 +381,11 @@ func Netns(w io.Writer, s *inspect.Snapshot, n *inspect.Netns) {
 // how many namespaces it holds (the node's own counts).
 func SnapshotWritten(w io.Writer, s *inspect.Snapshot, file string) {
 	fmt.Fprintf(w, "snapshot of %d namespaces written to %s\n", len(s.Namespaces)+1, file)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
