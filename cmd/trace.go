@@ -22,6 +22,7 @@ type TraceOptions struct {
 	Protocol  string
 	Endpoint  string
 	Node      string
+	ClientIP  string
 	Lab       string
 	Snapshots []string
 	HostNetns string
@@ -67,6 +68,7 @@ node), or by default this machine (root; --host-netns picks the node).`,
 	c.Flags().StringVar(&o.Protocol, "protocol", "tcp", "tcp, udp, icmp or sctp")
 	c.Flags().StringVar(&o.Endpoint, "endpoint", "", "the service endpoint IP to follow (default: the most likely)")
 	c.Flags().StringVar(&o.Node, "node", "", "the node an internet client arrives at (default: the node owning DST)")
+	c.Flags().StringVar(&o.ClientIP, "client-ip", "", "an internet client's address, as source matches (loadBalancerSourceRanges) see it (default: the lab's client, else 203.0.113.10)")
 	c.Flags().StringVar(&o.Lab, "lab", "", "trace a netx datapath lab (its nodes, pods and services)")
 	c.Flags().StringArrayVar(&o.Snapshots, "snapshot", nil, "a node's saved snapshot (netx snapshot -o FILE); repeat, one per node")
 	c.Flags().StringVar(&o.HostNetns, "host-netns", "", "namespace to treat as the node (default: the host)")
@@ -85,6 +87,9 @@ func (o *TraceOptions) Complete(_ *cobra.Command, args []string) error {
 	o.req = trace.Request{Src: args[0], Dst: args[1], Port: o.Port, Protocol: o.Protocol, Node: o.Node}
 	if a, err := netip.ParseAddr(o.Endpoint); err == nil {
 		o.req.Endpoint = a
+	}
+	if a, err := netip.ParseAddr(o.ClientIP); err == nil {
+		o.req.ClientIP = a
 	}
 	if o.Live {
 		// A source port of its own, so the captures and the kernel's trace
@@ -123,6 +128,9 @@ func (o *TraceOptions) Validate() error {
 	}
 	if o.Endpoint != "" && !o.req.Endpoint.IsValid() {
 		return fmt.Errorf("--endpoint %q: give the endpoint's IP address", o.Endpoint)
+	}
+	if o.ClientIP != "" && (!o.req.ClientIP.IsValid() || !o.req.ClientIP.Is4()) {
+		return fmt.Errorf("--client-ip %q: give the internet client's IPv4 address", o.ClientIP)
 	}
 	if len(o.Snapshots) == 0 && !o.root {
 		return fmt.Errorf("trace reads the node's namespaces and rules and needs root; run it with sudo, or trace a saved state with --snapshot FILE")

@@ -247,6 +247,12 @@ func verdictReason(table *nf.Table, chain *nf.Chain, rule *nf.Rule, kind nf.Targ
 	if name, ok := strings.CutPrefix(chain.Name, "firewall-"); ok && drop {
 		// firewall-HASH-ns/name/proto/port
 		if _, svc, ok := strings.Cut(name, "-"); ok {
+			if p := strings.Split(svc, "/"); len(p) == 4 {
+				svc = p[0] + "/" + p[1]
+				if p[3] != "" {
+					svc += ":" + p[3]
+				}
+			}
 			return fmt.Sprintf("the source is not in %s's loadBalancerSourceRanges", svc), false
 		}
 	}

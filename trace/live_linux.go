@@ -60,6 +60,9 @@ func (w *World) Live(ctx context.Context, req Request, o LiveOptions) (*Result, 
 		if o.ClientNetns == "" {
 			return nil, nil, badf("--live from internet needs an outside client's namespace to send from (a lab's client); trace without --live, or from a pod or node")
 		}
+		if req.ClientIP.IsValid() && req.ClientIP != o.ClientAddr {
+			return nil, nil, badf("--client-ip %s: the probe is sent from the outside client's namespace, whose address is %s; trace with --client-ip %s, or without --live", req.ClientIP, o.ClientAddr, o.ClientAddr)
+		}
 		probeFrom, srcAddr = o.ClientNetns, o.ClientAddr
 	} else {
 		probeFrom = srcNetns.Path

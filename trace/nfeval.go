@@ -136,6 +136,10 @@ type nfOutcome struct {
 	reason      string
 	noEndpoints bool // the reject is kube-proxy's for a service without endpoints
 	sticky      []stickyNote
+	// mapName and mapElem are the last verdict map element taken (a
+	// goto into reject-chain is explained by it).
+	mapName string
+	mapElem *nf.Element
 }
 
 // chainRef is a base chain with where it comes from.
@@ -335,6 +339,9 @@ func runChain(ref chainRef, ctx hookCtx, start nfOutcome) []nfOutcome {
 					r.o.verdict = string(t.Kind)
 					d := r.o.hits[len(r.o.hits)-1]
 					r.o.decider = &d
+					if viaMap == nil && f.chain.Name == "reject-chain" {
+						viaMap, mapName = r.o.mapElem, r.o.mapName
+					}
 					r.o.reason, r.o.noEndpoints = verdictReason(ref.table, f.chain, rule, t.Kind, mapName, viaMap)
 					done = append(done, r.o)
 					break walk
@@ -397,6 +404,7 @@ func runChain(ref chainRef, ctx hookCtx, start nfOutcome) []nfOutcome {
 						}
 					}
 					viaMap, mapName = &els[0], t.Lookup.Set
+					r.o.mapElem, r.o.mapName = viaMap, mapName
 					t = *els[0].Verdict
 					continue
 				default:

@@ -129,21 +129,41 @@ func iptablesRejected(t *netfilter.Table) []*Service {
 // nftServices reads kube-proxy's nftables maps: service-ips elements are
 // "IP . proto . port : goto service-HASH-ns/name/proto/portname",
 // service-nodeports "proto . port : goto external-HASH-ns/name/proto/port".
-// A service without endpoints is only in no-endpoint-services, whose
-// elements carry no name: it resolves by address, or from the lab or API.
+// A cluster IP under internalTrafficPolicy Local goes to "local-…"
+// instead. A service this node sends nowhere (no endpoints, or none local
+// under a Local policy) is only in no-endpoint-services, whose elements
+// are named by their comment, "ns/name:port".
 func nftServices(t *netfilter.Table) []*Service {
 	var out []*Service
+	clusterIPs := t.Set("cluster-ips")
 	for _, set := range t.Sets {
 		for _, e := range set.Elements {
 			if e.Verdict == nil {
 				continue
 			}
 			switch set.Name {
+			case "no-endpoint-services":
+				// Only a cluster IP's element names the service's
+				// address; an external IP's is not the cluster IP.
+				if len(e.Key) != 3 || e.Comment == "" || !setHas(clusterIPs, e.Key[0]) {
+					continue
+				}
+				ip, err := netip.ParseAddr(e.Key[0])
+				port, perr := strconv.ParseUint(e.Key[2], 10, 16)
+				s := commentService(e.Comment, e.Key[1])
+				if s == nil || err != nil || perr != nil {
+					continue
+				}
+				s.ClusterIP, s.Port = ip, uint16(port)
+				out = append(out, s)
 			case "service-ips":
 				if len(e.Key) != 3 {
 					continue
 				}
 				s := nftChainService(e.Verdict.Chain, "service-")
+				if s == nil {
+					s = nftChainService(e.Verdict.Chain, "local-")
+				}
 				ip, err := netip.ParseAddr(e.Key[0])
 				port, perr := strconv.ParseUint(e.Key[2], 10, 16)
 				if s == nil || err != nil || perr != nil {
@@ -166,6 +186,17 @@ func nftServices(t *netfilter.Table) []*Service {
 		}
 	}
 	return out
+}
+
+// commentService parses kube-proxy's service port name, "ns/name:port"
+// or "ns/name" (an unnamed port).
+func commentService(c, proto string) *Service {
+	ns, rest, ok := strings.Cut(c, "/")
+	if !ok || ns == "" || rest == "" {
+		return nil
+	}
+	name, port, _ := strings.Cut(rest, ":")
+	return &Service{Namespace: ns, Name: name, Protocol: proto, PortName: port}
 }
 
 // nftChainService parses "service-HASH-ns/name/proto/portname".

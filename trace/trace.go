@@ -31,6 +31,18 @@ type Request struct {
 	Node string
 	// SPort is the source port (default 40000).
 	SPort uint16
+	// ClientIP is an internet client's address (default: the lab's
+	// client, else 203.0.113.10): what loadBalancerSourceRanges and
+	// other source matches see.
+	ClientIP netip.Addr
+}
+
+// client is the internet client's address for req.
+func (w *World) client(req Request) netip.Addr {
+	if req.ClientIP.IsValid() {
+		return req.ClientIP
+	}
+	return w.External
 }
 
 // BadRequestError is a reference that does not resolve: the CLI prints
@@ -91,7 +103,7 @@ func (w *World) run(req Request) (*Result, source, error) {
 	res := &Result{Version: ResultVersion, Src: src.end, Dst: dst}
 	k := &walker{w: w, endpoint: req.Endpoint}
 	if src.internet {
-		pkt.Src = w.External
+		pkt.Src = w.client(req)
 		at, dev, err := w.entry(req, addr)
 		if err != nil {
 			return nil, source{}, err
@@ -277,7 +289,9 @@ func (w *World) resolveSrc(req Request) (source, error) {
 	}
 	switch {
 	case ref == "internet":
-		return source{end: End{Ref: ref, Kind: "internet", Addr: w.External.String()}, internet: true}, nil
+		return source{end: End{Ref: ref, Kind: "internet", Addr: w.client(req).String()}, internet: true}, nil
+	case req.ClientIP.IsValid():
+		return source{}, badf("--client-ip %s: only an internet source has a client address to set; drop --client-ip or trace from internet", req.ClientIP)
 	case strings.HasPrefix(ref, "localhost"):
 		return source{}, badf("source %q: localhost is only a destination (localhost:PORT inside the source pod)", ref)
 	case strings.HasPrefix(ref, "svc/"):
