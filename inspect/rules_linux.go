@@ -80,7 +80,7 @@ func readNetfilter(n *Netns, lazy bool) {
 		n.IPSets = sets
 	}
 
-	if usesRecent(n.Netfilter) {
+	if usesMatch(n.Netfilter, netfilter.MatchRecent) {
 		if tables, err := readRecent(n.Path); err != nil {
 			errs = append(errs, err.Error())
 		} else {
@@ -131,7 +131,7 @@ func readIPSets(path string, rules []*netfilter.Ruleset) ([]netfilter.IPSet, err
 	}
 	prog, err := exec.LookPath("ipset")
 	if err != nil {
-		if usesIPSets(rules) {
+		if usesMatch(rules, netfilter.MatchIPSet) {
 			return nil, fmt.Errorf("rules look packets up in ipsets (-m set) but the ipset program is not installed (apt-get install ipset): their members are unknown")
 		}
 		return nil, nil
@@ -141,23 +141,6 @@ func readIPSets(path string, rules []*netfilter.Ruleset) ([]netfilter.IPSet, err
 		return nil, fmt.Errorf("ipset save: %v: %s", err, strings.TrimSpace(string(out)))
 	}
 	return netfilter.ParseIPSetSave(bytes.NewReader(out))
-}
-
-// usesRecent says whether a rule keeps or checks an xt_recent list
-// (kube-proxy's iptables mode does for sessionAffinity ClientIP).
-func usesRecent(rules []*netfilter.Ruleset) bool {
-	for _, rs := range rules {
-		for _, t := range rs.Tables {
-			for _, c := range t.Chains {
-				for _, r := range c.Rules {
-					if slices.ContainsFunc(r.Matches, func(m netfilter.Match) bool { return m.Kind == netfilter.MatchRecent }) {
-						return true
-					}
-				}
-			}
-		}
-	}
-	return false
 }
 
 // readRecent reads the namespace's xt_recent lists (the addresses -m
@@ -216,12 +199,14 @@ func jiffies() (now, hz uint64, err error) {
 	return jiffiesFrom(tl, up)
 }
 
-func usesIPSets(rules []*netfilter.Ruleset) bool {
+// usesMatch says whether a rule has a match of kind: -m set (ipsets),
+// -m recent (xt_recent lists, kube-proxy's session affinity).
+func usesMatch(rules []*netfilter.Ruleset, kind netfilter.MatchKind) bool {
 	for _, rs := range rules {
 		for _, t := range rs.Tables {
 			for _, c := range t.Chains {
 				for _, r := range c.Rules {
-					if slices.ContainsFunc(r.Matches, func(m netfilter.Match) bool { return m.Kind == netfilter.MatchIPSet }) {
+					if slices.ContainsFunc(r.Matches, func(m netfilter.Match) bool { return m.Kind == kind }) {
 						return true
 					}
 				}

@@ -2,18 +2,14 @@ package trace
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/netx-project/netx/internal/testenv"
 	"github.com/netx-project/netx/lab"
-	"github.com/netx-project/netx/lab/topologies"
 )
 
 // TestRootTraceSessionAffinity: a service with sessionAffinity ClientIP
@@ -27,7 +23,7 @@ func TestRootTraceSessionAffinity(t *testing.T) {
 	testenv.RequireRoot(t)
 	for _, file := range []string{"seeds.yaml", "vxlan-nftables.yaml"} {
 		t.Run(strings.TrimSuffix(file, ".yaml"), func(t *testing.T) {
-			plan := upAffinityLab(t, file)
+			plan := upLab(t, file, sticky)
 			w, err := LoadLab(plan.Name, "")
 			if err != nil {
 				t.Fatal(err)
@@ -48,8 +44,7 @@ func TestRootTraceSessionAffinity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			svc := plan.Services[len(plan.Services)-1]
-			addr := netip.AddrPortFrom(svc.ClusterIP, 80).String()
+			addr := "10.96.0.98:80"
 			first := answeredBy(t, src.NS.Path, addr)
 			for range 3 {
 				if again := answeredBy(t, src.NS.Path, addr); again != first {
@@ -87,35 +82,13 @@ func TestRootTraceSessionAffinity(t *testing.T) {
 	}
 }
 
-// upAffinityLab builds a topology with svc-sticky added: svc-b's pods
-// behind a service with sessionAffinity ClientIP and a 600 s timeout.
-func upAffinityLab(t *testing.T, file string) *lab.Lab {
-	t.Helper()
-	top, err := topologies.Builtin(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 3)
-	rand.Read(b)
-	top.Name = "t" + hex.EncodeToString(b)
-	plan, err := top.Resolve()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var svcB *lab.LabService
-	for _, s := range plan.Services {
-		if s.Name == "svc-b" {
-			svcB = s
-		}
-	}
-	sticky := &lab.LabService{Name: "svc-sticky", Namespace: "default", Type: "ClusterIP", ClusterIP: netip.MustParseAddr("10.96.0.98"), AffinitySeconds: 600,
-		Ports: []lab.LabServicePort{{Name: "http", Port: 80, Protocol: "TCP", TargetPort: "8080", Endpoints: svcB.Ports[0].Endpoints}}}
-	plan.Services = append(plan.Services, sticky)
-	t.Cleanup(func() { lab.Down(context.Background(), plan.Name) })
-	if _, err := lab.Up(context.Background(), plan, lab.UpOptions{Self: testenv.NetxBinary(t), Source: "test"}); err != nil {
-		t.Fatal(err)
-	}
-	return plan
+// sticky adds svc-sticky to a topology: svc-b's pods behind a service
+// with sessionAffinity ClientIP and a 600 s timeout.
+func sticky(top *lab.Topology) {
+	c := &lab.SessionAffinityConfig{}
+	c.ClientIP.TimeoutSeconds = 600
+	top.Services = append(top.Services, lab.Service{Name: "svc-sticky", ClusterIP: "10.96.0.98", Selector: map[string]string{"app": "b"},
+		SessionAffinity: "ClientIP", SessionAffinityConfig: c, Ports: []lab.ServicePort{{Name: "http", Port: 80, TargetPort: "8080"}}})
 }
 
 // answeredBy connects from inside netns to addr and returns the pod

@@ -8,6 +8,9 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/netx-project/netx/netfilter"
 )
 
 // This file formats the values netlink carries as raw bytes the way nft
@@ -294,21 +297,9 @@ func printClassID(b []byte, host bool) string {
 // printTime prints milliseconds as nft prints times: 1d2h3m4s5ms.
 func printTime(b []byte, host bool) string { return nftDuration(uintOf(b, host)) }
 
+// nftDuration prints milliseconds as nft prints times (1d2h3m4s5ms).
 func nftDuration(ms uint64) string {
-	if ms == 0 {
-		return "0s"
-	}
-	var sb strings.Builder
-	for _, u := range []struct {
-		n    uint64
-		unit string
-	}{{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}} {
-		if ms >= u.n {
-			sb.WriteString(strconv.FormatUint(ms/u.n, 10) + u.unit)
-			ms %= u.n
-		}
-	}
-	return sb.String()
+	return netfilter.FormatNFTDuration(time.Duration(ms) * time.Millisecond)
 }
 
 // format prints one value of type t (nil: an integer in network order).
