@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	netxcluster "github.com/netx-project/netx/cluster"
 	"github.com/netx-project/netx/e2e/cluster"
 	"github.com/netx-project/netx/inspect"
 	"github.com/netx-project/netx/internal/nsenter"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // The smoke tests run against the cluster `make e2e-up` started (make e2e
@@ -332,6 +335,39 @@ func TestE2ESeeds(t *testing.T) {
 		}
 		if len(took) < 2 {
 			t.Errorf("20 live probes all took %v", took)
+		}
+	})
+	t.Run("the API resolves a trace's ends and the nodes it reads", func(t *testing.T) {
+		cfg, err := clientcmd.BuildConfigFromFlags("", s.HostKubeconfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := netxcluster.NewAPI(kubernetes.NewForConfigOrDie(cfg), "default")
+		ctx := context.Background()
+		p, err := a.Resolve(ctx, "pod-a", "svc/svc-b", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var nodes []string
+		for _, n := range p.Nodes {
+			nodes = append(nodes, n.Name)
+		}
+		slices.Sort(nodes)
+		if p.Src.Pod.Node != "node1" || p.Src.Addr.String() != ip["pod-a"] || p.Dst.Addr.String() != "10.96.57.38" || p.Dst.Port != 80 ||
+			len(p.Dst.Service.Endpoints) != 2 || p.Dst.Service.Endpoints[0].Ports["http"] != 8080 || strings.Join(nodes, ",") != "node1,node2" {
+			t.Errorf("pod-a → svc/svc-b: %+v %+v, nodes %v", p.Src, p.Dst, nodes)
+		}
+		if p, err = a.Resolve(ctx, "internet", "node/node2:30080", ""); err != nil || p.Dst.Node.InternalIP.String() != "192.168.77.12" || len(p.Nodes) != 1 {
+			t.Errorf("internet → node/node2:30080: %v %+v", err, p)
+		}
+		if p, err = a.Resolve(ctx, "pod-a", "webapp-hostnet", ""); err != nil || !p.Dst.Pod.HostNetwork || p.Dst.Pod.Node != "node1" {
+			t.Errorf("pod-a → webapp-hostnet: %v %+v", err, p)
+		}
+		if p, err = a.Resolve(ctx, "pod-a", "svc/mc3", ""); err != nil || p.Dst.Service.Type != "NodePort" || p.Dst.ServicePort.NodePort != 30080 || p.Nodes[len(p.Nodes)-1].Name != "node2" {
+			t.Errorf("pod-a → svc/mc3: %v %+v", err, p)
+		}
+		if _, err = a.Resolve(ctx, "pod-a", "svc/nope", ""); err == nil || !strings.Contains(err.Error(), `service "nope" not found in namespace "default"`) {
+			t.Errorf("a missing service: %v", err)
 		}
 	})
 	t.Run("kubectl exec and logs", func(t *testing.T) {
