@@ -335,15 +335,7 @@ func TestRootTraceVXLANNFTablesLab(t *testing.T) {
 // the trace's NAT hop to show its conntrack entry.
 func checkConntrack(t *testing.T, w *World) {
 	t.Helper()
-	var at Where
-	for _, p := range w.pods() {
-		if p.NS.Pod.Name == "pod-a" {
-			at = p
-		}
-	}
-	if at.NS == nil {
-		t.Fatal("no pod-a in the lab's snapshots")
-	}
+	at := labPod(t, w, "pod-a")
 	conn, err := nsenter.Dial(at.NS.Path, "tcp4", "10.96.0.10:80", 3*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -427,4 +419,16 @@ func TestRootTraceIPSet(t *testing.T) {
 		a, b := testenv.DiffLines(before, after)
 		t.Fatalf("trace changed state:\nonly before: %v\nonly after: %v", a, b)
 	}
+}
+
+// labPod finds a pod of the lab's snapshots by name.
+func labPod(t *testing.T, w *World, name string) Where {
+	t.Helper()
+	for _, p := range w.pods() {
+		if p.NS.Pod != nil && p.NS.Pod.Name == name {
+			return p
+		}
+	}
+	t.Fatalf("no %s in the lab's snapshots", name)
+	return Where{}
 }

@@ -98,15 +98,7 @@ func TestRootTraceUDP(t *testing.T) {
 	// A program that listens but never answers (a socket of this test's,
 	// in b-1): delivered, and its silence is accepted with a warning, the
 	// reply unjudged.
-	var b1 Where
-	for _, p := range w.pods() {
-		if p.NS.Pod.Name == "b-1" {
-			b1 = p
-		}
-	}
-	if b1.NS == nil {
-		t.Fatal("no b-1 in the lab's snapshots")
-	}
+	b1 := labPod(t, w, "b-1")
 	var mute net.PacketConn
 	if err := nsenter.Do(nsenter.Net(b1.NS.Path), func() error {
 		var err error
