@@ -97,9 +97,10 @@ func (o *InspectOptions) Run(context.Context) error {
 		return err
 	}
 	var n *inspect.Netns
+	var hostPod *inspect.HostNetworkPod
 	switch o.What {
 	case "pod":
-		n, err = snap.FindPod(o.Ref)
+		n, hostPod, err = snap.FindPod(o.Ref)
 	case "netns":
 		n, err = snap.FindNetns(o.Ref)
 	}
@@ -107,6 +108,10 @@ func (o *InspectOptions) Run(context.Context) error {
 		return err
 	}
 	switch {
+	case hostPod != nil && o.Output != "text":
+		return printers.Write(o.streams.Out, o.Output, printers.HostNetworkPodDoc(snap, hostPod))
+	case hostPod != nil:
+		printers.HostNetworkPod(o.streams.Out, snap, hostPod)
 	case o.Output != "text" && n != nil:
 		return printers.Write(o.streams.Out, o.Output, n)
 	case o.Output != "text":

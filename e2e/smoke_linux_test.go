@@ -265,16 +265,7 @@ func TestE2ESeeds(t *testing.T) {
 	})
 	t.Run("netx trace pod-a to svc-b, endpoint on each node", func(t *testing.T) {
 		self, _ := filepath.Abs(filepath.Join("..", "bin", "netx"))
-		dir := t.TempDir()
-		var snaps []string
-		for _, n := range s.Workers {
-			f := filepath.Join(dir, n.Name+".json")
-			if out, err := exec.Command(self, "snapshot", "--host-netns", n.Netns, "--cri-endpoint", s.ContainerdSocket(n),
-				"--node-name", n.Name, "--attached-only", "-o", f).CombinedOutput(); err != nil {
-				t.Fatalf("netx snapshot of %s: %v: %s", n.Name, err, out)
-			}
-			snaps = append(snaps, "--snapshot", f)
-		}
+		snaps := nodeSnapshots(t, s)
 		var bOnNode1 string
 		for p, n := range onNode {
 			if strings.HasPrefix(p, "b-") && n == "node1" {
@@ -370,6 +361,9 @@ func TestE2ESeeds(t *testing.T) {
 			t.Errorf("a missing service: %v", err)
 		}
 	})
+	t.Run("netx inspect and trace name the hostNetwork pod", func(t *testing.T) {
+		checkHostNetworkPod(t, s, strings.TrimSpace(kubectl(t, s, "get", "pod", "webapp-hostnet", "-o", "jsonpath={.metadata.uid}")))
+	})
 	t.Run("kubectl exec and logs", func(t *testing.T) {
 		if h := strings.TrimSpace(inPod("pod-a", "hostname")); h != "pod-a" {
 			t.Errorf("exec hostname: %q", h)
@@ -381,6 +375,148 @@ func TestE2ESeeds(t *testing.T) {
 			t.Errorf("pod-a logs: %q", logs)
 		}
 	})
+}
+
+// nodeSnapshots takes a snapshot of each worker as a node agent would
+// (its namespace, its containerd, its name, its own pods only) and returns
+// the --snapshot flags naming them.
+func nodeSnapshots(t *testing.T, s *cluster.Spec) []string {
+	t.Helper()
+	self, _ := filepath.Abs(filepath.Join("..", "bin", "netx"))
+	dir := t.TempDir()
+	var snaps []string
+	for _, n := range s.Workers {
+		f := filepath.Join(dir, n.Name+".json")
+		if out, err := exec.Command(self, "snapshot", "--host-netns", n.Netns, "--cri-endpoint", s.ContainerdSocket(n),
+			"--node-name", n.Name, "--attached-only", "-o", f).CombinedOutput(); err != nil {
+			t.Fatalf("netx snapshot of %s: %v: %s", n.Name, err, out)
+		}
+		snaps = append(snaps, "--snapshot", f)
+	}
+	return snaps
+}
+
+// netx runs the built binary and returns its standard output; a failure
+// fails the test with its standard error.
+func netx(t *testing.T, args ...string) []byte {
+	t.Helper()
+	self, _ := filepath.Abs(filepath.Join("..", "bin", "netx"))
+	var stderr strings.Builder
+	cmd := exec.Command(self, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("netx %s: %v: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return out
+}
+
+// checkHostNetworkPod: webapp-hostnet (hostNetwork, node1, serving :8090)
+// is a pod to netx on the real node. Found through containerd (its
+// sandbox's network mode is NODE), listed by inspect, found by
+// pod/NAME, named with its container in trace verdicts, its port taken
+// from its own process — node1 also has kubelet, kube-proxy and containerd
+// listening — and it can be a trace's source.
+func checkHostNetworkPod(t *testing.T, s *cluster.Spec, uid string) {
+	snaps := nodeSnapshots(t, s)
+	node1 := snaps[1]
+
+	var snap inspect.Snapshot
+	if err := json.Unmarshal(netx(t, "inspect", "--snapshot", node1, "-o", "json"), &snap); err != nil {
+		t.Fatal(err)
+	}
+	var hp *inspect.HostNetworkPod
+	for i := range snap.HostNetworkPods {
+		if snap.HostNetworkPods[i].Name == "webapp-hostnet" {
+			hp = &snap.HostNetworkPods[i]
+		}
+	}
+	switch {
+	case hp == nil:
+		t.Fatalf("node1's snapshot has no hostNetwork pod webapp-hostnet: %+v", snap.HostNetworkPods)
+	case hp.Namespace != "default" || hp.UID != uid || !slices.Contains(hp.FoundBy, inspect.SourceCRI) || hp.PausePID == 0:
+		t.Errorf("webapp-hostnet: %+v, want default/webapp-hostnet, UID %s, a pause, found by the CRI", hp, uid)
+	case len(hp.Containers) != 1 || hp.Containers[0].Name != "webapp" || len(hp.Containers[0].PIDs) == 0 ||
+		!slices.Equal(hp.Containers[0].Ports, []inspect.ContainerPort{{Port: 8090, Protocol: "tcp"}}):
+		t.Errorf("webapp-hostnet containers: %+v, want webapp with its processes and port 8090/tcp", hp.Containers)
+	}
+	text := string(netx(t, "inspect", "--snapshot", node1))
+	if !strings.Contains(text, "(1 hostNetwork)") || !slices.ContainsFunc(strings.Split(text, "\n"), func(l string) bool {
+		return strings.HasPrefix(l, "default/webapp-hostnet ") && strings.Contains(l, s.Workers[0].IP.String()+" (hostNetwork)")
+	}) {
+		t.Errorf("netx inspect does not list webapp-hostnet as a hostNetwork pod of node1:\n%s", text)
+	}
+	var view struct {
+		Name        string
+		HostNetwork bool
+		Listeners   []inspect.Listener
+	}
+	if err := json.Unmarshal(netx(t, "inspect", "--snapshot", node1, "pod/webapp-hostnet", "-o", "json"), &view); err != nil {
+		t.Fatal(err)
+	}
+	if view.Name != "webapp-hostnet" || !view.HostNetwork || !slices.ContainsFunc(view.Listeners, func(l inspect.Listener) bool {
+		return l.Port == 8090 && l.Container == "webapp"
+	}) {
+		t.Errorf("inspect pod/webapp-hostnet: %+v, want the pod with its socket on 8090 (container webapp)", view)
+	}
+	if text := string(netx(t, "inspect", "--snapshot", node1, "pod/webapp-hostnet")); !strings.Contains(text, "pod default/webapp-hostnet (hostNetwork") {
+		t.Errorf("inspect pod/webapp-hostnet:\n%s", text)
+	}
+
+	type result struct {
+		Src, Dst struct {
+			Name        string
+			HostNetwork bool
+		}
+		Packet  struct{ DPort uint16 }
+		Verdict struct {
+			Kind, Node, Pod, Container string
+			HostNetwork                bool
+		}
+		Reply    *struct{ Verdict struct{ Kind string } }
+		Warnings []string
+		Live     *struct {
+			Agrees     bool
+			Outcome    string
+			Divergence string
+		}
+	}
+	trace := func(src, dst string, live bool) result {
+		args := append([]string{"trace", src, dst, "-o", "json"}, snaps...)
+		if live {
+			args = append(args, "--live")
+		}
+		out := netx(t, args...)
+		var res result
+		if err := json.Unmarshal(out, &res); err != nil {
+			t.Fatal(err)
+		}
+		if res.Reply == nil || res.Reply.Verdict.Kind != "delivered" || len(res.Warnings) > 0 || live && (res.Live == nil || !res.Live.Agrees || res.Live.Outcome != "connected") {
+			t.Errorf("trace %s %s (live %v): reply, warnings or live probe wrong:\n%s", src, dst, live, out)
+		}
+		return res
+	}
+	for _, dst := range []string{"webapp-hostnet", "pod/webapp-hostnet", "default/webapp-hostnet"} {
+		for _, live := range []bool{false, true} {
+			r := trace("pod-a", dst, live)
+			if v := r.Verdict; v.Kind != "delivered" || v.Pod != "default/webapp-hostnet" || v.Container != "webapp" || !v.HostNetwork || v.Node != "node1" || r.Packet.DPort != 8090 || !r.Dst.HostNetwork {
+				t.Errorf("trace pod-a %s: verdict %+v to port %d, want delivered to pod default/webapp-hostnet container webapp (hostNetwork) on node1, port 8090", dst, v, r.Packet.DPort)
+			}
+		}
+	}
+	for _, live := range []bool{false, true} {
+		r := trace("webapp-hostnet", "pod-a", live)
+		if v := r.Verdict; v.Kind != "delivered" || v.Pod != "default/pod-a" || v.HostNetwork || r.Src.Name != "default/webapp-hostnet" || !r.Src.HostNetwork {
+			t.Errorf("trace webapp-hostnet pod-a: from %+v, verdict %+v, want from the hostNetwork pod to pod-a", r.Src, v)
+		}
+	}
+	// A name that is no pod: the line names the destination and lists
+	// the pods found, the hostNetwork one too.
+	self, _ := filepath.Abs(filepath.Join("..", "bin", "netx"))
+	out, err := exec.Command(self, append([]string{"trace", "pod-a", "no-such-pod"}, snaps...)...).CombinedOutput()
+	if err == nil || !strings.HasPrefix(string(out), `error: destination "no-such-pod"`) || !strings.Contains(string(out), "default/webapp-hostnet (hostNetwork)") || strings.Count(string(out), "\n") != 1 {
+		t.Errorf("trace to a missing pod: %v: %q, want one line naming the destination and listing default/webapp-hostnet (hostNetwork)", err, out)
+	}
 }
 
 // inNode runs a command inside a node's network namespace.

@@ -112,23 +112,50 @@ func criSandboxes(endpoint string) ([]criSandbox, error) {
 		meta := pbField(item, 2)                       // metadata = 2
 		sb.Pod = PodRef{Name: string(pbField(meta, 1)), UID: string(pbField(meta, 2)), Namespace: string(pbField(meta, 3))}
 		// PodSandboxStatusRequest{pod_sandbox_id = 1, verbose = 2}
-		st, err := c.call(ctx, "PodSandboxStatus", append(pbBytes(1, []byte(sb.ID)), pbVarint(2, 1)...))
-		if err == nil {
-			for _, kv := range pbRepeated(st, 2) { // map<string,string> info = 2
-				if string(pbField(kv, 1)) == "info" {
-					sb.PausePID, sb.Netns, sb.HostNetwork = verboseInfo(pbField(kv, 2))
-				}
-			}
+		if st, err := c.call(ctx, "PodSandboxStatus", append(pbBytes(1, []byte(sb.ID)), pbVarint(2, 1)...)); err == nil {
+			sb.PausePID, sb.Netns, sb.HostNetwork = sandboxStatus(st)
 		}
 		out = append(out, sb)
 	}
 	return out, nil
 }
 
-// criContainerNames maps the runtime's container IDs (as cgroups show
-// them, the first 12 characters) to the containers' names, so a process is
-// "container nginx", not an ID. Nil without a runtime.
-func criContainerNames(endpoint string) map[string]string {
+// Network namespace modes of the CRI (NamespaceMode): NODE is the node's
+// own namespace, a hostNetwork pod's.
+const criNamespaceNode = 2
+
+// sandboxStatus reads a PodSandboxStatusResponse: the network mode the
+// sandbox was made with (status.linux.namespaces.options.network), and
+// the pause PID and namespace path of the verbose info. Either the mode
+// or a runtime spec without a network namespace makes it hostNetwork.
+func sandboxStatus(st []byte) (pid int, netns string, hostNetwork bool) {
+	// PodSandboxStatusResponse{status = 1 {linux = 6 {namespaces = 1 {options = 2 {network = 1}}}}}
+	opts := pbField(pbField(pbField(pbField(st, 1), 6), 1), 2)
+	mode, _ := pbVarintField(opts, 1)
+	for _, kv := range pbRepeated(st, 2) { // map<string,string> info = 2
+		if string(pbField(kv, 1)) == "info" {
+			pid, netns, hostNetwork = verboseInfo(pbField(kv, 2))
+		}
+	}
+	return pid, netns, hostNetwork || mode == criNamespaceNode
+}
+
+// criContainer is what the runtime says about one container.
+type criContainer struct {
+	ID, SandboxID, Name string
+	Running             bool
+	// Ports are the ports the pod spec declares for it, from kubelet's
+	// annotation.
+	Ports []ContainerPort
+}
+
+// kubeletPortsAnnotation is where kubelet writes a container's declared
+// ports (its spec's ports, as JSON) on the runtime's container.
+const kubeletPortsAnnotation = "io.kubernetes.container.ports"
+
+// criContainers lists the runtime's containers (ListContainers, every
+// state). Nil without a runtime.
+func criContainers(endpoint string) []criContainer {
 	ep := criEndpoint(endpoint)
 	if ep == "" {
 		return nil
@@ -143,15 +170,61 @@ func criContainerNames(endpoint string) map[string]string {
 	if err != nil {
 		return nil
 	}
-	out := map[string]string{}
+	return parseContainers(reply)
+}
+
+// parseContainers reads a ListContainersResponse.
+func parseContainers(reply []byte) []criContainer {
+	var out []criContainer
 	for _, item := range pbRepeated(reply, 1) { // repeated Container containers = 1
-		id := string(pbField(item, 1))               // id = 1
-		name := string(pbField(pbField(item, 3), 1)) // metadata = 3 { name = 1 }
-		if len(id) >= 12 && name != "" {
-			out[id[:12]] = name
+		c := criContainer{
+			ID:        string(pbField(item, 1)),             // id = 1
+			SandboxID: string(pbField(item, 2)),             // pod_sandbox_id = 2
+			Name:      string(pbField(pbField(item, 3), 1)), // metadata = 3 { name = 1 }
 		}
+		state, _ := pbVarintField(item, 6) // state = 6: CONTAINER_RUNNING = 1
+		c.Running = state == 1
+		for _, kv := range pbRepeated(item, 9) { // map<string,string> annotations = 9
+			if string(pbField(kv, 1)) == kubeletPortsAnnotation {
+				c.Ports = declaredPorts(pbField(kv, 2))
+			}
+		}
+		out = append(out, c)
 	}
 	return out
+}
+
+// declaredPorts reads kubelet's ports annotation:
+// [{"name":"http","containerPort":8090,"protocol":"TCP"}].
+func declaredPorts(raw []byte) []ContainerPort {
+	var ps []struct {
+		Name          string `json:"name"`
+		ContainerPort int    `json:"containerPort"`
+		Protocol      string `json:"protocol"`
+	}
+	if json.Unmarshal(raw, &ps) != nil {
+		return nil
+	}
+	var out []ContainerPort
+	for _, p := range ps {
+		if p.ContainerPort == 0 {
+			continue
+		}
+		proto := strings.ToLower(p.Protocol)
+		if proto == "" {
+			proto = "tcp"
+		}
+		out = append(out, ContainerPort{Name: p.Name, Port: p.ContainerPort, Protocol: proto})
+	}
+	return out
+}
+
+// shortID is a container ID as cgroups and crictl show it: 12 characters.
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
 }
 
 // verboseInfo digs the pause PID and netns path out of the runtime's
@@ -261,6 +334,18 @@ func pbField(msg []byte, field int) []byte {
 		}
 	})
 	return out
+}
+
+// pbVarintField returns the last varint value of a field.
+func pbVarintField(msg []byte, field int) (uint64, bool) {
+	var out uint64
+	found := false
+	pbEach(msg, func(f, w int, _ []byte, num uint64) {
+		if f == field && w == 0 {
+			out, found = num, true
+		}
+	})
+	return out, found
 }
 
 // pbRepeated returns every length-delimited value of a field.

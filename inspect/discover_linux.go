@@ -68,28 +68,40 @@ func Discover(o Options) (*Snapshot, error) {
 		n.FoundBy = appendOnce(n.FoundBy, SourceNetnsDir)
 	}
 
+	var hostPods []*HostNetworkPod
 	if !o.NoLab {
-		snap.Sources = append(snap.Sources, sourceStatus(SourceLab, labPods(all, get, hostID, &snap.HostNetworkPods)))
+		snap.Sources = append(snap.Sources, sourceStatus(SourceLab, labPods(all, get, hostID, &hostPods)))
 	}
-	snap.Sources = append(snap.Sources, sourceStatus(SourceCRI, criPods(o.CRIEndpoint, hostID, get, &snap.HostNetworkPods)))
+	ctrs := criContainers(o.CRIEndpoint)
+	snap.Sources = append(snap.Sources, sourceStatus(SourceCRI, criPods(o.CRIEndpoint, hostID, get, ctrs, &hostPods)))
 
-	containers := criContainerNames(o.CRIEndpoint)
-	for _, n := range all {
-		identifyPod(n)
-		orderProcesses(n)
-		for i := range n.Processes {
-			if name, ok := containers[n.Processes[i].Container]; ok {
-				n.Processes[i].Container = name
-			}
+	ctrNames := map[string]string{}
+	for _, c := range ctrs {
+		if c.Name != "" {
+			ctrNames[shortID(c.ID)] = c.Name
 		}
 	}
-
 	node := all[hostID.Ino]
 	if node == nil {
 		node = get(hostID, o.HostNetns)
 	}
 	node.Path = o.HostNetns
 	snap.Node = node
+	for _, n := range all {
+		if n != node {
+			// The node is nobody's pod, even when all its processes are
+			// one hostNetwork pod's.
+			identifyPod(n)
+		}
+		orderProcesses(n)
+		for i := range n.Processes {
+			if name, ok := ctrNames[n.Processes[i].Container]; ok {
+				n.Processes[i].Container = name
+			}
+		}
+	}
+	snap.HostNetworkPods = hostPodProcesses(node, hostPods)
+
 	for ino, n := range all {
 		if ino == hostID.Ino {
 			continue
@@ -208,7 +220,7 @@ func readTrim(path string) string {
 }
 
 // labPods names the namespaces of netx lab pods and nodes.
-func labPods(all map[uint64]*Netns, get func(nsenter.ID, string) *Netns, host nsenter.ID, hostPods *[]PodRef) error {
+func labPods(all map[uint64]*Netns, get func(nsenter.ID, string) *Netns, host nsenter.ID, hostPods *[]*HostNetworkPod) error {
 	var errs []error
 	for _, plan := range labstate.Labs() {
 		st, err := labstate.Get(plan)
@@ -228,7 +240,7 @@ func labPods(all map[uint64]*Netns, get func(nsenter.ID, string) *Netns, host ns
 			n.FoundBy = appendOnce(n.FoundBy, SourceLab)
 			if p.HostNetwork {
 				if id == host {
-					*hostPods = append(*hostPods, PodRef{Namespace: p.Namespace, Name: p.Name, Node: p.Node})
+					*hostPods = append(*hostPods, labHostPod(p))
 				}
 				continue // the node's namespace, not the pod's own
 			}
@@ -255,9 +267,27 @@ func labPods(all map[uint64]*Netns, get func(nsenter.ID, string) *Netns, host ns
 	return errors.Join(errs...)
 }
 
+// labHostPod is a lab's hostNetwork pod with the processes the lab
+// started for it and the ports its topology declares.
+func labHostPod(p labstate.PodStatus) *HostNetworkPod {
+	hp := &HostNetworkPod{PodRef: PodRef{Namespace: p.Namespace, Name: p.Name, Node: p.Node}, PausePID: p.PID, FoundBy: []string{SourceLab}}
+	for _, c := range p.Containers {
+		ct := Container{Name: c.Name}
+		if c.State == "running" && c.PID > 0 {
+			ct.PIDs = []int{c.PID}
+		}
+		for _, cp := range c.Ports {
+			ct.Ports = append(ct.Ports, ContainerPort{Name: cp.Name, Port: cp.Port, Protocol: strings.ToLower(cp.Protocol)})
+		}
+		hp.Containers = append(hp.Containers, ct)
+	}
+	return hp
+}
+
 // criPods names namespaces after the runtime's pod sandboxes, found by
-// their pause process.
-func criPods(endpoint string, host nsenter.ID, get func(nsenter.ID, string) *Netns, hostPods *[]PodRef) error {
+// their pause process, and collects the hostNetwork ones with their
+// running containers.
+func criPods(endpoint string, host nsenter.ID, get func(nsenter.ID, string) *Netns, ctrs []criContainer, hostPods *[]*HostNetworkPod) error {
 	ep := criEndpoint(endpoint)
 	if ep == "" {
 		return errNoRuntime
@@ -269,10 +299,22 @@ func criPods(endpoint string, host nsenter.ID, get func(nsenter.ID, string) *Net
 	for _, sb := range sbs {
 		if sb.HostNetwork {
 			// It lives in the node's namespace, not one of its own: a pod
-			// of this node only if its pause shares this node's.
-			if id, err := nsenter.IDOf(fmt.Sprintf("/proc/%d/ns/net", sb.PausePID)); err == nil && id == host {
-				*hostPods = append(*hostPods, sb.Pod)
+			// of this node only if its pause shares this node's (or, the
+			// runtime giving no pause, if one of the node's processes is
+			// the pod's: hostPodProcesses decides).
+			if sb.PausePID > 0 {
+				if id, err := nsenter.IDOf(fmt.Sprintf("/proc/%d/ns/net", sb.PausePID)); err != nil || id != host {
+					continue
+				}
 			}
+			hp := &HostNetworkPod{PodRef: sb.Pod, PausePID: sb.PausePID, FoundBy: []string{SourceCRI}}
+			for _, c := range ctrs {
+				if c.SandboxID == sb.ID && c.Running {
+					hp.Containers = append(hp.Containers, Container{Name: c.Name, ID: shortID(c.ID), Ports: c.Ports})
+				}
+			}
+			sort.Slice(hp.Containers, func(i, j int) bool { return hp.Containers[i].Name < hp.Containers[j].Name })
+			*hostPods = append(*hostPods, hp)
 			continue
 		}
 		path := sb.Netns
@@ -394,4 +436,123 @@ func orderProcesses(n *Netns) {
 			}
 		}
 	}
+}
+
+// hostPodProcesses gives the node's hostNetwork pods their processes and
+// names those processes' containers. A process of the node's namespace is
+// a pod's when its cgroup names the pod's UID (kubelet's
+// …/pod<UID>/<container ID>: the pause under the sandbox's ID, each
+// container under its own), or when the lab recorded it as the pod's pause
+// or container. A pod the runtime gave no pause PID for is this node's only
+// if one of the node's processes is its. A pod two sources name is one.
+func hostPodProcesses(node *Netns, found []*HostNetworkPod) []HostNetworkPod {
+	var pods []*HostNetworkPod
+	byKey := map[string]*HostNetworkPod{}
+	for _, p := range found {
+		k := p.Namespace + "/" + p.Name
+		have, ok := byKey[k]
+		if !ok {
+			byKey[k] = p
+			pods = append(pods, p)
+			continue
+		}
+		for _, f := range p.FoundBy {
+			have.FoundBy = appendOnce(have.FoundBy, f)
+		}
+		if have.UID == "" {
+			have.UID = p.UID
+		}
+		if have.PausePID == 0 {
+			have.PausePID = p.PausePID
+		}
+		if len(have.Containers) == 0 {
+			have.Containers = p.Containers
+		}
+	}
+	if len(pods) == 0 {
+		return nil
+	}
+	byUID := map[string]*HostNetworkPod{}
+	for _, p := range pods {
+		if p.UID != "" {
+			byUID[p.UID] = p
+		}
+	}
+	seen := map[*HostNetworkPod]bool{}
+	for i := range node.Processes { // oldest first: a pod's pause before its containers
+		proc := &node.Processes[i]
+		pod, ct := recordedHostPod(pods, proc.PID)
+		if pod == nil && len(byUID) > 0 {
+			pod, ct = cgroupHostPod(byUID, proc.PID)
+		}
+		if pod == nil {
+			continue
+		}
+		seen[pod] = true
+		switch {
+		case ct != nil:
+			if !slices.Contains(ct.PIDs, proc.PID) {
+				ct.PIDs = append(ct.PIDs, proc.PID)
+			}
+			proc.Container = ct.Name
+		case pod.PausePID == 0:
+			pod.PausePID = proc.PID
+		}
+	}
+	var out []HostNetworkPod
+	for _, p := range pods {
+		if p.PausePID > 0 || seen[p] {
+			out = append(out, *p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Namespace != out[j].Namespace {
+			return out[i].Namespace < out[j].Namespace
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// recordedHostPod finds the pod a process was recorded for: its pause, or
+// one of its containers (the lab's records).
+func recordedHostPod(pods []*HostNetworkPod, pid int) (*HostNetworkPod, *Container) {
+	for _, p := range pods {
+		for j := range p.Containers {
+			if slices.Contains(p.Containers[j].PIDs, pid) {
+				return p, &p.Containers[j]
+			}
+		}
+		if p.PausePID == pid {
+			return p, nil
+		}
+	}
+	return nil, nil
+}
+
+// cgroupHostPod finds the pod and container a process's cgroup names; the
+// container is nil for the pause (the sandbox's own cgroup) or a container
+// the runtime did not list as running.
+func cgroupHostPod(byUID map[string]*HostNetworkPod, pid int) (*HostNetworkPod, *Container) {
+	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return nil, nil
+	}
+	m := podUID().FindSubmatch(cg)
+	if m == nil {
+		return nil, nil
+	}
+	p := byUID[strings.ReplaceAll(string(m[1]), "_", "-")]
+	if p == nil {
+		return nil, nil
+	}
+	if c := containerID().FindSubmatch(cg); c != nil {
+		id := string(c[1])[:12]
+		for j := range p.Containers {
+			if p.Containers[j].ID == id {
+				return p, &p.Containers[j]
+			}
+		}
+	}
+	return p, nil
 }

@@ -56,7 +56,7 @@ func checkPods(t *testing.T, s *Snapshot, want ...wantPod) map[string]*Netns {
 	}
 	out := map[string]*Netns{}
 	for _, w := range want {
-		n, err := s.FindPod(w.ref)
+		n, _, err := s.FindPod(w.ref)
 		if err != nil {
 			t.Error(err)
 			continue

@@ -79,6 +79,9 @@ func TestRootInspectLab(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, p := range plan.Pods {
+				if p.Node == node.Name && p.HostNetwork && !noLab {
+					checkHostNetworkPod(t, snap, p)
+				}
 				if p.Node != node.Name || p.HostNetwork {
 					continue
 				}
@@ -111,7 +114,7 @@ func TestRootInspectLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conflict, err := snap.FindPod("onepod-multicontainer01")
+	conflict, _, err := snap.FindPod("onepod-multicontainer01")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,6 +135,41 @@ func TestRootInspectLab(t *testing.T) {
 		t.Errorf("the node's KUBE-SERVICES chain was not read")
 	}
 	requireSame(t, before, dumps(t, nodeNS...))
+}
+
+// checkHostNetworkPod: a lab's hostNetwork pod is listed on its node with
+// its containers' processes and declared ports, its sockets are named
+// after its container, and pod/NAME finds it.
+func checkHostNetworkPod(t *testing.T, snap *Snapshot, p *lab.LabPod) {
+	t.Helper()
+	n, hp, err := snap.FindPod(p.Key())
+	if err != nil {
+		t.Errorf("hostNetwork pod %s: %v", p.Key(), err)
+		return
+	}
+	if hp == nil || n != snap.Node || hp.PausePID == 0 || !slices.Contains(hp.FoundBy, SourceLab) || len(hp.Containers) != len(p.Containers) {
+		t.Errorf("hostNetwork pod %s: %+v in %s, want the node's namespace, a pause and %d containers", p.Key(), hp, n.Path, len(p.Containers))
+		return
+	}
+	for i, c := range p.Containers {
+		got := hp.Containers[i]
+		if got.Name != c.Name || len(got.PIDs) == 0 || len(got.Ports) != len(c.Ports) {
+			t.Errorf("hostNetwork pod %s container %s: %+v, want its process and %d ports", p.Key(), c.Name, got, len(c.Ports))
+			continue
+		}
+		for _, cp := range c.Ports {
+			owned := false
+			for _, l := range snap.Node.Listeners {
+				owned = owned || l.Port == cp.ContainerPort && l.Container == c.Name && slices.Contains(got.PIDs, l.PID)
+			}
+			if !owned {
+				t.Errorf("hostNetwork pod %s: no socket of the node on %d owned by container %s: %+v", p.Key(), cp.ContainerPort, c.Name, snap.Node.Listeners)
+			}
+			if owner, oc := snap.HostNetworkPodOf(got.PIDs[0]); owner == nil || owner.Key() != p.Key() || oc == nil || oc.Name != c.Name {
+				t.Errorf("HostNetworkPodOf(%d) = %+v, %+v", got.PIDs[0], owner, oc)
+			}
+		}
+	}
 }
 
 func findByIP(s *Snapshot, ip string) *Netns {

@@ -29,7 +29,7 @@ func TestReadSnapshotRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		p, err := s.FindPod("default/pod-a")
+		p, _, err := s.FindPod("default/pod-a")
 		if err != nil || p.Links[0].Peer.Bridge != "cni0" || !s.Taken.Equal(sampleSnapshot().Taken) {
 			t.Errorf("%s: round trip lost data: %+v %v", name, p, err)
 		}
@@ -68,7 +68,7 @@ func TestFindNetnsRefs(t *testing.T) {
 			t.Errorf("FindNetns(%q) found something", bad)
 		}
 	}
-	if _, err := s.FindPod("nope"); err == nil || !strings.Contains(err.Error(), "default/pod-a") {
+	if _, _, err := s.FindPod("nope"); err == nil || !strings.Contains(err.Error(), "default/pod-a") {
 		t.Errorf("unknown pod should list the pods: %v", err)
 	}
 }
@@ -127,5 +127,44 @@ func TestJiffiesFrom(t *testing.T) {
 	}
 	if _, _, err := jiffiesFrom([]byte("nothing"), []byte("1.0 1.0")); err == nil {
 		t.Error("no jiffies line accepted")
+	}
+}
+
+// TestHostNetworkPods: a hostNetwork pod is found by pod/NAME in the
+// node's namespace, listed among the pods when a name is unknown, and
+// owns the node's sockets its processes hold; snapshots written before
+// hostNetwork pods had containers still read.
+func TestHostNetworkPods(t *testing.T) {
+	s := sampleSnapshot()
+	s.Node.Listeners = []Listener{{Proto: "tcp", Addr: "0.0.0.0", Port: 22, PID: 5, Comm: "sshd"}, {Proto: "tcp6", Addr: "::", Port: 8090, PID: 51, Comm: "srv"}}
+	s.HostNetworkPods = []HostNetworkPod{{PodRef: PodRef{Namespace: "default", Name: "web-host"}, PausePID: 50,
+		Containers: []Container{{Name: "srv", PIDs: []int{51}, Ports: []ContainerPort{{Port: 8090, Protocol: "tcp"}}}}}}
+	n, hp, err := s.FindPod("web-host")
+	if err != nil || n != s.Node || hp == nil || hp.Key() != "default/web-host" {
+		t.Fatalf("FindPod(web-host) = %v, %+v, %v; want the node's namespace and the pod", n, hp, err)
+	}
+	if n, hp, err := s.FindPod("default/pod-a"); err != nil || hp != nil || n != s.Namespaces[0] {
+		t.Errorf("FindPod(pod-a) = %v, %+v, %v", n, hp, err)
+	}
+	if _, _, err := s.FindPod("nope"); err == nil || !strings.Contains(err.Error(), "default/pod-a, default/web-host (hostNetwork)") {
+		t.Errorf("unknown pod should list both pods: %v", err)
+	}
+	if ls := s.HostNetworkPodListeners(hp); len(ls) != 1 || ls[0].Port != 8090 {
+		t.Errorf("the pod's sockets: %+v, want 8090 only (22 is sshd's)", ls)
+	}
+	s.Namespaces[0].Pod.Name = "web-host"
+	if _, _, err := s.FindPod("web-host"); err == nil || !strings.Contains(err.Error(), "several namespaces") {
+		t.Errorf("a name two pods have: %v", err)
+	}
+
+	old := `{"version":1,"node":{"inode":1,"path":"/proc/self/ns/net","foundBy":null},"namespaces":null,"sources":null,
+"hostNetworkPods":[{"namespace":"default","name":"webapp-hostnet","uid":"2dfe9872"}]}`
+	got, err := ReadSnapshot(strings.NewReader(old))
+	if err != nil || len(got.HostNetworkPods) != 1 || got.HostNetworkPods[0].Key() != "default/webapp-hostnet" || got.HostNetworkPods[0].UID != "2dfe9872" {
+		t.Fatalf("an older snapshot's hostNetwork pods: %+v, %v", got, err)
+	}
+	b, err := json.Marshal(s.HostNetworkPods[0])
+	if err != nil || !strings.HasPrefix(string(b), `{"namespace":"default","name":"web-host","pausePID":50,"containers":[{"name":"srv","pids":[51],"ports":[{"port":8090,"protocol":"tcp"}]}]}`) {
+		t.Errorf("a hostNetwork pod's JSON is a PodRef's with more fields: %s %v", b, err)
 	}
 }

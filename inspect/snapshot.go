@@ -26,8 +26,41 @@ type Snapshot struct {
 	// Sources says which discovery sources were available.
 	Sources []SourceStatus `json:"sources"`
 	// HostNetworkPods are the pods that share the node's own namespace
-	// (hostNetwork: true), as the runtime or the lab names them.
-	HostNetworkPods []PodRef `json:"hostNetworkPods,omitempty"`
+	// (hostNetwork: true), as the runtime or the lab names them, with
+	// their containers: which of the node namespace's processes are
+	// theirs, and the ports they declare.
+	HostNetworkPods []HostNetworkPod `json:"hostNetworkPods,omitempty"`
+}
+
+// HostNetworkPod is a pod without a network namespace of its own: its
+// processes and sockets are among the node namespace's. Its JSON is a
+// PodRef's with more fields, as the first snapshots wrote it.
+type HostNetworkPod struct {
+	PodRef
+	// PausePID is the pod's infra process, 0 when the source knows none.
+	PausePID int `json:"pausePID,omitempty"`
+	// FoundBy lists the sources that named it (cri, lab).
+	FoundBy    []string    `json:"foundBy,omitempty"`
+	Containers []Container `json:"containers,omitempty"`
+}
+
+// Container is one container of a hostNetwork pod.
+type Container struct {
+	Name string `json:"name"`
+	// ID is the runtime's container ID, its first 12 characters (as
+	// cgroup paths and crictl show it).
+	ID string `json:"id,omitempty"`
+	// PIDs are its processes (in the node's namespace).
+	PIDs []int `json:"pids,omitempty"`
+	// Ports are the ports the pod spec declares for it.
+	Ports []ContainerPort `json:"ports,omitempty"`
+}
+
+// ContainerPort is a port a container declares (containerPort).
+type ContainerPort struct {
+	Name     string `json:"name,omitempty"`
+	Port     int    `json:"port"`
+	Protocol string `json:"protocol"` // tcp, udp or sctp
 }
 
 // SourceStatus says whether a discovery source could be used and why not.

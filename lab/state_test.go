@@ -120,8 +120,14 @@ func TestSavedPlanReadByLabstate(t *testing.T) {
 			continue
 		}
 		for j, c := range p.Containers {
-			if got.Containers[j].Name != c.Name || got.Containers[j].Log != st.LogFile(p.Key(), c.Name) {
+			if got.Containers[j].Name != c.Name || got.Containers[j].Log != st.LogFile(p.Key(), c.Name) || len(got.Containers[j].Ports) != len(c.Ports) {
 				t.Errorf("pod %s container %d: %+v, plan %s", p.Key(), j, got.Containers[j], c.Name)
+				continue
+			}
+			for k, cp := range c.Ports {
+				if g := got.Containers[j].Ports[k]; g.Name != cp.Name || g.Port != cp.ContainerPort || g.Protocol != cp.Protocol {
+					t.Errorf("pod %s container %s port %d: %+v, plan %+v", p.Key(), c.Name, k, g, cp)
+				}
 			}
 		}
 	}

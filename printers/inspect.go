@@ -27,7 +27,11 @@ func Node(w io.Writer, s *inspect.Snapshot) {
 	if s.NodeName != "" {
 		title += " " + s.NodeName
 	}
-	fmt.Fprintf(w, "%s (netns %s, inode %d): %d pods, %d other namespaces\n", title, node.Path, node.Inode, pods, len(s.Namespaces)-pods)
+	podCount := fmt.Sprintf("%d pods", pods)
+	if h := len(s.HostNetworkPods); h > 0 {
+		podCount = fmt.Sprintf("%d pods (%d hostNetwork)", pods+h, h)
+	}
+	fmt.Fprintf(w, "%s (netns %s, inode %d): %s, %d other namespaces\n", title, node.Path, node.Inode, podCount, len(s.Namespaces)-pods)
 	if len(node.Sysctls) > 0 {
 		var kv []string
 		for _, k := range []string{"net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter", "net.ipv4.conf.all.route_localnet"} {
@@ -186,6 +190,10 @@ func Node(w io.Writer, s *inspect.Snapshot) {
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", n.PodName(), PodIP(n), n.PausePID, n.Path, strings.Join(n.FoundBy, ","))
+	}
+	// hostNetwork pods have the node's address and namespace.
+	for _, p := range s.HostNetworkPods {
+		fmt.Fprintf(tw, "%s\t%s (hostNetwork)\t%d\t%s\t%s\n", p.Key(), orDash(node.HostAddr4()), p.PausePID, node.Path, orDash(strings.Join(p.FoundBy, ",")))
 	}
 	tw.Flush()
 	others := 0
@@ -375,6 +383,101 @@ func Netns(w io.Writer, s *inspect.Snapshot, n *inspect.Netns) {
 	if n.Error != "" {
 		fmt.Fprintf(w, "could not read everything: %s\n", n.Error)
 	}
+}
+
+// HostNetworkPod prints a pod that shares the node's network namespace:
+// its pause, containers with their processes and declared ports, and the
+// node's listening sockets its processes own.
+func HostNetworkPod(w io.Writer, s *inspect.Snapshot, p *inspect.HostNetworkPod) {
+	node := s.Node
+	fmt.Fprintf(w, "pod %s (hostNetwork: the node's network namespace %s, inode %d; found by %s)\n", p.Key(), node.Path, node.Inode, orDash(strings.Join(p.FoundBy, ", ")))
+	if p.PausePID != 0 {
+		fmt.Fprintf(w, "pause: pid %d\n", p.PausePID)
+	}
+	var addrs []string
+	for _, l := range node.Links {
+		if l.Name != "lo" && len(l.Addrs) > 0 && l.Master == "" {
+			addrs = append(addrs, l.Name+" "+strings.Join(l.Addrs, ","))
+		}
+	}
+	fmt.Fprintf(w, "addresses (the node's): %s\n", orDash(strings.Join(addrs, "; ")))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "\ncontainers:")
+	if len(p.Containers) == 0 {
+		fmt.Fprintln(w, "  none known")
+	} else {
+		fmt.Fprintln(tw, "  NAME\tID\tPIDS\tPORTS")
+		for _, c := range p.Containers {
+			var pids, ports []string
+			for _, pid := range c.PIDs {
+				pids = append(pids, fmt.Sprint(pid))
+			}
+			for _, cp := range c.Ports {
+				ports = append(ports, fmt.Sprintf("%d/%s", cp.Port, cp.Protocol))
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Name, orDash(c.ID), orDash(strings.Join(pids, ",")), orDash(strings.Join(ports, ",")))
+		}
+		tw.Flush()
+	}
+	if procs := hostPodProcesses(s, p); len(procs) > 0 {
+		fmt.Fprintln(w, "\nprocesses (in the node's network namespace):")
+		fmt.Fprintln(tw, "  PID\tCOMMAND\tCONTAINER")
+		for _, pr := range procs {
+			cmdline := pr.Cmdline
+			if len(cmdline) > 60 {
+				cmdline = cmdline[:57] + "..."
+			}
+			container := pr.Container
+			if pr.PID == p.PausePID {
+				container = "(pause)"
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%s\n", pr.PID, orDash(cmdline), orDash(container))
+		}
+		tw.Flush()
+	}
+	fmt.Fprintln(w, "\nlistening (its processes' sockets, among the node's):")
+	ls := s.HostNetworkPodListeners(p)
+	if len(ls) == 0 {
+		fmt.Fprintln(w, "  nothing")
+	}
+	for _, l := range ls {
+		owner := fmt.Sprintf("%d/%s", l.PID, l.Comm)
+		if _, c := s.HostNetworkPodOf(l.PID); c != nil {
+			owner += " (container " + c.Name + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s:%d\t%s\n", l.Proto, l.Addr, l.Port, owner)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\ninterfaces, routes and rules are the node's: netx inspect node")
+}
+
+// HostNetworkPodView is `inspect pod/NAME -o json|yaml` for a hostNetwork
+// pod: the pod, the node namespace it shares, its processes there and the
+// sockets they own.
+type HostNetworkPodView struct {
+	*inspect.HostNetworkPod
+	HostNetwork bool               `json:"hostNetwork"`
+	Netns       string             `json:"netns"`
+	Inode       uint64             `json:"inode"`
+	Processes   []inspect.Process  `json:"processes,omitempty"`
+	Listeners   []inspect.Listener `json:"listeners,omitempty"`
+}
+
+// HostNetworkPodDoc is the document `inspect pod/NAME -o json` writes for
+// a hostNetwork pod.
+func HostNetworkPodDoc(s *inspect.Snapshot, p *inspect.HostNetworkPod) HostNetworkPodView {
+	return HostNetworkPodView{HostNetworkPod: p, HostNetwork: true, Netns: s.Node.Path, Inode: s.Node.Inode,
+		Processes: hostPodProcesses(s, p), Listeners: s.HostNetworkPodListeners(p)}
+}
+
+func hostPodProcesses(s *inspect.Snapshot, p *inspect.HostNetworkPod) []inspect.Process {
+	var out []inspect.Process
+	for _, pr := range s.Node.Processes {
+		if owner, _ := s.HostNetworkPodOf(pr.PID); owner != nil && owner.Key() == p.Key() {
+			out = append(out, pr)
+		}
+	}
+	return out
 }
 
 // SnapshotWritten says where `netx snapshot -o FILE` saved the node and

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -140,5 +141,57 @@ func TestNodeSysctlWarnings(t *testing.T) {
 		"  WARNING: bridge-nf-call-iptables=0: service NAT will not see traffic between pods on one bridge\n"
 	if !strings.Contains(b.String(), want) {
 		t.Errorf("node view lacks\n%s\ngot:\n%s", want, b.String())
+	}
+}
+
+// TestHostNetworkPodViews: a hostNetwork pod is a pod of the node view,
+// with the node's address and namespace, and pod/NAME shows its
+// containers, its processes and the node's sockets they own (not the
+// node's other ones).
+func TestHostNetworkPodViews(t *testing.T) {
+	s, err := inspect.ReadSnapshotFile(filepath.Join("..", "testdata", "snapshots", "cni-bridge", "node1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Node.Processes = append(s.Node.Processes, inspect.Process{PID: 900, Comm: "pause", Cmdline: "/pause"},
+		inspect.Process{PID: 901, Comm: "srv", Cmdline: "srv --listen :8090", Container: "srv"}, inspect.Process{PID: 5, Comm: "sshd", Cmdline: "sshd"})
+	s.Node.Listeners = append(s.Node.Listeners, inspect.Listener{Proto: "tcp", Addr: "0.0.0.0", Port: 22, PID: 5, Comm: "sshd"},
+		inspect.Listener{Proto: "tcp6", Addr: "::", Port: 8090, PID: 901, Comm: "srv", Container: "srv"})
+	s.HostNetworkPods = []inspect.HostNetworkPod{{PodRef: inspect.PodRef{Namespace: "kube-system", Name: "agent"}, PausePID: 900, FoundBy: []string{"cri"},
+		Containers: []inspect.Container{{Name: "srv", ID: "0123456789ab", PIDs: []int{901}, Ports: []inspect.ContainerPort{{Port: 8090, Protocol: "tcp"}}}}}}
+	addr := s.Node.HostAddr4()
+	if addr == "" || strings.HasPrefix(addr, "10.244.") {
+		t.Fatalf("node address %q: want the default route's, not the bridge's", addr)
+	}
+
+	var b bytes.Buffer
+	Node(&b, s)
+	out := b.String()
+	row := regexp.MustCompile(`(?m)^kube-system/agent +` + regexp.QuoteMeta(addr) + ` \(hostNetwork\) +900 +` + regexp.QuoteMeta(s.Node.Path) + ` +cri$`)
+	if !strings.Contains(out, "): 4 pods (1 hostNetwork), 0 other namespaces") || !row.MatchString(out) {
+		t.Errorf("node view does not list the hostNetwork pod:\n%s", out)
+	}
+
+	b.Reset()
+	HostNetworkPod(&b, s, &s.HostNetworkPods[0])
+	out = b.String()
+	for _, want := range []string{
+		"pod kube-system/agent (hostNetwork: the node's network namespace " + s.Node.Path,
+		"pause: pid 900",
+		"  srv   0123456789ab  901   8090/tcp",
+		"  900  /pause              (pause)",
+		"  901  srv --listen :8090  srv",
+		"  tcp6  :::8090  901/srv (container srv)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("pod view lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "sshd") {
+		t.Errorf("pod view shows the node's own sshd:\n%s", out)
+	}
+	doc := HostNetworkPodDoc(s, &s.HostNetworkPods[0])
+	if !doc.HostNetwork || doc.Netns != s.Node.Path || len(doc.Processes) != 2 || len(doc.Listeners) != 1 {
+		t.Errorf("pod document: %+v", doc)
 	}
 }

@@ -25,6 +25,8 @@ type ctEntry struct {
 type walker struct {
 	w        *World
 	endpoint netip.Addr
+	// hostDst is the hostNetwork pod the trace is to, if it is one.
+	hostDst  *HostPod
 	reply    bool
 	hops     []Hop
 	branches []Branch
@@ -467,12 +469,31 @@ func (k *walker) deliver(at Where, dev string, pkt Packet) {
 		k.stop(at, Refused, fmt.Sprintf("%s reached, but nothing listens on %s/%d there (%s)", at.Label(), pkt.Dst, pkt.DPort, how))
 		return
 	}
-	who := l.Comm
+	proc := l.Comm
 	if l.PID != 0 {
-		who = fmt.Sprintf("%s (pid %d)", l.Comm, l.PID)
+		proc = fmt.Sprintf("%s (pid %d)", l.Comm, l.PID)
 	}
-	if l.Container != "" {
-		who = "container " + l.Container + ", " + who
+	pod, container := "", l.Container
+	if at.NS.Pod != nil && at.NS.Pod.Name != "" {
+		pod = at.NS.Pod.Namespace + "/" + at.NS.Pod.Name
+	}
+	// The node's namespace is also its hostNetwork pods': the socket is
+	// one's when its process is (or, no process known, its port is one a
+	// container declares).
+	var host *HostPod
+	if at.IsNode() {
+		var c string
+		var ok bool
+		if host, c, ok = k.w.hostPodOf(at.Node.Name, l, pkt.Proto); ok {
+			pod, container = host.Key(), c
+		}
+	}
+	who := proc
+	switch {
+	case host != nil && l.PID == 0:
+		who = fmt.Sprintf("a socket of port %d/%s, which container %s declares", l.Port, pkt.Proto, container)
+	case container != "":
+		who = "container " + container + ", " + proc
 	}
 	if who == "" {
 		who = "a socket"
@@ -482,7 +503,26 @@ func (k *walker) deliver(at Where, dev string, pkt Packet) {
 		h.tap(at, "lo", pkt, false)
 	}
 	h.Evidence = append(h.Evidence, fmt.Sprintf("listening socket: %s %s", l.Proto, hostPort(l.Addr, l.Port)))
-	k.stop(at, Delivered, fmt.Sprintf("%s:%d in %s (%s)", pkt.Dst, pkt.DPort, at.Label(), who))
+	if d := k.hostDst; d != nil && host != d && l.PID != 0 && d.Node == at.Node.Name && d.knowsProcesses() {
+		// The node's ports are one space: the port asked for is another
+		// process's.
+		k.warnings = append(k.warnings, fmt.Sprintf("port %d/%s on %s is %s's, not pod %s's: a hostNetwork pod shares its node's ports", l.Port, pkt.Proto, at.Node.Name, proc, d.Key()))
+	}
+	if host == nil {
+		k.stop(at, Delivered, fmt.Sprintf("%s:%d in %s (%s)", pkt.Dst, pkt.DPort, at.Label(), who))
+		k.verdict.Pod, k.verdict.Container = pod, container
+		return
+	}
+	h.Evidence = append(h.Evidence, fmt.Sprintf("pod %s is hostNetwork: its sockets are the node's", host.Key()))
+	owner := "hostNetwork"
+	if container != "" {
+		owner = "container " + container + ", hostNetwork"
+	}
+	if proc == "" || l.PID == 0 {
+		proc = fmt.Sprintf("a socket of port %d/%s, which container %s declares", l.Port, pkt.Proto, container)
+	}
+	k.stop(at, Delivered, fmt.Sprintf("%s:%d in pod %s (%s) on %s: %s", pkt.Dst, pkt.DPort, host.Key(), owner, at.Node.Name, proc))
+	k.verdict.Pod, k.verdict.Container, k.verdict.HostNetwork = pod, container, true
 }
 
 func hostPort(addr string, port int) string {

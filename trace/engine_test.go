@@ -335,7 +335,8 @@ func mustParse(t *testing.T, s string) netip.Addr {
 
 // loadCluster loads the e2e cluster's real node snapshots of one proxy
 // mode (make testdata-cluster), with the b replicas' names from them.
-func loadCluster(t *testing.T, mode string) (w *World, bOn map[string]string) {
+// Edits, when given, change a node's snapshot before the world is built.
+func loadCluster(t *testing.T, mode string, edit ...func(node string, s *inspect.Snapshot)) (w *World, bOn map[string]string) {
 	t.Helper()
 	var nodes []*Node
 	bOn = map[string]string{}
@@ -344,6 +345,9 @@ func loadCluster(t *testing.T, mode string) (w *World, bOn map[string]string) {
 		s, err := inspect.ReadSnapshotFile(f)
 		if err != nil {
 			t.Fatal(err)
+		}
+		for _, e := range edit {
+			e(n, s)
 		}
 		for _, ns := range s.Namespaces {
 			if ns.Pod != nil && strings.HasPrefix(ns.Pod.Name, "b-") {
@@ -388,6 +392,8 @@ func TestTraceRealCluster(t *testing.T) {
 					hops: []string{"arrive", "netfilter", "wire", "deliver"}, nat: []string{"DNAT " + ipOf("mc3") + ":80", "MASQUERADE 192.168.77.11:40000"}, reply: Delivered},
 				{name: "hostPort (portmap)", src: "internet", dst: "node/node2:8081", verdict: Delivered, at: "pod default/webapp-hostport", reply: Delivered},
 				{name: "hostNetwork pod", src: "pod-a", dst: "webapp-hostnet:8090", verdict: Delivered, at: "node node1", reply: Delivered},
+				{name: "from a hostNetwork pod", src: "webapp-hostnet", dst: "svc/svc-b", endpoint: ipOf(bOn["node2"]), verdict: Delivered, at: "pod default/" + bOn["node2"],
+					hops: []string{"send", "netfilter", "wire:eth0", "deliver"}, reply: Delivered},
 				{name: "a ClusterIP port nobody serves", src: "pod-a", dst: "10.96.57.38:81", verdict: Rejected, at: "node node1", detail: "cluster-ips-check"},
 			} {
 				if c.name == "a ClusterIP port nobody serves" && mode == "iptables" {
@@ -425,4 +431,115 @@ func TestTraceNodeSettings(t *testing.T) {
 		w.External = netip.MustParseAddr("203.0.113.10")
 		checkTrace(t, w, traceCase{name: "outside source", src: "internet", dst: "node/node1:8080", verdict: Delivered, at: "pod default/web", reply: Delivered})
 	})
+}
+
+// TestTraceHostNetworkPod: a hostNetwork pod (webapp-hostnet, serving
+// :8090 on node1 of the e2e cluster) is a pod to trace: its default port
+// is one its own process listens on, or else one its container declares,
+// never the node's other sockets (a lower port here: sshd on 22, kubelet
+// on 10250); a verdict names it with its container; a port of another
+// process is delivered there with a warning; and it can send.
+func TestTraceHostNetworkPod(t *testing.T) {
+	const sshd = 1 << 30
+	// own gives the pod its process (the one listening on :8090) and
+	// declared port, as inspect reads them; with the PID unknown, only
+	// the declaration; with nothing, neither.
+	own := func(pids, ports bool) func(string, *inspect.Snapshot) {
+		return func(node string, s *inspect.Snapshot) {
+			if node != "node1" {
+				return
+			}
+			s.Node.Listeners = append([]inspect.Listener{{Proto: "tcp", Addr: "0.0.0.0", Port: 22, PID: sshd, Comm: "sshd"}}, s.Node.Listeners...)
+			c := inspect.Container{Name: "webapp"}
+			for i, l := range s.Node.Listeners {
+				if l.Port == 8090 {
+					if pids {
+						c.PIDs = []int{l.PID}
+					} else {
+						s.Node.Listeners[i].PID, s.Node.Listeners[i].Comm, s.Node.Listeners[i].Container = 0, "", ""
+					}
+				}
+			}
+			if ports {
+				c.Ports = []inspect.ContainerPort{{Port: 8090, Protocol: "tcp"}}
+			}
+			hp := &s.HostNetworkPods[0]
+			hp.PausePID, hp.Containers = 0, nil
+			if pids || ports {
+				hp.Containers = []inspect.Container{c}
+			}
+		}
+	}
+	for _, mode := range []string{"iptables", "nftables"} {
+		t.Run(mode, func(t *testing.T) {
+			w, _ := loadCluster(t, mode, own(true, false))
+			for _, dst := range []string{"webapp-hostnet", "pod/webapp-hostnet", "default/webapp-hostnet"} {
+				res := checkTrace(t, w, traceCase{name: "pod-a → " + dst, src: "pod-a", dst: dst, verdict: Delivered, at: "node node1", reply: Delivered,
+					detail: "192.168.77.11:8090 in pod default/webapp-hostnet (container webapp, hostNetwork) on node1: kubectl-netx (pid "})
+				if v := res.Verdict; v.Pod != "default/webapp-hostnet" || v.Container != "webapp" || !v.HostNetwork || res.Packet.DPort != 8090 || !res.Dst.HostNetwork || res.Dst.String() != "pod default/webapp-hostnet (192.168.77.11:8090, on node1, hostNetwork)" {
+					t.Errorf("pod-a → %s: %+v to %d, dst %s", dst, v, res.Packet.DPort, res.Dst)
+				}
+			}
+
+			// Another process's port: delivered there, and said so.
+			res, err := w.Trace(Request{Src: "pod-a", Dst: "webapp-hostnet:22"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Verdict.Kind != Delivered || res.Verdict.Pod != "" || len(res.Warnings) != 1 ||
+				res.Warnings[0] != fmt.Sprintf("port 22/tcp on node1 is sshd (pid %d)'s, not pod default/webapp-hostnet's: a hostNetwork pod shares its node's ports", sshd) {
+				t.Errorf("pod-a → webapp-hostnet:22: %+v, warnings %q", res.Verdict, res.Warnings)
+			}
+
+			// From the pod: its node's namespace, named as the pod.
+			res = checkTrace(t, w, traceCase{name: "webapp-hostnet → pod-a", src: "webapp-hostnet", dst: "pod-a", verdict: Delivered, at: "pod default/pod-a", reply: Delivered,
+				hops: []string{"send", "route:cni0", "netfilter", "bridge:cni0", "deliver"}})
+			if !res.Src.HostNetwork || res.Src.Name != "default/webapp-hostnet" || !strings.HasPrefix(res.Hops[0].Detail, "a socket in pod default/webapp-hostnet (hostNetwork, on node1) sends ") || res.Verdict.Pod != "default/pod-a" {
+				t.Errorf("from webapp-hostnet: src %+v, first hop %q, verdict %+v", res.Src, res.Hops[0].Detail, res.Verdict)
+			}
+
+			// The socket's owner unknown: the declared port, and the
+			// declaration named.
+			w, _ = loadCluster(t, mode, own(false, true))
+			res = checkTrace(t, w, traceCase{name: "declared port", src: "pod-a", dst: "webapp-hostnet", verdict: Delivered, at: "node node1", reply: Delivered,
+				detail: "192.168.77.11:8090 in pod default/webapp-hostnet (container webapp, hostNetwork) on node1: a socket of port 8090/tcp, which container webapp declares"})
+			if res.Verdict.Pod != "default/webapp-hostnet" || res.Verdict.Container != "webapp" {
+				t.Errorf("declared port: %+v", res.Verdict)
+			}
+
+			// Neither: no port is guessed.
+			w, _ = loadCluster(t, mode, own(false, false))
+			_, err = w.Trace(Request{Src: "pod-a", Dst: "webapp-hostnet"})
+			if err == nil || !IsBadRequest(err) || err.Error() != "destination pod default/webapp-hostnet is hostNetwork and has no tcp port of its own (its containers declare none and none of its processes listens); add --port N or write webapp-hostnet:PORT" {
+				t.Errorf("a hostNetwork pod with no port of its own: %v", err)
+			}
+		})
+	}
+}
+
+// TestTraceMissingPodNamesTheEnd: a pod that is not there is named as the
+// end it was given for, with the pods found, hostNetwork ones included.
+func TestTraceMissingPodNamesTheEnd(t *testing.T) {
+	w, bOn := loadCluster(t, "iptables")
+	bs := []string{"default/" + bOn["node1"], "default/" + bOn["node2"]}
+	slices.Sort(bs)
+	pods := "; pods: " + strings.Join(bs, ", ") + ", default/mc3, default/pod-a, default/webapp-hostnet (hostNetwork), default/webapp-hostport"
+	for _, c := range []struct{ src, dst, want string }{
+		{"pod-a", "no-such-pod", `destination "no-such-pod" is neither a pod nor a service on the traced nodes` + pods},
+		{"no-such-pod", "webapp-hostnet:8090", `source pod "no-such-pod" not found on the traced nodes (node1, node2)` + pods},
+		{"no-such-pod", "pod-a", `source pod "no-such-pod" not found on the traced nodes (node1, node2)` + pods},
+	} {
+		// The list goes on with the pods of other tests the cluster ran.
+		_, err := w.Trace(Request{Src: c.src, Dst: c.dst})
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s → %s: %v\nwant %s…", c.src, c.dst, err, c.want)
+		}
+	}
+	empty, err := NewWorld([]*Node{{Name: "node1", Snap: &inspect.Snapshot{Node: &inspect.Netns{Inode: 1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := empty.Trace(Request{Src: "pod-a", Dst: "webapp-hostnet"}); err == nil || !strings.Contains(err.Error(), "pods: none found (pods are named by the container runtime or a netx lab: give --cri-endpoint") {
+		t.Errorf("no pods at all: %v", err)
+	}
 }

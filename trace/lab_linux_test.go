@@ -32,6 +32,8 @@ type labCase struct {
 	detail   string   // a substring of the verdict detail
 	branches int
 	outcome  string // what the live probe's sender must see, when set
+	// pod and container: who the verdict says took the packet, when set.
+	pod, container string
 }
 
 // upLab builds a built-in topology (changed by edit, when given) under a
@@ -86,7 +88,12 @@ func seedCases(ip func(string) string, cross string) []labCase {
 		{name: "nodeport-from-internet", src: "internet", dst: "node/node2:30080", verdict: Delivered, at: "pod default/mc3", hops: []string{"arrive", "netfilter", "route", "netfilter", "bridge:cni0", "deliver"}, detail: "container nginx", reply: Delivered},
 		{name: "nodeport-other-node", src: "internet", dst: "node/node1:30080", verdict: Delivered, at: "pod default/mc3", hops: []string{"arrive", "netfilter", "wire", "deliver"}, reply: Delivered},
 		{name: "hostport", src: "internet", dst: "node/node2:8081", verdict: Delivered, at: "pod default/webapp-hostport", detail: "container webapp", reply: Delivered},
-		{name: "hostnetwork", src: "pod-a", dst: "webapp-hostnet", verdict: Delivered, at: "node node1", reply: Delivered},
+		{name: "hostnetwork", src: "pod-a", dst: "webapp-hostnet", verdict: Delivered, at: "node node1", reply: Delivered,
+			pod: "default/webapp-hostnet", container: "webapp", detail: ":8090 in pod default/webapp-hostnet (container webapp, hostNetwork) on node1"},
+		{name: "hostnetwork-pod-ref", src: "pod-a", dst: "pod/webapp-hostnet", verdict: Delivered, at: "node node1", reply: Delivered,
+			pod: "default/webapp-hostnet", container: "webapp", detail: ":8090 in pod default/webapp-hostnet"},
+		{name: "hostnetwork-source", src: "webapp-hostnet", dst: "b-2:8080", verdict: Delivered, at: "pod default/b-2", reply: Delivered,
+			hops: []string{"send", "route", "wire", "bridge:cni0", "deliver"}, pod: "default/b-2", container: "web"},
 		{name: "refused", src: "pod-a", dst: "b-1:9999", verdict: Refused, at: "pod default/b-1"},
 		{name: "no-endpoints", src: "pod-a", dst: "svc/svc-none", verdict: NoEndpoints, at: "node node1"},
 		{name: "icmp", src: "pod-a", dst: "b-2", proto: "icmp", verdict: Delivered, at: "pod default/b-2", reply: Delivered},
@@ -113,6 +120,9 @@ func runLabCase(t *testing.T, w *World, plan *lab.Lab, c labCase) {
 	}
 	if c.detail != "" && !strings.Contains(res.Verdict.Detail, c.detail) {
 		t.Errorf("%s → %s: verdict detail %q lacks %q", c.src, c.dst, res.Verdict.Detail, c.detail)
+	}
+	if c.pod != "" && (res.Verdict.Pod != c.pod || res.Verdict.Container != c.container) {
+		t.Errorf("%s → %s: delivered to pod %q container %q, want %s container %s\n%s", c.src, c.dst, res.Verdict.Pod, res.Verdict.Container, c.pod, c.container, text)
 	}
 	i := 0
 	for _, h := range res.Hops {
@@ -320,7 +330,7 @@ func TestRootTraceVXLANNFTablesLab(t *testing.T) {
 	}
 	for _, c := range seedCases(func(n string) string { return podIPOf(t, plan, n) }, "encap") {
 		switch c.name {
-		case "container-to-container", "nodeport-from-internet", "nodeport-other-node", "hostnetwork":
+		case "container-to-container", "nodeport-from-internet", "nodeport-other-node", "hostnetwork", "hostnetwork-pod-ref", "hostnetwork-source":
 			continue // this topology has no mc3 and no hostNetwork pod
 		}
 		t.Run(c.name, func(t *testing.T) { runLabCase(t, w, plan, c) })

@@ -55,6 +55,8 @@ type End struct {
 	Node string `json:"node,omitempty"`
 	Addr string `json:"addr,omitempty"`
 	Port uint16 `json:"port,omitempty"`
+	// HostNetwork: a pod in its node's network namespace.
+	HostNetwork bool `json:"hostNetwork,omitempty"`
 }
 
 // String names the end as a trace's first line and its errors do: kind and
@@ -75,6 +77,9 @@ func (e End) String() string {
 	if e.Node != "" && e.Kind != "node" {
 		at = append(at, "on "+e.Node)
 	}
+	if e.HostNetwork {
+		at = append(at, "hostNetwork")
+	}
 	if len(at) > 0 {
 		s += " (" + strings.Join(at, ", ") + ")"
 	}
@@ -87,6 +92,12 @@ type Verdict struct {
 	Detail string `json:"detail"`
 	Node   string `json:"node,omitempty"`
 	Netns  string `json:"netns,omitempty"`
+	// Pod and Container name who took a delivered packet (namespace/name
+	// and the container whose process owns the socket, when known).
+	Pod       string `json:"pod,omitempty"`
+	Container string `json:"container,omitempty"`
+	// HostNetwork says the pod is hostNetwork: Netns is its node's.
+	HostNetwork bool `json:"hostNetwork,omitempty"`
 	// Rule is the rule that decided a drop or reject.
 	Rule *RuleHit `json:"rule,omitempty"`
 }

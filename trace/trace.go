@@ -67,6 +67,8 @@ type source struct {
 	end      End
 	at       Where
 	internet bool
+	// host is the hostNetwork pod sending, from its node's namespace.
+	host *HostPod
 }
 
 // Trace follows a packet from Src to Dst, then the reply back.
@@ -102,6 +104,9 @@ func (w *World) run(req Request) (*Result, source, error) {
 	}
 	res := &Result{Version: ResultVersion, Src: src.end, Dst: dst}
 	k := &walker{w: w, endpoint: req.Endpoint}
+	if dst.Kind == "pod" && dst.HostNetwork {
+		k.hostDst = w.hostPod(dst.Name, dst.Node)
+	}
 	if src.internet {
 		pkt.Src = w.client(req)
 		at, dev, err := w.entry(req, addr)
@@ -122,7 +127,11 @@ func (w *World) run(req Request) (*Result, source, error) {
 		}
 		res.Packet = view(pkt)
 		res.Src.Addr = pkt.Src.String()
-		k.hop(src.at, HopSend, "", "a socket in "+src.at.Label()+" sends "+pkt.String(), pkt)
+		from := src.at.Label()
+		if src.host != nil {
+			from = src.host.Label()
+		}
+		k.hop(src.at, HopSend, "", "a socket in "+from+" sends "+pkt.String(), pkt)
 		k.output(src.at, pkt)
 	}
 	if k.verdict == nil {
@@ -317,16 +326,26 @@ func (w *World) resolveSrc(req Request) (source, error) {
 	if !found {
 		return source{}, badf("source pod %q not found on the traced nodes (%s); pods: %s", ref, w.nodeNames(), w.podNames())
 	}
-	return source{end: End{Ref: ref, Kind: "pod", Name: key, Node: at.Node.Name}, at: at}, nil
+	src := source{end: End{Ref: ref, Kind: "pod", Name: key, Node: at.Node.Name}, at: at}
+	if at.IsNode() {
+		src.host = w.hostPod(key, at.Node.Name)
+		src.end.HostNetwork = true
+	}
+	return src, nil
 }
 
+// podNames lists the pods a trace can name, hostNetwork ones marked, or
+// says what was found instead.
 func (w *World) podNames() string {
 	var names []string
 	for _, p := range w.pods() {
-		names = append(names, p.NS.Pod.Namespace+"/"+p.NS.Pod.Name)
+		names = append(names, p.NS.PodName())
+	}
+	for _, hp := range w.HostPods {
+		names = append(names, hp.Key()+" (hostNetwork)")
 	}
 	if len(names) == 0 {
-		return "(none found)"
+		return "none found (pods are named by the container runtime or a netx lab: give --cri-endpoint, or see `netx inspect`)"
 	}
 	slices.Sort(names)
 	return strings.Join(names, ", ")
@@ -405,10 +424,11 @@ func (w *World) resolveDst(req Request, src source) (End, netip.Addr, uint16, er
 		}
 		return End{}, netip.Addr{}, 0, badf("destination %q is neither a pod nor a service on the traced nodes; pods: %s", name, w.podNames())
 	}
-	a := podIP(at.NS)
+	e := End{Ref: ref, Kind: "pod", Name: key, Node: at.Node.Name}
 	if at.IsNode() {
-		a = nodeIP(at.Node) // a hostNetwork pod has its node's address
+		return w.hostPodDst(req, e, w.hostPod(key, at.Node.Name), port, withPort)
 	}
+	a := podIP(at.NS)
 	if !a.IsValid() {
 		return End{}, netip.Addr{}, 0, badf("pod %s has no IPv4 address", name)
 	}
@@ -420,7 +440,39 @@ func (w *World) resolveDst(req Request, src source) (End, netip.Addr, uint16, er
 			}
 		}
 	}
-	return withPort(End{Ref: ref, Kind: "pod", Name: key, Node: at.Node.Name}, a, port, name)
+	return withPort(e, a, port, name)
+}
+
+// hostPodDst resolves a hostNetwork pod as a destination: its node's
+// address, and by default a port of its own — one its processes listen
+// on, else one its containers declare — never another process's of the
+// node.
+func (w *World) hostPodDst(req Request, e End, hp *HostPod, port uint16, withPort func(End, netip.Addr, uint16, string) (End, netip.Addr, uint16, error)) (End, netip.Addr, uint16, error) {
+	e.HostNetwork = true
+	n := w.node(e.Node)
+	a := nodeIP(n)
+	if !a.IsValid() {
+		return End{}, netip.Addr{}, 0, badf("pod %s is hostNetwork and its node %s has no address outside its pod networks", e.Name, e.Node)
+	}
+	if port == 0 && req.Protocol != "icmp" && hp != nil && hp.Pod != nil {
+		for _, l := range n.Snap.Node.Listeners {
+			if _, own := hp.owns(l.PID); own && strings.HasPrefix(l.Proto, req.Protocol) && l.Addr != "127.0.0.1" && l.Addr != "::1" {
+				port = uint16(l.Port)
+				break
+			}
+		}
+		for _, c := range hp.Pod.Containers {
+			for _, p := range c.Ports {
+				if port == 0 && p.Protocol == req.Protocol {
+					port = uint16(p.Port)
+				}
+			}
+		}
+		if port == 0 {
+			return End{}, netip.Addr{}, 0, badf("destination pod %s is hostNetwork and has no %s port of its own (its containers declare none and none of its processes listens); add --port N or write %s:PORT", e.Name, req.Protocol, e.Ref)
+		}
+	}
+	return withPort(e, a, port, e.Ref)
 }
 
 func (w *World) serviceDst(ref, name string, port uint16, req Request) (End, netip.Addr, uint16, error) {

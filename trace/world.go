@@ -42,9 +42,98 @@ type World struct {
 	svcIndex serviceIndex // Services by namespace, name and protocol
 }
 
-// HostPod is a hostNetwork pod.
+// HostPod is a hostNetwork pod: its node's namespace, with processes,
+// containers and declared ports of its own (Pod, from the snapshot).
 type HostPod struct {
 	Namespace, Name, Node string
+	Pod                   *inspect.HostNetworkPod
+}
+
+// Key is namespace/name.
+func (h *HostPod) Key() string { return h.Namespace + "/" + h.Name }
+
+// Label names the pod as hops and verdicts do.
+func (h *HostPod) Label() string { return "pod " + h.Key() + " (hostNetwork, on " + h.Node + ")" }
+
+// owns says which of the pod's containers a process is in ("" for its
+// pause); ok is false for a process that is not the pod's.
+func (h *HostPod) owns(pid int) (container string, ok bool) {
+	if pid == 0 || h.Pod == nil {
+		return "", false
+	}
+	for _, c := range h.Pod.Containers {
+		if slices.Contains(c.PIDs, pid) {
+			return c.Name, true
+		}
+	}
+	return "", h.Pod.PausePID == pid
+}
+
+// knowsProcesses says whether the snapshot named any of the pod's
+// processes (older snapshots did not).
+func (h *HostPod) knowsProcesses() bool {
+	if h.Pod == nil {
+		return false
+	}
+	for _, c := range h.Pod.Containers {
+		if len(c.PIDs) > 0 {
+			return true
+		}
+	}
+	return h.Pod.PausePID != 0
+}
+
+// declares finds the container that declares a port.
+func (h *HostPod) declares(proto string, port uint16) (string, bool) {
+	if h.Pod == nil {
+		return "", false
+	}
+	for _, c := range h.Pod.Containers {
+		for _, p := range c.Ports {
+			if p.Port == int(port) && p.Protocol == proto {
+				return c.Name, true
+			}
+		}
+	}
+	return "", false
+}
+
+// hostPod finds a hostNetwork pod of a node by namespace/name.
+func (w *World) hostPod(key, node string) *HostPod {
+	for i := range w.HostPods {
+		if hp := &w.HostPods[i]; hp.Key() == key && hp.Node == node {
+			return hp
+		}
+	}
+	return nil
+}
+
+// hostPodOf finds the hostNetwork pod of a node that a socket belongs to:
+// by its owner process, or, the owner unknown, by the port a container
+// declares.
+func (w *World) hostPodOf(node string, l inspect.Listener, proto string) (*HostPod, string, bool) {
+	for i := range w.HostPods {
+		hp := &w.HostPods[i]
+		if hp.Node != node {
+			continue
+		}
+		if c, ok := hp.owns(l.PID); ok {
+			return hp, c, true
+		}
+	}
+	if l.PID != 0 {
+		return nil, "", false
+	}
+	for i := range w.HostPods {
+		hp := &w.HostPods[i]
+		if hp.Node != node {
+			continue
+		}
+		if c, ok := hp.declares(proto, uint16(l.Port)); ok {
+			return hp, c, true
+		}
+	}
+	return nil, "", false
 }
 
 // Service is one service port as the node's kube-proxy rules (or the lab)
@@ -83,8 +172,9 @@ func NewWorld(nodes []*Node) (*World, error) {
 			n.byInode[ns.Inode] = ns
 		}
 		n.local = nsAddrs(n.Snap.Node)
-		for _, p := range n.Snap.HostNetworkPods {
-			w.HostPods = append(w.HostPods, HostPod{Namespace: p.Namespace, Name: p.Name, Node: n.Name})
+		for i := range n.Snap.HostNetworkPods {
+			p := &n.Snap.HostNetworkPods[i]
+			w.HostPods = append(w.HostPods, HostPod{Namespace: p.Namespace, Name: p.Name, Node: n.Name, Pod: p})
 		}
 		for _, rs := range n.Snap.Node.Netfilter {
 			rs.Reindex()

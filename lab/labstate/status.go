@@ -56,6 +56,16 @@ type ContainerStatus struct {
 	State string `json:"state"` // running | error | exited | not started
 	Error string `json:"error,omitempty"`
 	Log   string `json:"log,omitempty"`
+	// Ports are the ports the topology declares for it (serve: PORT
+	// declares its own).
+	Ports []ContainerPort `json:"ports,omitempty"`
+}
+
+// ContainerPort is a port a container declares.
+type ContainerPort struct {
+	Name     string `json:"name,omitempty"`
+	Port     int    `json:"port"`
+	Protocol string `json:"protocol"` // TCP, UDP or SCTP
 }
 
 // ServiceStatus is one service.
@@ -140,6 +150,13 @@ type saved struct {
 			HostNetwork bool       `json:"hostNetwork"`
 			Containers  []struct {
 				Name string `json:"name"`
+				// lab.ContainerPort has no JSON names of its own: its
+				// fields are written as Go spells them.
+				Ports []struct {
+					Name          string
+					ContainerPort int
+					Protocol      string
+				} `json:"ports"`
 			} `json:"containers"`
 		} `json:"pods"`
 		Services []struct {
@@ -228,6 +245,9 @@ func ReadStatus(dir string) (*Status, error) {
 		}
 		for _, c := range p.Containers {
 			cs := ContainerStatus{Name: c.Name, State: "not started", Log: logFile(dir, ps.Key(), c.Name)}
+			for _, cp := range c.Ports {
+				cs.Ports = append(cs.Ports, ContainerPort{Name: cp.Name, Port: cp.ContainerPort, Protocol: cp.Protocol})
+			}
 			if r, ok := conts[ps.Key()+"\x00"+c.Name]; ok {
 				cs.PID = r.PID
 				switch {
