@@ -68,7 +68,14 @@ func TestEndsArguments(t *testing.T) {
 	cs.PrependReactor("list", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "nodes"}, "", nil)
 	})
-	if got, want := Ends(context.Background(), cs, "default", "", false), []string{"b-1", "pod-a", "svc/svc-b"}; !slices.Equal(got, want) {
+	if got, want := Ends(context.Background(), cs, "default", "", true), []string{"b-1", "pod-a", "svc/svc-b", "internet"}; !slices.Equal(got, want) {
 		t.Errorf("nodes forbidden: %q, want %q", got, want)
+	}
+	// Nothing readable: nothing at all, not even internet.
+	cs.PrependReactor("list", "*", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "", nil)
+	})
+	if got := Ends(context.Background(), cs, "default", "", true); got != nil {
+		t.Errorf("everything forbidden: %q, want nothing", got)
 	}
 }
