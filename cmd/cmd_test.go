@@ -21,30 +21,137 @@ func run(t *testing.T, argv ...string) (code int, stdout, stderr string) {
 }
 
 func TestCommandName(t *testing.T) {
-	if got := commandName([]string{"/usr/local/bin/netx"}); got != "netx" {
-		t.Errorf("netx symlink: %q", got)
-	}
-	t.Setenv("KUBECTL_PLUGINS_CALLER", "")
-	os.Unsetenv("KUBECTL_PLUGINS_CALLER")
-	if got := commandName([]string{"/x/kubectl-netx"}); got != "kubectl-netx" {
-		t.Errorf("plain kubectl-netx: %q", got)
-	}
-	t.Setenv("KUBECTL_PLUGINS_CALLER", "/usr/bin/kubectl")
-	if got := commandName([]string{"/x/kubectl-netx"}); got != "kubectl netx" {
-		t.Errorf("through kubectl: %q", got)
+	for argv0, want := range map[string]string{
+		"/usr/local/bin/netx": "netx",
+		"netx":                "netx",
+		"/x/kubectl-netx":     "kubectl netx",
+		"kubectl-netx.exe":    "kubectl netx",
+	} {
+		if got := commandName([]string{argv0}); got != want {
+			t.Errorf("commandName(%q) = %q, want %q", argv0, got, want)
+		}
 	}
 }
 
+// TestHelpNamesItself: as kubectl-netx (how kubectl runs the plugin),
+// usage and examples say "kubectl netx ..."; as netx, "netx ...".
 func TestHelpNamesItself(t *testing.T) {
-	t.Setenv("KUBECTL_PLUGINS_CALLER", "/usr/bin/kubectl")
-	code, out, _ := run(t, "/x/kubectl-netx", "datapath", "--help")
-	if code != 0 || !strings.Contains(out, "kubectl netx datapath [command]") {
-		t.Errorf("help through kubectl (exit %d):\n%s", code, out)
+	code, out, _ := run(t, "/x/kubectl-netx", "trace", "--help")
+	if code != 0 || !strings.Contains(out, "kubectl netx trace SRC DST [flags]") || !strings.Contains(out, "  kubectl netx trace pod-a svc/svc-b --lab seeds") {
+		t.Errorf("help as kubectl-netx (exit %d):\n%s", code, out)
 	}
-	os.Unsetenv("KUBECTL_PLUGINS_CALLER")
-	code, out, _ = run(t, "/x/netx", "datapath", "--help")
-	if code != 0 || !strings.Contains(out, "netx datapath [command]") || strings.Contains(out, "kubectl netx") {
+	code, out, _ = run(t, "/x/kubectl-netx", "datapath", "--help")
+	if code != 0 || !strings.Contains(out, "kubectl netx datapath [command]") {
+		t.Errorf("datapath help as kubectl-netx (exit %d):\n%s", code, out)
+	}
+	code, out, _ = run(t, "/x/netx", "trace", "--help")
+	if code != 0 || !strings.Contains(out, "netx trace SRC DST [flags]") || strings.Contains(out, "kubectl netx") {
 		t.Errorf("help as netx (exit %d):\n%s", code, out)
+	}
+}
+
+// TestKubectlFlags: kubectl's flags are on every command, as kubectl has
+// them; a command that talks to no cluster refuses them in one line, and
+// datapath get keeps -n for --count.
+func TestKubectlFlags(t *testing.T) {
+	_, out, _ := run(t, "netx", "trace", "--help")
+	for _, f := range []string{"--kubeconfig string", "--context string", "--cluster string", "--user string", "-n, --namespace string",
+		"--as string", "--as-group stringArray", "--request-timeout string"} {
+		if !strings.Contains(out, f) {
+			t.Errorf("trace --help lacks %s", f)
+		}
+	}
+	for _, c := range []struct {
+		argv []string
+		want string
+	}{
+		{[]string{"datapath", "status", "--context", "prod"}, "--context: netx datapath status works on this machine and talks to no cluster; drop --context"},
+		{[]string{"inspect", "-n", "kube-system"}, "--namespace: netx inspect works on this machine and talks to no cluster; drop --namespace"},
+		{[]string{"datapath", "get", "--namespace", "x", "127.0.0.1:1"}, "--namespace: netx datapath get works on this machine and talks to no cluster; drop --namespace"},
+		{[]string{"version", "--kubeconfig", "/dev/null"}, "--kubeconfig: netx version works on this machine and talks to no cluster; drop --kubeconfig"},
+	} {
+		code, out, errOut := run(t, append([]string{"netx"}, c.argv...)...)
+		if code != 1 || out != "" || errOut != "error: "+c.want+"\n" {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 1 and %q", strings.Join(c.argv, " "), code, out, errOut, c.want)
+		}
+	}
+	_, out, _ = run(t, "netx", "datapath", "get", "--help")
+	if !strings.Contains(out, "-n, --count int") || strings.Contains(out, "--namespace") {
+		t.Errorf("datapath get: -n is --count, and --namespace is not offered:\n%s", out)
+	}
+	// -n really counts: three refused connections, three lines.
+	code, _, errOut := run(t, "netx", "datapath", "get", "-n", "3", "--timeout", "1s", "127.0.0.1:1")
+	if code != 1 || strings.Count(errOut, "connection refused") != 3 {
+		t.Errorf("datapath get -n 3 to a closed port: exit %d %q", code, errOut)
+	}
+}
+
+// TestTraceMode: the mode rule at the command line. Every case has its own
+// KUBECONFIG, so the machine's own kubeconfig never decides.
+func TestTraceMode(t *testing.T) {
+	dir := t.TempDir()
+	kc := filepath.Join(dir, "kubeconfig")
+	os.WriteFile(kc, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: lab, context: {cluster: c, user: u}}]
+current-context: lab
+`), 0o600)
+	snap := "--snapshot=../testdata/snapshots/cni-bridge/node1.json"
+	t.Setenv("KUBECONFIG", kc)
+	for _, c := range []struct {
+		argv []string
+		want string
+	}{
+		{[]string{"trace", "a", "b", snap, "--context", "lab"}, "--snapshot traces local state but --context is for a cluster's API: give one of them"},
+		{[]string{"trace", "a", "b", "--lab", "seeds", "-n", "web"}, "--lab traces local state but --namespace is for a cluster's API: give one of them (with local state, put the namespace in the name: ns/pod-a, svc/ns/svc-b)"},
+		{[]string{"trace", "a", "b", "--context", "prod"}, `--context "prod": no such context in the kubeconfig (` + kc + `); kubectl config get-contexts lists them`},
+		{[]string{"trace", "a", "b", "--kubeconfig", filepath.Join(dir, "missing")}, "kubeconfig: stat " + filepath.Join(dir, "missing") + ": no such file or directory"},
+	} {
+		code, out, errOut := run(t, append([]string{"netx"}, c.argv...)...)
+		if code != 1 || out != "" || errOut != "error: "+c.want+"\n" {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 1 and %q", strings.Join(c.argv, " "), code, out, errOut, c.want)
+		}
+	}
+	// A snapshot is read whatever the kubeconfig says.
+	if code, out, errOut := run(t, "netx", "trace", "client", "web", snap, "-o", "json"); code != 0 || !strings.Contains(out, `"verdict"`) || errOut != "" {
+		t.Errorf("trace --snapshot with a kubeconfig: exit %d %q %q", code, out, errOut)
+	}
+	if os.Geteuid() != 0 {
+		code, _, errOut := run(t, "netx", "trace", "a", "b")
+		if want := `error: trace through the API (kubeconfig context "lab") is not built yet; on a node, run it with sudo to trace that node, or trace saved state with --snapshot FILE` + "\n"; code != 1 || errOut != want {
+			t.Errorf("trace with a kubeconfig, not root: exit %d %q, want %q", code, errOut, want)
+		}
+	}
+}
+
+// TestTraceCompletionWithoutACluster: with no kubeconfig, or one whose API
+// server does not answer, SRC and DST complete to nothing, and nothing but
+// cobra's directive is written.
+func TestTraceCompletionWithoutACluster(t *testing.T) {
+	dir := t.TempDir()
+	kc := filepath.Join(dir, "kubeconfig")
+	// A port on loopback nobody listens on: refused at once.
+	os.WriteFile(kc, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: lab, context: {cluster: c, user: u}}]
+current-context: lab
+`), 0o600)
+	for _, env := range []string{filepath.Join(dir, "missing"), kc} {
+		t.Setenv("KUBECONFIG", env)
+		for _, argv := range [][]string{{"__complete", "trace", ""}, {"__complete", "trace", "pod-a", "svc/"}, {"__complete", "trace", "-n", "x", "--context", "lab", ""}} {
+			code, out, _ := run(t, append([]string{"netx"}, argv...)...)
+			if code != 0 || out != ":4\n" {
+				t.Errorf("KUBECONFIG=%s %s: exit %d, stdout %q; want only the directive", env, strings.Join(argv, " "), code, out)
+			}
+		}
+	}
+	code, out, _ := run(t, "netx", "__complete", "trace", "a", "b", "")
+	if code != 0 || out != ":4\n" {
+		t.Errorf("a third argument: exit %d %q", code, out)
 	}
 }
 

@@ -19,9 +19,13 @@ type CompletionOptions struct {
 func NewCompletionCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	o := &CompletionOptions{streams: streams}
 	return &cobra.Command{
-		Use:       "completion bash|zsh|fish|powershell",
-		Short:     "Print a shell completion script",
-		Long:      "Print a shell completion script. For bash: source <(netx completion bash)",
+		Use:   "completion bash|zsh|fish|powershell",
+		Short: "Print a shell completion script",
+		Long: `Print a shell completion script. For bash: source <(netx completion bash)
+
+As a kubectl plugin, kubectl (1.26+) completes "kubectl netx ..." by running
+kubectl_complete-netx from PATH, a script that calls
+"kubectl netx __complete"; it is shipped as krew/kubectl_complete-netx.`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"bash", "zsh", "fish", "powershell"},
 		RunE:      runE(o),

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -79,32 +78,19 @@ func (e *ExitError) Error() string {
 	return e.Err.Error()
 }
 
-// commandName is "kubectl netx" when run as a kubectl plugin, otherwise the
-// name it was invoked by (netx through the symlink, or kubectl-netx).
+// commandName is how netx names itself in help and usage: "kubectl netx"
+// when run as kubectl-netx (kubectl runs plugins by that name, and so does
+// a user who calls it directly), otherwise the name it was invoked by (netx
+// through the symlink).
 func commandName(argv []string) string {
 	base := "netx"
 	if len(argv) > 0 {
-		base = filepath.Base(argv[0])
+		base = strings.TrimSuffix(filepath.Base(argv[0]), ".exe")
 	}
-	if strings.HasPrefix(base, "kubectl-") {
-		// kubectl execs plugins by their full path; it marks that in the
-		// environment it passes, so a plain run of kubectl-netx keeps its name.
-		if os.Getenv("KUBECTL_PLUGINS_CALLER") != "" || parentIsKubectl() {
-			return "kubectl " + strings.TrimPrefix(base, "kubectl-")
-		}
-		return base
+	if plugin, ok := strings.CutPrefix(base, "kubectl-"); ok {
+		return "kubectl " + plugin
 	}
 	return base
-}
-
-// parentIsKubectl reports whether the parent process is kubectl, which is
-// how a plugin knows it was invoked as `kubectl netx`.
-func parentIsKubectl() bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", os.Getppid()))
-	if err != nil {
-		return false
-	}
-	return strings.TrimSpace(string(b)) == "kubectl"
 }
 
 // NewRootCommand builds the command tree; nothing is global.
@@ -118,6 +104,9 @@ build that whole path itself as a lab on one machine.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	kube := newKubeFlags()
+	kube.addTo(root)
+	root.PersistentPreRunE = kube.refuseUnused
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
@@ -130,7 +119,26 @@ build that whole path itself as a lab on one machine.`,
 		NewDatapathCommand(streams),
 		NewInspectCommand(streams),
 		NewSnapshotCommand(streams),
-		NewTraceCommand(streams),
+		NewTraceCommand(streams, kube),
 	)
+	if name != "netx" {
+		nameExamples(root, name)
+	}
 	return root
+}
+
+// nameExamples makes every example say the name netx runs under
+// ("kubectl netx trace ..." for the plugin), as usage lines do.
+func nameExamples(c *cobra.Command, name string) {
+	lines := strings.Split(c.Example, "\n")
+	for i, l := range lines {
+		rest := strings.TrimLeft(l, " ")
+		if after, ok := strings.CutPrefix(rest, "netx "); ok {
+			lines[i] = l[:len(l)-len(rest)] + name + " " + after
+		}
+	}
+	c.Example = strings.Join(lines, "\n")
+	for _, sub := range c.Commands() {
+		nameExamples(sub, name)
+	}
 }

@@ -8,15 +8,18 @@ import (
 	"os"
 	"time"
 
+	"github.com/netx-project/netx/cluster"
 	"github.com/netx-project/netx/printers"
 	"github.com/netx-project/netx/trace"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
 )
 
 // TraceOptions is `netx trace`.
 type TraceOptions struct {
 	streams   genericiooptions.IOStreams
+	kube      *kubeFlags
 	Output    string
 	Port      uint16
 	Protocol  string
@@ -33,13 +36,15 @@ type TraceOptions struct {
 	Pcap      string
 	Timeout   time.Duration
 
-	req  trace.Request
-	root bool
+	req     trace.Request
+	root    bool
+	mode    cluster.Decision
+	modeErr error
 }
 
 // NewTraceCommand traces the path between two ends.
-func NewTraceCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &TraceOptions{streams: streams}
+func NewTraceCommand(streams genericiooptions.IOStreams, kube *kubeFlags) *cobra.Command {
+	o := &TraceOptions{streams: streams, kube: kube}
 	c := &cobra.Command{
 		Use:   "trace SRC DST",
 		Short: "Follow a packet from SRC to DST hop by hop: routes, veths, bridges, netfilter, NAT, overlay",
@@ -53,8 +58,22 @@ name is a pod, else a service), IP[:PORT], node/NAME[:PORT] (NodePort,
 hostPort), internet (SRC only: an outside client arriving at a node) and
 localhost:PORT (DST only: inside the source pod).
 
-State comes from a netx lab (--lab), saved snapshots (--snapshot, one per
-node), or by default this machine (root; --host-netns picks the node).`,
+Where the state comes from (the mode), the first that applies:
+  1. --lab NAME, --snapshot FILE or --host-netns PATH: that local state —
+     a netx lab, saved snapshots (one per node, no root needed), or a
+     namespace of this machine as the node. Give one of them.
+  2. a usable kubeconfig (--kubeconfig, else KUBECONFIG, else
+     ~/.kube/config; its context's cluster has a server): cluster mode,
+     through the API, names in the context's namespace or -n. Cluster mode
+     is not built yet: netx says so on stderr and does as in 3.
+  3. this machine's node (root), as on a node with no kubeconfig.
+A local flag together with a kubectl flag (--context, -n, --kubeconfig, ...)
+is ambiguous and refused.
+
+With a usable kubeconfig, the shell completes SRC and DST from the API:
+pods, svc/NAME, node/NAME (and internet for SRC).`,
+		Annotations:       map[string]string{usesKubeconfig: "true"},
+		ValidArgsFunction: o.completeEnds,
 		Example: `  netx trace pod-a svc/svc-b --lab seeds             # ClusterIP: which endpoint, with what probability
   netx trace pod-a b-2:8080 --lab seeds              # across nodes
   netx trace mc3 localhost:5000 --lab seeds          # container to container
@@ -81,9 +100,33 @@ node), or by default this machine (root; --host-netns picks the node).`,
 	return c
 }
 
-// Complete builds the request from the arguments and flags, and notes
-// whether netx runs as root.
-func (o *TraceOptions) Complete(_ *cobra.Command, args []string) error {
+// localFlags are the local-state flags given on c's command line.
+func localFlags(c *cobra.Command) []string {
+	var out []string
+	for _, n := range []string{"lab", "snapshot", "host-netns"} {
+		if c.Flags().Changed(n) {
+			out = append(out, "--"+n)
+		}
+	}
+	return out
+}
+
+// completeEnds completes SRC and DST from the API when the mode rule
+// picks the cluster; otherwise, or when the API does not answer, nothing.
+func (o *TraceOptions) completeEnds(c *cobra.Command, args []string, prefix string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	var out []string
+	if len(args) < 2 {
+		o.kube.withClient(c, localFlags(c), func(ctx context.Context, cl kubernetes.Interface, d cluster.Decision) {
+			out = cluster.Ends(ctx, cl, d.Namespace, prefix, len(args) == 0)
+		})
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// Complete builds the request from the arguments and flags, decides the
+// mode, and notes whether netx runs as root.
+func (o *TraceOptions) Complete(c *cobra.Command, args []string) error {
+	o.mode, o.modeErr = cluster.Decide(o.kube.modeInput(c, localFlags(c)))
 	o.req = trace.Request{Src: args[0], Dst: args[1], Port: o.Port, Protocol: o.Protocol, Node: o.Node}
 	if a, err := netip.ParseAddr(o.Endpoint); err == nil {
 		o.req.Endpoint = a
@@ -114,14 +157,8 @@ func (o *TraceOptions) Validate() error {
 	if !printers.ColorMode(o.Color).Valid() {
 		return fmt.Errorf("--color %q: use auto, always or never", o.Color)
 	}
-	n := 0
-	for _, set := range []bool{o.Lab != "", len(o.Snapshots) > 0, o.HostNetns != ""} {
-		if set {
-			n++
-		}
-	}
-	if n > 1 {
-		return fmt.Errorf("--lab, --snapshot and --host-netns each name where the state comes from: give one of them")
+	if o.modeErr != nil {
+		return o.modeErr
 	}
 	if o.Pcap != "" && !o.Live {
 		return fmt.Errorf("--pcap writes the live probe's captures: add --live")
@@ -132,7 +169,11 @@ func (o *TraceOptions) Validate() error {
 	if o.ClientIP != "" && (!o.req.ClientIP.IsValid() || !o.req.ClientIP.Is4()) {
 		return fmt.Errorf("--client-ip %q: give the internet client's IPv4 address", o.ClientIP)
 	}
-	if len(o.Snapshots) == 0 && !o.root {
+	switch {
+	case len(o.Snapshots) > 0 || o.root:
+	case o.mode.Mode == cluster.ModeCluster:
+		return fmt.Errorf("trace through the API (kubeconfig context %q) is not built yet; on a node, run it with sudo to trace that node, or trace saved state with --snapshot FILE", o.mode.Context)
+	default:
 		return fmt.Errorf("trace reads the node's namespaces and rules and needs root; run it with sudo, or trace a saved state with --snapshot FILE")
 	}
 	return nil
@@ -140,6 +181,9 @@ func (o *TraceOptions) Validate() error {
 
 // Run loads the state, traces and prints.
 func (o *TraceOptions) Run(ctx context.Context) error {
+	if o.mode.Mode == cluster.ModeCluster {
+		printers.ClusterModeFallback(o.streams.ErrOut, o.mode.Context)
+	}
 	w, err := o.world()
 	if err != nil {
 		return err

@@ -198,6 +198,12 @@ func newDatapathGetCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		RunE:  runE(o),
 	}
 	c.Flags().IntVarP(&o.Count, "count", "n", 1, "number of requests, each on a new connection (with --udp, a new socket)")
+	// -n is --count here, as it always was: get runs inside lab and e2e
+	// pods and talks to no API server. A local --namespace (hidden, refused
+	// by the root when given) keeps kubectl's -n/--namespace off this one
+	// command; cobra would otherwise find two flags for -n.
+	c.Flags().String("namespace", "", "")
+	c.Flags().MarkHidden("namespace")
 	c.Flags().DurationVar(&o.Timeout, "timeout", 3*time.Second, "connect and read timeout (with --udp, how long to wait for the answer)")
 	c.Flags().BoolVar(&o.UDP, "udp", false, "send one UDP datagram and print the datagram that answers it; an ICMP port unreachable is \"connection refused\"")
 	return c

@@ -14,6 +14,8 @@ for p in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64; do
   CGO_ENABLED=0 GOOS=$os GOARCH=$arch go build -trimpath \
     -ldflags "-s -w -X github.com/netx-project/netx/cmd.Version=$version" -o "$dir/$bin" .
   cp LICENSE "$dir/" 2>/dev/null || true
+  # kubectl's completion of the plugin (see the manifest's caveats).
+  [ "$os" = windows ] || cp krew/kubectl_complete-netx "$dir/"
   archive="kubectl-netx_${os}_${arch}.tar.gz"
   tar -C "$dir" -czf "$out/$archive" .
   rm -rf "$dir"
