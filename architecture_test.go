@@ -69,7 +69,7 @@ func local(imports []string) []string {
 func TestReadOnlyPackagesImportNoBuilder(t *testing.T) {
 	pkgs := packages(t)
 	builders := []string{"lab", "datapath", "kubeproxy"}
-	for _, ro := range []string{"inspect", "trace", "printers", "diagnose", "netfilter", "netfilter/nftnl", "lab/labstate", "cluster"} {
+	for _, ro := range []string{"inspect", "trace", "printers", "diagnose", "netfilter", "netfilter/nftnl", "lab/labstate", "cluster", "agent"} {
 		p := pkgs[ro]
 		if p == nil {
 			t.Errorf("package %s is gone: update this test and docs/architecture.md", ro)
@@ -90,8 +90,8 @@ func TestArrowsPointDown(t *testing.T) {
 		".":   7,
 		"cmd": 6,
 		// what commands use
-		"printers": 5, "lab/topologies": 5,
-		"diagnose": 4, "trace": 4, "lab": 4, "cluster": 4,
+		"cluster": 5, "printers": 5, "lab/topologies": 5,
+		"diagnose": 4, "trace": 4, "lab": 4, "agent": 4,
 		// what those use
 		"inspect": 3, "kubeproxy": 3, "datapath": 3,
 		"netfilter/nftnl": 2, "lab/labstate": 2,

@@ -2,8 +2,10 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -127,15 +129,27 @@ func apiError(err error, verb, resource, namespace, name string) error {
 	if namespace != "" {
 		where = " in namespace " + strconv.Quote(namespace)
 	}
+	var ue *url.Error
 	switch {
 	case apierrors.IsNotFound(err):
 		return &NotFoundError{Resource: resource, Namespace: namespace, Name: name}
 	case apierrors.IsForbidden(err):
 		return fmt.Errorf("%s %s%s: forbidden: your user may not %q %s (RBAC); the Role netx needs is in the README (section \"Permissions\")", verb, what, where, verb, resource)
+	case errors.As(err, &ue):
+		return fmt.Errorf("%s %s%s: the API server %s does not answer (%v); check the kubeconfig's context (kubectl cluster-info)", verb, what, where, serverOf(ue.URL), ue.Err)
 	case apierrors.IsUnauthorized(err):
 		return fmt.Errorf("%s %s%s: the cluster does not accept your credentials (401); check the kubeconfig's user (kubectl auth whoami)", verb, what, where)
 	}
 	return fmt.Errorf("%s %s%s: %w", verb, what, where, err)
+}
+
+// serverOf is the scheme and host of an API URL.
+func serverOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // NotFoundError is an object the API does not have.

@@ -291,3 +291,20 @@ func splitPort(s string) (string, int32, error) {
 	}
 	return host, int32(p), nil
 }
+
+// TraceRef is the end in trace's syntax with its namespace made explicit,
+// for the engine that traces over the nodes' snapshots: NAMESPACE/NAME for
+// a pod, svc/NAMESPACE/NAME[:PORT] for a service; other kinds as given.
+func (e End) TraceRef() string {
+	port := ""
+	if _, p, ok := strings.Cut(e.Ref[strings.LastIndex(e.Ref, "/")+1:], ":"); ok {
+		port = ":" + p
+	}
+	switch e.Kind {
+	case "pod":
+		return e.Pod.Key() + port
+	case "service":
+		return fmt.Sprintf("svc/%s:%d", e.Service.Key(), e.Port)
+	}
+	return e.Ref
+}

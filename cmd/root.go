@@ -120,6 +120,7 @@ build that whole path itself as a lab on one machine.`,
 		NewInspectCommand(streams),
 		NewSnapshotCommand(streams),
 		NewTraceCommand(streams, kube),
+		NewAgentCommand(streams),
 	)
 	if name != "netx" {
 		nameExamples(root, name)

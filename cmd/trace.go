@@ -35,6 +35,7 @@ type TraceOptions struct {
 	Live      bool
 	Pcap      string
 	Timeout   time.Duration
+	Agent     agentFlags
 
 	req     trace.Request
 	root    bool
@@ -64,8 +65,10 @@ Where the state comes from (the mode), the first that applies:
      namespace of this machine as the node. Give one of them.
   2. a usable kubeconfig (--kubeconfig, else KUBECONFIG, else
      ~/.kube/config; its context's cluster has a server): cluster mode,
-     through the API, names in the context's namespace or -n. Cluster mode
-     is not built yet: netx says so on stderr and does as in 3.
+     through the API, names in the context's namespace or -n. netx finds
+     both ends in the API and reads the nodes the path crosses through an
+     agent pod on each (the setup command's DaemonSet when installed, else
+     a pod made for this run and deleted after it; --image, --agent-namespace).
   3. this machine's node (root), as on a node with no kubeconfig.
 A local flag together with a kubectl flag (--context, -n, --kubeconfig, ...)
 is ambiguous and refused.
@@ -97,6 +100,7 @@ pods, svc/NAME, node/NAME (and internet for SRC).`,
 	c.Flags().BoolVar(&o.Live, "live", false, "then send a real probe and check every hop with packet captures and the kernel's netfilter trace")
 	c.Flags().StringVar(&o.Pcap, "pcap", "", "with --live: write every capture to this pcapng file (an interface per hop)")
 	c.Flags().DurationVar(&o.Timeout, "timeout", 2*time.Second, "with --live: how long to wait for the probe's answer")
+	o.Agent.addTo(c)
 	return c
 }
 
@@ -169,10 +173,18 @@ func (o *TraceOptions) Validate() error {
 	if o.ClientIP != "" && (!o.req.ClientIP.IsValid() || !o.req.ClientIP.Is4()) {
 		return fmt.Errorf("--client-ip %q: give the internet client's IPv4 address", o.ClientIP)
 	}
+	if err := o.Agent.validate(o.mode); err != nil {
+		return err
+	}
 	switch {
-	case len(o.Snapshots) > 0 || o.root:
 	case o.mode.Mode == cluster.ModeCluster:
-		return fmt.Errorf("trace through the API (kubeconfig context %q) is not built yet; on a node, run it with sudo to trace that node, or trace saved state with --snapshot FILE", o.mode.Context)
+		if o.Live {
+			return fmt.Errorf("--live through the cluster is not built yet; run it on the node (sudo netx trace --live ...)")
+		}
+		if o.Pcap != "" {
+			return fmt.Errorf("--pcap writes the live probe's captures: add --live")
+		}
+	case len(o.Snapshots) > 0 || o.root:
 	default:
 		return fmt.Errorf("trace reads the node's namespaces and rules and needs root; run it with sudo, or trace a saved state with --snapshot FILE")
 	}
@@ -181,14 +193,22 @@ func (o *TraceOptions) Validate() error {
 
 // Run loads the state, traces and prints.
 func (o *TraceOptions) Run(ctx context.Context) error {
+	var res *trace.Result
 	if o.mode.Mode == cluster.ModeCluster {
-		printers.ClusterModeFallback(o.streams.ErrOut, o.mode.Context)
+		run, err := o.Agent.start(ctx, o.kube, o.mode, o.streams.ErrOut, o.Output == "text")
+		if err != nil {
+			return err
+		}
+		defer run.done()
+		if res, _, err = run.Trace(run.ctx, o.req); err != nil {
+			return run.interrupted(err)
+		}
+		return o.print(res)
 	}
 	w, err := o.world()
 	if err != nil {
 		return err
 	}
-	var res *trace.Result
 	if o.Live {
 		if res, err = o.live(ctx, w); err != nil {
 			return err
@@ -201,6 +221,11 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 		// too (which endpoint they went to).
 		w.AddConntrack(res)
 	}
+	return o.print(res)
+}
+
+// print writes the result in the chosen format.
+func (o *TraceOptions) print(res *trace.Result) error {
 	switch o.Output {
 	case "mermaid":
 		printers.TraceMermaid(o.streams.Out, res)

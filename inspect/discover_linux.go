@@ -51,13 +51,14 @@ func Discover(o Options) (*Snapshot, error) {
 		n.Processes = ps
 	}
 
-	names, nerr := os.ReadDir(labstate.NetnsDir)
+	netnsDir := filepath.Join(o.HostRoot, labstate.NetnsDir)
+	names, nerr := os.ReadDir(netnsDir)
 	if errors.Is(nerr, os.ErrNotExist) {
 		nerr = nil
 	}
 	snap.Sources = append(snap.Sources, sourceStatus(SourceNetnsDir, nerr))
 	for _, e := range names {
-		p := filepath.Join(labstate.NetnsDir, e.Name())
+		p := filepath.Join(netnsDir, e.Name())
 		id, err := nsenter.IDOf(p)
 		if err != nil {
 			continue // a file that is not (any longer) a namespace
@@ -124,7 +125,7 @@ func Discover(o Options) (*Snapshot, error) {
 		go func() {
 			defer wg.Done()
 			for n := range work {
-				readNetns(n, n == node, o.LazySets)
+				readNetns(n, n == node, o)
 			}
 		}()
 	}

@@ -61,7 +61,7 @@ func visit(n *Netns, withUTS bool) (*nsConn, error) {
 
 // readNetns fills a namespace's links, routes, rules, neighbours and
 // listening sockets through a netlink handle opened inside it.
-func readNetns(n *Netns, isNode, lazySets bool) {
+func readNetns(n *Netns, isNode bool, o Options) {
 	c, err := visit(n, !isNode || n.Pod != nil)
 	if err != nil {
 		n.Error = err.Error()
@@ -157,7 +157,7 @@ func readNetns(n *Netns, isNode, lazySets bool) {
 	n.Listeners = listeners(n, c.diag)
 	if isNode {
 		nodeSettings(n)
-		readNetfilter(n, lazySets)
+		readNetfilter(n, o.LazySets, o.HostRoot)
 	}
 	if len(errs) > 0 {
 		// After readNetfilter's own errors, not instead of them.

@@ -26,15 +26,15 @@ import (
 // which netlink only shows as opaque xt expressions. One iptables-save
 // did not list (ip6tables' tables: only iptables-save is run) stays, so
 // no rule the kernel runs goes missing. NFTables lists every table.
-func readNetfilter(n *Netns, lazy bool) {
+func readNetfilter(n *Netns, lazy bool, root string) {
 	var errs []string
 	var iptNFT *netfilter.Ruleset
 	for _, b := range []struct{ prog, source string }{{"iptables-save", netfilter.SourceIPTablesNFT}, {"iptables-legacy-save", netfilter.SourceIPTablesLegacy}} {
-		path, err := exec.LookPath(b.prog)
+		path, err := lookProg(root, b.prog)
 		if err != nil {
 			continue
 		}
-		out, err := nsenter.Output(nsenter.Net(n.Path), nil, path)
+		out, err := nsenter.Output(nsenter.Target{Net: n.Path, Root: root}, nil, path)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", b.prog, err))
 			continue
@@ -74,7 +74,7 @@ func readNetfilter(n *Netns, lazy bool) {
 		}
 	}
 
-	if sets, err := readIPSets(n.Path, n.Netfilter); err != nil {
+	if sets, err := readIPSets(n.Path, root, n.Netfilter); err != nil {
 		errs = append(errs, err.Error())
 	} else {
 		n.IPSets = sets
@@ -125,18 +125,18 @@ func readNetfilter(n *Netns, lazy bool) {
 // none, and asking would load it (netx changes nothing on a node). Without
 // the ipset program, rules that look sets up are evaluated as unknown; the
 // error says so.
-func readIPSets(path string, rules []*netfilter.Ruleset) ([]netfilter.IPSet, error) {
+func readIPSets(path, root string, rules []*netfilter.Ruleset) ([]netfilter.IPSet, error) {
 	if _, err := os.Stat("/sys/module/ip_set"); err != nil {
 		return nil, nil
 	}
-	prog, err := exec.LookPath("ipset")
+	prog, err := lookProg(root, "ipset")
 	if err != nil {
 		if usesMatch(rules, netfilter.MatchIPSet) {
 			return nil, fmt.Errorf("rules look packets up in ipsets (-m set) but the ipset program is not installed (apt-get install ipset): their members are unknown")
 		}
 		return nil, nil
 	}
-	out, err := nsenter.Output(nsenter.Net(path), nil, prog, "save")
+	out, err := nsenter.Output(nsenter.Target{Net: path, Root: root}, nil, prog, "save")
 	if err != nil {
 		return nil, fmt.Errorf("ipset save: %v: %s", err, strings.TrimSpace(string(out)))
 	}
@@ -251,4 +251,22 @@ func hasKubeNFTRules(rs *netfilter.Ruleset) bool {
 		}
 	}
 	return false
+}
+
+// lookProg finds a program of the node: in PATH when root is empty (netx
+// runs on the node), else in the usual directories under root, returned
+// as the path inside root (it runs chrooted there).
+func lookProg(root, prog string) (string, error) {
+	if root == "" {
+		return exec.LookPath(prog)
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/local/bin"} {
+		p := dir + "/" + prog
+		// Lstat: a symlink there (Debian's alternatives) is absolute, and
+		// resolves only inside root, where it runs.
+		if st, err := os.Lstat(root + p); err == nil && (st.Mode().IsRegular() || st.Mode()&os.ModeSymlink != 0) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: not found in the node's root", prog)
 }

@@ -39,7 +39,7 @@ func TestRootReadNetfilterNFTables(t *testing.T) {
 	}
 
 	n := &Netns{Path: ns}
-	readNetfilter(n, false)
+	readNetfilter(n, false, "")
 	if n.Error != "" {
 		t.Fatalf("read error: %s", n.Error)
 	}

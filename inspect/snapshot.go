@@ -259,6 +259,12 @@ type Options struct {
 	// For a trace on a live node, which needs the few on its way; a
 	// snapshot to keep needs them all.
 	LazySets bool
+	// HostRoot is the node's root directory when netx runs in a container
+	// of its own (the node agent: /proc/PID/root of a node process, seen
+	// through hostPID). The node's own iptables-save, iptables-legacy-save
+	// and ipset — the versions that wrote its rules — run chrooted into it,
+	// and its /run/netns is read there. Empty: this machine's root.
+	HostRoot string
 	// NoLab skips the netx lab state (e.g. to prove /proc alone suffices).
 	NoLab bool
 	// AttachedOnly keeps only the node's own pods: the namespaces joined to

@@ -1,6 +1,7 @@
 package printers
 
 import (
+	"fmt"
 	"io"
 	"os"
 )
@@ -36,4 +37,17 @@ func (m ColorMode) Enabled(w io.Writer) bool {
 		return err == nil && fi.Mode()&os.ModeCharDevice != 0
 	}
 	return false
+}
+
+// Progress returns a function that prints a progress line ("… msg") to w,
+// or nil when w is not a terminal: piped and redirected output stays clean.
+func Progress(w io.Writer) func(string) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	return func(msg string) { fmt.Fprintf(w, "… %s\n", msg) }
 }

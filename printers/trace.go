@@ -292,9 +292,3 @@ func dotEscape(s string) string {
 func CapturesWritten(w io.Writer, file string) {
 	fmt.Fprintf(w, "captures written to %s (one interface per hop; tshark -r %s)\n", file, file)
 }
-
-// ClusterModeFallback says, on a command's stderr, that the kubeconfig
-// picked cluster mode, which netx cannot do yet, and what it does instead.
-func ClusterModeFallback(w io.Writer, context string) {
-	fmt.Fprintf(w, "note: the kubeconfig (context %q) picks cluster mode, which is not built yet: tracing this machine's node; --host-netns, --lab or --snapshot name local state explicitly\n", context)
-}

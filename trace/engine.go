@@ -716,6 +716,7 @@ func (k *walker) wire(at Where, l *inspect.Link, nh netip.Addr, pkt Packet) {
 		}
 		k.hop(at, HopWire, l.Name, fmt.Sprintf("leaves %s by %s toward %s", at.Node.Name, l.Name, nh), pkt).tap(at, l.Name, pkt, true)
 		k.stop(at, Left, fmt.Sprintf("sent to %s by %s: outside the traced nodes (the Internet, a router, or a node without a snapshot)", nh, l.Name))
+		k.verdict.Toward = nh.String()
 		return
 	}
 	dev := ""
@@ -767,6 +768,7 @@ func (k *walker) encap(at Where, l *inspect.Link, nh netip.Addr, pkt Packet) {
 	if !ok || !to.IsNode() {
 		k.hop(at, HopWire, r.Dev, fmt.Sprintf("leaves %s by %s toward VTEP %s", at.Node.Name, r.Dev, vtep), outer)
 		k.stop(at, Left, fmt.Sprintf("VTEP %s is not a traced node", vtep))
+		k.verdict.Toward = vtep.String()
 		return
 	}
 	// The underlay carries the outer packet; a capture there decodes the

@@ -100,6 +100,10 @@ type Verdict struct {
 	HostNetwork bool `json:"hostNetwork,omitempty"`
 	// Rule is the rule that decided a drop or reject.
 	Rule *RuleHit `json:"rule,omitempty"`
+	// Toward is where a packet that left the traced nodes went (the next
+	// hop or the remote VTEP): cluster mode reads the node that has it and
+	// traces again.
+	Toward string `json:"toward,omitempty"`
 }
 
 // PacketView is a packet as the schema shows it.

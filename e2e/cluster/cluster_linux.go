@@ -50,8 +50,12 @@ type Options struct {
 	// Self is the netx binary (the lab's pause, and the host forwarder).
 	Self string
 	// Images is the directory of e2e/images.sh's layouts.
-	Images   string
-	Progress io.Writer
+	Images string
+	// AgentImage is the name netx.tar (the netx image) is imported under:
+	// the one cluster mode names by default, so a user runs it with no
+	// --image. Empty: not imported.
+	AgentImage string
+	Progress   io.Writer
 }
 
 // proc is a process the cluster started, identified by PID and start time.
@@ -384,7 +388,11 @@ func (s *Spec) startWorker(ctx context.Context, n Node, o Options) error {
 	if err := startContainerd(); err != nil {
 		return err
 	}
-	for _, img := range []struct{ file, name string }{{"pause.tar", PauseImage}, {"netbox.tar", NetboxImage}} {
+	imgs := []struct{ file, name string }{{"pause.tar", PauseImage}, {"netbox.tar", NetboxImage}}
+	if o.AgentImage != "" {
+		imgs = append(imgs, struct{ file, name string }{"netx.tar", o.AgentImage})
+	}
+	for _, img := range imgs {
 		if err := s.importImage(ctx, n, filepath.Join(o.Images, img.file), img.name); err != nil {
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -28,6 +29,10 @@ type Target struct {
 	Net string
 	UTS string
 	IPC string
+	// Root is the root directory a program started in t sees (chroot; its
+	// path is then one inside Root): the node's root seen through
+	// /proc/PID/root when netx runs in a container. Do ignores it.
+	Root string
 }
 
 // Net is a Target for a network namespace only.
@@ -270,6 +275,13 @@ func RemoveNamed(path string) error {
 // fork happens on a thread that has entered them, and the child inherits
 // them. Namespaces cmd.SysProcAttr.Cloneflags asks for are created on top.
 func Start(t Target, cmd *exec.Cmd) error {
+	if t.Root != "" {
+		if cmd.SysProcAttr == nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{}
+		}
+		cmd.SysProcAttr.Chroot = t.Root
+		cmd.Dir = "/"
+	}
 	return Do(t, cmd.Start)
 }
 

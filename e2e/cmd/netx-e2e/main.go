@@ -10,14 +10,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 
+	netxcluster "github.com/netx-project/netx/cluster"
 	"github.com/netx-project/netx/e2e/cluster"
 )
 
@@ -52,6 +55,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	o := cluster.Options{Self: self, Images: *images, Progress: os.Stderr}
+	if os.Args[1] == "up" {
+		if o.AgentImage, err = agentImage(self); err != nil {
+			fmt.Fprintln(os.Stderr, "netx-e2e:", err)
+			os.Exit(1)
+		}
+	}
 	if os.Args[1] == "up" {
 		err = cluster.Up(ctx, spec, o)
 	} else {
@@ -89,4 +98,20 @@ func printLogTails(dir string, n int) {
 		}
 		fmt.Fprintf(os.Stderr, "==> %s <==\n%s\n", filepath.Base(l), strings.Join(lines, "\n"))
 	}
+}
+
+// agentImage is the agent image netx names by default: its repository
+// with the binary's version as the tag.
+func agentImage(self string) (string, error) {
+	out, err := exec.Command(self, "version", "-o", "json").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s version: %w", self, err)
+	}
+	var v struct {
+		Version string `json:"version"`
+	}
+	if err := json.Unmarshal(out, &v); err != nil || v.Version == "" {
+		return "", fmt.Errorf("%s version -o json: %q", self, out)
+	}
+	return netxcluster.DefaultImage(v.Version), nil
 }

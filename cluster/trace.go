@@ -1,0 +1,109 @@
+package cluster
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+
+	"github.com/netx-project/netx/inspect"
+	"github.com/netx-project/netx/trace"
+)
+
+// A Session is one command's work with the cluster: the API for the ends,
+// the agents for the nodes, and the snapshots read so far.
+type Session struct {
+	API    *API
+	Agents *Agents
+	snaps  map[string]*inspect.Snapshot
+	order  []string
+}
+
+// NewSession reads through api and agents.
+func NewSession(api *API, agents *Agents) *Session {
+	return &Session{API: api, Agents: agents, snaps: map[string]*inspect.Snapshot{}}
+}
+
+// maxNodes bounds how many nodes one trace follows a packet through.
+const maxNodes = 8
+
+// Trace traces req through the cluster. Both ends are found in the API
+// (req's Src and Dst in the namespace of -n or the context; req.Node is an
+// internet client's arrival node), the nodes the plan names are read
+// through their agents, and the engine walks the path over their
+// snapshots with the ends named with their namespaces. A packet that
+// leaves the nodes read toward another node of the cluster (a NodePort's
+// endpoint elsewhere, the next hop of a route) has that node read too, and
+// the trace runs again.
+func (s *Session) Trace(ctx context.Context, req trace.Request) (*trace.Result, *Plan, error) {
+	plan, err := s.API.Resolve(ctx, req.Src, req.Dst, req.Node)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Src, req.Dst = plan.Src.TraceRef(), plan.Dst.TraceRef()
+	var nodes []string
+	for _, n := range plan.Nodes {
+		nodes = append(nodes, n.Name)
+	}
+	for {
+		w, err := s.World(ctx, nodes)
+		if err != nil {
+			return nil, plan, err
+		}
+		res, err := w.Trace(req)
+		if err != nil {
+			return nil, plan, err
+		}
+		next := s.toward(ctx, res, nodes)
+		if next == "" || len(nodes) >= maxNodes {
+			return res, plan, nil
+		}
+		nodes = append(nodes, next)
+		plan.need(next, "the packet goes there ("+res.Verdict.Toward+")")
+	}
+}
+
+// toward is the node a packet that left the traced nodes went to, when it
+// is one of the cluster's not read yet.
+func (s *Session) toward(ctx context.Context, res *trace.Result, read []string) string {
+	if res.Verdict.Kind != trace.Left || res.Verdict.Toward == "" {
+		return ""
+	}
+	addr, err := netip.ParseAddr(res.Verdict.Toward)
+	if err != nil {
+		return ""
+	}
+	n, err := s.API.nodeOwning(ctx, addr)
+	if err != nil || n == nil || slices.Contains(read, n.Name) {
+		return ""
+	}
+	return n.Name
+}
+
+// World is the engine's world over nodes, each read once per session
+// (the agents start where needed, the snapshots stream in parallel).
+func (s *Session) World(ctx context.Context, nodes []string) (*trace.World, error) {
+	var missing []string
+	for _, n := range nodes {
+		if s.snaps[n] == nil {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		if err := s.Agents.Start(ctx, missing); err != nil {
+			return nil, err
+		}
+		got, err := s.Agents.Snapshots(ctx, missing)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range missing {
+			s.snaps[n] = got[n]
+			s.order = append(s.order, n)
+		}
+	}
+	var tn []*trace.Node
+	for _, n := range nodes {
+		tn = append(tn, &trace.Node{Name: n, Snap: s.snaps[n]})
+	}
+	return trace.NewWorld(tn)
+}

@@ -1,0 +1,105 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/netx-project/netx/agent"
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+// NewAgentCommand is what runs inside the node agent pod: the client
+// (cluster mode) starts the pod with `agent idle` and execs `agent
+// snapshot` in it. Hidden: people run kubectl netx trace, not this.
+func NewAgentCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	c := &cobra.Command{
+		Use:    "agent",
+		Short:  "What runs in the node agent pod (cluster mode execs it)",
+		Hidden: true,
+	}
+	c.AddCommand(newAgentIdleCommand(streams), newAgentSnapshotCommand(streams))
+	return c
+}
+
+// AgentIdleOptions is `netx agent idle`: the agent pod's main process.
+type AgentIdleOptions struct {
+	For time.Duration
+}
+
+func newAgentIdleCommand(genericiooptions.IOStreams) *cobra.Command {
+	o := &AgentIdleOptions{}
+	c := &cobra.Command{
+		Use:   "idle",
+		Short: "Wait for the client's execs, then exit (the pod's deadline is the last guard)",
+		Args:  cobra.NoArgs,
+		RunE:  runE(o),
+	}
+	c.Flags().DurationVar(&o.For, "for", 10*time.Minute, "exit after this long")
+	return c
+}
+
+// Complete has nothing to fill.
+func (o *AgentIdleOptions) Complete(*cobra.Command, []string) error { return nil }
+
+// Validate checks --for.
+func (o *AgentIdleOptions) Validate() error {
+	if o.For <= 0 {
+		return fmt.Errorf("--for %v: give a positive duration", o.For)
+	}
+	return nil
+}
+
+// Run sleeps until --for passes or the pod is stopped (SIGTERM).
+func (o *AgentIdleOptions) Run(ctx context.Context) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	select {
+	case <-ctx.Done():
+	case <-time.After(o.For):
+	}
+	return nil
+}
+
+// AgentSnapshotOptions is `netx agent snapshot`.
+type AgentSnapshotOptions struct {
+	streams  genericiooptions.IOStreams
+	NodeName string
+}
+
+func newAgentSnapshotCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &AgentSnapshotOptions{streams: streams}
+	c := &cobra.Command{
+		Use:   "snapshot",
+		Short: "Write this node's snapshot, gzip-compressed, to stdout",
+		Args:  cobra.NoArgs,
+		RunE:  runE(o),
+	}
+	c.Flags().StringVar(&o.NodeName, "node-name", "", "the node's name (default: $NODE_NAME, which the agent pod sets from spec.nodeName)")
+	return c
+}
+
+// Complete takes the node name from the pod's environment.
+func (o *AgentSnapshotOptions) Complete(*cobra.Command, []string) error {
+	if o.NodeName == "" {
+		o.NodeName = os.Getenv("NODE_NAME")
+	}
+	return nil
+}
+
+// Validate needs the node's name.
+func (o *AgentSnapshotOptions) Validate() error {
+	if o.NodeName == "" {
+		return fmt.Errorf("agent snapshot: give --node-name (the agent pod sets NODE_NAME)")
+	}
+	return nil
+}
+
+// Run reads the node and streams the snapshot.
+func (o *AgentSnapshotOptions) Run(context.Context) error {
+	return agent.Snapshot(o.streams.Out, o.NodeName)
+}
