@@ -159,13 +159,7 @@ func TestE2EKubectl(t *testing.T) {
 			}
 		}
 	})
-	t.Run("trace says cluster mode is not built yet, in one line", func(t *testing.T) {
-		out, errOut, code := asUser(t, user, "kubectl-netx", "trace", "pod-a", "svc/svc-b")
-		want := `error: trace through the API (kubeconfig context "` + s.Lab + `") is not built yet; on a node, run it with sudo to trace that node, or trace saved state with --snapshot FILE` + "\n"
-		if code != 1 || out != "" || errOut != want {
-			t.Errorf("trace as %s: exit %d, stdout %q, stderr %q; want %q", user.Name, code, out, errOut, want)
-		}
-	})
+	t.Run("cluster mode", func(t *testing.T) { checkClusterMode(t, s, user, stranger) })
 	t.Run("a user without rights completes nothing, cleanly", func(t *testing.T) {
 		// The same cluster, a certificate no role is bound to: every list
 		// is forbidden.

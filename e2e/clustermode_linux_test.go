@@ -1,0 +1,175 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/netx-project/netx/e2e/cluster"
+)
+
+// clusterLBIP is the LoadBalancer address the test writes into a
+// service's status (no cloud controller here).
+const clusterLBIP = "192.168.77.210"
+
+// verdictOf is the part of a trace's JSON the node-local and the cluster
+// trace must agree on.
+type verdictOf struct {
+	Verdict struct {
+		Kind, Node, Pod, Container string
+		HostNetwork                bool
+	}
+	Hops []struct{ Node, Kind, Device string }
+}
+
+func parseVerdict(t *testing.T, what string, out []byte) verdictOf {
+	t.Helper()
+	var v verdictOf
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("%s: %v: %s", what, err, out)
+	}
+	return v
+}
+
+// agentPods lists netx's agent pods in every namespace.
+func agentPods(t *testing.T, s *cluster.Spec) string {
+	return strings.TrimSpace(kubectl(t, s, "get", "pods", "-A", "-l", "app.kubernetes.io/managed-by=netx", "-o", "name"))
+}
+
+// checkClusterMode: kubectl netx trace from the "laptop" — the non-root
+// user with only a kubeconfig — reaches the nodes through agent pods and
+// says what the node-local trace over the same nodes says, for every
+// communication mode; the cluster's pods are the same after, also after
+// SIGINT while agents start; Pod Security and RBAC refusals are one line.
+func checkClusterMode(t *testing.T, s *cluster.Spec, user, stranger *cluster.User) {
+	kubectl(t, s, "wait", "--for=condition=Ready", "pod", "--all", "--timeout=120s")
+	lb := filepath.Join(t.TempDir(), "lb.yaml")
+	os.WriteFile(lb, []byte("apiVersion: v1\nkind: Service\nmetadata: {name: netx-e2e-lb}\nspec: {type: LoadBalancer, selector: {app: b}, ports: [{name: http, port: 80, targetPort: 8080}]}\n"), 0o644)
+	kubectl(t, s, "apply", "-f", lb)
+	t.Cleanup(func() { s.Kubectl(context.Background(), "delete", "--wait=false", "--ignore-not-found", "-f", lb) })
+	kubectl(t, s, "patch", "svc", "netx-e2e-lb", "--subresource=status", "--type=merge",
+		"-p", fmt.Sprintf(`{"status":{"loadBalancer":{"ingress":[{"ip":%q}]}}}`, clusterLBIP))
+	var bPods []string
+	for _, l := range strings.Fields(kubectl(t, s, "get", "pods", "-l", "app=b", "-o", `jsonpath={range .items[*]}{.metadata.name}@{.spec.nodeName} {end}`)) {
+		if strings.HasSuffix(l, "@node2") {
+			bPods = append(bPods, strings.TrimSuffix(l, "@node2"))
+		}
+	}
+	if len(bPods) == 0 {
+		t.Fatal("no b pod on node2")
+	}
+	// kube-proxy writes the LB service's rules within its sync period.
+	time.Sleep(2 * time.Second)
+
+	before := kubectl(t, s, "get", "pods", "-A", "-o", "name")
+	snaps := nodeSnapshots(t, s)
+	cases := []struct {
+		name, src, dst string
+		local          []string // the node-local trace's ends, when they differ
+		args           []string
+		want           string // the verdict's pod
+	}{
+		{name: "pod to ClusterIP, endpoint on the other node", src: "pod-a", dst: "svc/svc-b", local: []string{"default/pod-a", "svc/default/svc-b"}, args: []string{"--endpoint", ""}, want: "default/" + bPods[0]},
+		{name: "pod to pod across nodes", src: "pod-a", dst: bPods[0] + ":8080", local: []string{"default/pod-a", "default/" + bPods[0] + ":8080"}, want: "default/" + bPods[0]},
+		{name: "NodePort from internet, endpoint elsewhere", src: "internet", dst: "node/node1:30080", want: "default/mc3"},
+		{name: "NodePort from internet", src: "internet", dst: "node/node2:30080", want: "default/mc3"},
+		{name: "LoadBalancer IP from internet", src: "internet", dst: clusterLBIP + ":80", args: []string{"--node", "node1", "--endpoint", ""}, want: "default/" + bPods[0]},
+		{name: "hostPort", src: "pod-a", dst: "node/node2:8081", local: []string{"default/pod-a", "node/node2:8081"}, want: "default/webapp-hostport"},
+		{name: "hostNetwork pod", src: "pod-a", dst: "webapp-hostnet", local: []string{"default/pod-a", "default/webapp-hostnet"}, want: "default/webapp-hostnet"},
+		{name: "container to container over localhost", src: "mc3", dst: "localhost:5000", local: []string{"default/mc3", "localhost:5000"}, want: "default/mc3"},
+	}
+	bIP := strings.TrimSpace(kubectl(t, s, "get", "pod", bPods[0], "-o", "jsonpath={.status.podIP}"))
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := slices.Clone(c.args)
+			if i := slices.Index(args, "--endpoint"); i >= 0 {
+				args[i+1] = bIP
+			}
+			argv := append([]string{"trace", c.src, c.dst, "-o", "json"}, args...)
+			out, errOut, code := asUser(t, user, "kubectl-netx", argv...)
+			if code != 0 {
+				t.Fatalf("kubectl netx %s as %s: exit %d: %s", strings.Join(argv, " "), user.Name, code, errOut)
+			}
+			got := parseVerdict(t, "cluster trace", []byte(out))
+			lsrc, ldst := c.src, c.dst
+			if c.local != nil {
+				lsrc, ldst = c.local[0], c.local[1]
+			}
+			local := parseVerdict(t, "node-local trace", netx(t, append(append([]string{"trace", lsrc, ldst, "-o", "json"}, args...), snaps...)...))
+			if got.Verdict != local.Verdict || len(got.Hops) != len(local.Hops) {
+				t.Errorf("cluster: %+v (%d hops)\nnode-local: %+v (%d hops)", got.Verdict, len(got.Hops), local.Verdict, len(local.Hops))
+			}
+			if got.Verdict.Kind != "delivered" || got.Verdict.Pod != c.want {
+				t.Errorf("verdict %+v, want delivered to %s", got.Verdict, c.want)
+			}
+			if errOut != "" {
+				t.Errorf("stderr not a terminal, yet: %q", errOut)
+			}
+		})
+	}
+	t.Run("the cluster's pods are the same after", func(t *testing.T) {
+		if after := kubectl(t, s, "get", "pods", "-A", "-o", "name"); after != before {
+			t.Errorf("pods before:\n%s\nafter:\n%s", before, after)
+		}
+	})
+	t.Run("SIGINT while the agents start removes them", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := user.Command(ctx, "kubectl-netx", "trace", "pod-a", "svc/svc-b")
+		var errb strings.Builder
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(20 * time.Second); agentPods(t, s) == "" && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if agentPods(t, s) == "" {
+			t.Fatalf("no agent pod appeared; stderr %q", errb.String())
+		}
+		cmd.Process.Signal(syscall.SIGINT)
+		err := cmd.Wait()
+		if err == nil && !strings.Contains(errb.String(), "interrupted") {
+			// The run may have finished before the signal: still no pods.
+			t.Logf("the trace ended before SIGINT: %q", errb.String())
+		} else if !strings.Contains(errb.String(), "interrupted") {
+			t.Errorf("after SIGINT: %v, stderr %q; want one line saying it was interrupted", err, errb.String())
+		}
+		left := ""
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if left = agentPods(t, s); left == "" {
+				break
+			}
+		}
+		if left != "" {
+			t.Errorf("agent pods left after SIGINT: %s", left)
+		}
+	})
+	t.Run("Pod Security: one line naming the namespace and the fix", func(t *testing.T) {
+		kubectl(t, s, "create", "namespace", "netx-e2e-baseline")
+		t.Cleanup(func() { s.Kubectl(context.Background(), "delete", "namespace", "netx-e2e-baseline", "--wait=false") })
+		kubectl(t, s, "label", "namespace", "netx-e2e-baseline", "pod-security.kubernetes.io/enforce=baseline")
+		out, errOut, code := asUser(t, user, "kubectl-netx", "trace", "pod-a", "svc/svc-b", "--agent-namespace", "netx-e2e-baseline")
+		if code != 1 || out != "" || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, `in namespace "netx-e2e-baseline": the namespace's Pod Security level forbids the agent`) ||
+			!strings.Contains(errOut, "pod-security.kubernetes.io/enforce=privileged") {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+	})
+	t.Run("RBAC: one line naming the verb and resource", func(t *testing.T) {
+		out, errOut, code := asUser(t, stranger, "kubectl-netx", "trace", "pod-a", "svc/svc-b")
+		want := `error: source: get pods "pod-a" in namespace "default": forbidden: your user may not "get" pods (RBAC)`
+		if code != 1 || out != "" || strings.Count(errOut, "\n") != 1 || !strings.HasPrefix(errOut, want) {
+			t.Errorf("exit %d, stdout %q, stderr %q; want %q…", code, out, errOut, want)
+		}
+	})
+	if left := agentPods(t, s); left != "" {
+		t.Errorf("agent pods left: %s", left)
+	}
+}
