@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/netx-project/netx/inspect"
 )
@@ -21,6 +22,12 @@ func Snapshot(w io.Writer, name string) error {
 	snap, err := inspect.Discover(n.Options(name))
 	if err != nil {
 		return err
+	}
+	// Paths through the kubelet's root are the node's own paths there.
+	for _, ns := range snap.All() {
+		if p, ok := strings.CutPrefix(ns.Path, n.Root+"/"); ok {
+			ns.Path = "/" + p
+		}
 	}
 	gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
 	if err := json.NewEncoder(gz).Encode(snap); err != nil {

@@ -74,7 +74,7 @@ func Decide(in ModeInput) (Decision, error) {
 		if in.Kube[0] == "--namespace" {
 			hint = " (with local state, put the namespace in the name: ns/pod-a, svc/ns/svc-b)"
 		}
-		return Decision{}, fmt.Errorf("%s traces local state but %s is for a cluster's API: give one of them%s", in.Local[0], in.Kube[0], hint)
+		return Decision{}, fmt.Errorf("%s reads local state but %s is for a cluster's API: give one of them%s", in.Local[0], in.Kube[0], hint)
 	case len(in.Local) == 1:
 		return Decision{Mode: ModeLocal, Flag: in.Local[0]}, nil
 	}

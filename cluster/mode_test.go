@@ -110,9 +110,9 @@ func TestDecide(t *testing.T) {
 		{name: "a broken ~/.kube/config nobody asked for: the node", env: broken, f: flags{home: emptyHome}, want: Decision{Mode: ModeNode}},
 
 		{name: "--snapshot and --context", env: good, f: flags{context: "lab", local: []string{"--snapshot"}, kube: []string{"--context"}},
-			err: "--snapshot traces local state but --context is for a cluster's API: give one of them"},
+			err: "--snapshot reads local state but --context is for a cluster's API: give one of them"},
 		{name: "--lab and -n", f: flags{home: emptyHome, namespace: "x", local: []string{"--lab"}, kube: []string{"--namespace"}},
-			err: "--lab traces local state but --namespace is for a cluster's API: give one of them (with local state, put the namespace in the name: ns/pod-a, svc/ns/svc-b)"},
+			err: "--lab reads local state but --namespace is for a cluster's API: give one of them (with local state, put the namespace in the name: ns/pod-a, svc/ns/svc-b)"},
 		{name: "two local flags", f: flags{home: emptyHome, local: []string{"--lab", "--snapshot"}},
 			err: "--lab, --snapshot and --host-netns each name where the state comes from: give one of them"},
 		{name: "--context not in the kubeconfig", env: good, f: flags{home: emptyHome, context: "prod", kube: []string{"--context"}},

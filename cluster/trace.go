@@ -2,8 +2,10 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/netx-project/netx/inspect"
 	"github.com/netx-project/netx/trace"
@@ -106,4 +108,33 @@ func (s *Session) World(ctx context.Context, nodes []string) (*trace.World, erro
 		tn = append(tn, &trace.Node{Name: n, Snap: s.snaps[n]})
 	}
 	return trace.NewWorld(tn)
+}
+
+// NodeSnapshot reads the node named name through its agent.
+func (s *Session) NodeSnapshot(ctx context.Context, name string) (*inspect.Snapshot, error) {
+	if _, err := s.API.node(ctx, name); err != nil {
+		return nil, err
+	}
+	if _, err := s.World(ctx, []string{name}); err != nil {
+		return nil, err
+	}
+	return s.snaps[name], nil
+}
+
+// PodSnapshot finds the pod ref (NAME or NAMESPACE/NAME) in the API and
+// reads its node; it returns the snapshot and the pod's NAMESPACE/NAME.
+func (s *Session) PodSnapshot(ctx context.Context, ref string) (*inspect.Snapshot, string, error) {
+	ns, name := s.API.Namespace, ref
+	if i := strings.Index(ref, "/"); i >= 0 {
+		ns, name = ref[:i], ref[i+1:]
+	}
+	p, err := s.API.Pod(ctx, ns, name)
+	if err != nil {
+		return nil, "", err
+	}
+	if p.Node == "" {
+		return nil, "", fmt.Errorf("pod %s is not scheduled to a node yet", p.Key())
+	}
+	snap, err := s.NodeSnapshot(ctx, p.Node)
+	return snap, p.Key(), err
 }

@@ -66,7 +66,10 @@ func TestKubectlFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"datapath", "status", "--context", "prod"}, "--context: netx datapath status works on this machine and talks to no cluster; drop --context"},
-		{[]string{"inspect", "-n", "kube-system"}, "--namespace: netx inspect works on this machine and talks to no cluster; drop --namespace"},
+		{[]string{"completion", "bash", "-n", "kube-system"}, "--namespace: netx completion works on this machine and talks to no cluster; drop --namespace"},
+		{[]string{"inspect", "-n", "kube-system", "--kubeconfig", "/nonexistent"}, "kubeconfig: stat /nonexistent: no such file or directory"},
+		{[]string{"inspect", "--snapshot", "x.json", "--context", "prod"}, "--snapshot reads local state but --context is for a cluster's API: give one of them"},
+		{[]string{"snapshot", "--image", "x"}, "--image is for cluster mode (agent pods), but this run reads this machine's node; drop it"},
 		{[]string{"datapath", "get", "--namespace", "x", "127.0.0.1:1"}, "--namespace: netx datapath get works on this machine and talks to no cluster; drop --namespace"},
 		{[]string{"version", "--kubeconfig", "/dev/null"}, "--kubeconfig: netx version works on this machine and talks to no cluster; drop --kubeconfig"},
 	} {
@@ -104,8 +107,8 @@ current-context: lab
 		argv []string
 		want string
 	}{
-		{[]string{"trace", "a", "b", snap, "--context", "lab"}, "--snapshot traces local state but --context is for a cluster's API: give one of them"},
-		{[]string{"trace", "a", "b", "--lab", "seeds", "-n", "web"}, "--lab traces local state but --namespace is for a cluster's API: give one of them (with local state, put the namespace in the name: ns/pod-a, svc/ns/svc-b)"},
+		{[]string{"trace", "a", "b", snap, "--context", "lab"}, "--snapshot reads local state but --context is for a cluster's API: give one of them"},
+		{[]string{"trace", "a", "b", "--lab", "seeds", "-n", "web"}, "--lab reads local state but --namespace is for a cluster's API: give one of them (with local state, put the namespace in the name: ns/pod-a, svc/ns/svc-b)"},
 		{[]string{"trace", "a", "b", "--context", "prod"}, `--context "prod": no such context in the kubeconfig (` + kc + `); kubectl config get-contexts lists them`},
 		{[]string{"trace", "a", "b", "--kubeconfig", filepath.Join(dir, "missing")}, "kubeconfig: stat " + filepath.Join(dir, "missing") + ": no such file or directory"},
 	} {

@@ -117,9 +117,10 @@ build that whole path itself as a lab on one machine.`,
 		NewVersionCommand(streams),
 		NewCompletionCommand(streams),
 		NewDatapathCommand(streams),
-		NewInspectCommand(streams),
-		NewSnapshotCommand(streams),
+		NewInspectCommand(streams, kube),
+		NewSnapshotCommand(streams, kube),
 		NewTraceCommand(streams, kube),
+		NewCleanupCommand(streams, kube),
 		NewAgentCommand(streams),
 	)
 	if name != "netx" {

@@ -292,3 +292,17 @@ func dotEscape(s string) string {
 func CapturesWritten(w io.Writer, file string) {
 	fmt.Fprintf(w, "captures written to %s (one interface per hop; tshark -r %s)\n", file, file)
 }
+
+// CleanedUp says how many agent pods cleanup deleted, and where.
+func CleanedUp(w io.Writer, n int, namespace string) {
+	where := "in every namespace"
+	if namespace != "" {
+		where = fmt.Sprintf("in namespace %q", namespace)
+	}
+	switch n {
+	case 0:
+		fmt.Fprintf(w, "no agent pods to delete %s\n", where)
+	default:
+		fmt.Fprintf(w, "deleted %d agent pod(s) %s\n", n, where)
+	}
+}
