@@ -57,6 +57,7 @@ func (s *Session) Trace(ctx context.Context, req trace.Request) (*trace.Result, 
 		}
 		next := s.toward(ctx, res, nodes)
 		if next == "" || len(nodes) >= maxNodes {
+			res.Findings = append(res.Findings, s.CheckEndpoints(ctx, plan, res)...)
 			return res, plan, nil
 		}
 		nodes = append(nodes, next)

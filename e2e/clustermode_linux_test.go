@@ -112,6 +112,9 @@ func checkClusterMode(t *testing.T, s *cluster.Spec, user, stranger *cluster.Use
 			if errOut != "" {
 				t.Errorf("stderr not a terminal, yet: %q", errOut)
 			}
+			if strings.Contains(out, `"findings"`) {
+				t.Errorf("findings with every kube-proxy in step: %s", out)
+			}
 		})
 	}
 	t.Run("the cluster's pods are the same after", func(t *testing.T) {
@@ -167,6 +170,28 @@ func checkClusterMode(t *testing.T, s *cluster.Spec, user, stranger *cluster.Use
 		want := `error: source: get pods "pod-a" in namespace "default": forbidden: your user may not "get" pods (RBAC)`
 		if code != 1 || out != "" || strings.Count(errOut, "\n") != 1 || !strings.HasPrefix(errOut, want) {
 			t.Errorf("exit %d, stdout %q, stderr %q; want %q…", code, out, errOut, want)
+		}
+	})
+	t.Run("a kube-proxy behind the API is a finding", func(t *testing.T) {
+		// node1's kube-proxy stopped, then b scaled up: node1's rules keep
+		// the two old endpoints while the EndpointSlice lists four.
+		if err := s.Signal("kube-proxy-node1", syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			s.Signal("kube-proxy-node1", syscall.SIGCONT)
+			kubectl(t, s, "scale", "deployment", "b", "--replicas=2")
+		}()
+		kubectl(t, s, "scale", "deployment", "b", "--replicas=4")
+		kubectl(t, s, "rollout", "status", "deployment", "b", "--timeout=90s")
+		out, errOut, code := asUser(t, user, "kubectl-netx", "trace", "pod-a", "svc/svc-b")
+		want := "finding: the EndpointSlices of default/svc-b:http list 4 ready endpoint(s), node1's rules have 2 (missing "
+		if code != 0 || !strings.Contains(out, want) || !strings.Contains(out, "kube-proxy on node1 is behind the API") {
+			t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant %q", code, errOut, out, want)
+		}
+		// And none when kube-proxy is in step (node2 decides for mc3).
+		if out, _, _ := asUser(t, user, "kubectl-netx", "trace", "internet", "node/node2:30080"); strings.Contains(out, "finding:") {
+			t.Errorf("a finding with kube-proxy in step:\n%s", out)
 		}
 	})
 	if left := agentPods(t, s); left != "" {

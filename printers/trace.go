@@ -75,6 +75,9 @@ func Trace(w io.Writer, r *trace.Result, o TraceOptions) {
 			}
 		}
 	}
+	for _, x := range r.Findings {
+		fmt.Fprintf(w, "%s %s\n", o.c(ansiYel+ansiBold, "finding:"), x)
+	}
 	for _, x := range r.Warnings {
 		fmt.Fprintf(w, "%s %s\n", o.c(ansiYel, "warning:"), x)
 	}

@@ -43,6 +43,9 @@ type Result struct {
 	// Reply is the reply's way back, for a delivered connection.
 	Reply    *Reply   `json:"reply,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
+	// Findings are what the cluster's API says against the datapath (in
+	// cluster mode): endpoints kube-proxy's rules lack or still hold.
+	Findings []string `json:"findings,omitempty"`
 	// Live is what a real probe showed (--live).
 	Live *LiveReport `json:"live,omitempty"`
 }

@@ -314,6 +314,17 @@ func (s *Spec) kill(match func(string) bool) {
 	os.WriteFile(s.pidsFile(), b, 0o644)
 }
 
+// Signal sends sig to a component the cluster started ("kube-proxy-node1"):
+// SIGSTOP and SIGCONT let a test make one node's kube-proxy fall behind.
+func (s *Spec) Signal(component string, sig unix.Signal) error {
+	for _, p := range s.procs() {
+		if p.Name == component && labstate.ProcessRunning(p.PID, p.Start) {
+			return unix.Kill(p.PID, sig)
+		}
+	}
+	return fmt.Errorf("%s is not running", component)
+}
+
 // apiClient is an admin HTTPS client that dials inside the control
 // namespace.
 func (s *Spec) apiClient() (*http.Client, error) {
