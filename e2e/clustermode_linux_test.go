@@ -181,6 +181,12 @@ func checkClusterMode(t *testing.T, s *cluster.Spec, user, stranger *cluster.Use
 		defer func() {
 			s.Signal("kube-proxy-node1", syscall.SIGCONT)
 			kubectl(t, s, "scale", "deployment", "b", "--replicas=2")
+			// The next tests wait for every pod: none left terminating.
+			for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+				if len(strings.Fields(kubectl(t, s, "get", "pods", "-l", "app=b", "-o", "name"))) == 2 {
+					break
+				}
+			}
 		}()
 		kubectl(t, s, "scale", "deployment", "b", "--replicas=4")
 		kubectl(t, s, "rollout", "status", "deployment", "b", "--timeout=90s")
