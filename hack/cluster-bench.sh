@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Cluster mode's cost on the e2e cluster (make e2e-up, seeds applied), next
+# to the manual way measured in the same run: the wall time of
+#   cold   kubectl netx trace pod-a svc/svc-b   agent pods made, used, deleted
+#   warm   the same with an agent DaemonSet in netx-system (what setup installs)
+#   manual kubectl debug node/node1 + kubectl exec iptables-save (the node's
+#          rules, chrooted at /host) + kubectl delete — one node's rules only,
+#          before any reading by hand
+# Usage: hack/cluster-bench.sh [ROUNDS]   (KUBECONFIG and PATH as make e2e-up says)
+set -euo pipefail
+rounds=${1:-5}
+netx=${NETX:-bin/kubectl-netx}
+version=$("$netx" version -o json | sed -n 's/.*"version": *"\([^"]*\)".*/\1/p')
+image=ghcr.io/netx-project/netx:$version
+
+now() { date +%s.%N; }
+median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f s (of %d: %.2f–%.2f)\n", m, NR, a[1], a[NR]}'; }
+
+cold() {
+  local t0; t0=$(now)
+  "$netx" trace pod-a svc/svc-b >/dev/null
+  awk -v a="$(now)" -v b="$t0" 'BEGIN {print a - b}'
+}
+
+manual() {
+  local t0 pod; t0=$(now)
+  pod=$(kubectl debug node/node1 --profile=sysadmin --image="$image" -- kubectl-netx agent idle --for 5m 2>&1 |
+    sed -n 's/^Creating debugging pod \([^ ]*\) .*/\1/p')
+  kubectl wait --for=condition=Ready "pod/$pod" --timeout=60s >/dev/null
+  kubectl exec "$pod" -- chroot /host iptables-save >/dev/null
+  kubectl delete pod "$pod" --grace-period=0 --wait=false >/dev/null 2>&1
+  awk -v a="$(now)" -v b="$t0" 'BEGIN {print a - b}'
+}
+
+echo "cold: kubectl netx trace pod-a svc/svc-b (agent pods made and deleted)"
+for _ in $(seq "$rounds"); do cold; done | median
+echo "manual: kubectl debug node + exec iptables-save + delete (one node)"
+for _ in $(seq "$rounds"); do manual; done | median
+
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Namespace
+metadata: {name: netx-system, labels: {pod-security.kubernetes.io/enforce: privileged}}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: netx-agent, namespace: netx-system}
+spec:
+  selector: {matchLabels: {app.kubernetes.io/name: netx-agent}}
+  template:
+    metadata: {labels: {app.kubernetes.io/name: netx-agent, app.kubernetes.io/managed-by: netx}}
+    spec:
+      hostNetwork: true
+      hostPID: true
+      automountServiceAccountToken: false
+      tolerations: [{operator: Exists}]
+      containers:
+      - name: netx
+        image: $image
+        command: [kubectl-netx, agent, idle, --for, 8760h]
+        env: [{name: NODE_NAME, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}]
+        securityContext:
+          capabilities: {drop: [ALL], add: [SYS_PTRACE, SYS_ADMIN, NET_ADMIN, NET_RAW, SYS_CHROOT]}
+          readOnlyRootFilesystem: true
+          allowPrivilegeEscalation: false
+YAML
+trap 'kubectl delete namespace netx-system --wait=false >/dev/null 2>&1 || true' EXIT
+kubectl -n netx-system rollout status daemonset/netx-agent --timeout=90s >/dev/null
+echo "warm: the same trace, agents of a DaemonSet already running"
+for _ in $(seq "$rounds"); do cold; done | median
