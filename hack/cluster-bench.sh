@@ -27,7 +27,7 @@ manual() {
   pod=$(kubectl debug node/node1 --profile=sysadmin --image="$image" -- kubectl-netx agent idle --for 5m 2>&1 |
     sed -n 's/^Creating debugging pod \([^ ]*\) .*/\1/p')
   kubectl wait --for=condition=Ready "pod/$pod" --timeout=60s >/dev/null
-  kubectl exec "$pod" -- chroot /host iptables-save >/dev/null
+  kubectl exec "$pod" -- chroot /host /usr/sbin/iptables-save >/dev/null
   kubectl delete pod "$pod" --grace-period=0 --wait=false >/dev/null 2>&1
   awk -v a="$(now)" -v b="$t0" 'BEGIN {print a - b}'
 }
