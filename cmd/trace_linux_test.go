@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,15 +13,7 @@ import (
 // node is read), and with no kubeconfig the node is read as before.
 func TestRootTraceModeRule(t *testing.T) {
 	testenv.RequireRoot(t)
-	dir := t.TempDir()
-	kc := filepath.Join(dir, "kubeconfig")
-	os.WriteFile(kc, []byte(`apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: lab, context: {cluster: c, user: u}}]
-current-context: lab
-`), 0o600)
+	kc, dir := deadKubeconfig(t)
 	// A pod no node has.
 	argv := []string{"netx", "trace", "netx-no-such-pod", "10.0.0.1:80"}
 	for env, want := range map[string]string{
