@@ -16,21 +16,38 @@ import (
 
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/lab/labstate"
+	"golang.org/x/sys/unix"
 )
+
+// selfNetns is a path to netx's own network namespace that means the same
+// from every thread: an fd held open for the process's life, seen through
+// /proc/PID/fd. /proc/self/ns/net is the main thread's, and the main
+// thread may be one that nsenter has moved into a pod's namespace while
+// other goroutines read.
+var selfNetns = sync.OnceValue(func() string {
+	// This goroutine is not locked to a thread, so its thread is in the
+	// process's own namespace (nsenter only moves locked threads).
+	fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "/proc/self/ns/net"
+	}
+	return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), fd)
+})
 
 // Discover finds every network namespace on the machine and reads the
 // node's and each pod's networking. It only reads: netlink dumps through
 // handles opened in each namespace, /proc, and the lab's state files.
 func Discover(o Options) (*Snapshot, error) {
-	if o.HostNetns == "" {
-		o.HostNetns = "/proc/self/ns/net"
+	self := o.HostNetns == ""
+	if self {
+		o.HostNetns = selfNetns()
 	}
 	hostID, err := nsenter.IDOf(o.HostNetns)
 	if err != nil {
 		return nil, fmt.Errorf("node namespace: %w", err)
 	}
 	snap := &Snapshot{Version: SchemaVersion, Taken: time.Now().UTC(), NodeName: o.NodeName}
-	if snap.NodeName == "" && o.HostNetns == "/proc/self/ns/net" {
+	if snap.NodeName == "" && self {
 		snap.NodeName, _ = os.Hostname()
 	}
 	all := map[uint64]*Netns{}
