@@ -23,6 +23,10 @@ func Snapshot(w io.Writer, name string) error {
 	if err != nil {
 		return err
 	}
+	// The node's own namespace is named through the kubelet, which lives
+	// in it: a name any later agent process can open (the one inspect
+	// gave holds only while this process runs).
+	snap.Node.Path = fmt.Sprintf("/proc/%d/ns/net", n.KubeletPID)
 	// Paths through the kubelet's root are the node's own paths there.
 	for _, ns := range snap.All() {
 		if p, ok := strings.CutPrefix(ns.Path, n.Root+"/"); ok {

@@ -374,15 +374,16 @@ func (a *Agents) Agent(node string) *Agent {
 
 // Exec runs command in node's agent through pods/exec — the WebSocket
 // protocol, falling back to SPDY on API servers without it, as kubectl
-// exec does — streaming its standard output to stdout. A failure carries
-// the command's standard error.
-func (a *Agents) Exec(ctx context.Context, node string, command []string, stdout io.Writer) error {
+// exec does — streaming stdin (when not nil) to the command and its
+// standard output to stdout. A failure carries the command's standard
+// error.
+func (a *Agents) Exec(ctx context.Context, node string, command []string, stdin io.Reader, stdout io.Writer) error {
 	ag := a.Agent(node)
 	if ag == nil {
 		return fmt.Errorf("no agent on node %s", node)
 	}
 	req := a.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(ag.Namespace).Name(ag.Pod).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{Container: AgentContainer, Command: command, Stdout: true, Stderr: true}, scheme.ParameterCodec)
+		VersionedParams(&corev1.PodExecOptions{Container: AgentContainer, Command: command, Stdin: stdin != nil, Stdout: true, Stderr: true}, scheme.ParameterCodec)
 	spdy, err := remotecommand.NewSPDYExecutor(a.cfg, "POST", req.URL())
 	if err != nil {
 		return err
@@ -398,7 +399,7 @@ func (a *Agents) Exec(ctx context.Context, node string, command []string, stdout
 		return err
 	}
 	var stderr strings.Builder
-	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: stdout, Stderr: &stderr})
+	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: &stderr})
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -424,7 +425,7 @@ func (a *Agents) Snapshot(ctx context.Context, node string) (*inspect.Snapshot, 
 	pr, pw := io.Pipe()
 	errc := make(chan error, 1)
 	go func() {
-		err := a.Exec(ctx, node, []string{"kubectl-netx", "agent", "snapshot"}, pw)
+		err := a.Exec(ctx, node, []string{"kubectl-netx", "agent", "snapshot"}, nil, pw)
 		pw.CloseWithError(err)
 		errc <- err
 	}()

@@ -37,9 +37,21 @@ const maxNodes = 8
 // endpoint elsewhere, the next hop of a route) has that node read too, and
 // the trace runs again.
 func (s *Session) Trace(ctx context.Context, req trace.Request) (*trace.Result, *Plan, error) {
+	_, _, plan, res, err := s.follow(ctx, req)
+	if err != nil {
+		return nil, plan, err
+	}
+	res.Findings = append(res.Findings, s.CheckEndpoints(ctx, plan, res)...)
+	return res, plan, nil
+}
+
+// follow resolves req's ends and reads nodes until the packet stays
+// within them: it returns the world over the nodes read, the request with
+// the ends as the engine names them, the plan and the result.
+func (s *Session) follow(ctx context.Context, req trace.Request) (*trace.World, trace.Request, *Plan, *trace.Result, error) {
 	plan, err := s.API.Resolve(ctx, req.Src, req.Dst, req.Node)
 	if err != nil {
-		return nil, nil, err
+		return nil, req, nil, nil, err
 	}
 	req.Src, req.Dst = plan.Src.TraceRef(), plan.Dst.TraceRef()
 	var nodes []string
@@ -49,16 +61,15 @@ func (s *Session) Trace(ctx context.Context, req trace.Request) (*trace.Result, 
 	for {
 		w, err := s.World(ctx, nodes)
 		if err != nil {
-			return nil, plan, err
+			return nil, req, plan, nil, err
 		}
 		res, err := w.Trace(req)
 		if err != nil {
-			return nil, plan, err
+			return nil, req, plan, nil, err
 		}
 		next := s.toward(ctx, res, nodes)
 		if next == "" || len(nodes) >= maxNodes {
-			res.Findings = append(res.Findings, s.CheckEndpoints(ctx, plan, res)...)
-			return res, plan, nil
+			return w, req, plan, res, nil
 		}
 		nodes = append(nodes, next)
 		plan.need(next, "the packet goes there ("+res.Verdict.Toward+")")

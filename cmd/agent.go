@@ -22,7 +22,7 @@ func NewAgentCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		Short:  "What runs in the node agent pod (cluster mode execs it)",
 		Hidden: true,
 	}
-	c.AddCommand(newAgentIdleCommand(streams), newAgentSnapshotCommand(streams))
+	c.AddCommand(newAgentIdleCommand(streams), newAgentSnapshotCommand(streams), newAgentLiveCommand(streams))
 	return c
 }
 
@@ -102,4 +102,34 @@ func (o *AgentSnapshotOptions) Validate() error {
 // Run reads the node and streams the snapshot.
 func (o *AgentSnapshotOptions) Run(context.Context) error {
 	return agent.Snapshot(o.streams.Out, o.NodeName)
+}
+
+// AgentLiveOptions is `netx agent live`: this node's part of a live probe,
+// driven by the client over the exec stream.
+type AgentLiveOptions struct {
+	streams genericiooptions.IOStreams
+}
+
+func newAgentLiveCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &AgentLiveOptions{streams: streams}
+	return &cobra.Command{
+		Use:   "live",
+		Short: "Carry out this node's part of a live probe, as the client says on stdin",
+		Args:  cobra.NoArgs,
+		RunE:  runE(o),
+	}
+}
+
+// Complete has nothing to fill.
+func (o *AgentLiveOptions) Complete(*cobra.Command, []string) error { return nil }
+
+// Validate has nothing to check: the plan comes on stdin.
+func (o *AgentLiveOptions) Validate() error { return nil }
+
+// Run serves the client until it says stop or goes away; SIGTERM (the pod
+// stopping) also ends it, the trace rules removed.
+func (o *AgentLiveOptions) Run(ctx context.Context) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return agent.Live(ctx, o.streams.In, o.streams.Out)
 }

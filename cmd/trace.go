@@ -178,12 +178,6 @@ func (o *TraceOptions) Validate() error {
 	}
 	switch {
 	case o.mode.Mode == cluster.ModeCluster:
-		if o.Live {
-			return fmt.Errorf("--live through the cluster is not built yet; run it on the node (sudo netx trace --live ...)")
-		}
-		if o.Pcap != "" {
-			return fmt.Errorf("--pcap writes the live probe's captures: add --live")
-		}
 	case len(o.Snapshots) > 0 || o.root:
 	default:
 		return fmt.Errorf("trace reads the node's namespaces and rules and needs root; run it with sudo, or trace a saved state with --snapshot FILE")
@@ -200,7 +194,18 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 			return err
 		}
 		defer run.done()
-		if res, _, err = run.Trace(run.ctx, o.req); err != nil {
+		if o.Live {
+			res, err = o.live(run.ctx, func(ctx context.Context, lo trace.LiveOptions) (*trace.Result, error) {
+				res, _, err := run.Live(ctx, o.req, lo)
+				return res, err
+			})
+		} else {
+			res, _, err = run.Trace(run.ctx, o.req)
+		}
+		if err != nil {
+			if o.Live && run.ctx.Err() != nil {
+				return fmt.Errorf("interrupted: the agents removed the probe's trace rules and captures; this run's agent pods are being removed")
+			}
 			return run.interrupted(err)
 		}
 		return o.print(res)
@@ -210,7 +215,11 @@ func (o *TraceOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.Live {
-		if res, err = o.live(ctx, w); err != nil {
+		res, err = o.live(ctx, func(ctx context.Context, lo trace.LiveOptions) (*trace.Result, error) {
+			res, _, err := w.Live(ctx, o.req, lo)
+			return res, err
+		})
+		if err != nil {
 			return err
 		}
 	} else {
@@ -239,8 +248,9 @@ func (o *TraceOptions) print(res *trace.Result) error {
 	return nil
 }
 
-// live runs the prediction and the probe, cleaning up on Ctrl-C.
-func (o *TraceOptions) live(ctx context.Context, w *trace.World) (*trace.Result, error) {
+// live runs the prediction and the probe (on this machine, or through the
+// cluster's agents), cleaning up on Ctrl-C.
+func (o *TraceOptions) live(ctx context.Context, probe func(context.Context, trace.LiveOptions) (*trace.Result, error)) (*trace.Result, error) {
 	ctx, stop := signalContext(ctx)
 	defer stop()
 	lo := trace.LiveOptions{Timeout: o.Timeout}
@@ -253,7 +263,7 @@ func (o *TraceOptions) live(ctx context.Context, w *trace.World) (*trace.Result,
 		defer f.Close()
 		lo.Pcap = f
 	}
-	res, _, err := w.Live(ctx, o.req, lo)
+	res, err := probe(ctx, lo)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("interrupted: the probe's trace rules and captures were removed")

@@ -30,7 +30,7 @@ func (w *World) AddConntrack(res *Result) {
 				continue
 			}
 			at := h.at
-			if at.NS == nil || stillSame(at.NS) != nil {
+			if at.NS == nil || stillSame(netnsOf(at)) != nil {
 				continue
 			}
 			in := packetOf(hops[i-1].Packet) // the packet as the hook saw it

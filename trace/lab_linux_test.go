@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	mrand "math/rand/v2"
 	"net/netip"
@@ -214,6 +215,9 @@ func TestRootTraceSeedsLab(t *testing.T) {
 		a, b := testenv.DiffLines(dumpsBefore, after)
 		t.Fatalf("trace changed state:\nonly before: %v\nonly after: %v", a, b)
 	}
+
+	// Carried out by parts, node by node, as through a cluster's agents.
+	checkLiveByParts(t, w, Request{Src: "pod-a", Dst: "b-2:8080"})
 
 	// An open connection of the flow is evidence at the NAT hop: its
 	// conntrack entry, with the endpoint it went to.
@@ -441,4 +445,77 @@ func labPod(t *testing.T, w *World, name string) Where {
 	}
 	t.Fatalf("no %s in the lab's snapshots", name)
 	return Where{}
+}
+
+// checkLiveByParts carries the live plan out as a cluster does: each
+// node's part travels as JSON, runs on its own (the probe on its node),
+// and the evidence, back as JSON, is merged and judged. It must agree as
+// the one-machine run does, with every node's hops seen.
+func checkLiveByParts(t *testing.T, w *World, req Request) {
+	t.Helper()
+	req.SPort = uint16(20000 + mrand.IntN(30000))
+	l, err := w.PrepareLive(req, LiveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type part struct {
+		node string
+		run  *LiveRun
+	}
+	var parts []part
+	defer func() {
+		for _, p := range parts {
+			p.run.Stop()
+		}
+	}()
+	for _, n := range l.Plan.Nodes() {
+		b, err := json.Marshal(l.Plan.ForNode(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p LivePlan
+		if err := json.Unmarshal(b, &p); err != nil {
+			t.Fatal(err)
+		}
+		run, err := StartLive(&p)
+		if err != nil {
+			t.Fatalf("node %s's part: %v", n, err)
+		}
+		parts = append(parts, part{n, run})
+	}
+	if len(parts) < 2 {
+		t.Fatalf("a cross-node path in %d part(s)", len(parts))
+	}
+	outcome := parts[0].run.Probe(context.Background())
+	Settle(context.Background())
+	ev := &LiveEvidence{}
+	seenOn := map[string]bool{}
+	for _, p := range parts {
+		b, err := json.Marshal(p.run.Stop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e LiveEvidence
+		if err := json.Unmarshal(b, &e); err != nil {
+			t.Fatal(err)
+		}
+		if len(e.Packets) > 0 {
+			seenOn[p.node] = true
+		}
+		ev.Merge(&e)
+	}
+	parts = nil
+	ev.Outcome = outcome
+	res, live, err := l.Judge(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !live.Agrees || live.Outcome != "connected" || len(seenOn) < 2 || len(live.Rules) == 0 {
+		t.Errorf("%s → %s by parts: agrees %v, outcome %q, packets from %v, %d traced rules:\n%s", req.Src, req.Dst, live.Agrees, live.Outcome, seenOn, len(live.Rules), describe(res))
+	}
+	for _, h := range live.Hops {
+		if !h.Seen {
+			t.Errorf("by parts: hop %d on %s (%s %s) not seen", h.Hop, h.Node, h.Netns, h.Device)
+		}
+	}
 }

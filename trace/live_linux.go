@@ -7,423 +7,113 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"slices"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/google/nftables"
-	"github.com/netx-project/netx/inspect"
 	"github.com/netx-project/netx/internal/capture"
 	"github.com/netx-project/netx/internal/nftrace"
 	"github.com/netx-project/netx/internal/nsenter"
 	"golang.org/x/sys/unix"
 )
 
-// Live predicts the path, then sends one real probe from the source's
-// namespace and watches it at every predicted hop (AF_PACKET captures
-// opened inside each namespace) and in the kernel's netfilter trace. It
-// reports, hop by hop, what was seen, the NAT actually applied, the
-// endpoint actually chosen and the first divergence from the prediction.
-// The trace rules it adds are removed before it returns, also when ctx is
-// cancelled (Ctrl-C).
-func (w *World) Live(ctx context.Context, req Request, o LiveOptions) (*Result, *LiveReport, error) {
-	if o.Timeout <= 0 {
-		o.Timeout = 2 * time.Second
+// A LiveRun is a plan (or one node's part of it) carried out where its
+// namespaces are: the kernel traces and the captures run from StartLive
+// to Stop, with the probe sent between.
+type LiveRun struct {
+	plan     *LivePlan
+	set      *capture.Set
+	sessions []liveSession
+	warnings []string
+}
+
+type liveSession struct {
+	ns LiveNetns
+	s  *nftrace.Session
+}
+
+// StartLive checks every namespace of the plan is still the one the
+// snapshot saw, adds the trace rules (removing those a killed run left)
+// and opens the captures. Nothing is left when it fails.
+func StartLive(plan *LivePlan) (*LiveRun, error) {
+	for _, p := range plan.Points {
+		if err := stillSame(p.LiveNetns); err != nil {
+			return nil, err
+		}
 	}
-	res, src, err := w.run(req)
+	for _, t := range plan.Traces {
+		if err := stillSame(t); err != nil {
+			return nil, err
+		}
+	}
+	r := &LiveRun{plan: plan}
+	for _, t := range plan.Traces {
+		nftrace.Cleanup(t.Path)
+		s, err := nftrace.Start(t.Path, plan.TraceTuples)
+		if err != nil {
+			r.warnings = append(r.warnings, fmt.Sprintf("no kernel trace in %s on %s: %v", t.Label, t.Node, err))
+			continue
+		}
+		r.sessions = append(r.sessions, liveSession{t, s})
+	}
+	set, err := capture.Start(plan.capturePoints(), keeps(plan.Keep))
 	if err != nil {
-		return nil, nil, err
-	}
-	// Every way a random choice can go, so the probe is watched wherever
-	// the kernel sends it.
-	preds := []*Result{res}
-	for _, b := range res.Branches {
-		if b.Chosen {
-			continue
-		}
-		r := req
-		r.Endpoint = b.Endpoint.Addr()
-		if !r.Endpoint.IsValid() {
-			continue
-		}
-		if p, _, err := w.run(r); err == nil {
-			preds = append(preds, p)
-		}
-	}
-	srcNetns, srcAddr := src.at.NS, netip.Addr{}
-	probeFrom := ""
-	if o.ClientNetns == "" {
-		o.ClientNetns, o.ClientAddr = w.ExternalNetns, w.External
-	}
-	if src.internet {
-		if o.ClientNetns == "" {
-			return nil, nil, badf("--live from internet needs an outside client's namespace to send from (a lab's client); trace without --live, or from a pod or node")
-		}
-		if req.ClientIP.IsValid() && req.ClientIP != o.ClientAddr {
-			return nil, nil, badf("--client-ip %s: the probe is sent from the outside client's namespace, whose address is %s; trace with --client-ip %s, or without --live", req.ClientIP, o.ClientAddr, o.ClientAddr)
-		}
-		probeFrom, srcAddr = o.ClientNetns, o.ClientAddr
-	} else {
-		probeFrom = srcNetns.Path
-		srcAddr, _ = netip.ParseAddr(res.Packet.Src)
-	}
-
-	// The places to watch, each a namespace that must still be the one
-	// the snapshot saw.
-	var points []capture.Point
-	index := map[string]int{}
-	tuples := map[capture.Tuple]bool{}
-	var nsToTrace []Where
-	for _, p := range preds {
-		for _, hops := range [][]Hop{p.Hops, replyHops(p)} {
-			for _, h := range hops {
-				for _, t := range h.taps {
-					tuples[capTuple(t.pkt)] = true
-					if t.pkt.AnySPort {
-						tuples[wild(capTuple(t.pkt))] = true
-					}
-					key := t.at.NS.Path + "\x00" + t.dev
-					if _, ok := index[key]; ok {
-						continue
-					}
-					if err := stillSame(t.at.NS); err != nil {
-						return nil, nil, err
-					}
-					index[key] = len(points)
-					points = append(points, capture.Point{Netns: t.at.NS.Path, Device: t.dev, Label: t.label()})
-				}
-				if h.Kind == HopNetfilter {
-					if at := h.at; at.NS != nil && !slices.ContainsFunc(nsToTrace, func(x Where) bool { return x.NS == at.NS }) {
-						nsToTrace = append(nsToTrace, at)
-					}
-				}
-			}
-		}
-	}
-	for _, p := range preds {
-		for _, h := range p.Hops {
-			tuples[capTuple(packetOf(h.Packet))] = true
-		}
-	}
-	keep := func(p capture.Packet) bool {
-		r := p.Tuple.Reverse()
-		return p.OK && (tuples[p.Tuple] || tuples[r] || tuples[wild(p.Tuple)] || tuples[wild(r)] || tuples[wildDst(r)])
-	}
-
-	// The kernel's trace in every namespace whose rules the path crosses.
-	var ntTuples []nftrace.Tuple
-	for t := range tuples {
-		if t.Proto == "tcp" || t.Proto == "udp" || t.Proto == "sctp" {
-			if t.SPort == 0 || t.DPort == 0 {
-				continue // a wildcard, for the captures only
-			}
-		}
-		ntTuples = append(ntTuples, nftrace.Tuple{Proto: t.Proto, Src: t.Src, Dst: t.Dst, SPort: t.SPort, DPort: t.DPort})
-	}
-	slices.SortFunc(ntTuples, func(a, b nftrace.Tuple) int { return strings.Compare(a.String(), b.String()) })
-	type session struct {
-		at Where
-		s  *nftrace.Session
-	}
-	var sessions []session
-	report := &LiveReport{}
-	defer func() {
-		for _, s := range sessions {
+		for _, s := range r.sessions {
 			s.s.Stop()
 		}
-	}()
-	for _, at := range nsToTrace {
-		nftrace.Cleanup(at.NS.Path)
-		s, err := nftrace.Start(at.NS.Path, ntTuples)
+		return nil, err
+	}
+	r.set = set
+	return r, nil
+}
+
+// Probe sends the plan's probe, when this part has it, and says what the
+// sender saw ("" without one).
+func (r *LiveRun) Probe(ctx context.Context) string {
+	p := r.plan.Probe
+	if p == nil {
+		return ""
+	}
+	return probe(ctx, p.Netns, fromCap(p.Packet), p.Timeout)
+}
+
+// Stop ends the captures and the kernel traces (the trace rules are
+// removed) and returns what they saw, the packets numbered by the plan's
+// point indexes. Call it once, however the run ends.
+func (r *LiveRun) Stop() *LiveEvidence {
+	ev := &LiveEvidence{Warnings: r.warnings}
+	pkts := r.set.Stop()
+	if err := r.set.Err(); err != nil {
+		ev.Warnings = append(ev.Warnings, "capture: "+err.Error())
+	}
+	for i := range pkts {
+		pkts[i].Point = r.plan.Points[pkts[i].Point].Index
+	}
+	ev.Packets = pkts
+	for _, s := range r.sessions {
+		events, err := s.s.Stop()
 		if err != nil {
-			report.Warnings = append(report.Warnings, fmt.Sprintf("no kernel trace in %s: %v", at.Label(), err))
-			continue
+			ev.Warnings = append(ev.Warnings, fmt.Sprintf("kernel trace in %s on %s: %v", s.ns.Label, s.ns.Node, err))
 		}
-		sessions = append(sessions, session{at, s})
-	}
-
-	set, err := capture.Start(points, keep)
-	if err != nil {
-		return nil, nil, err
-	}
-	pkt := packetOf(res.Packet)
-	if src.internet {
-		pkt.Src = srcAddr
-	}
-	report.Probe = fmt.Sprintf("%s from %s", pkt, probeFrom)
-	report.Outcome = probe(ctx, probeFrom, pkt, o.Timeout)
-	// Let the last packets (a reset, a reply) reach every point.
-	select {
-	case <-time.After(50 * time.Millisecond):
-	case <-ctx.Done():
-	}
-	pkts := set.Stop()
-	if err := set.Err(); err != nil {
-		report.Warnings = append(report.Warnings, "capture: "+err.Error())
-	}
-	type traced struct {
-		at     Where
-		events []nftrace.Event
-	}
-	var traces []traced
-	for _, s := range sessions {
-		ev, err := s.s.Stop()
-		if err != nil {
-			report.Warnings = append(report.Warnings, fmt.Sprintf("kernel trace in %s: %v", s.at.Label(), err))
-		}
-		traces = append(traces, traced{s.at, ev})
-	}
-	sessions = nil
-	if o.Pcap != nil {
-		if err := capture.WritePcapNG(o.Pcap, points, pkts); err != nil {
-			return nil, nil, fmt.Errorf("write pcap: %w", err)
-		}
-	}
-	report.Captured = len(pkts)
-	if ctx.Err() != nil {
-		return nil, nil, ctx.Err()
-	}
-
-	// The prediction to hold the probe to: the one for the endpoint the
-	// kernel chose (the branch whose taps saw the most).
-	// anyDPort: a reply to a packet whose source port a source NAT may
-	// have changed, matched without its destination port.
-	seen := func(t tap, anyDPort bool) (bool, *capture.Packet) {
-		i := index[t.at.NS.Path+"\x00"+t.dev]
-		var other *capture.Packet
-		want := capTuple(t.pkt)
-		for k := range pkts {
-			p := &pkts[k]
-			if p.Point != i {
-				continue
-			}
-			if (p.Tuple == want || t.pkt.AnySPort && wild(p.Tuple) == wild(want) || anyDPort && wildDst(p.Tuple) == wildDst(want)) && p.Outgoing == t.out {
-				return true, p
-			}
-			if other == nil && p.Outgoing == t.out && p.Tuple.Proto == want.Proto && (p.Tuple.SPort == want.SPort || p.Tuple.DPort == want.DPort) {
-				other = p
+		t := LiveTraced{Netns: s.ns.Path, Events: events, Positions: map[string]map[uint64]int{}}
+		for _, e := range events {
+			key := e.Family + " " + e.Table + " " + e.Chain
+			if e.Type == nftrace.TypeRule && e.Handle != 0 && t.Positions[key] == nil {
+				t.Positions[key] = rulePositions(s.ns.Path, e.Family, e.Table, e.Chain)
 			}
 		}
-		return false, other
+		ev.Traces = append(ev.Traces, t)
 	}
-	best, bestScore := res, -1
-	for _, p := range preds {
-		score := 0
-		for _, h := range p.Hops {
-			for _, t := range h.taps {
-				if ok, _ := seen(t, false); ok {
-					score++
-				} else {
-					score--
-				}
-			}
-		}
-		if score > bestScore {
-			best, bestScore = p, score
-		}
-	}
-	res = best
-	for _, b := range res.Branches {
-		if b.Chosen && len(res.Branches) > 1 {
-			report.Endpoint = b.Endpoint
-		}
-	}
-	// judge holds one direction's predicted hops to the captures.
-	judge := func(hops []Hop, reply, anyDPort bool) {
-		what, which, nat := "probe", "hop", ""
-		if reply {
-			what, which, nat = "reply", "reply hop", " (reply)"
-		}
-		for i, h := range hops {
-			for _, t := range h.taps {
-				ok, as := seen(t, anyDPort)
-				lh := LiveHop{Hop: i + 1, Reply: reply, Node: t.at.Node.Name, Netns: t.at.Label(), Device: t.dev, Direction: map[bool]string{true: "out", false: "in"}[t.out], Expected: view(t.pkt), Seen: ok}
-				if !ok && as != nil {
-					v := view(fromCap(as.Tuple))
-					lh.SeenAs = &v
-				}
-				report.Hops = append(report.Hops, lh)
-				if !ok && report.Divergence == "" {
-					switch {
-					case as != nil:
-						report.Divergence = fmt.Sprintf("%s %d (%s): the %s passed %s as %s, predicted %s", which, i+1, h.Kind, what, t.dev, fromCap(as.Tuple), t.pkt)
-					default:
-						report.Divergence = fmt.Sprintf("%s %d (%s): the %s was not seen %s %s in %s on %s (predicted %s)", which, i+1, h.Kind, what, lh.Direction, t.dev, t.at.Label(), t.at.Node.Name, t.pkt)
-					}
-				}
-			}
-			for _, n := range h.NAT {
-				report.NAT = append(report.NAT, fmt.Sprintf("%s on %s%s: %s → %s", n.Kind, h.Node, nat, n.From, n.To))
-			}
-		}
-	}
-	judge(res.Hops, false, false)
-	// The reply, where one was sent (see replySent), is held to its
-	// predicted hops the same way, after the request's.
-	if p := res.Packet.Proto; res.Reply != nil && (p == "tcp" || p == "icmp" || p == "udp") {
-		if replySent(res, report.Outcome, func(t tap) bool { ok, _ := seen(t, sentAnySPort(res)); return ok }) {
-			judge(res.Reply.Hops, true, sentAnySPort(res))
-		} else {
-			report.Warnings = append(report.Warnings, fmt.Sprintf("the datagram reached %s, but no answer came back and none was seen leaving: the reply's path is not proven (a UDP program need not answer a probe; netx datapath serve --udp answers every datagram)", res.Verdict.Detail))
-		}
-	}
-	for _, t := range traces {
-		report.Rules = append(report.Rules, liveRules(t.at, firstPacket(t.at, t.events, res), res)...)
-	}
-	for _, r := range report.Rules {
-		if !r.Predicted && report.Divergence == "" && (strings.HasPrefix(r.Verdict, "drop") || strings.HasPrefix(r.Verdict, "reject")) {
-			report.Divergence = fmt.Sprintf("the kernel's trace: %s %s %s rule %d (%s) dropped the probe on %s, which the prediction did not foresee", r.Table, r.Chain, r.Verdict, r.Num, r.Text, r.Node)
-		}
-	}
-	want := expectedOutcome(res)
-	if report.Divergence == "" && len(want) > 0 && !slices.Contains(want, report.Outcome) {
-		report.Divergence = fmt.Sprintf("predicted %s (%s), but the probe's sender saw %s", res.Verdict.Kind, strings.Join(want, " or "), report.Outcome)
-	}
-	report.Agrees = report.Divergence == ""
-	res.Live = report
-	return res, report, nil
-}
-
-// replySent says whether the delivered request was answered, so that
-// the reply's predicted hops can be held to the captures. The kernel
-// answers for TCP (the SYN-ACK) and ICMP (the echo reply). A UDP answer is
-// the program's choice: it was sent when the probe's sender got it, when
-// the answer was seen at any of its predicted hops (it was then lost on
-// the way, which the hops show), or when the program answers every
-// datagram (netx's own server) so that its silence is the path's fault.
-// seenAt says whether a reply tap saw the answer.
-func replySent(r *Result, outcome string, seenAt func(tap) bool) bool {
-	if r.Packet.Proto != "udp" || outcome == "answered" || answersEveryDatagram(r) {
-		return true
-	}
-	for _, h := range r.Reply.Hops {
-		if slices.ContainsFunc(h.taps, seenAt) {
-			return true
-		}
-	}
-	return false
-}
-
-// answersEveryDatagram says whether the socket a UDP request is delivered
-// to is netx's built-in server (netx datapath serve --udp, named netx or
-// kubectl-netx), which answers every datagram; any other program may
-// stay silent (a DNS server, say, ignores a datagram that is no query).
-func answersEveryDatagram(r *Result) bool {
-	if r.Packet.Proto != "udp" || r.Verdict.Kind != Delivered || len(r.Hops) == 0 {
-		return false
-	}
-	h := r.Hops[len(r.Hops)-1]
-	if h.Kind != HopDeliver || h.at.NS == nil {
-		return false
-	}
-	l, ok := listener(h.at.NS, packetOf(h.Packet))
-	return ok && (l.Comm == "netx" || l.Comm == "kubectl-netx")
-}
-
-// sentAnySPort says whether a source NAT on the request's path may have
-// picked another source port (the reply's destination port, until
-// conntrack undoes it).
-func sentAnySPort(r *Result) bool {
-	for _, h := range r.Hops {
-		for _, t := range h.taps {
-			if t.pkt.AnySPort {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func replyHops(r *Result) []Hop {
-	if r.Reply == nil {
-		return nil
-	}
-	return r.Reply.Hops
+	r.sessions = nil
+	return ev
 }
 
 // stillSame checks a namespace of the snapshot is still there, the same
 // one (device and inode): a probe must not be watched in a stranger.
-func stillSame(ns *inspect.Netns) error {
+func stillSame(ns LiveNetns) error {
 	id, err := nsenter.IDOf(ns.Path)
-	if err != nil || id.Dev != ns.Dev || id.Ino != ns.Inode {
+	if err != nil || ns.Inode != 0 && (id.Dev != ns.Dev || id.Ino != ns.Inode) {
 		return fmt.Errorf("namespace %s is gone or replaced since the snapshot: --live needs the live node (not a snapshot from elsewhere)", ns.Path)
-	}
-	return nil
-}
-
-// wild is a tuple without its source port; wildDst without its
-// destination port (a reply to a source-NATed packet).
-func wild(t capture.Tuple) capture.Tuple    { t.SPort = 0; return t }
-func wildDst(t capture.Tuple) capture.Tuple { t.DPort = 0; return t }
-
-func capTuple(p Packet) capture.Tuple {
-	return capture.Tuple{Proto: p.Proto, Src: p.Src, Dst: p.Dst, SPort: p.SPort, DPort: p.DPort}
-}
-
-func fromCap(t capture.Tuple) Packet {
-	return Packet{Proto: t.Proto, Src: t.Src, Dst: t.Dst, SPort: t.SPort, DPort: t.DPort}
-}
-
-func packetOf(v PacketView) Packet {
-	p := Packet{Proto: v.Proto, SPort: v.SPort, DPort: v.DPort, Mark: v.Mark}
-	p.Src, _ = netip.ParseAddr(v.Src)
-	p.Dst, _ = netip.ParseAddr(v.Dst)
-	return p
-}
-
-// expectedOutcome is what the sender may see for a verdict (none: no
-// expectation).
-//
-// For UDP, a delivered request whose reply comes back expects "answered"
-// when the program is netx's own server (it answers every datagram), and
-// "answered" or "timeout" for any other program: a socket listens, but
-// whether the program answers this probe is its business, not the path's
-// (see replySent for how a silent program is told from a lost answer).
-// A reply predicted not to come back (dropped, asymmetric) expects
-// "timeout", as for TCP.
-func expectedOutcome(r *Result) []string {
-	if r.Verdict.Kind == Delivered && r.Reply != nil && (r.Packet.Proto == "tcp" || r.Packet.Proto == "udp" || r.Packet.Proto == "icmp") {
-		switch r.Reply.Verdict.Kind {
-		case Delivered:
-		case Unknown, Left:
-			return nil // the reply's fate is not predicted
-		default:
-			// The request arrives but its answer does not come back as
-			// the answer (dropped, or asymmetric: the source discards it).
-			return []string{"timeout"}
-		}
-	}
-	switch r.Packet.Proto {
-	case "tcp", "udp":
-		switch r.Verdict.Kind {
-		case Delivered:
-			switch {
-			case r.Packet.Proto == "tcp":
-				return []string{"connected"}
-			case answersEveryDatagram(r):
-				return []string{"answered"}
-			}
-			return []string{"answered", "timeout"}
-		case Refused:
-			if r.Packet.Proto == "udp" {
-				return []string{"refused"} // the ICMP port unreachable
-			}
-			return []string{"refused", "unreachable"}
-		case Rejected, NoEndpoints:
-			return []string{"refused", "unreachable"}
-		case Dropped, RPFilter, ForwardingDisabled:
-			return []string{"timeout"}
-		case NoRoute, NoNeighbor:
-			// A router without a route answers ICMP unreachable; the
-			// sender's own namespace fails the connect at once.
-			return []string{"timeout", "unreachable"}
-		}
-	case "icmp":
-		if r.Verdict.Kind == Delivered {
-			return []string{"echo-reply"}
-		}
-		return []string{"timeout"}
 	}
 	return nil
 }
@@ -557,89 +247,6 @@ func checksum(b []byte) uint16 {
 	return ^uint16(s)
 }
 
-// liveRules turns one namespace's kernel trace into rules of the model:
-// the event's table, chain and handle, the rule's position (from the
-// chain's rules listed over netlink, as iptables-save prints no handles)
-// and text, and whether the prediction has it.
-func liveRules(at Where, events []nftrace.Event, res *Result) []LiveRule {
-	var out []LiveRule
-	positions := map[string]map[uint64]int{}
-	for _, e := range events {
-		if e.Type != nftrace.TypeRule && e.Type != nftrace.TypePolicy || e.Type == nftrace.TypeRule && e.Handle == 0 {
-			continue // a chain's end falling through to its caller
-		}
-		lr := LiveRule{Node: at.Node.Name, Netns: at.Label(), Table: e.Family + " " + e.Table, Chain: e.Chain, Handle: e.Handle, Verdict: e.Verdict}
-		if e.Type == nftrace.TypePolicy {
-			lr.Text = "policy " + e.Verdict
-		} else {
-			key := e.Family + " " + e.Table + " " + e.Chain
-			if positions[key] == nil {
-				positions[key] = rulePositions(at.NS.Path, e.Family, e.Table, e.Chain)
-			}
-			lr.Num = positions[key][e.Handle]
-			lr.Text = ruleText(at.NS, e.Family, e.Table, e.Chain, lr.Num, e.Handle)
-		}
-		for _, h := range res.Hops {
-			if h.at.NS != at.NS {
-				continue
-			}
-			for _, rh := range h.Rules {
-				if rh.Table == lr.Table && rh.Chain == lr.Chain && (rh.Num == lr.Num || rh.Handle != 0 && rh.Handle == lr.Handle) {
-					lr.Predicted = true
-				}
-			}
-		}
-		if e.Type == nftrace.TypePolicy {
-			lr.Predicted = true // policies are where an accepted packet ends up; not rule hits
-		}
-		out = append(out, lr)
-	}
-	return out
-}
-
-// firstPacket keeps the kernel's trace of the probe's first packet in a
-// namespace (a TCP SYN, the datagram, the echo request). Later packets of
-// the connection (ACKs, the reply) are conntrack's business.
-func firstPacket(at Where, events []nftrace.Event, res *Result) []nftrace.Event {
-	want := map[nftrace.Tuple]bool{}
-	for _, h := range res.Hops {
-		if h.at.NS == at.NS {
-			p := packetOf(h.Packet)
-			want[nftrace.Tuple{Proto: p.Proto, Src: p.Src, Dst: p.Dst, SPort: p.SPort, DPort: p.DPort}] = true
-		}
-	}
-	// The kernel sends one run of events per base chain a packet passes,
-	// sharing a trace id, and may reuse the id for later packets of the
-	// flow: the first run of each base chain with a predicted tuple is the
-	// first packet's.
-	type key struct {
-		table, chain string
-		pkt          nftrace.Tuple
-	}
-	taken := map[key]bool{}
-	var out []nftrace.Event
-	for i := 0; i < len(events); {
-		j := i + 1
-		for j < len(events) && events[j].ID == events[i].ID && !isBaseStart(events, j) {
-			j++
-		}
-		k := key{events[i].Table, events[i].Chain, events[i].Packet}
-		if want[events[i].Packet] && !taken[k] {
-			taken[k] = true
-			out = append(out, events[i:j]...)
-		}
-		i = j
-	}
-	return out
-}
-
-// isBaseStart says whether event j begins a new visit of a base chain:
-// the previous event ended a chain visit (a policy, an accept or drop).
-func isBaseStart(events []nftrace.Event, j int) bool {
-	prev := events[j-1]
-	return prev.Type == nftrace.TypePolicy || prev.Verdict == "accept" || prev.Verdict == "drop" || strings.HasPrefix(prev.Verdict, "reject")
-}
-
 // rulePositions maps rule handles to 1-based positions in a chain.
 func rulePositions(netnsPath, family, table, chain string) map[uint64]int {
 	out := map[uint64]int{}
@@ -662,25 +269,4 @@ func rulePositions(netnsPath, family, table, chain string) map[uint64]int {
 		out[r.Handle] = i + 1
 	}
 	return out
-}
-
-// ruleText finds the rule's text in the snapshot's model.
-func ruleText(ns *inspect.Netns, family, table, chain string, num int, handle uint64) string {
-	for _, rs := range ns.Netfilter {
-		for _, t := range rs.Tables {
-			if string(t.Family) != family || t.Name != table {
-				continue
-			}
-			c := t.Chain(chain)
-			if c == nil {
-				continue
-			}
-			for _, r := range c.Rules {
-				if (r.Handle != 0 && r.Handle == handle) || (r.Handle == 0 && r.Num == num) {
-					return r.Text
-				}
-			}
-		}
-	}
-	return ""
 }

@@ -4,10 +4,17 @@ package trace
 
 import "context"
 
-// Live needs Linux: it sends a real probe and captures it in namespaces.
-func (w *World) Live(context.Context, Request, LiveOptions) (*Result, *LiveReport, error) {
-	return nil, nil, errUnsupported
-}
+// LiveRun needs Linux: captures and the kernel's trace run in namespaces.
+type LiveRun struct{}
+
+// StartLive needs Linux.
+func StartLive(*LivePlan) (*LiveRun, error) { return nil, errUnsupported }
+
+// Probe needs Linux.
+func (*LiveRun) Probe(context.Context) string { return "" }
+
+// Stop needs Linux.
+func (*LiveRun) Stop() *LiveEvidence { return &LiveEvidence{} }
 
 // AddConntrack needs Linux.
 func (w *World) AddConntrack(*Result) {}
