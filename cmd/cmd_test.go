@@ -103,6 +103,7 @@ func TestTraceMode(t *testing.T) {
 		{[]string{"trace", "a", "b", "--lab", "seeds", "-n", "web"}, "--lab reads local state but --namespace is for a cluster's API: give one of them (with local state, put the namespace in the name: ns/pod-a, svc/ns/svc-b)"},
 		{[]string{"trace", "a", "b", "--context", "prod"}, `--context "prod": no such context in the kubeconfig (` + kc + `); kubectl config get-contexts lists them`},
 		{[]string{"trace", "a", "b", "--kubeconfig", filepath.Join(dir, "missing")}, "kubeconfig: stat " + filepath.Join(dir, "missing") + ": no such file or directory"},
+		{[]string{"trace", "internet", "node/node1:30080", "--live"}, "--live from internet: the probe would have to come from outside the cluster, where netx is not; trace it without --live, or --live from a pod or node/NAME"},
 	} {
 		code, out, errOut := run(t, append([]string{"netx"}, c.argv...)...)
 		if code != 1 || out != "" || errOut != "error: "+c.want+"\n" {

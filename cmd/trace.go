@@ -178,6 +178,9 @@ func (o *TraceOptions) Validate() error {
 	}
 	switch {
 	case o.mode.Mode == cluster.ModeCluster:
+		if o.Live && o.req.Src == "internet" {
+			return fmt.Errorf("--live from internet: the probe would have to come from outside the cluster, where netx is not; trace it without --live, or --live from a pod or node/NAME")
+		}
 	case len(o.Snapshots) > 0 || o.root:
 	default:
 		return fmt.Errorf("trace reads the node's namespaces and rules and needs root; run it with sudo, or trace a saved state with --snapshot FILE")
