@@ -2,7 +2,9 @@
 # Cluster mode's cost on the e2e cluster (make e2e-up, seeds applied), next
 # to the manual way measured in the same run: the wall time of
 #   cold   kubectl netx trace pod-a svc/svc-b   agent pods made, used, deleted
-#   warm   the same with an agent DaemonSet in netx-system (what setup installs)
+#   live   kubectl netx trace pod-a svc/mc3 --live   across both nodes: each
+#          agent's captures and trace rules, the probe from pod-a
+#   warm   both with an agent DaemonSet in netx-system (what setup installs)
 #   manual kubectl debug node/node1 + kubectl exec iptables-save (the node's
 #          rules, chrooted at /host) + kubectl delete — one node's rules only,
 #          before any reading by hand
@@ -16,11 +18,13 @@ image=ghcr.io/netx-project/netx:$version
 now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f s (of %d: %.2f–%.2f)\n", m, NR, a[1], a[NR]}'; }
 
-cold() {
+timed() {
   local t0; t0=$(now)
-  "$netx" trace pod-a svc/svc-b >/dev/null
+  "$netx" "$@" >/dev/null
   awk -v a="$(now)" -v b="$t0" 'BEGIN {print a - b}'
 }
+cold() { timed trace pod-a svc/svc-b; }
+live() { timed trace pod-a svc/mc3 --live; }
 
 manual() {
   local t0 pod; t0=$(now)
@@ -34,6 +38,8 @@ manual() {
 
 echo "cold: kubectl netx trace pod-a svc/svc-b (agent pods made and deleted)"
 for _ in $(seq "$rounds"); do cold; done | median
+echo "live cold: kubectl netx trace pod-a svc/mc3 --live (agent pods made and deleted)"
+for _ in $(seq "$rounds"); do live; done | median
 echo "manual: kubectl debug node + exec iptables-save + delete (one node)"
 for _ in $(seq "$rounds"); do manual; done | median
 
@@ -68,3 +74,5 @@ trap 'kubectl delete namespace netx-system --wait=false >/dev/null 2>&1 || true'
 kubectl -n netx-system rollout status daemonset/netx-agent --timeout=90s >/dev/null
 echo "warm: the same trace, agents of a DaemonSet already running"
 for _ in $(seq "$rounds"); do cold; done | median
+echo "live warm: the same --live trace, agents of a DaemonSet already running"
+for _ in $(seq "$rounds"); do live; done | median
