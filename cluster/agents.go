@@ -310,7 +310,29 @@ func (a *Agents) timeout(ctx context.Context, pending map[string]*Agent) error {
 		return ctx.Err()
 	}
 	for name, ag := range pending {
-		return fmt.Errorf("agent pod %s on node %s did not start within %v (kubectl describe pod -n %s %s says why)", name, ag.Node, a.o.Start, a.o.Namespace, name)
+		// Why, as far as the API tells: the node's readiness, the pod's
+		// own state.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		why := ""
+		if n, err := a.cs.CoreV1().Nodes().Get(lctx, ag.Node, metav1.GetOptions{}); err == nil {
+			for _, c := range n.Status.Conditions {
+				if c.Type == corev1.NodeReady && c.Status != corev1.ConditionTrue {
+					why = fmt.Sprintf("; node %s is NotReady (%s: %s)", ag.Node, c.Reason, c.Message)
+				}
+			}
+		}
+		if p, err := a.cs.CoreV1().Pods(a.o.Namespace).Get(lctx, name, metav1.GetOptions{}); err == nil {
+			for _, c := range p.Status.ContainerStatuses {
+				if w := c.State.Waiting; w != nil && w.Reason != "" {
+					why += fmt.Sprintf("; its container waits (%s: %s)", w.Reason, w.Message)
+				}
+			}
+			if why == "" && p.Status.Phase == corev1.PodPending && len(p.Status.ContainerStatuses) == 0 {
+				why = "; the node's kubelet has not started it"
+			}
+		}
+		return fmt.Errorf("agent pod %s on node %s did not start within %v%s (kubectl describe pod -n %s %s says more)", name, ag.Node, a.o.Start, why, a.o.Namespace, name)
 	}
 	return nil
 }

@@ -80,7 +80,9 @@ func (a *agentFlags) start(ctx context.Context, kube *kubeFlags, d cluster.Decis
 	}
 	r := &clusterRun{errOut: errOut}
 	r.ctx, r.stop = signalContext(ctx)
-	r.agents = cluster.NewAgents(cfg, cs, cluster.AgentOptions{Image: image, PullSecrets: a.PullSecrets, Namespace: ns, Keep: a.Keep, Progress: progress})
+	r.agents = cluster.NewAgents(cfg, cs, cluster.AgentOptions{Image: image, PullSecrets: a.PullSecrets, Namespace: ns, Keep: a.Keep, Progress: progress,
+		// --request-timeout bounds the wait for the agents too (else 2m).
+		Start: cfg.Timeout})
 	r.Session = cluster.NewSession(cluster.NewAPI(cs, d.Namespace), r.agents)
 	return r, nil
 }

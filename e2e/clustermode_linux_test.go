@@ -213,6 +213,38 @@ func checkClusterMode(t *testing.T, s *cluster.Spec, user, stranger *cluster.Use
 			t.Errorf("a finding with kube-proxy in step:\n%s", out)
 		}
 	})
+	t.Run("an agent that cannot start: which node and why, within --request-timeout", func(t *testing.T) {
+		// node2's kubelet stopped: its agent pod is never started.
+		if err := s.Signal("kubelet-node2", syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		stopped := true
+		resume := func() {
+			if stopped {
+				s.Signal("kubelet-node2", syscall.SIGCONT)
+				stopped = false
+			}
+		}
+		defer resume()
+		t0 := time.Now()
+		out, errOut, code := asUser(t, user, "kubectl-netx", "trace", "pod-a", "svc/mc3", "--request-timeout", "3s")
+		took := time.Since(t0)
+		resume()
+		want := "on node node2 did not start within 3s"
+		if code != 1 || out != "" || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("exit %d, stdout %q, stderr %q; want one line with %q", code, out, errOut, want)
+		}
+		t.Logf("%s after %v", strings.TrimSpace(errOut), took.Round(10*time.Millisecond))
+		left := ""
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if left = agentPods(t, s); left == "" {
+				break
+			}
+		}
+		if left != "" {
+			t.Errorf("agent pods left once node2's kubelet is back: %s", left)
+		}
+	})
 	if left := agentPods(t, s); left != "" {
 		t.Errorf("agent pods left: %s", left)
 	}
