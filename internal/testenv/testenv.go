@@ -3,7 +3,6 @@ package testenv
 
 import (
 	"os"
-	"syscall"
 	"testing"
 )
 
@@ -26,18 +25,4 @@ func RequireRoot(t testing.TB) {
 		t.Fatalf("%s=1 but not running as root: root-only tests must run", PrivilegedEnv)
 	}
 	t.Skip("needs root (set " + PrivilegedEnv + "=1 and run as root to make this mandatory)")
-}
-
-// lockRootTests holds an flock on a file under /run for the test.
-func lockRootTests(t testing.TB) {
-	t.Helper()
-	f, err := os.OpenFile("/run/netx-root-tests.lock", os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		t.Fatalf("root test lock: %v", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		t.Fatalf("root test lock: %v", err)
-	}
-	t.Cleanup(func() { f.Close() })
 }
