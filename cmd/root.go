@@ -120,6 +120,7 @@ build that whole path itself as a lab on one machine.`,
 		NewInspectCommand(streams, kube),
 		NewSnapshotCommand(streams, kube),
 		NewTraceCommand(streams, kube),
+		NewTUICommand(streams, kube),
 		NewCleanupCommand(streams, kube),
 		NewAgentCommand(streams),
 	)

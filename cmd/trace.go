@@ -141,7 +141,7 @@ func (o *TraceOptions) Complete(c *cobra.Command, args []string) error {
 	if o.Live {
 		// A source port of its own, so the captures and the kernel's trace
 		// pick out this probe.
-		o.req.SPort = uint16(20000 + rand.IntN(30000))
+		o.req.SPort = liveSourcePort()
 	}
 	o.root = os.Geteuid() == 0
 	return nil
@@ -292,3 +292,7 @@ func (o *TraceOptions) world() (*trace.World, error) {
 	}
 	return trace.LoadNode(o.HostNetns, o.CRI)
 }
+
+// liveSourcePort is a live probe's source port, its own so that the
+// captures and the kernel's trace pick out this probe.
+func liveSourcePort() uint16 { return uint16(20000 + rand.IntN(30000)) }

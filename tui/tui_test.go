@@ -1,0 +1,227 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/netx-project/netx/trace"
+)
+
+// The e2e cluster's two nodes in iptables mode, as netx snapshot saved
+// them (make testdata-cluster): real pods, services and kube-proxy rules.
+var clusterSnapshots = []string{
+	"../testdata/cluster/iptables/node1.snapshot.json",
+	"../testdata/cluster/iptables/node2.snapshot.json",
+}
+
+func snapshotSource() Source {
+	return Source{
+		Name: "snapshot node1.snapshot.json, node2.snapshot.json",
+		Load: func(context.Context) (*trace.World, error) { return trace.LoadSnapshots(clusterSnapshots) },
+	}
+}
+
+// start runs the UI at w×h over the cluster snapshots and waits for the
+// first read.
+func start(t *testing.T, w, h int, opt Options) *teatest.TestModel {
+	t.Helper()
+	tm := teatest.NewTestModel(t, New(context.Background(), snapshotSource(), opt), teatest.WithInitialTermSize(w, h))
+	waitFor(t, tm, "read snapshot")
+	return tm
+}
+
+// waitFor waits until the screen has shown s (it consumes the output).
+func waitFor(t *testing.T, tm *teatest.TestModel, s string) {
+	t.Helper()
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(s)) },
+		teatest.WithDuration(10*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
+}
+
+// keys types each key: a name from bubbletea's key names, or runes.
+func keys(tm *teatest.TestModel, ks ...string) {
+	for _, k := range ks {
+		switch k {
+		case "enter":
+			tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+		case "esc":
+			tm.Send(tea.KeyMsg{Type: tea.KeyEsc})
+		case "tab":
+			tm.Send(tea.KeyMsg{Type: tea.KeyTab})
+		case "down":
+			tm.Send(tea.KeyMsg{Type: tea.KeyDown})
+		default:
+			tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)})
+		}
+	}
+}
+
+// finalScreen quits and returns the final model's whole screen.
+func finalScreen(t *testing.T, tm *teatest.TestModel) string {
+	t.Helper()
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("q")})
+	fm := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second))
+	return fm.View()
+}
+
+func checkGolden(t *testing.T, view string) {
+	t.Helper()
+	for i, l := range strings.Split(view, "\n") {
+		if w := len([]rune(stripANSI(l))); w > 120 {
+			t.Errorf("line %d is %d columns wide", i+1, w)
+		}
+	}
+	golden.RequireEqual(t, []byte(view))
+}
+
+func stripANSI(s string) string {
+	var b strings.Builder
+	esc := false
+	for _, r := range s {
+		switch {
+		case r == 0x1b:
+			esc = true
+		case esc && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'):
+			esc = false
+		case !esc:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// TestNodeView: the first screen, node1's bridge with the pod behind
+// each port, in 80×24.
+func TestNodeView(t *testing.T) {
+	tm := start(t, 80, 24, Options{})
+	checkGolden(t, finalScreen(t, tm))
+}
+
+// TestPodsFilter: tab to the pods of both nodes, / filters them.
+func TestPodsFilter(t *testing.T) {
+	tm := start(t, 80, 24, Options{})
+	keys(tm, "tab", "/", "b-c87", "enter")
+	checkGolden(t, finalScreen(t, tm))
+}
+
+// TestPodView: enter on a pod opens it: containers, interfaces with the
+// veth peer and its bridge, routes, sockets.
+func TestPodView(t *testing.T) {
+	tm := start(t, 100, 30, Options{})
+	keys(tm, "tab", "/", "pod-a", "enter", "enter")
+	waitFor(t, tm, "listening")
+	checkGolden(t, finalScreen(t, tm))
+}
+
+// TestServiceEndpoints: the services kube-proxy programs; enter shows
+// each node's endpoints with their probabilities.
+func TestServiceEndpoints(t *testing.T) {
+	tm := start(t, 100, 24, Options{})
+	keys(tm, "tab", "tab", "/", "svc-b", "enter", "enter")
+	waitFor(t, tm, "as each node's kube-proxy rules choose")
+	checkGolden(t, finalScreen(t, tm))
+}
+
+// TestRulesFollowJump: enter on a jump goes to its chain; esc comes back.
+func TestRulesFollowJump(t *testing.T) {
+	tm := start(t, 100, 24, Options{})
+	keys(tm, "tab", "tab", "tab", "/", "-j KUBE-SERVICES", "enter", "enter")
+	v := finalScreen(t, tm)
+	if !strings.Contains(v, "› ") || !strings.Contains(v, "chain KUBE-SERVICES") {
+		t.Errorf("after enter on a jump the cursor is not on the chain:\n%s", v)
+	}
+	checkGolden(t, v)
+
+	tm = start(t, 200, 24, Options{})
+	keys(tm, "tab", "tab", "tab", "/", "-j KUBE-SERVICES", "enter", "enter", "esc")
+	back := finalScreen(t, tm)
+	if !strings.Contains(back, "› ") || !strings.Contains(lineWith(back, "› "), "-j KUBE-SERVICES") {
+		t.Errorf("esc did not come back to the jump:\n%s", back)
+	}
+}
+
+func lineWith(view, s string) string {
+	for _, l := range strings.Split(view, "\n") {
+		if strings.Contains(l, s) {
+			return l
+		}
+	}
+	return ""
+}
+
+// TestTrace: t on pod-a asks for a destination, the trace shows the hops
+// and the verdict; enter on a hop opens its details.
+func TestTrace(t *testing.T) {
+	tm := start(t, 120, 40, Options{})
+	keys(tm, "tab", "/", "pod-a", "enter", "t", "svc/default/svc-b:80", "enter")
+	waitFor(t, tm, "verdict: delivered")
+	checkGolden(t, finalScreen(t, tm))
+}
+
+// TestHopDetails: enter on the NAT hop lists every rule it matched.
+func TestHopDetails(t *testing.T) {
+	tm := start(t, 120, 40, Options{})
+	keys(tm, "tab", "/", "pod-a", "enter", "t", "svc/default/svc-b:80", "enter")
+	waitFor(t, tm, "verdict: delivered")
+	keys(tm, "/", "prerouting: DNAT", "enter", "enter")
+	v := finalScreen(t, tm)
+	if !strings.Contains(v, "hop 5: netfilter on node1") || !strings.Contains(v, "KUBE-SEP-") {
+		t.Errorf("hop details:\n%s", v)
+	}
+	checkGolden(t, v)
+}
+
+// TestLiveNeedsALiveNode: L over snapshots says why not, in the status
+// line.
+func TestLiveNeedsALiveNode(t *testing.T) {
+	tm := start(t, 120, 30, Options{})
+	keys(tm, "tab", "/", "pod-a", "enter", "t", "svc/default/svc-b:80", "enter")
+	waitFor(t, tm, "verdict: delivered")
+	keys(tm, "L")
+	v := finalScreen(t, tm)
+	if !strings.Contains(v, "a live probe needs the live node") {
+		t.Errorf("L on a snapshot:\n%s", v)
+	}
+}
+
+// TestResize: the screen follows the terminal down to 70×20.
+func TestResize(t *testing.T) {
+	tm := start(t, 120, 40, Options{})
+	tm.Send(tea.WindowSizeMsg{Width: 70, Height: 20})
+	keys(tm, "tab")
+	v := finalScreen(t, tm)
+	if n := strings.Count(v, "\n") + 1; n != 20 {
+		t.Errorf("%d lines after a resize to 20", n)
+	}
+	checkGolden(t, v)
+}
+
+// TestHelp: ? lists every key.
+func TestHelp(t *testing.T) {
+	tm := start(t, 80, 24, Options{})
+	keys(tm, "?")
+	checkGolden(t, finalScreen(t, tm))
+}
+
+// TestColorSelection: with colour the selection is also reversed, and
+// without it the "›" mark alone shows it (NO_COLOR).
+func TestColorSelection(t *testing.T) {
+	tm := start(t, 80, 24, Options{Color: true})
+	v := finalScreen(t, tm)
+	if !strings.Contains(v, "\x1b[7m") {
+		t.Errorf("no reverse video on the selection with colour")
+	}
+	tm = start(t, 80, 24, Options{})
+	plain := finalScreen(t, tm)
+	if strings.Contains(plain, "\x1b[") {
+		t.Errorf("escape codes without colour:\n%q", plain)
+	}
+	if !strings.Contains(plain, "› node node1") {
+		t.Errorf("the selection has no mark without colour:\n%s", plain)
+	}
+}

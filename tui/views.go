@@ -1,0 +1,502 @@
+package tui
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/netx-project/netx/diagnose"
+	"github.com/netx-project/netx/inspect"
+	"github.com/netx-project/netx/netfilter"
+	"github.com/netx-project/netx/printers"
+	"github.com/netx-project/netx/trace"
+)
+
+// What a line is about.
+type (
+	podRef struct {
+		node *trace.Node
+		ns   *inspect.Netns
+	}
+	hostPodRef struct {
+		node *trace.Node
+		pod  *inspect.HostNetworkPod
+	}
+	// chainRef is a chain's header line in the rules view.
+	chainRef struct{ key string }
+	// ruleRef is a rule; jump is the header of the chain it jumps to.
+	ruleRef struct {
+		rule *netfilter.Rule
+		jump string
+	}
+	hopRef struct{ hop int }
+)
+
+// lines splits printed text into items, plain text kept for the filter.
+func lines(text string, ref func(plain string) any) []item {
+	text = strings.TrimRight(text, "\n")
+	var out []item
+	for _, l := range strings.Split(text, "\n") {
+		plain := ansi.Strip(l)
+		var r any
+		if ref != nil {
+			r = ref(plain)
+		}
+		out = append(out, item{text: l, plain: plain, ref: r})
+	}
+	return out
+}
+
+func (m *Model) snap() *inspect.Snapshot { return m.w.Nodes[m.node].Snap }
+
+// rebuild makes the four views over the node in front, keeping each
+// view's cursor line where it can.
+func (m *Model) rebuild() {
+	old := m.tops
+	n := m.w.Nodes[m.node]
+	m.tops = []*screen{
+		{kind: nodeView, title: "node", list: newList(m.nodeItems(n))},
+		{kind: podsView, title: "pods", list: newList(m.podItems())},
+		{kind: servicesView, title: "services", list: newList(m.serviceItems())},
+		{kind: rulesView, title: "rules", list: newList(m.ruleItems(n))},
+	}
+	for i, s := range m.tops {
+		s.list.height = m.bodyHeight()
+		if i < len(old) {
+			if sel := old[i].list.selected(); sel != nil {
+				for k, it := range s.list.items {
+					if it.plain == sel.plain {
+						s.list.goTo(k)
+						break
+					}
+				}
+			}
+		}
+		s.list.scroll()
+	}
+	// Detail screens show what was read before: they go.
+	m.stack = nil
+}
+
+func (m *Model) summary() string {
+	pods, svcs := 0, len(m.w.Services)
+	for _, n := range m.w.Nodes {
+		for _, ns := range n.Snap.Namespaces {
+			if ns.Pod != nil {
+				pods++
+			}
+		}
+		pods += len(n.Snap.HostNetworkPods)
+	}
+	return fmt.Sprintf("%d node(s), %d pods, %d services", len(m.w.Nodes), pods, svcs)
+}
+
+// nodeItems is inspect's node view, as netx inspect prints it: settings,
+// findings, interfaces, bridges with the pod behind each port, overlays,
+// routes, pods. A line naming a pod opens it.
+func (m *Model) nodeItems(n *trace.Node) []item {
+	var buf bytes.Buffer
+	printers.Node(&buf, n.Snap)
+	pods := map[string]any{}
+	for _, ns := range n.Snap.Namespaces {
+		if p := ns.PodName(); p != "" {
+			pods[p] = podRef{n, ns}
+		}
+	}
+	for i := range n.Snap.HostNetworkPods {
+		p := &n.Snap.HostNetworkPods[i]
+		pods[p.Key()] = hostPodRef{n, p}
+	}
+	items := lines(buf.String(), func(plain string) any {
+		for _, f := range strings.Fields(plain) {
+			if r, ok := pods[strings.TrimRight(f, ",:;)")]; ok {
+				return r
+			}
+		}
+		return nil
+	})
+	// The findings netx derives, at the end, each its own line.
+	var finds []string
+	for _, f := range diagnose.Sysctls(n.Snap.Node) {
+		finds = append(finds, printers.Sysctl(f))
+	}
+	finds = append(finds, n.Snap.Node.Warnings...)
+	if len(finds) > 0 {
+		items = append(items, item{})
+		items = append(items, item{text: m.st.title.Render("findings"), plain: "findings"})
+		for _, f := range finds {
+			items = append(items, item{text: "  " + f, plain: "  " + f})
+		}
+	}
+	return items
+}
+
+// podItems lists the pods of every node read.
+func (m *Model) podItems() []item {
+	var out []item
+	for _, n := range m.w.Nodes {
+		for _, ns := range n.Snap.Namespaces {
+			if ns.Pod == nil {
+				continue
+			}
+			l := fmt.Sprintf("%-44s %-16s %s", ns.PodName(), printers.PodIP(ns), n.Name)
+			out = append(out, item{text: l, plain: l, ref: podRef{n, ns}})
+		}
+		for i := range n.Snap.HostNetworkPods {
+			p := &n.Snap.HostNetworkPods[i]
+			l := fmt.Sprintf("%-44s %-16s %s  hostNetwork", p.Key(), "(node)", n.Name)
+			out = append(out, item{text: l, plain: l, ref: hostPodRef{n, p}})
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, item{text: "  no pods", plain: "no pods"})
+	}
+	return out
+}
+
+// serviceItems lists the services kube-proxy's rules program.
+func (m *Model) serviceItems() []item {
+	var out []item
+	for _, s := range m.w.Services {
+		addr := "-"
+		if s.ClusterIP.IsValid() {
+			addr = fmt.Sprintf("%s:%d", s.ClusterIP, s.Port)
+		}
+		np := ""
+		if s.NodePort != 0 {
+			np = fmt.Sprintf("  nodePort %d", s.NodePort)
+		}
+		if s.NoEndpoints {
+			np += "  no endpoints"
+		}
+		l := fmt.Sprintf("%-44s %-4s %-22s%s", s.Key()+portSuffix(s), s.Protocol, addr, np)
+		out = append(out, item{text: l, plain: l, ref: s})
+	}
+	if len(out) == 0 {
+		out = append(out, item{text: "  no services in kube-proxy's rules", plain: "no services"})
+	}
+	return out
+}
+
+func portSuffix(s *trace.Service) string {
+	if s.PortName != "" {
+		return ":" + s.PortName
+	}
+	return ""
+}
+
+// ruleItems lists the node's tables, chains and rules as read (each
+// source: iptables-nft, iptables-legacy, nftables); a jump's line knows
+// its target chain's header.
+func (m *Model) ruleItems(n *trace.Node) []item {
+	var out []item
+	headers := map[string]int{}
+	type pending struct {
+		i   int
+		key string
+	}
+	var jumps []pending
+	for _, rs := range n.Snap.Node.Netfilter {
+		for _, t := range rs.Tables {
+			h := fmt.Sprintf("table %s %s (%s)", t.Family, t.Name, rs.Source)
+			out = append(out, item{text: m.st.title.Render(h), plain: h})
+			for _, c := range t.Chains {
+				key := rs.Source + " " + string(t.Family) + " " + t.Name + " " + c.Name
+				head := "  chain " + c.Name
+				if c.Hook != "" {
+					head += fmt.Sprintf(" (%s hook, priority %d, policy %s)", c.Hook, c.Priority, orDash(c.Policy))
+				}
+				headers[key] = len(out)
+				out = append(out, item{text: m.st.title.Render(head), plain: head, ref: chainRef{key}})
+				for _, r := range c.Rules {
+					text := fmt.Sprintf("    %3d  %s", r.Num, r.Text)
+					ref := ruleRef{rule: r}
+					if r.Target.Chain != "" {
+						jumps = append(jumps, pending{len(out), rs.Source + " " + string(t.Family) + " " + t.Name + " " + r.Target.Chain})
+					}
+					// The chain's name in the plain text, so a filter keeps
+					// an nft rule's context too.
+					out = append(out, item{text: text, plain: c.Name + " " + text, ref: ref})
+				}
+			}
+		}
+	}
+	for _, j := range jumps {
+		if _, ok := headers[j.key]; ok {
+			r := out[j.i].ref.(ruleRef)
+			r.jump = j.key
+			out[j.i].ref = r
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, item{text: "  no netfilter rules read", plain: "no rules"})
+	}
+	return out
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// opens says whether enter does something on a line about ref.
+func opens(kind screenKind, ref any) bool {
+	switch r := ref.(type) {
+	case podRef, hostPodRef, *trace.Service, hopRef:
+		return true
+	case ruleRef:
+		return r.jump != ""
+	}
+	return false
+}
+
+// traceable says whether t starts a trace from a line about ref.
+func traceable(ref any) bool {
+	switch ref.(type) {
+	case podRef, hostPodRef, *trace.Service:
+		return true
+	}
+	return false
+}
+
+// open is enter on the selected line.
+func (m *Model) open(s *screen) tea.Cmd {
+	it := s.list.selected()
+	if it == nil {
+		return nil
+	}
+	switch r := it.ref.(type) {
+	case podRef:
+		var buf bytes.Buffer
+		printers.Netns(&buf, r.node.Snap, r.ns)
+		m.push(&screen{kind: podView, title: "pod " + r.ns.PodName(), list: newList(lines(buf.String(), nil))})
+	case hostPodRef:
+		var buf bytes.Buffer
+		printers.HostNetworkPod(&buf, r.node.Snap, r.pod)
+		m.push(&screen{kind: podView, title: "pod " + r.pod.Key(), list: newList(lines(buf.String(), nil))})
+	case *trace.Service:
+		return m.serviceDetails(r)
+	case ruleRef:
+		if r.jump == "" {
+			return nil
+		}
+		for i, x := range s.list.items {
+			if c, ok := x.ref.(chainRef); ok && c.key == r.jump {
+				if s.list.filter != "" {
+					s.list.setFilter("")
+				}
+				s.jumps = append(s.jumps, s.list.cursor)
+				s.list.goTo(i)
+				break
+			}
+		}
+	case hopRef:
+		m.push(m.hopScreen(s, r.hop))
+	}
+	return nil
+}
+
+// serviceDetails traces the service from each node read (off the loop):
+// the endpoints each node's rules choose among, with kube-proxy's
+// probabilities.
+func (m *Model) serviceDetails(svc *trace.Service) tea.Cmd {
+	m.busy = "reading the endpoints of " + svc.Key()
+	w := m.w
+	st := m.st
+	return func() tea.Msg {
+		var out []item
+		add := func(s string) { out = append(out, item{text: s, plain: ansi.Strip(s)}) }
+		add(fmt.Sprintf("service %s%s  %s", svc.Key(), portSuffix(svc), svc.Protocol))
+		if svc.ClusterIP.IsValid() {
+			add(fmt.Sprintf("  clusterIP %s:%d", svc.ClusterIP, svc.Port))
+		}
+		if svc.NodePort != 0 {
+			add(fmt.Sprintf("  nodePort %d", svc.NodePort))
+		}
+		add("")
+		add(st.title.Render("endpoints, as each node's kube-proxy rules choose"))
+		dst := fmt.Sprintf("svc/%s:%d", svc.Key(), svc.Port)
+		for _, n := range w.Nodes {
+			res, err := w.Trace(trace.Request{Src: "node/" + n.Name, Dst: dst, Protocol: svc.Protocol})
+			if err != nil {
+				add(fmt.Sprintf("  %s: %v", n.Name, err))
+				continue
+			}
+			var choices []string
+			for _, b := range res.Branches {
+				if b.Node != n.Name {
+					continue
+				}
+				what := b.Endpoint.String()
+				if !b.Endpoint.IsValid() {
+					what = b.Verdict
+				}
+				choices = append(choices, fmt.Sprintf("%s %.0f%%", what, b.Probability*100))
+			}
+			if len(choices) == 0 {
+				choices = append(choices, verdictLine(res))
+			}
+			add(fmt.Sprintf("  %-10s %s", n.Name, strings.Join(choices, " · ")))
+		}
+		return serviceMsg{svc, out}
+	}
+}
+
+// askTrace asks for the destination of a trace from the selected pod or
+// service, completing the pods, services, nodes and internet.
+func (m *Model) askTrace(s *screen) {
+	it := s.list.selected()
+	if it == nil || m.w == nil {
+		return
+	}
+	switch r := it.ref.(type) {
+	case podRef:
+		m.traceFrom = r.ns.PodName()
+	case hostPodRef:
+		m.traceFrom = r.pod.Key()
+	case *trace.Service:
+		// From a pod of the node in front to the service.
+		m.traceFrom = ""
+		for _, ns := range m.snap().Namespaces {
+			if ns.Pod != nil {
+				m.traceFrom = ns.PodName()
+				break
+			}
+		}
+		if m.traceFrom == "" {
+			m.traceFrom = "node/" + m.w.Nodes[m.node].Name
+		}
+		m.openInput("trace", "trace "+m.traceFrom+" → ", fmt.Sprintf("svc/%s:%d", r.Key(), r.Port), m.destinations())
+		return
+	default:
+		m.setStatus(true, "t traces from a pod or a service: select one")
+		return
+	}
+	m.openInput("trace", "trace "+m.traceFrom+" → ", "", m.destinations())
+}
+
+// destinations are what a trace's destination completes to.
+func (m *Model) destinations() []string {
+	var out []string
+	for _, n := range m.w.Nodes {
+		for _, ns := range n.Snap.Namespaces {
+			if p := ns.PodName(); p != "" {
+				out = append(out, p)
+			}
+		}
+		for _, p := range n.Snap.HostNetworkPods {
+			out = append(out, p.Key())
+		}
+	}
+	for _, s := range m.w.Services {
+		out = append(out, fmt.Sprintf("svc/%s:%d", s.Key(), s.Port))
+	}
+	for _, n := range m.w.Nodes {
+		out = append(out, "node/"+n.Name+":")
+	}
+	out = append(out, "localhost:")
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// runTrace traces off the loop; live sends the probe too.
+func (m *Model) runTrace(req trace.Request, live bool) tea.Cmd {
+	w, src, ctx := m.w, m.src, m.ctx
+	if live {
+		m.busy = fmt.Sprintf("live probe %s → %s", req.Src, req.Dst)
+	} else {
+		m.busy = fmt.Sprintf("tracing %s → %s", req.Src, req.Dst)
+	}
+	return func() tea.Msg {
+		var res *trace.Result
+		var err error
+		if live {
+			res, err = src.Live(ctx, w, req)
+		} else {
+			res, err = w.Trace(req)
+		}
+		return tracedMsg{req, res, err, live}
+	}
+}
+
+// live is L on a trace: the probe, where the source has a live node.
+func (m *Model) live(s *screen) tea.Cmd {
+	if s.kind != traceView {
+		m.setStatus(true, "L sends a live probe for a trace: trace first (t on a pod or service)")
+		return nil
+	}
+	if m.src.Live == nil {
+		m.setStatus(true, "a live probe needs the live node (root on it, a lab, or a cluster); %s is a saved state", m.src.Name)
+		return nil
+	}
+	if m.busy != "" {
+		return nil
+	}
+	return m.runTrace(s.req, true)
+}
+
+// traceScreen is a trace's result as netx trace prints it, each hop's
+// lines opening its details.
+func (m *Model) traceScreen(req trace.Request, res *trace.Result) *screen {
+	var buf bytes.Buffer
+	printers.Trace(&buf, res, printers.TraceOptions{Color: m.opt.Color})
+	hop, inHops := -1, true
+	items := lines(buf.String(), func(plain string) any {
+		if strings.HasPrefix(plain, "verdict:") {
+			inHops = false
+		}
+		if !inHops {
+			return nil
+		}
+		var n int
+		if len(plain) > 4 && plain[3] == ' ' {
+			if _, err := fmt.Sscanf(strings.TrimSpace(plain[:3]), "%d", &n); err == nil && n >= 1 && n <= len(res.Hops) {
+				hop = n - 1
+			}
+		}
+		if hop >= 0 {
+			return hopRef{hop}
+		}
+		return nil
+	})
+	return &screen{kind: traceView, title: fmt.Sprintf("trace %s → %s", req.Src, req.Dst), list: newList(items), req: req, res: res}
+}
+
+// hopScreen is one hop in full: where, what, the packet, every rule it
+// matched, the NAT.
+func (m *Model) hopScreen(s *screen, i int) *screen {
+	h := s.res.Hops[i]
+	var out []item
+	add := func(f string, a ...any) {
+		l := fmt.Sprintf(f, a...)
+		out = append(out, item{text: l, plain: ansi.Strip(l)})
+	}
+	add("hop %d: %s on %s, %s", i+1, h.Kind, h.Node, h.Netns)
+	add("  %s", h.Detail)
+	add("  packet: %s:%d → %s:%d %s", h.Packet.Src, h.Packet.SPort, h.Packet.Dst, h.Packet.DPort, h.Packet.Proto)
+	for _, n := range h.NAT {
+		add("  %s: %s → %s", n.Kind, n.From, n.To)
+	}
+	for _, n := range printers.HopNotes(h, printers.TraceOptions{Color: m.opt.Color, Rules: true}) {
+		add("  %s", n)
+	}
+	return &screen{kind: hopView, title: fmt.Sprintf("hop %d of %s", i+1, s.title), list: newList(out)}
+}
+
+// verdictLine is the verdict in one line, for the status line.
+func verdictLine(res *trace.Result) string {
+	v := fmt.Sprintf("verdict: %s — %s", res.Verdict.Kind, res.Verdict.Detail)
+	if res.Live != nil {
+		if res.Live.Agrees {
+			v += "; live: agrees"
+		} else {
+			v += "; live: diverges — " + res.Live.Divergence
+		}
+	}
+	return v
+}
