@@ -14,6 +14,7 @@ have ip || need_pkgs+=(iproute2)
 [ -x /usr/lib/cni/bridge ] || need_pkgs+=(containernetworking-plugins)
 have make || need_pkgs+=(make)
 have git || need_pkgs+=(git)
+have tmux || need_pkgs+=(tmux) # the TUI's real-terminal test
 if [ "${1:-}" = "--e2e" ]; then
   # The e2e cluster's parts (docs/e2e.md).
   have etcd || need_pkgs+=(etcd-server)

@@ -226,6 +226,17 @@ func (m *Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	if msg.String() == "ctrl+c" {
 		return m, tea.Quit
 	}
+	// Keys typed faster than the terminal is read arrive as one message
+	// ("/b-"): each is its own key ("/" opens the filter, the rest is
+	// typed into it).
+	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {
+		var cmds []tea.Cmd
+		for _, r := range msg.Runes {
+			_, cmd := m.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt})
+			cmds = append(cmds, cmd)
+		}
+		return m, tea.Batch(cmds...)
+	}
 	if m.inputFor != "" {
 		return m.inputKey(msg)
 	}
@@ -427,7 +438,9 @@ func (m *Model) shortKeys() []key.Binding {
 			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 		}
 	}
-	ks := []key.Binding{m.keys.Help}
+	// In the order they matter: what does not fit a narrow terminal is
+	// left off the end, never ? and q.
+	ks := []key.Binding{m.keys.Help, m.keys.Quit}
 	s := m.current()
 	if s != nil {
 		if it := s.list.selected(); it != nil && opens(s.kind, it.ref) {
@@ -439,16 +452,16 @@ func (m *Model) shortKeys() []key.Binding {
 		if s.kind == traceView && m.src.Live != nil {
 			ks = append(ks, m.keys.Live)
 		}
-		ks = append(ks, m.keys.Filter)
 		if len(m.stack) > 0 || len(s.jumps) > 0 || s.list.filter != "" {
 			ks = append(ks, m.keys.Back)
 		}
+		ks = append(ks, m.keys.Filter)
 	}
 	ks = append(ks, m.keys.Tab)
 	if m.w != nil && len(m.w.Nodes) > 1 && len(m.stack) == 0 {
 		ks = append(ks, m.keys.NextNode)
 	}
-	return append(ks, m.keys.Reread, m.keys.Quit)
+	return append(ks, m.keys.Reread)
 }
 
 // fullKeys is the help screen: every key, in columns.
