@@ -11,8 +11,25 @@ import (
 // service, a chain, a hop), for enter and t.
 type item struct {
 	text  string
-	plain string
-	ref   any
+	plain string // "" when text is plain already
+	// also is more text the filter matches (a rule's chain).
+	also string
+	// head marks a heading, styled when drawn (only the lines in view
+	// are).
+	head bool
+	ref  any
+}
+
+// match is the text a filter looks in.
+func (it *item) match() string {
+	p := it.plain
+	if p == "" {
+		p = it.text
+	}
+	if it.also != "" {
+		return it.also + " " + p
+	}
+	return p
 }
 
 // list is a virtualised list of lines: only the rows in view are
@@ -43,8 +60,8 @@ func (l *list) setFilter(f string) {
 	l.filter = f
 	l.shown = l.shown[:0]
 	needle := strings.ToLower(f)
-	for i, it := range l.items {
-		if needle == "" || strings.Contains(strings.ToLower(it.plain), needle) {
+	for i := range l.items {
+		if needle == "" || strings.Contains(strings.ToLower(l.items[i].match()), needle) {
 			l.shown = append(l.shown, i)
 		}
 	}
@@ -117,7 +134,11 @@ func (l *list) view(width int, st styles) string {
 		if k == l.cursor {
 			mark = "› "
 		}
-		line := ansi.Truncate(mark+it.text, width, "…")
+		text := it.text
+		if it.head {
+			text = st.title.Render(text)
+		}
+		line := ansi.Truncate(mark+text, width, "…")
 		if k == l.cursor {
 			line = st.selected.Render(ansi.Strip(line))
 		}

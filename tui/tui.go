@@ -82,7 +82,8 @@ type Model struct {
 	w     *trace.World
 	node  int       // the node the views show, in w.Nodes
 	top   int       // the view tab shows, into tops
-	tops  []*screen // node, pods, services, rules
+	tops  []*screen // node, pods, services, rules; nil until first shown
+	keep  [4]string // each view's line under the cursor, kept over a re-read
 	stack []*screen // detail screens over the view
 
 	width, height int
@@ -145,10 +146,7 @@ func (m *Model) current() *screen {
 	if n := len(m.stack); n > 0 {
 		return m.stack[n-1]
 	}
-	if m.top < len(m.tops) {
-		return m.tops[m.top]
-	}
-	return nil
+	return m.view(m.top)
 }
 
 func (m *Model) bodyHeight() int {
@@ -356,6 +354,9 @@ func (m *Model) inputKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 // resize gives every screen the body's height.
 func (m *Model) resize() {
 	for _, s := range append(append([]*screen{}, m.tops...), m.stack...) {
+		if s == nil {
+			continue
+		}
 		s.list.height = m.bodyHeight()
 		s.list.scroll()
 	}

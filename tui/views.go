@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -40,45 +41,74 @@ func lines(text string, ref func(plain string) any) []item {
 	text = strings.TrimRight(text, "\n")
 	var out []item
 	for _, l := range strings.Split(text, "\n") {
-		plain := ansi.Strip(l)
+		plain := l
+		if strings.IndexByte(l, 0x1b) >= 0 {
+			plain = ansi.Strip(l)
+		}
 		var r any
 		if ref != nil {
 			r = ref(plain)
 		}
-		out = append(out, item{text: l, plain: plain, ref: r})
+		it := item{text: l, ref: r}
+		if plain != l {
+			it.plain = plain
+		}
+		out = append(out, it)
 	}
 	return out
 }
 
 func (m *Model) snap() *inspect.Snapshot { return m.w.Nodes[m.node].Snap }
 
-// rebuild makes the four views over the node in front, keeping each
-// view's cursor line where it can.
+// rebuild starts the four views over the node in front again; each is
+// built when first shown (a node with 10k services lists 80k rules), with
+// the cursor on the line it was on when there is one.
 func (m *Model) rebuild() {
-	old := m.tops
-	n := m.w.Nodes[m.node]
-	m.tops = []*screen{
-		{kind: nodeView, title: "node", list: newList(m.nodeItems(n))},
-		{kind: podsView, title: "pods", list: newList(m.podItems())},
-		{kind: servicesView, title: "services", list: newList(m.serviceItems())},
-		{kind: rulesView, title: "rules", list: newList(m.ruleItems(n))},
-	}
-	for i, s := range m.tops {
-		s.list.height = m.bodyHeight()
-		if i < len(old) {
-			if sel := old[i].list.selected(); sel != nil {
-				for k, it := range s.list.items {
-					if it.plain == sel.plain {
-						s.list.goTo(k)
-						break
-					}
-				}
+	for i := range topNames {
+		if i < len(m.tops) && m.tops[i] != nil && m.tops[i].list != nil {
+			if sel := m.tops[i].list.selected(); sel != nil {
+				m.keep[i] = sel.match()
 			}
 		}
-		s.list.scroll()
 	}
+	m.tops = make([]*screen, len(topNames))
 	// Detail screens show what was read before: they go.
 	m.stack = nil
+}
+
+// view is the i-th view, built on first use.
+func (m *Model) view(i int) *screen {
+	if m.w == nil || i >= len(m.tops) {
+		return nil
+	}
+	if s := m.tops[i]; s != nil {
+		return s
+	}
+	n := m.w.Nodes[m.node]
+	var items []item
+	switch screenKind(i) {
+	case nodeView:
+		items = m.nodeItems(n)
+	case podsView:
+		items = m.podItems()
+	case servicesView:
+		items = m.serviceItems()
+	case rulesView:
+		items = m.ruleItems(n)
+	}
+	s := &screen{kind: screenKind(i), title: topNames[i], list: newList(items)}
+	s.list.height = m.bodyHeight()
+	if want := m.keep[i]; want != "" {
+		for k := range s.list.items {
+			if s.list.items[k].match() == want {
+				s.list.goTo(k)
+				break
+			}
+		}
+	}
+	s.list.scroll()
+	m.tops[i] = s
+	return s
 }
 
 func (m *Model) summary() string {
@@ -126,7 +156,7 @@ func (m *Model) nodeItems(n *trace.Node) []item {
 	finds = append(finds, n.Snap.Node.Warnings...)
 	if len(finds) > 0 {
 		items = append(items, item{})
-		items = append(items, item{text: m.st.title.Render("findings"), plain: "findings"})
+		items = append(items, item{text: "findings", head: true})
 		for _, f := range finds {
 			items = append(items, item{text: "  " + f, plain: "  " + f})
 		}
@@ -202,7 +232,7 @@ func (m *Model) ruleItems(n *trace.Node) []item {
 	for _, rs := range n.Snap.Node.Netfilter {
 		for _, t := range rs.Tables {
 			h := fmt.Sprintf("table %s %s (%s)", t.Family, t.Name, rs.Source)
-			out = append(out, item{text: m.st.title.Render(h), plain: h})
+			out = append(out, item{text: h, head: true})
 			for _, c := range t.Chains {
 				key := rs.Source + " " + string(t.Family) + " " + t.Name + " " + c.Name
 				head := "  chain " + c.Name
@@ -210,16 +240,16 @@ func (m *Model) ruleItems(n *trace.Node) []item {
 					head += fmt.Sprintf(" (%s hook, priority %d, policy %s)", c.Hook, c.Priority, orDash(c.Policy))
 				}
 				headers[key] = len(out)
-				out = append(out, item{text: m.st.title.Render(head), plain: head, ref: chainRef{key}})
+				out = append(out, item{text: head, head: true, ref: chainRef{key}})
 				for _, r := range c.Rules {
-					text := fmt.Sprintf("    %3d  %s", r.Num, r.Text)
+					text := "    " + num3(r.Num) + "  " + r.Text
 					ref := ruleRef{rule: r}
 					if r.Target.Chain != "" {
 						jumps = append(jumps, pending{len(out), rs.Source + " " + string(t.Family) + " " + t.Name + " " + r.Target.Chain})
 					}
 					// The chain's name in the plain text, so a filter keeps
 					// an nft rule's context too.
-					out = append(out, item{text: text, plain: c.Name + " " + text, ref: ref})
+					out = append(out, item{text: text, also: c.Name, ref: ref})
 				}
 			}
 		}
@@ -235,6 +265,16 @@ func (m *Model) ruleItems(n *trace.Node) []item {
 		out = append(out, item{text: "  no netfilter rules read", plain: "no rules"})
 	}
 	return out
+}
+
+// num3 is n right-aligned in three columns, as %3d without fmt's cost
+// (the rules view has a line per rule: 80k at 10k services).
+func num3(n int) string {
+	s := strconv.Itoa(n)
+	if len(s) < 3 {
+		s = strings.Repeat(" ", 3-len(s)) + s
+	}
+	return s
 }
 
 func orDash(s string) string {
@@ -307,7 +347,6 @@ func (m *Model) open(s *screen) tea.Cmd {
 func (m *Model) serviceDetails(svc *trace.Service) tea.Cmd {
 	m.busy = "reading the endpoints of " + svc.Key()
 	w := m.w
-	st := m.st
 	return func() tea.Msg {
 		var out []item
 		add := func(s string) { out = append(out, item{text: s, plain: ansi.Strip(s)}) }
@@ -319,7 +358,7 @@ func (m *Model) serviceDetails(svc *trace.Service) tea.Cmd {
 			add(fmt.Sprintf("  nodePort %d", svc.NodePort))
 		}
 		add("")
-		add(st.title.Render("endpoints, as each node's kube-proxy rules choose"))
+		out = append(out, item{text: "endpoints, as each node's kube-proxy rules choose", head: true})
 		dst := fmt.Sprintf("svc/%s:%d", svc.Key(), svc.Port)
 		for _, n := range w.Nodes {
 			res, err := w.Trace(trace.Request{Src: "node/" + n.Name, Dst: dst, Protocol: svc.Protocol})
