@@ -49,6 +49,18 @@ func agentPods(t *testing.T, s *cluster.Spec) string {
 	return strings.TrimSpace(kubectl(t, s, "get", "pods", "-A", "-l", "app.kubernetes.io/managed-by=netx", "-o", "name"))
 }
 
+// agentPodsGone waits up to limit for netx's agent pods to go; it
+// returns those still there.
+func agentPodsGone(t *testing.T, s *cluster.Spec, limit time.Duration) string {
+	left := ""
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if left = agentPods(t, s); left == "" {
+			break
+		}
+	}
+	return left
+}
+
 // checkClusterMode: kubectl netx trace from the "laptop" — the non-root
 // user with only a kubeconfig — reaches the nodes through agent pods and
 // says what the node-local trace over the same nodes says, for every
@@ -158,13 +170,7 @@ func checkClusterMode(t *testing.T, s *cluster.Spec, user, stranger *cluster.Use
 		} else if !strings.Contains(errb.String(), "interrupted") {
 			t.Errorf("after SIGINT: %v, stderr %q; want one line saying it was interrupted", err, errb.String())
 		}
-		left := ""
-		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-			if left = agentPods(t, s); left == "" {
-				break
-			}
-		}
-		if left != "" {
+		if left := agentPodsGone(t, s, 20*time.Second); left != "" {
 			t.Errorf("agent pods left after SIGINT: %s", left)
 		}
 	})
@@ -235,13 +241,7 @@ func checkClusterMode(t *testing.T, s *cluster.Spec, user, stranger *cluster.Use
 			t.Errorf("exit %d, stdout %q, stderr %q; want one line with %q", code, out, errOut, want)
 		}
 		t.Logf("%s after %v", strings.TrimSpace(errOut), took.Round(10*time.Millisecond))
-		left := ""
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-			if left = agentPods(t, s); left == "" {
-				break
-			}
-		}
-		if left != "" {
+		if left := agentPodsGone(t, s, 30*time.Second); left != "" {
 			t.Errorf("agent pods left once node2's kubelet is back: %s", left)
 		}
 	})
