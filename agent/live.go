@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/netx-project/netx/internal/capture"
 	"github.com/netx-project/netx/trace"
 )
 
@@ -78,7 +80,17 @@ func Live(ctx context.Context, in io.Reader, out io.Writer) error {
 		return err
 	}
 	back := n.localize(&plan)
-	run, err := trace.StartLive(&plan)
+	// Lines go out one at a time: the captures' goroutines write too.
+	out = &lockedWriter{w: out}
+	var seen func(capture.Packet)
+	if plan.Watch {
+		seen = func(p capture.Packet) {
+			if b, err := json.Marshal(p); err == nil {
+				fmt.Fprintf(out, "%s %s\n", trace.LiveSeen, b)
+			}
+		}
+	}
+	run, err := trace.StartLive(&plan, seen)
 	if err != nil {
 		return err
 	}
@@ -116,6 +128,18 @@ func Live(ctx context.Context, in io.Reader, out io.Writer) error {
 			return fmt.Errorf("agent live: unknown command %q", l)
 		}
 	}
+}
+
+// lockedWriter writes whole lines from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
 
 // localize turns the plan's namespace paths, which the snapshot gave as

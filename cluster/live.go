@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netx-project/netx/internal/capture"
 	"github.com/netx-project/netx/trace"
 )
 
@@ -28,7 +29,7 @@ func (s *Session) Live(ctx context.Context, req trace.Request, o trace.LiveOptio
 	if err != nil {
 		return nil, plan, err
 	}
-	ev, err := s.Agents.Live(ctx, l.Plan)
+	ev, err := s.Agents.Live(ctx, l.Plan, l.Watch())
 	if err != nil {
 		return nil, plan, err
 	}
@@ -83,10 +84,11 @@ func (l *agentLink) next(ctx context.Context) (string, error) {
 // Live has each node's agent carry out its part of plan (trace.LivePlan's
 // protocol over pods/exec): all start their traces and captures, the
 // probe's node sends the probe, all stop and send their evidence, merged
-// here. However it ends — an agent's error, Ctrl-C (ctx) — every stream is
+// here; seen (when the plan asks to Watch) is given each packet an agent
+// keeps as the agent reports it. However it ends — an agent's error, Ctrl-C (ctx) — every stream is
 // closed, so that each agent removes its trace rules, and the agents get
 // liveGrace to finish before Live returns.
-func (a *Agents) Live(ctx context.Context, plan *trace.LivePlan) (*trace.LiveEvidence, error) {
+func (a *Agents) Live(ctx context.Context, plan *trace.LivePlan, seen func(capture.Packet)) (*trace.LiveEvidence, error) {
 	nodes := plan.Nodes()
 	if plan.Probe == nil || len(nodes) == 0 {
 		return nil, errors.New("live: nothing to probe")
@@ -130,6 +132,13 @@ func (a *Agents) Live(ctx context.Context, plan *trace.LivePlan) (*trace.LiveEvi
 			r := bufio.NewReaderSize(outR, 64<<10)
 			for {
 				line, err := r.ReadString('\n')
+				if rest, ok := strings.CutPrefix(line, trace.LiveSeen+" "); ok {
+					var p capture.Packet
+					if json.Unmarshal([]byte(rest), &p) == nil && seen != nil {
+						seen(p)
+					}
+					continue
+				}
 				if line != "" {
 					select {
 					case l.lines <- strings.TrimSuffix(line, "\n"):

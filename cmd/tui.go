@@ -128,10 +128,17 @@ func (o *TUIOptions) Run(ctx context.Context) error {
 		src = o.localSource()
 	}
 	opts := tui.Options{Color: printers.ColorMode(o.Color).Enabled(o.streams.Out)}
+	// Quitting ends what still runs off the loop: a live probe stops and
+	// removes its trace rules before tui returns (and agents go after).
+	ctx, cancel := context.WithCancel(ctx)
 	m := tui.New(ctx, src, opts)
 	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithMouseCellMotion(), tea.WithContext(ctx),
 		tea.WithInput(o.streams.In), tea.WithOutput(o.streams.Out))
-	if _, err := p.Run(); err != nil && ctx.Err() == nil {
+	_, err := p.Run()
+	interrupted := ctx.Err() != nil // SIGINT or SIGTERM, not q
+	cancel()
+	m.Wait()
+	if err != nil && !interrupted {
 		return fmt.Errorf("tui: %w", err)
 	}
 	return nil
@@ -159,9 +166,9 @@ func (o *TUIOptions) localSource() tui.Source {
 		}
 		src.Load = func(context.Context) (*trace.World, error) { return trace.LoadNode(o.HostNetns, o.CRI) }
 	}
-	src.Live = func(ctx context.Context, w *trace.World, req trace.Request) (*trace.Result, error) {
+	src.Live = func(ctx context.Context, w *trace.World, req trace.Request, progress func(*trace.LiveReport)) (*trace.Result, error) {
 		req.SPort = liveSourcePort()
-		res, _, err := w.Live(ctx, req, trace.LiveOptions{})
+		res, _, err := w.Live(ctx, req, trace.LiveOptions{Progress: progress})
 		return res, err
 	}
 	return src
@@ -176,9 +183,9 @@ func clusterSource(run *clusterRun, node string) tui.Source {
 			fresh := cluster.NewSession(run.API, run.Agents)
 			return fresh.World(ctx, []string{node})
 		},
-		Live: func(ctx context.Context, _ *trace.World, req trace.Request) (*trace.Result, error) {
+		Live: func(ctx context.Context, _ *trace.World, req trace.Request, progress func(*trace.LiveReport)) (*trace.Result, error) {
 			req.SPort = liveSourcePort()
-			res, _, err := run.Live(ctx, req, trace.LiveOptions{})
+			res, _, err := run.Live(ctx, req, trace.LiveOptions{Progress: progress})
 			return res, err
 		},
 	}

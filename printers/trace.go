@@ -87,10 +87,18 @@ func Trace(w io.Writer, r *trace.Result, o TraceOptions) {
 }
 
 func writeLive(w io.Writer, l *trace.LiveReport, o TraceOptions) {
-	fmt.Fprintf(w, "\n%s probe %s: %s\n", o.c(ansiBold, "live:"), l.Probe, l.Outcome)
+	outcome := l.Outcome
+	if l.InFlight {
+		outcome = "sent, watching…"
+	}
+	fmt.Fprintf(w, "\n%s probe %s: %s\n", o.c(ansiBold, "live:"), l.Probe, outcome)
 	for _, h := range l.Hops {
 		mark := o.c(ansiGreen, "seen")
-		if !h.Seen {
+		switch {
+		case h.Seen:
+		case l.InFlight:
+			mark = o.c(ansiDim, "…")
+		default:
 			mark = o.c(ansiRed, "NOT seen")
 			if h.SeenAs != nil {
 				mark = o.c(ansiRed, fmt.Sprintf("seen as %s:%d → %s:%d", h.SeenAs.Src, h.SeenAs.SPort, h.SeenAs.Dst, h.SeenAs.DPort))
@@ -128,9 +136,12 @@ func writeLive(w io.Writer, l *trace.LiveReport, o TraceOptions) {
 	for _, x := range l.Warnings {
 		fmt.Fprintf(w, "  %s %s\n", o.c(ansiYel, "warning:"), x)
 	}
-	if l.Agrees {
+	switch {
+	case l.InFlight:
+		fmt.Fprintf(w, "%s %d packets captured so far\n", o.c(ansiBold, "watching:"), l.Captured)
+	case l.Agrees:
 		fmt.Fprintf(w, "%s the probe took the predicted path (%d packets captured)\n", o.c(ansiGreen+ansiBold, "agrees:"), l.Captured)
-	} else {
+	default:
 		fmt.Fprintf(w, "%s %s\n", o.c(ansiRed+ansiBold, "diverges:"), l.Divergence)
 	}
 }

@@ -450,11 +450,14 @@ func labPod(t *testing.T, w *World, name string) Where {
 // checkLiveByParts carries the live plan out as a cluster does: each
 // node's part travels as JSON, runs on its own (the probe on its node),
 // and the evidence, back as JSON, is merged and judged. It must agree as
-// the one-machine run does, with every node's hops seen.
+// the one-machine run does, with every node's hops seen. The progress
+// reports, made as the captures keep packets, grow one packet at a time
+// and end with every hop the judgement saw.
 func checkLiveByParts(t *testing.T, w *World, req Request) {
 	t.Helper()
 	req.SPort = uint16(20000 + mrand.IntN(30000))
-	l, err := w.PrepareLive(req, LiveOptions{})
+	var progress []*LiveReport
+	l, err := w.PrepareLive(req, LiveOptions{Progress: func(r *LiveReport) { progress = append(progress, r) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,7 +480,7 @@ func checkLiveByParts(t *testing.T, w *World, req Request) {
 		if err := json.Unmarshal(b, &p); err != nil {
 			t.Fatal(err)
 		}
-		run, err := StartLive(&p)
+		run, err := StartLive(&p, l.Watch())
 		if err != nil {
 			t.Fatalf("node %s's part: %v", n, err)
 		}
@@ -517,5 +520,24 @@ func checkLiveByParts(t *testing.T, w *World, req Request) {
 		if !h.Seen {
 			t.Errorf("by parts: hop %d on %s (%s %s) not seen", h.Hop, h.Node, h.Netns, h.Device)
 		}
+	}
+	if len(progress) != live.Captured {
+		t.Errorf("by parts: %d progress reports for %d packets kept", len(progress), live.Captured)
+	}
+	seen := func(r *LiveReport) (n int) {
+		for _, h := range r.Hops {
+			if h.Seen {
+				n++
+			}
+		}
+		return n
+	}
+	for i, r := range progress {
+		if !r.InFlight || r.Captured != i+1 || r.Outcome != "" || r.Divergence != "" {
+			t.Errorf("progress report %d: in flight %v, %d packets, outcome %q, divergence %q", i+1, r.InFlight, r.Captured, r.Outcome, r.Divergence)
+		}
+	}
+	if n := len(progress); n > 0 && (seen(progress[0]) > seen(progress[n-1]) || seen(progress[n-1]) != seen(live)) {
+		t.Errorf("by parts: hops seen in progress %d first, %d last; %d judged", seen(progress[0]), seen(progress[n-1]), seen(live))
 	}
 }

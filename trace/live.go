@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/netx-project/netx/inspect"
@@ -27,6 +28,11 @@ type LiveOptions struct {
 	ClientNetns string
 	// ClientAddr is that client's address.
 	ClientAddr netip.Addr
+	// Progress, when set, receives the hops seen so far each time a
+	// capture point keeps one of the probe's packets, while the probe is
+	// out (the report's InFlight is set). Calls come one at a time, from
+	// the captures' goroutines (or a cluster's streams): keep it short.
+	Progress func(*LiveReport)
 }
 
 // LiveReport is what a real probe showed, against the prediction.
@@ -53,7 +59,10 @@ type LiveReport struct {
 	// the probe hit, per namespace.
 	Rules []LiveRule `json:"rules,omitempty"`
 	// Captured counts the probe's packets seen at all points.
-	Captured int      `json:"captured"`
+	Captured int `json:"captured"`
+	// InFlight marks a report made while the probe is still out (see
+	// LiveOptions.Progress): a hop not seen yet may still be.
+	InFlight bool     `json:"inFlight,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
 }
 
@@ -107,19 +116,25 @@ type LivePlan struct {
 	TraceTuples []nftrace.Tuple `json:"traceTuples,omitempty"`
 	// Probe is the packet to send; absent from parts of other nodes.
 	Probe *LiveProbe `json:"probe,omitempty"`
+	// Watch asks a node agent to send each packet its captures keep as
+	// they keep it (LiveSeen lines), for LiveOptions.Progress.
+	Watch bool `json:"watch,omitempty"`
 }
 
 // The words of a live run between the client and a node agent, a line
 // each over the exec stream. The client sends its part of the plan (one
 // line of JSON); the agent answers LiveReady once its traces and captures
 // run. LiveSend (to the probe's node) is answered by LiveOutcome and the
-// outcome; LiveStop by the evidence (one line of JSON). The client closing
-// the stream stops the part, its rules removed.
+// outcome; LiveStop by the evidence (one line of JSON). A part that
+// asks to Watch also gets, between ready and the evidence, a LiveSeen line
+// for each packet kept (LiveSeen, a space, the packet as JSON). The client
+// closing the stream stops the part, its rules removed.
 const (
 	LiveReady   = "ready"
 	LiveSend    = "probe"
 	LiveOutcome = "outcome"
 	LiveStop    = "stop"
+	LiveSeen    = "seen"
 )
 
 // LiveNetns is a namespace of the snapshot: its path on its node, and its
@@ -197,7 +212,7 @@ func (p *LivePlan) Nodes() []string {
 // ForNode is node's part of the plan: its points, its traced namespaces,
 // and the probe when it is sent there.
 func (p *LivePlan) ForNode(node string) *LivePlan {
-	out := &LivePlan{Keep: p.Keep, TraceTuples: p.TraceTuples}
+	out := &LivePlan{Keep: p.Keep, TraceTuples: p.TraceTuples, Watch: p.Watch}
 	for _, pt := range p.Points {
 		if pt.Node == node {
 			out.Points = append(out.Points, pt)
@@ -237,6 +252,9 @@ type Live struct {
 	index map[string]int
 	// traced finds a traced namespace's place by path.
 	traced map[string]Where
+	// mu guards sofar, the packets kept while the probe is out (Watch).
+	mu    sync.Mutex
+	sofar []capture.Packet
 }
 
 // Live predicts the path, then sends one real probe from the source's
@@ -253,7 +271,7 @@ func (w *World) Live(ctx context.Context, req Request, o LiveOptions) (*Result, 
 	if err != nil {
 		return nil, nil, err
 	}
-	run, err := StartLive(l.Plan)
+	run, err := StartLive(l.Plan, l.Watch())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -329,7 +347,7 @@ func (w *World) PrepareLive(req Request, o LiveOptions) (*Live, error) {
 	}
 	probe.Packet = pkt
 
-	l := &Live{Plan: &LivePlan{Probe: probe}, o: o, res: res, preds: preds, index: map[string]int{}, traced: map[string]Where{}}
+	l := &Live{Plan: &LivePlan{Probe: probe, Watch: o.Progress != nil}, o: o, res: res, preds: preds, index: map[string]int{}, traced: map[string]Where{}}
 	tuples := map[capture.Tuple]bool{}
 	for _, p := range preds {
 		for _, hops := range [][]Hop{p.Hops, replyHops(p)} {
@@ -410,13 +428,42 @@ func (p *LiveProbe) Describe() string {
 // otherwise), the reply's hops where a reply was sent, the rules the
 // kernel traced, and the first divergence.
 func (l *Live) Judge(ev *LiveEvidence) (*Result, *LiveReport, error) {
-	res, pkts := l.res, ev.Packets
-	report := &LiveReport{Probe: l.Plan.Probe.Describe(), Outcome: ev.Outcome, Warnings: slices.Clone(ev.Warnings)}
 	if l.o.Pcap != nil {
-		if err := capture.WritePcapNG(l.o.Pcap, l.Plan.capturePoints(), pkts); err != nil {
+		if err := capture.WritePcapNG(l.o.Pcap, l.Plan.capturePoints(), ev.Packets); err != nil {
 			return nil, nil, fmt.Errorf("write pcap: %w", err)
 		}
 	}
+	res, report := l.hold(ev, false)
+	res.Live = report
+	return res, report, nil
+}
+
+// Watch is what StartLive (or a cluster's streams) hands every kept
+// packet to, whichever node kept it, so that LiveOptions.Progress hears
+// of each hop as it is seen; nil without Progress. It is safe for
+// concurrent use.
+func (l *Live) Watch() func(capture.Packet) {
+	if l.o.Progress == nil {
+		return nil
+	}
+	return l.see
+}
+
+func (l *Live) see(p capture.Packet) {
+	p.Data = nil
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sofar = append(l.sofar, p)
+	_, report := l.hold(&LiveEvidence{Packets: slices.Clone(l.sofar)}, true)
+	l.o.Progress(report)
+}
+
+// hold holds the evidence to the prediction (see Judge); inFlight holds
+// what the captures kept so far while the probe is still out: only the
+// hops, nothing about an outcome not known yet.
+func (l *Live) hold(ev *LiveEvidence, inFlight bool) (*Result, *LiveReport) {
+	res, pkts := l.res, ev.Packets
+	report := &LiveReport{Probe: l.Plan.Probe.Describe(), Outcome: ev.Outcome, Warnings: slices.Clone(ev.Warnings), InFlight: inFlight}
 	report.Captured = len(pkts)
 	// The prediction to hold the probe to: the one for the endpoint the
 	// kernel chose (the branch whose taps saw the most).
@@ -492,6 +539,15 @@ func (l *Live) Judge(ev *LiveEvidence) (*Result, *LiveReport, error) {
 		}
 	}
 	judge(res.Hops, false, false)
+	if inFlight {
+		// The reply's hops are shown as they are seen; whether one is
+		// owed is known with the outcome.
+		if res.Reply != nil && replySent(res, "", func(t tap) bool { ok, _ := seen(t, sentAnySPort(res)); return ok }) {
+			judge(res.Reply.Hops, true, sentAnySPort(res))
+		}
+		report.Divergence = ""
+		return res, report
+	}
 	// The reply, where one was sent (see replySent), is held to its
 	// predicted hops the same way, after the request's.
 	if p := res.Packet.Proto; res.Reply != nil && (p == "tcp" || p == "icmp" || p == "udp") {
@@ -516,8 +572,7 @@ func (l *Live) Judge(ev *LiveEvidence) (*Result, *LiveReport, error) {
 		report.Divergence = fmt.Sprintf("predicted %s (%s), but the probe's sender saw %s", res.Verdict.Kind, strings.Join(want, " or "), report.Outcome)
 	}
 	report.Agrees = report.Divergence == ""
-	res.Live = report
-	return res, report, nil
+	return res, report
 }
 
 // replySent says whether the delivered request was answered, so that

@@ -34,8 +34,10 @@ type liveSession struct {
 
 // StartLive checks every namespace of the plan is still the one the
 // snapshot saw, adds the trace rules (removing those a killed run left)
-// and opens the captures. Nothing is left when it fails.
-func StartLive(plan *LivePlan) (*LiveRun, error) {
+// and opens the captures. Nothing is left when it fails. seen, when not
+// nil, is given each packet the captures keep as they keep it (without
+// its bytes; Point is the plan's Index), from the captures' goroutines.
+func StartLive(plan *LivePlan, seen func(capture.Packet)) (*LiveRun, error) {
 	for _, p := range plan.Points {
 		if err := stillSame(p.LiveNetns); err != nil {
 			return nil, err
@@ -56,7 +58,19 @@ func StartLive(plan *LivePlan) (*LiveRun, error) {
 		}
 		r.sessions = append(r.sessions, liveSession{t, s})
 	}
-	set, err := capture.Start(plan.capturePoints(), keeps(plan.Keep))
+	keep := keeps(plan.Keep)
+	if seen != nil {
+		flows := keep
+		keep = func(p capture.Packet) bool {
+			if !flows(p) {
+				return false
+			}
+			p.Data, p.Point = nil, plan.Points[p.Point].Index
+			seen(p)
+			return true
+		}
+	}
+	set, err := capture.Start(plan.capturePoints(), keep)
 	if err != nil {
 		for _, s := range r.sessions {
 			s.s.Stop()

@@ -2,13 +2,17 @@
 
 package trace
 
-import "context"
+import (
+	"context"
+
+	"github.com/netx-project/netx/internal/capture"
+)
 
 // LiveRun needs Linux: captures and the kernel's trace run in namespaces.
 type LiveRun struct{}
 
 // StartLive needs Linux.
-func StartLive(*LivePlan) (*LiveRun, error) { return nil, errUnsupported }
+func StartLive(*LivePlan, func(capture.Packet)) (*LiveRun, error) { return nil, errUnsupported }
 
 // Probe needs Linux.
 func (*LiveRun) Probe(context.Context) string { return "" }

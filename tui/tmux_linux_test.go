@@ -57,7 +57,7 @@ func (x *tmux) waitFor(s string) string {
 // TestRootTUIInTmux runs netx tui against the seeds lab in a real
 // terminal (tmux, 120×40): the first screen shows the bridge and the
 // pods, a filter narrows the pods, ? shows the keys, a trace from pod-a
-// to svc/svc-b is delivered, the screen follows a resize to 70×20, q
+// to svc/svc-b is delivered and a live probe (L) agrees, the screen follows a resize to 70×20, q
 // exits 0 with the terminal restored, and the lab is as before.
 func TestRootTUIInTmux(t *testing.T) {
 	testenv.RequireRoot(t)
@@ -125,6 +125,13 @@ func TestRootTUIInTmux(t *testing.T) {
 	scr = x.waitFor("verdict: delivered")
 	if !strings.Contains(scr, "netfilter") || !strings.Contains(scr, "DNAT") {
 		t.Errorf("trace screen:\n%s", scr)
+	}
+	// L proves it with a real probe: the view goes to the live lines, the
+	// hops are marked seen, and the status line leads with the judgement.
+	x.keys("L")
+	scr = x.waitFor("agrees: the probe took the predicted path")
+	if !strings.Contains(scr, "live: probe") || !strings.Contains(scr, "seen") || !strings.Contains(scr, "live: agrees; verdict: delivered") || strings.Contains(scr, "NOT seen") {
+		t.Errorf("after L:\n%s", scr)
 	}
 
 	x.run("resize-window", "-t", x.session, "-x", "70", "-y", "20")

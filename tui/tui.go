@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
@@ -29,9 +30,11 @@ type Source struct {
 	Name string
 	// Load reads the state; r calls it again.
 	Load func(ctx context.Context) (*trace.World, error)
-	// Live sends a live probe for req over w's nodes; nil where there is
-	// no live node to probe (a snapshot).
-	Live func(ctx context.Context, w *trace.World, req trace.Request) (*trace.Result, error)
+	// Live sends a live probe for req over w's nodes, handing progress
+	// the hops seen so far as the captures see them (trace.LiveOptions's
+	// Progress); nil where there is no live node to probe (a snapshot).
+	// Cancelling ctx stops the probe, its trace rules removed.
+	Live func(ctx context.Context, w *trace.World, req trace.Request, progress func(*trace.LiveReport)) (*trace.Result, error)
 }
 
 // Options shape the UI.
@@ -67,6 +70,9 @@ type screen struct {
 	jumps []int
 	req   trace.Request
 	res   *trace.Result
+	// liveShown: the view was brought to the live probe's lines once, as
+	// they first came; after that it stays where the user scrolls.
+	liveShown bool
 }
 
 // Model is the bubbletea model of netx tui.
@@ -95,11 +101,18 @@ type Model struct {
 	statusErr     bool
 	busy          string // what runs off the loop, with the spinner
 	reads         int    // reads done, for the status line
+	// work counts what runs off the loop and must end before the program
+	// does (a live probe removes its trace rules): Wait waits for it.
+	work *sync.WaitGroup
+	// probing is the live probe's progress while it is out; closed (and
+	// nil) once its result came.
+	probing chan *trace.LiveReport
+	probed  chan struct{}
 }
 
 // New makes the model; nothing is read until it runs (Init).
 func New(ctx context.Context, src Source, opt Options) *Model {
-	m := &Model{ctx: ctx, src: src, opt: opt, st: newStyles(opt.Color), keys: newKeys(), help: help.New(), width: 80, height: 24}
+	m := &Model{ctx: ctx, src: src, opt: opt, st: newStyles(opt.Color), keys: newKeys(), help: help.New(), width: 80, height: 24, work: &sync.WaitGroup{}}
 	m.spin = spinner.New(spinner.WithSpinner(spinner.Line))
 	m.input = textinput.New()
 	m.input.ShowSuggestions = true
@@ -126,7 +139,16 @@ type (
 		svc   *trace.Service
 		items []item
 	}
+	// liveProgressMsg is the live probe's hops seen so far.
+	liveProgressMsg struct {
+		req    trace.Request
+		report *trace.LiveReport
+	}
 )
+
+// Wait waits for the work still off the loop once the program has ended
+// (its context cancelled): a live probe removing its trace rules.
+func (m *Model) Wait() { m.work.Wait() }
 
 // Init starts the first read.
 func (m *Model) Init() tea.Cmd {
@@ -187,16 +209,33 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.rebuild()
 		m.setStatus(false, "read %s: %s", m.src.Name, m.summary())
 		return m, nil
+	case liveProgressMsg:
+		if cur := m.current(); cur != nil && cur.kind == traceView && cur.req == msg.req && cur.res != nil {
+			res := *cur.res
+			res.Live = msg.report
+			m.refresh(cur, m.traceScreen(msg.req, &res))
+			m.showLive(cur)
+		}
+		return m, m.nextProgress(msg.req)
 	case tracedMsg:
 		m.busy = ""
+		if msg.live && m.probed != nil {
+			close(m.probed)
+			m.probing, m.probed = nil, nil
+		}
 		if msg.err != nil {
 			m.setStatus(true, "trace %s → %s: %v", msg.req.Src, msg.req.Dst, msg.err)
 			return m, nil
 		}
-		if cur := m.current(); msg.live && cur != nil && cur.kind == traceView {
-			m.stack = m.stack[:len(m.stack)-1]
+		if cur := m.current(); msg.live && cur != nil && cur.kind == traceView && cur.req == msg.req {
+			// The result may follow another endpoint than the
+			// prediction did (the kernel's choice): its lines move.
+			m.refresh(cur, m.traceScreen(msg.req, msg.res))
+			cur.liveShown = false
+			m.showLive(cur)
+		} else {
+			m.push(m.traceScreen(msg.req, msg.res))
 		}
-		m.push(m.traceScreen(msg.req, msg.res))
 		m.setStatus(false, "%s", verdictLine(msg.res))
 		return m, nil
 	case serviceMsg:

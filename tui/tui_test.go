@@ -225,3 +225,126 @@ func TestColorSelection(t *testing.T) {
 		t.Errorf("the selection has no mark without colour:\n%s", plain)
 	}
 }
+
+// liveSource is the cluster snapshots with a live probe that the test
+// steps through: each progress it is handed is shown before the next
+// (a real probe's progress comes from the captures; see trace's
+// TestRootTraceSeedsLab and the e2e tests).
+type liveSource struct {
+	progress chan *trace.LiveReport // the reports to hand on, in order
+	result   chan *trace.LiveReport // the final report
+	stopped  chan error             // the probe's context's end
+}
+
+func (l *liveSource) source() Source {
+	src := snapshotSource()
+	src.Name = "live test"
+	src.Live = func(ctx context.Context, w *trace.World, req trace.Request, progress func(*trace.LiveReport)) (*trace.Result, error) {
+		res, err := w.Trace(req)
+		if err != nil {
+			return nil, err
+		}
+		for {
+			select {
+			case r := <-l.progress:
+				progress(r)
+			case r := <-l.result:
+				res.Live = r
+				return res, nil
+			case <-ctx.Done():
+				l.stopped <- ctx.Err()
+				return nil, ctx.Err()
+			}
+		}
+	}
+	return src
+}
+
+func liveHops(seen ...bool) []trace.LiveHop {
+	var out []trace.LiveHop
+	for i, s := range seen {
+		out = append(out, trace.LiveHop{Hop: i + 1, Node: "node1", Netns: "pod default/pod-a", Device: "eth0", Direction: "out", Seen: s})
+	}
+	return out
+}
+
+// TestLiveProgress: L marks each hop as the probe's progress arrives,
+// with the spinner in the status line: the view goes to the live lines
+// as they first come, and the result replaces them in place.
+func TestLiveProgress(t *testing.T) {
+	l := &liveSource{progress: make(chan *trace.LiveReport), result: make(chan *trace.LiveReport), stopped: make(chan error, 1)}
+	tm := teatest.NewTestModel(t, New(context.Background(), l.source(), Options{}), teatest.WithInitialTermSize(120, 40))
+	waitFor(t, tm, "read live test")
+	keys(tm, "tab", "/", "pod-a", "enter", "t", "svc/default/svc-b:80", "enter")
+	waitFor(t, tm, "verdict: delivered")
+	keys(tm, "down", "down", "L")
+	waitFor(t, tm, "live probe default/pod-a → svc/default/svc-b:80")
+	l.progress <- &trace.LiveReport{Probe: "tcp probe", InFlight: true, Captured: 1, Hops: liveHops(true, false, false)}
+	waitFor(t, tm, "watching: 1 packets captured so far")
+	l.progress <- &trace.LiveReport{Probe: "tcp probe", InFlight: true, Captured: 2, Hops: liveHops(true, true, false)}
+	waitFor(t, tm, "watching: 2 packets captured so far")
+	l.result <- &trace.LiveReport{Probe: "tcp probe", Outcome: "connected", Agrees: true, Captured: 3, Hops: liveHops(true, true, true)}
+	waitFor(t, tm, "agrees: the probe took the predicted path (3 packets captured)")
+	v := finalScreen(t, tm)
+	if !strings.Contains(v, "live: agrees") || !strings.Contains(v, "› live: probe tcp probe: connected") {
+		t.Errorf("after the probe (status line, cursor on the live lines):\n%s", v)
+	}
+	checkGolden(t, v)
+}
+
+// TestLiveInFlight: while the probe is out, hops not seen yet are
+// marked … (not NOT seen), and the outcome is not claimed.
+func TestLiveInFlight(t *testing.T) {
+	l := &liveSource{progress: make(chan *trace.LiveReport), result: make(chan *trace.LiveReport), stopped: make(chan error, 1)}
+	m := New(context.Background(), l.source(), Options{})
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 50))
+	waitFor(t, tm, "read live test")
+	keys(tm, "tab", "/", "pod-a", "enter", "t", "svc/default/svc-b:80", "enter")
+	waitFor(t, tm, "verdict: delivered")
+	keys(tm, "L")
+	l.progress <- &trace.LiveReport{Probe: "tcp probe", InFlight: true, Captured: 1, Hops: liveHops(true, false)}
+	waitFor(t, tm, "watching: 1 packets")
+	v := finalScreen(t, tm)
+	for _, want := range []string{"live: probe tcp probe: sent, watching…", "seen", "…"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("in flight, the screen lacks %q:\n%s", want, v)
+		}
+	}
+	if strings.Contains(v, "NOT seen") || strings.Contains(v, "diverges") {
+		t.Errorf("in flight, a hop not seen yet is called missing:\n%s", v)
+	}
+	checkGolden(t, v)
+}
+
+// TestQuitStopsTheProbe: q while the probe is out ends the program; the
+// probe stops once the program's context is cancelled (as netx tui does
+// on the way out), and Wait waits for it.
+func TestQuitStopsTheProbe(t *testing.T) {
+	l := &liveSource{progress: make(chan *trace.LiveReport), result: make(chan *trace.LiveReport), stopped: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m := New(ctx, l.source(), Options{})
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 40))
+	waitFor(t, tm, "read live test")
+	keys(tm, "tab", "/", "pod-a", "enter", "t", "svc/default/svc-b:80", "enter")
+	waitFor(t, tm, "verdict: delivered")
+	keys(tm, "L")
+	waitFor(t, tm, "live probe default/pod-a")
+	finalScreen(t, tm)
+	select {
+	case err := <-l.stopped:
+		t.Fatalf("the probe stopped (%v) before the program's context ended", err)
+	default:
+	}
+	cancel()
+	done := make(chan struct{})
+	go func() { m.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait did not return once the context was cancelled")
+	}
+	if err := <-l.stopped; err == nil {
+		t.Error("the probe ended without its context's error")
+	}
+}

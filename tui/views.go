@@ -443,24 +443,87 @@ func (m *Model) destinations() []string {
 	return slices.Compact(out)
 }
 
-// runTrace traces off the loop; live sends the probe too.
+// runTrace traces off the loop; live sends the probe too, its progress
+// arriving as liveProgressMsgs until its result does.
 func (m *Model) runTrace(req trace.Request, live bool) tea.Cmd {
 	w, src, ctx := m.w, m.src, m.ctx
-	if live {
-		m.busy = fmt.Sprintf("live probe %s → %s", req.Src, req.Dst)
-	} else {
+	if !live {
 		m.busy = fmt.Sprintf("tracing %s → %s", req.Src, req.Dst)
+		return func() tea.Msg {
+			res, err := w.Trace(req)
+			return tracedMsg{req, res, err, false}
+		}
+	}
+	m.busy = fmt.Sprintf("live probe %s → %s", req.Src, req.Dst)
+	// The newest progress only: the screen shows the latest, and the
+	// captures never wait for the UI.
+	probing, probed := make(chan *trace.LiveReport, 1), make(chan struct{})
+	m.probing, m.probed = probing, probed
+	progress := func(r *trace.LiveReport) {
+		for {
+			select {
+			case probing <- r:
+				return
+			default:
+				select {
+				case <-probing:
+				default:
+				}
+			}
+		}
+	}
+	m.work.Add(1)
+	probe := func() tea.Msg {
+		defer m.work.Done()
+		res, err := src.Live(ctx, w, req, progress)
+		return tracedMsg{req, res, err, true}
+	}
+	return tea.Batch(probe, m.nextProgress(req))
+}
+
+// nextProgress waits for the live probe's next progress; nothing once its
+// result has come.
+func (m *Model) nextProgress(req trace.Request) tea.Cmd {
+	probing, probed := m.probing, m.probed
+	if probing == nil {
+		return nil
 	}
 	return func() tea.Msg {
-		var res *trace.Result
-		var err error
-		if live {
-			res, err = src.Live(ctx, w, req)
-		} else {
-			res, err = w.Trace(req)
+		select {
+		case r := <-probing:
+			return liveProgressMsg{req, r}
+		case <-probed:
+			return nil
 		}
-		return tracedMsg{req, res, err, live}
 	}
+}
+
+// showLive brings the live probe's lines to the top of the view the first
+// time they are there: the hops are marked below the prediction.
+func (m *Model) showLive(s *screen) {
+	if s.liveShown {
+		return
+	}
+	for i, it := range s.list.items {
+		plain := it.plain
+		if plain == "" {
+			plain = it.text
+		}
+		if strings.HasPrefix(plain, "live: ") && s.list.goTo(i) {
+			s.liveShown = true
+			return
+		}
+	}
+}
+
+// refresh puts fresh's lines into s (a screen being updated in place),
+// the cursor kept on its line number.
+func (m *Model) refresh(s, fresh *screen) {
+	cursor, filter := s.list.cursor, s.list.filter
+	s.res, s.list.items = fresh.res, fresh.list.items
+	s.list.setFilter(filter)
+	s.list.cursor = min(cursor, max(0, len(s.list.shown)-1))
+	s.list.scroll()
 }
 
 // live is L on a trace: the probe, where the source has a live node.
@@ -476,6 +539,13 @@ func (m *Model) live(s *screen) tea.Cmd {
 	if m.busy != "" {
 		return nil
 	}
+	if s.res != nil && s.res.Live != nil {
+		// A new probe starts from nothing seen.
+		res := *s.res
+		res.Live = nil
+		m.refresh(s, m.traceScreen(s.req, &res))
+	}
+	s.liveShown = false
 	return m.runTrace(s.req, true)
 }
 
@@ -527,15 +597,15 @@ func (m *Model) hopScreen(s *screen, i int) *screen {
 	return &screen{kind: hopView, title: fmt.Sprintf("hop %d of %s", i+1, s.title), list: newList(out)}
 }
 
-// verdictLine is the verdict in one line, for the status line.
+// verdictLine is the verdict in one line, for the status line; a live
+// probe's judgement first, where it is cut least.
 func verdictLine(res *trace.Result) string {
 	v := fmt.Sprintf("verdict: %s — %s", res.Verdict.Kind, res.Verdict.Detail)
 	if res.Live != nil {
 		if res.Live.Agrees {
-			v += "; live: agrees"
-		} else {
-			v += "; live: diverges — " + res.Live.Divergence
+			return "live: agrees; " + v
 		}
+		return "live: diverges — " + res.Live.Divergence + "; " + v
 	}
 	return v
 }
