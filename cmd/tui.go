@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/netx-project/netx/cluster"
@@ -174,18 +175,37 @@ func (o *TUIOptions) localSource() tui.Source {
 	return src
 }
 
-// clusterSource reads node through its agent (again on r), and sends a
-// live probe through the agents of the nodes it crosses.
+// clusterSource reads node through its agent; its traces follow the path
+// to the other nodes it reaches, and its live probe goes through the
+// agents of the nodes it crosses. The nodes read are kept until r reads
+// again (the UI runs one of these at a time).
 func clusterSource(run *clusterRun, node string) tui.Source {
+	var mu sync.Mutex
+	sess := run.Session
+	current := func() *cluster.Session {
+		mu.Lock()
+		defer mu.Unlock()
+		return sess
+	}
 	return tui.Source{
 		Name: "node/" + node,
 		Load: func(ctx context.Context) (*trace.World, error) {
 			fresh := cluster.NewSession(run.API, run.Agents)
-			return fresh.World(ctx, []string{node})
+			w, err := fresh.World(ctx, []string{node})
+			if err == nil {
+				mu.Lock()
+				sess = fresh
+				mu.Unlock()
+			}
+			return w, err
+		},
+		Trace: func(ctx context.Context, _ *trace.World, req trace.Request) (*trace.Result, error) {
+			res, _, err := current().Trace(ctx, req)
+			return res, err
 		},
 		Live: func(ctx context.Context, _ *trace.World, req trace.Request, progress func(*trace.LiveReport)) (*trace.Result, error) {
 			req.SPort = liveSourcePort()
-			res, _, err := run.Live(ctx, req, trace.LiveOptions{Progress: progress})
+			res, _, err := current().Live(ctx, req, trace.LiveOptions{Progress: progress})
 			return res, err
 		},
 	}

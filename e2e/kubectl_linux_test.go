@@ -160,6 +160,7 @@ func TestE2EKubectl(t *testing.T) {
 		}
 	})
 	t.Run("cluster mode", func(t *testing.T) { checkClusterMode(t, s, user, stranger) })
+	t.Run("tui through the agent", func(t *testing.T) { checkClusterTUI(t, s, user) })
 	t.Run("a user without rights completes nothing, cleanly", func(t *testing.T) {
 		// The same cluster, a certificate no role is bound to: every list
 		// is forbidden.

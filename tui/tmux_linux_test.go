@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -16,44 +15,6 @@ import (
 	"github.com/netx-project/netx/lab/topologies"
 )
 
-// tmux drives netx tui in a real terminal: a tmux session of its own.
-type tmux struct {
-	t       *testing.T
-	session string
-}
-
-func (x *tmux) run(args ...string) string {
-	x.t.Helper()
-	out, err := exec.Command("tmux", args...).CombinedOutput()
-	if err != nil {
-		x.t.Fatalf("tmux %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-func (x *tmux) keys(ks ...string) {
-	x.t.Helper()
-	x.run(append([]string{"send-keys", "-t", x.session}, ks...)...)
-}
-
-func (x *tmux) screen() string {
-	x.t.Helper()
-	return x.run("capture-pane", "-p", "-t", x.session)
-}
-
-// waitFor waits for the screen to show s, and returns it.
-func (x *tmux) waitFor(s string) string {
-	x.t.Helper()
-	var scr string
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if scr = x.screen(); strings.Contains(scr, s) {
-			return scr
-		}
-	}
-	x.t.Fatalf("the screen never showed %q:\n%s", s, scr)
-	return ""
-}
-
 // TestRootTUIInTmux runs netx tui against the seeds lab in a real
 // terminal (tmux, 120×40): the first screen shows the bridge and the
 // pods, a filter narrows the pods, ? shows the keys, a trace from pod-a
@@ -61,12 +22,6 @@ func (x *tmux) waitFor(s string) string {
 // exits 0 with the terminal restored, and the lab is as before.
 func TestRootTUIInTmux(t *testing.T) {
 	testenv.RequireRoot(t)
-	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Getenv(testenv.PrivilegedEnv) == "1" {
-			t.Fatal("tmux is not installed (hack/setup.sh installs it)")
-		}
-		t.Skip("needs tmux")
-	}
 	top, err := topologies.Builtin("seeds.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -88,55 +43,54 @@ func TestRootTUIInTmux(t *testing.T) {
 	}
 	before := testenv.SettledDump(t, nodes...)
 
-	x := &tmux{t: t, session: "netx-tui-" + plan.Name}
-	status := t.TempDir() + "/exit"
-	x.run("new-session", "-d", "-s", x.session, "-x", "120", "-y", "40",
-		fmt.Sprintf("%s tui --lab %s --color never; echo $? > %s; sleep 30", testenv.NetxBinary(t), plan.Name, status))
-	t.Cleanup(func() { exec.Command("tmux", "kill-session", "-t", x.session).Run() })
+	dir := t.TempDir()
+	status := dir + "/exit"
+	x := testenv.NewTmux(t, dir, 120, 40, fmt.Sprintf("%s tui --lab %s --color never; echo $? > %s; sleep 30", testenv.NetxBinary(t), plan.Name, status), nil)
+	const limit = 20 * time.Second
 
-	first := x.waitFor("read lab " + plan.Name)
+	first := x.WaitFor("read lab "+plan.Name, limit)
 	for _, want := range []string{"[node]", "bridge cni0", "default/pod-a", "? help"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("first screen lacks %q:\n%s", want, first)
 		}
 	}
 
-	x.keys("Tab", "/", "b-", "Enter")
-	scr := x.waitFor(`filter "b-"`)
+	x.Keys("Tab", "/", "b-", "Enter")
+	scr := x.WaitFor(`filter "b-"`, limit)
 	if !strings.Contains(scr, "default/b-1") || !strings.Contains(scr, "default/b-2") || strings.Contains(scr, "default/pod-a") {
 		t.Errorf("the filter b- on the pods:\n%s", scr)
 	}
 	// One esc at a time: two in one read are alt+esc to a terminal.
-	x.keys("Escape")
+	x.Keys("Escape")
 	time.Sleep(100 * time.Millisecond)
-	x.keys("Escape")
+	x.Keys("Escape")
 	time.Sleep(100 * time.Millisecond)
 
-	x.keys("?")
-	scr = x.waitFor("previous view")
+	x.Keys("?")
+	scr = x.WaitFor("previous view", limit)
 	if !strings.Contains(scr, "trace from here") || !strings.Contains(scr, "live probe") {
 		t.Errorf("help:\n%s", scr)
 	}
-	x.keys("?")
+	x.Keys("?")
 
-	x.keys("/", "pod-a", "Enter", "t")
-	x.waitFor("trace default/pod-a →")
-	x.keys("svc/default/svc-b:80", "Enter")
-	scr = x.waitFor("verdict: delivered")
+	x.Keys("/", "pod-a", "Enter", "t")
+	x.WaitFor("trace default/pod-a →", limit)
+	x.Keys("svc/default/svc-b:80", "Enter")
+	scr = x.WaitFor("verdict: delivered", limit)
 	if !strings.Contains(scr, "netfilter") || !strings.Contains(scr, "DNAT") {
 		t.Errorf("trace screen:\n%s", scr)
 	}
 	// L proves it with a real probe: the view goes to the live lines, the
 	// hops are marked seen, and the status line leads with the judgement.
-	x.keys("L")
-	scr = x.waitFor("agrees: the probe took the predicted path")
+	x.Keys("L")
+	scr = x.WaitFor("agrees: the probe took the predicted path", limit)
 	if !strings.Contains(scr, "live: probe") || !strings.Contains(scr, "seen") || !strings.Contains(scr, "live: agrees; verdict: delivered") || strings.Contains(scr, "NOT seen") {
 		t.Errorf("after L:\n%s", scr)
 	}
 
-	x.run("resize-window", "-t", x.session, "-x", "70", "-y", "20")
+	x.Resize(70, 20)
 	time.Sleep(300 * time.Millisecond)
-	scr = x.screen()
+	scr = x.Screen()
 	lines := strings.Split(strings.TrimRight(scr, "\n"), "\n")
 	for i, l := range lines {
 		if n := len([]rune(l)); n > 70 {
@@ -147,7 +101,7 @@ func TestRootTUIInTmux(t *testing.T) {
 		t.Errorf("after the resize to 70×20 the footer is gone:\n%s", scr)
 	}
 
-	x.keys("q")
+	x.Keys("q")
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if b, err := os.ReadFile(status); err == nil {
 			if code := strings.TrimSpace(string(b)); code != "0" {
@@ -157,11 +111,11 @@ func TestRootTUIInTmux(t *testing.T) {
 		}
 	}
 	if _, err := os.Stat(status); err != nil {
-		t.Fatalf("netx tui did not exit on q:\n%s", x.screen())
+		t.Fatalf("netx tui did not exit on q:\n%s", x.Screen())
 	}
 	// The terminal is restored: the alternate screen is gone, the shell's
 	// own (empty) screen is back.
-	if scr := x.screen(); strings.Contains(scr, "q quit") {
+	if scr := x.Screen(); strings.Contains(scr, "q quit") {
 		t.Errorf("the UI is still on the screen after q:\n%s", scr)
 	}
 	if after := testenv.SettledDump(t, nodes...); after != before {

@@ -30,6 +30,9 @@ type Source struct {
 	Name string
 	// Load reads the state; r calls it again.
 	Load func(ctx context.Context) (*trace.World, error)
+	// Trace traces req; nil traces over w (the state read). A cluster's
+	// reads the other nodes the path reaches through their agents.
+	Trace func(ctx context.Context, w *trace.World, req trace.Request) (*trace.Result, error)
 	// Live sends a live probe for req over w's nodes, handing progress
 	// the hops seen so far as the captures see them (trace.LiveOptions's
 	// Progress); nil where there is no live node to probe (a snapshot).
@@ -378,7 +381,21 @@ func (m *Model) inputKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.inputFor = ""
 		m.input.Blur()
 		if what == "trace" && value != "" {
-			return m, m.runTrace(trace.Request{Src: m.traceFrom, Dst: value}, false)
+			if m.busy != "" {
+				m.setStatus(true, "%s: still running; trace again when it is done", m.busy)
+				return m, nil
+			}
+			req := trace.Request{Src: m.traceFrom, Dst: value}
+			// "SRC DST" traces from elsewhere: internet to a NodePort.
+			switch f := strings.Fields(value); len(f) {
+			case 1:
+			case 2:
+				req.Src, req.Dst = f[0], f[1]
+			default:
+				m.setStatus(true, "trace %q: type DST, or SRC DST (internet node/NAME:PORT)", value)
+				return m, nil
+			}
+			return m, m.runTrace(req, false)
 		}
 		return m, nil
 	}
@@ -472,11 +489,15 @@ func (m *Model) View() string {
 // shortKeys are the keys that apply to the screen in front.
 func (m *Model) shortKeys() []key.Binding {
 	if m.inputFor != "" {
-		return []key.Binding{
+		ks := []key.Binding{
 			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "done")),
 			key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "complete")),
 			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 		}
+		if m.inputFor == "trace" {
+			ks = append(ks, key.NewBinding(key.WithKeys("internet"), key.WithHelp("SRC DST", "from elsewhere (internet node/NAME:PORT)")))
+		}
+		return ks
 	}
 	// In the order they matter: what does not fit a narrow terminal is
 	// left off the end, never ? and q.

@@ -3,6 +3,8 @@ package tui
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -346,5 +348,37 @@ func TestQuitStopsTheProbe(t *testing.T) {
 	}
 	if err := <-l.stopped; err == nil {
 		t.Error("the probe ended without its context's error")
+	}
+}
+
+// TestTraceFromInternet: "SRC DST" in the trace prompt traces from
+// elsewhere: internet to a NodePort, offered among the completions.
+func TestTraceFromInternet(t *testing.T) {
+	w, err := trace.LoadSnapshots(clusterSnapshots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dst string
+	for _, s := range w.Services {
+		if s.NodePort != 0 {
+			dst = fmt.Sprintf("node/node1:%d", s.NodePort)
+			break
+		}
+	}
+	if dst == "" {
+		t.Fatal("the cluster snapshots hold no NodePort service")
+	}
+	m := New(context.Background(), snapshotSource(), Options{})
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(120, 40))
+	waitFor(t, tm, "read snapshot")
+	keys(tm, "tab", "/", "pod-a", "enter", "t", "internet "+dst, "enter")
+	waitFor(t, tm, "verdict:")
+	v := finalScreen(t, tm)
+	if !strings.Contains(v, "trace internet → "+dst) {
+		t.Errorf("trace internet %s:\n%s", dst, v)
+	}
+	// The program has ended: its model is the test's to read.
+	if !slices.Contains(m.destinations(), "internet "+dst) {
+		t.Errorf("the trace prompt does not offer internet %s: %v", dst, m.destinations())
 	}
 }

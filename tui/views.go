@@ -437,6 +437,12 @@ func (m *Model) destinations() []string {
 	}
 	for _, n := range m.w.Nodes {
 		out = append(out, "node/"+n.Name+":")
+		// From outside the cluster: to each NodePort on each node.
+		for _, s := range m.w.Services {
+			if s.NodePort != 0 {
+				out = append(out, fmt.Sprintf("internet node/%s:%d", n.Name, s.NodePort))
+			}
+		}
 	}
 	out = append(out, "localhost:")
 	slices.Sort(out)
@@ -450,6 +456,10 @@ func (m *Model) runTrace(req trace.Request, live bool) tea.Cmd {
 	if !live {
 		m.busy = fmt.Sprintf("tracing %s → %s", req.Src, req.Dst)
 		return func() tea.Msg {
+			if src.Trace != nil {
+				res, err := src.Trace(ctx, w, req)
+				return tracedMsg{req, res, err, false}
+			}
 			res, err := w.Trace(req)
 			return tracedMsg{req, res, err, false}
 		}
