@@ -8,6 +8,7 @@ import (
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/testenv"
 	"github.com/netx-project/netx/lab"
+	"github.com/netx-project/netx/lab/labtest"
 )
 
 // TestRootInspectAttachedOnly: two nodes on one machine, each with a pod,
@@ -15,7 +16,7 @@ import (
 // only node1's pod is there; without it, every namespace is.
 func TestRootInspectAttachedOnly(t *testing.T) {
 	testenv.RequireRoot(t)
-	plan := unique("a")
+	plan := labtest.Unique("a")
 	name := func(o string) string { return lab.NetnsName(plan, o) }
 	path := func(o string) string { return lab.NetnsPath(name(o)) }
 	for _, o := range []string{"fabric", "node1", "node2", "pod1", "pod2"} {

@@ -2,9 +2,6 @@ package inspect
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,15 +12,9 @@ import (
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/testenv"
 	"github.com/netx-project/netx/lab"
-	"github.com/netx-project/netx/lab/topologies"
+	"github.com/netx-project/netx/lab/labtest"
 	"github.com/netx-project/netx/netfilter"
 )
-
-func unique(prefix string) string {
-	b := make([]byte, 3)
-	rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
 
 // dumps captures the host and the given namespaces, to prove inspect
 // changed nothing anywhere it looked.
@@ -53,23 +44,8 @@ func requireSame(t *testing.T, before, after string) {
 
 func TestRootInspectLab(t *testing.T) {
 	testenv.RequireRoot(t)
-	top, err := topologies.Builtin("seeds")
-	if err != nil {
-		t.Fatal(err)
-	}
-	top.Name = unique("i")
-	plan, err := top.Resolve()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lab.Down(context.Background(), plan.Name) })
-	if _, err := lab.Up(context.Background(), plan, lab.UpOptions{Self: testenv.NetxBinary(t), Source: "test"}); err != nil {
-		t.Fatal(err)
-	}
-	var nodeNS []string
-	for _, n := range plan.Nodes {
-		nodeNS = append(nodeNS, n.Netns)
-	}
+	plan := labtest.Up(t, "seeds", "i", nil, nil)
+	nodeNS := labtest.NodeNetns(plan)
 	before := testenv.SettledDump(t, nodeNS...)
 
 	for _, node := range plan.Nodes {
@@ -203,7 +179,7 @@ func TestRootInspectCNIPlugins(t *testing.T) {
 			if _, err := os.Stat(bin); err != nil {
 				t.Fatalf("%s: %v (apt-get install containernetworking-plugins)", bin, err)
 			}
-			plan := unique("c")
+			plan := labtest.Unique("c")
 			node := lab.NetnsPath(lab.NetnsName(plan, "node"))
 			pods := []string{lab.NetnsPath(lab.NetnsName(plan, "p1")), lab.NetnsPath(lab.NetnsName(plan, "p2"))}
 			ipam := t.TempDir()
@@ -277,7 +253,7 @@ func TestRootInspectBothBackends(t *testing.T) {
 	if _, err := exec.LookPath("iptables-legacy-restore"); err != nil {
 		t.Skip("iptables-legacy is not installed")
 	}
-	node := lab.NetnsPath(lab.NetnsName(unique("b"), "node"))
+	node := lab.NetnsPath(lab.NetnsName(labtest.Unique("b"), "node"))
 	testenv.NamedNetns(t, node)
 	rules := "*nat\n:KUBE-SERVICES - [0:0]\n-A PREROUTING -j KUBE-SERVICES\n-A KUBE-SERVICES -d 10.96.0.10/32 -p tcp -m tcp --dport 80 -j ACCEPT\nCOMMIT\n"
 	if _, err := nsenter.Output(nsenter.Net(node), strings.NewReader(rules), "iptables-restore"); err != nil {

@@ -2,8 +2,6 @@ package trace
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	mrand "math/rand/v2"
@@ -17,7 +15,7 @@ import (
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/testenv"
 	"github.com/netx-project/netx/lab"
-	"github.com/netx-project/netx/lab/topologies"
+	"github.com/netx-project/netx/lab/labtest"
 )
 
 // labCase is one seed scenario: a trace and what it must find.
@@ -43,27 +41,14 @@ type labCase struct {
 // kube-proxy would see a service whose pods are gone).
 func upLab(t *testing.T, file string, edit ...func(*lab.Topology)) *lab.Lab {
 	t.Helper()
-	top, err := topologies.Builtin(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range edit {
-		e(top)
-	}
-	b := make([]byte, 3)
-	rand.Read(b)
-	top.Name = "t" + hex.EncodeToString(b)
-	plan, err := top.Resolve()
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan.Services = append(plan.Services, &lab.LabService{Name: "svc-none", Namespace: "default", Type: "ClusterIP",
-		ClusterIP: netip.MustParseAddr("10.96.0.99"), Ports: []lab.LabServicePort{{Name: "http", Port: 80, Protocol: "TCP", TargetPort: "8080"}, {Name: "dns", Port: 53, Protocol: "UDP", TargetPort: "8080"}}})
-	t.Cleanup(func() { lab.Down(context.Background(), plan.Name) })
-	if _, err := lab.Up(context.Background(), plan, lab.UpOptions{Self: testenv.NetxBinary(t), Source: "test"}); err != nil {
-		t.Fatal(err)
-	}
-	return plan
+	return labtest.Up(t, file, "t", func(top *lab.Topology) {
+		for _, e := range edit {
+			e(top)
+		}
+	}, func(plan *lab.Lab) {
+		plan.Services = append(plan.Services, &lab.LabService{Name: "svc-none", Namespace: "default", Type: "ClusterIP",
+			ClusterIP: netip.MustParseAddr("10.96.0.99"), Ports: []lab.LabServicePort{{Name: "http", Port: 80, Protocol: "TCP", TargetPort: "8080"}, {Name: "dns", Port: 53, Protocol: "UDP", TargetPort: "8080"}}})
+	})
 }
 
 func podIPOf(t *testing.T, plan *lab.Lab, name string) string {

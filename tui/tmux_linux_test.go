@@ -1,9 +1,6 @@
 package tui
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"strings"
@@ -11,8 +8,7 @@ import (
 	"time"
 
 	"github.com/netx-project/netx/internal/testenv"
-	"github.com/netx-project/netx/lab"
-	"github.com/netx-project/netx/lab/topologies"
+	"github.com/netx-project/netx/lab/labtest"
 )
 
 // TestRootTUIInTmux runs netx tui against the seeds lab in a real
@@ -22,25 +18,8 @@ import (
 // exits 0 with the terminal restored, and the lab is as before.
 func TestRootTUIInTmux(t *testing.T) {
 	testenv.RequireRoot(t)
-	top, err := topologies.Builtin("seeds.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 3)
-	rand.Read(b)
-	top.Name = "u" + hex.EncodeToString(b)
-	plan, err := top.Resolve()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lab.Down(context.Background(), plan.Name) })
-	if _, err := lab.Up(context.Background(), plan, lab.UpOptions{Self: testenv.NetxBinary(t), Source: "test"}); err != nil {
-		t.Fatal(err)
-	}
-	var nodes []string
-	for _, n := range plan.Nodes {
-		nodes = append(nodes, n.Netns)
-	}
+	plan := labtest.Up(t, "seeds.yaml", "u", nil, nil)
+	nodes := labtest.NodeNetns(plan)
 	before := testenv.SettledDump(t, nodes...)
 
 	dir := t.TempDir()
