@@ -345,7 +345,7 @@ var outsideReaders = []outsideReader{{"tshark", true, readTshark}, {"tcpdump", f
 // reader installed, and checks each shows the same packets in the file's
 // (time) order, with their interface names where the reader has them, and
 // among them the SYN with the tuple syn exactly once on each point named
-// in on, in that order. Without any reader the check is skipped, or fails when
+// in on (in either order: see above on the kernel's timestamps). Without any reader the check is skipped, or fails when
 // PrivilegedEnv=1: CI must not pass with the file unread.
 func readBack(t *testing.T, file string, points []Point, pkts []Packet, syn Tuple, on []string) {
 	t.Helper()
@@ -384,7 +384,7 @@ func readBack(t *testing.T, file string, points []Point, pkts []Packet, syn Tupl
 				}
 			}
 			switch {
-			case r.ifaces && !slices.Equal(syns, on):
+			case r.ifaces && !slices.Equal(slices.Sorted(slices.Values(syns)), slices.Sorted(slices.Values(on))):
 				t.Errorf("%s: the SYN %s > %s is on interfaces %q, want %q", r.prog, from, to, syns, on)
 			case !r.ifaces && len(syns) != len(on):
 				t.Errorf("%s: the SYN %s > %s is there %d times, want %d (once on each of %q)", r.prog, from, to, len(syns), len(on), on)
