@@ -187,55 +187,64 @@ func AgentPod(node, namespace, image, run string, pullSecrets []string) *corev1.
 	if len(name) > 253 {
 		name = name[:244] + "-" + run
 	}
-	var caps []corev1.Capability
-	for _, c := range AgentCapabilities {
-		caps = append(caps, corev1.Capability(c.Name))
-	}
 	deadline := int64(AgentDeadline / time.Second)
-	grace := int64(1)
-	no, yes := false, true
-	var secrets []corev1.LocalObjectReference
-	for _, s := range pullSecrets {
-		secrets = append(secrets, corev1.LocalObjectReference{Name: s})
-	}
+	spec := agentPodSpec(image, pullSecrets, []string{"kubectl-netx", "agent", "idle", "--for", AgentDeadline.String()})
+	spec.NodeName = node
+	spec.RestartPolicy = corev1.RestartPolicyNever
+	spec.ActiveDeadlineSeconds = &deadline
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: namespace,
 			Labels:      map[string]string{LabelName: AgentName, LabelManagedBy: ManagedBy, LabelRun: run},
 			Annotations: map[string]string{"netx.io/purpose": "kubectl netx: reads this node's network state (read-only) for a trace; deleted when the run ends"},
 		},
-		Spec: corev1.PodSpec{
-			NodeName:                      node,
-			RestartPolicy:                 corev1.RestartPolicyNever,
-			ActiveDeadlineSeconds:         &deadline,
-			TerminationGracePeriodSeconds: &grace,
-			HostNetwork:                   true,
-			HostPID:                       true,
-			DNSPolicy:                     corev1.DNSClusterFirstWithHostNet,
-			AutomountServiceAccountToken:  &no,
-			EnableServiceLinks:            &no,
-			Tolerations:                   []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
-			ImagePullSecrets:              secrets,
-			Containers: []corev1.Container{{
-				Name:            AgentContainer,
-				Image:           image,
-				ImagePullPolicy: corev1.PullIfNotPresent,
-				Command:         []string{"kubectl-netx", "agent", "idle", "--for", AgentDeadline.String()},
-				Env: []corev1.EnvVar{{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{
-					FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"},
-				}}},
-				Resources: corev1.ResourceRequirements{
-					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
-					Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
-				},
-				SecurityContext: &corev1.SecurityContext{
-					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: caps},
-					ReadOnlyRootFilesystem:   &yes,
-					AllowPrivilegeEscalation: &no,
-					SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-				},
-			}},
-		},
+		Spec: spec,
+	}
+}
+
+// agentPodSpec is what every agent pod is, a run's or the DaemonSet's:
+// the node's network and PID namespaces, every taint tolerated, no
+// service account token, one container running command with only
+// AgentCapabilities, a read-only root and no privilege escalation.
+func agentPodSpec(image string, pullSecrets []string, command []string) corev1.PodSpec {
+	var caps []corev1.Capability
+	for _, c := range AgentCapabilities {
+		caps = append(caps, corev1.Capability(c.Name))
+	}
+	grace := int64(1)
+	no, yes := false, true
+	var secrets []corev1.LocalObjectReference
+	for _, s := range pullSecrets {
+		secrets = append(secrets, corev1.LocalObjectReference{Name: s})
+	}
+	return corev1.PodSpec{
+		TerminationGracePeriodSeconds: &grace,
+		HostNetwork:                   true,
+		HostPID:                       true,
+		DNSPolicy:                     corev1.DNSClusterFirstWithHostNet,
+		AutomountServiceAccountToken:  &no,
+		EnableServiceLinks:            &no,
+		Tolerations:                   []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+		ImagePullSecrets:              secrets,
+		Containers: []corev1.Container{{
+			Name:            AgentContainer,
+			Image:           image,
+			ImagePullPolicy: corev1.PullIfNotPresent,
+			Command:         command,
+			Env: []corev1.EnvVar{{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{
+				FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"},
+			}}},
+			Resources: corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+				Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
+			},
+			SecurityContext: &corev1.SecurityContext{
+				Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: caps},
+				ReadOnlyRootFilesystem:   &yes,
+				AllowPrivilegeEscalation: &no,
+				SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+		}},
 	}
 }
 

@@ -22,7 +22,7 @@ func NewAgentCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		Short:  "What runs in the node agent pod (cluster mode execs it)",
 		Hidden: true,
 	}
-	c.AddCommand(newAgentIdleCommand(streams), newAgentSnapshotCommand(streams), newAgentLiveCommand(streams))
+	c.AddCommand(newAgentIdleCommand(streams), newAgentReadyCommand(streams), newAgentSnapshotCommand(streams), newAgentLiveCommand(streams))
 	return c
 }
 
@@ -39,7 +39,7 @@ func newAgentIdleCommand(genericiooptions.IOStreams) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE:  runE(o),
 	}
-	c.Flags().DurationVar(&o.For, "for", 10*time.Minute, "exit after this long")
+	c.Flags().DurationVar(&o.For, "for", 10*time.Minute, "exit after this long (0: until the pod is stopped, as setup's DaemonSet runs it)")
 	return c
 }
 
@@ -48,8 +48,8 @@ func (o *AgentIdleOptions) Complete(*cobra.Command, []string) error { return nil
 
 // Validate checks --for.
 func (o *AgentIdleOptions) Validate() error {
-	if o.For <= 0 {
-		return fmt.Errorf("--for %v: give a positive duration", o.For)
+	if o.For < 0 {
+		return fmt.Errorf("--for %v: give a positive duration, or 0 for no end", o.For)
 	}
 	return nil
 }
@@ -58,10 +58,47 @@ func (o *AgentIdleOptions) Validate() error {
 func (o *AgentIdleOptions) Run(ctx context.Context) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.For == 0 {
+		<-ctx.Done()
+		return nil
+	}
 	select {
 	case <-ctx.Done():
 	case <-time.After(o.For):
 	}
+	return nil
+}
+
+// AgentReadyOptions is `netx agent ready`: the DaemonSet's readiness
+// probe. The agent is ready when it finds its node: the kubelet in its
+// network namespace, its root and its namespaces readable.
+type AgentReadyOptions struct {
+	streams genericiooptions.IOStreams
+}
+
+func newAgentReadyCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &AgentReadyOptions{streams: streams}
+	return &cobra.Command{
+		Use:   "ready",
+		Short: "Exit 0 when this agent can read its node (the readiness probe)",
+		Args:  cobra.NoArgs,
+		RunE:  runE(o),
+	}
+}
+
+// Complete has nothing to fill.
+func (o *AgentReadyOptions) Complete(*cobra.Command, []string) error { return nil }
+
+// Validate has nothing to check.
+func (o *AgentReadyOptions) Validate() error { return nil }
+
+// Run finds the node; its error is the probe's message.
+func (o *AgentReadyOptions) Run(context.Context) error {
+	n, err := agent.Locate()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.streams.Out, "node found: kubelet pid %d\n", n.KubeletPID)
 	return nil
 }
 

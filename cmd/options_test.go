@@ -27,11 +27,27 @@ func TestValidateErrors(t *testing.T) {
 		{[]string{"datapath", "validate", "-o", "text"}, `unknown output format "text"; use yaml, json`},
 		{[]string{"datapath", "down", "Bad_Name"}, `"Bad_Name" is not a lab name`},
 		{[]string{"datapath", "exec", "pod-a", "hostname"}, "put the command after --"},
+		{[]string{"setup", "--dry-run=maybe"}, `--dry-run "maybe": use none, client or server`},
+		{[]string{"setup", "--dry-run=client"}, "--dry-run=client prints the objects: add -o yaml or -o json"},
+		{[]string{"setup", "-o", "yaml"}, "-o yaml prints the objects of --dry-run=client"},
+		{[]string{"setup", "--timeout", "0s"}, "--timeout 0s: give a positive duration"},
+		{[]string{"setup", "--kubeconfig", "/nonexistent/kubeconfig"}, "/nonexistent/kubeconfig"},
+		{[]string{"teardown", "--kubeconfig", "/nonexistent/kubeconfig"}, "/nonexistent/kubeconfig"},
 	} {
 		code, out, errOut := run(t, append([]string{"netx"}, c.argv...)...)
 		if code != 1 || out != "" || !strings.Contains(errOut, c.want) || strings.Count(errOut, "\n") != 1 {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 1 and one line with %q", strings.Join(c.argv, " "), code, out, errOut, c.want)
 		}
+	}
+}
+
+// TestSetupDryRunNeedsNoCluster: --dry-run=client -o yaml prints every
+// object without a kubeconfig, with the image asked for.
+func TestSetupDryRunNeedsNoCluster(t *testing.T) {
+	t.Setenv("KUBECONFIG", "/nonexistent/kubeconfig")
+	code, out, errOut := run(t, "netx", "setup", "--dry-run=client", "-o", "yaml", "--image", "example/netx:v9")
+	if code != 0 || strings.Count(out, "\n---\n") != 3 || !strings.Contains(out, "image: example/netx:v9") || errOut != "" {
+		t.Errorf("exit %d, stderr %q:\n%s", code, errOut, out)
 	}
 }
 

@@ -122,6 +122,8 @@ build that whole path itself as a lab on one machine.`,
 		NewTraceCommand(streams, kube),
 		NewTUICommand(streams, kube),
 		NewCleanupCommand(streams, kube),
+		NewSetupCommand(streams, kube),
+		NewTeardownCommand(streams, kube),
 		NewAgentCommand(streams),
 	)
 	if name != "netx" {

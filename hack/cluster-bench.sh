@@ -4,7 +4,8 @@
 #   cold   kubectl netx trace pod-a svc/svc-b   agent pods made, used, deleted
 #   live   kubectl netx trace pod-a svc/mc3 --live   across both nodes: each
 #          agent's captures and trace rules, the probe from pod-a
-#   warm   both with an agent DaemonSet in netx-system (what setup installs)
+#   setup  kubectl netx setup until an agent is ready on every node
+#   warm   both with setup's agents (the DaemonSet in netx-system)
 #   manual kubectl debug node/node1 + kubectl exec iptables-save (the node's
 #          rules, chrooted at /host) + kubectl delete — one node's rules only,
 #          before any reading by hand
@@ -43,36 +44,12 @@ for _ in $(seq "$rounds"); do live; done | median
 echo "manual: kubectl debug node + exec iptables-save + delete (one node)"
 for _ in $(seq "$rounds"); do manual; done | median
 
-kubectl apply -f - >/dev/null <<YAML
-apiVersion: v1
-kind: Namespace
-metadata: {name: netx-system, labels: {pod-security.kubernetes.io/enforce: privileged}}
----
-apiVersion: apps/v1
-kind: DaemonSet
-metadata: {name: netx-agent, namespace: netx-system}
-spec:
-  selector: {matchLabels: {app.kubernetes.io/name: netx-agent}}
-  template:
-    metadata: {labels: {app.kubernetes.io/name: netx-agent, app.kubernetes.io/managed-by: netx}}
-    spec:
-      hostNetwork: true
-      hostPID: true
-      automountServiceAccountToken: false
-      tolerations: [{operator: Exists}]
-      containers:
-      - name: netx
-        image: $image
-        command: [kubectl-netx, agent, idle, --for, 8760h]
-        env: [{name: NODE_NAME, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}]
-        securityContext:
-          capabilities: {drop: [ALL], add: [SYS_PTRACE, SYS_ADMIN, NET_ADMIN, NET_RAW, SYS_CHROOT]}
-          readOnlyRootFilesystem: true
-          allowPrivilegeEscalation: false
-YAML
-trap 'kubectl delete namespace netx-system --wait=false >/dev/null 2>&1 || true' EXIT
-kubectl -n netx-system rollout status daemonset/netx-agent --timeout=90s >/dev/null
-echo "warm: the same trace, agents of a DaemonSet already running"
+echo "setup: kubectl netx setup, from nothing to an agent ready on every node"
+t0=$(now)
+"$netx" setup --image "$image" >/dev/null
+awk -v a="$(now)" -v b="$t0" 'BEGIN {printf "%.2f s (once)\n", a - b}'
+trap '"$netx" teardown >/dev/null 2>&1 || true' EXIT
+echo "warm: the same trace, setup's agents already running"
 for _ in $(seq "$rounds"); do cold; done | median
-echo "live warm: the same --live trace, agents of a DaemonSet already running"
+echo "live warm: the same --live trace, setup's agents already running"
 for _ in $(seq "$rounds"); do live; done | median

@@ -43,7 +43,6 @@ func NewTmux(t testing.TB, dir string, w, h int, shell string, command func(args
 	return x
 }
 
-
 // Run runs one tmux command against the test's server.
 func (x *Tmux) Run(args ...string) string {
 	x.t.Helper()

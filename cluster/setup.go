@@ -1,0 +1,370 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+)
+
+// FieldManager owns the fields kubectl netx setup applies (server-side
+// apply).
+const FieldManager = "kubectl-netx"
+
+// LabelSetup marks every object setup makes, cluster-scoped ones too:
+// teardown removes what carries it.
+const LabelSetup = "netx.io/setup"
+
+// UserRole is the ClusterRole setup installs for the people who run
+// traces (bind it to a user or group); its rules are UserRules.
+const UserRole = "netx-user"
+
+// UserRules are the least a user needs to run kubectl netx trace, inspect,
+// snapshot and tui: read the ends (pods, services, EndpointSlices, nodes);
+// make, exec into and delete the short-lived agent pods (exec alone where
+// setup's agents run). The README's Permissions section is this list.
+var UserRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
+	{APIGroups: []string{""}, Resources: []string{"pods/exec"}, Verbs: []string{"create", "get"}},
+	{APIGroups: []string{""}, Resources: []string{"services", "nodes"}, Verbs: []string{"get", "list"}},
+	{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list"}},
+}
+
+// SetupOptions say what setup installs.
+type SetupOptions struct {
+	// Image is the agent image (DefaultImage of the binary's version).
+	Image string
+	// PullSecrets are image pull secrets in SetupNamespace.
+	PullSecrets []string
+}
+
+// SetupObjects are the objects setup applies, in the order they are
+// applied: the namespace (Pod Security privileged: the agent shares the
+// node's network and PID namespaces), the agent's ServiceAccount (no
+// token, no role: the agent never calls the API), the agent DaemonSet
+// (one pod per node, every taint tolerated, no listening port — clients
+// reach it by pods/exec — and ready once it has found its node's
+// kubelet), and the ClusterRole for the people who run traces.
+func SetupObjects(o SetupOptions) []runtime.Object {
+	meta := func(name, namespace string, extra map[string]string) metav1.ObjectMeta {
+		l := map[string]string{LabelName: AgentName, LabelManagedBy: ManagedBy, LabelSetup: "true"}
+		for k, v := range extra {
+			l[k] = v
+		}
+		return metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: l}
+	}
+	no := false
+	ns := &corev1.Namespace{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: meta(SetupNamespace, "", map[string]string{
+			"pod-security.kubernetes.io/enforce": "privileged",
+			"pod-security.kubernetes.io/audit":   "privileged",
+			"pod-security.kubernetes.io/warn":    "privileged",
+		}),
+	}
+	sa := &corev1.ServiceAccount{
+		TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+		ObjectMeta:                   meta(AgentName, SetupNamespace, nil),
+		AutomountServiceAccountToken: &no,
+	}
+	spec := agentPodSpec(o.Image, o.PullSecrets, []string{"kubectl-netx", "agent", "idle", "--for", "0"})
+	spec.ServiceAccountName = AgentName
+	spec.Containers[0].ReadinessProbe = &corev1.Probe{
+		ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"kubectl-netx", "agent", "ready"}}},
+		PeriodSeconds:    10,
+		TimeoutSeconds:   5,
+		FailureThreshold: 3,
+	}
+	selector := map[string]string{LabelName: AgentName, LabelManagedBy: ManagedBy}
+	ds := &appsv1.DaemonSet{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"},
+		ObjectMeta: meta(AgentName, SetupNamespace, nil),
+		Spec: appsv1.DaemonSetSpec{
+			Selector:       &metav1.LabelSelector{MatchLabels: selector},
+			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{
+					Labels:      map[string]string{LabelName: AgentName, LabelManagedBy: ManagedBy, LabelSetup: "true"},
+					Annotations: map[string]string{"netx.io/purpose": "kubectl netx: reads this node's network state (read-only) when a client execs a trace; listens on no port"},
+				},
+				Spec: spec,
+			},
+		},
+	}
+	role := &rbacv1.ClusterRole{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
+		ObjectMeta: meta(UserRole, "", nil),
+		Rules:      UserRules,
+	}
+	return []runtime.Object{ns, sa, ds, role}
+}
+
+// Applied is what applying one object did.
+type Applied struct {
+	Kind, Name string
+	// Action is created, configured or unchanged.
+	Action string
+}
+
+func (a Applied) String() string {
+	return strings.ToLower(a.Kind) + "/" + a.Name + " " + a.Action
+}
+
+// ApplyOptions shape Apply.
+type ApplyOptions struct {
+	// DryRun asks the API server to check and not persist (--dry-run=server).
+	DryRun bool
+}
+
+// Apply applies objs with server-side apply as FieldManager (taking over
+// fields another manager set: setup is the owner of its objects) and says
+// for each whether it was created, changed or already so.
+func Apply(ctx context.Context, cs kubernetes.Interface, objs []runtime.Object, o ApplyOptions) ([]Applied, error) {
+	var out []Applied
+	force := true
+	opts := metav1.PatchOptions{FieldManager: FieldManager, Force: &force}
+	if o.DryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	for _, obj := range objs {
+		m, err := metaOf(obj)
+		if err != nil {
+			return out, err
+		}
+		kind := obj.GetObjectKind().GroupVersionKind().Kind
+		body, err := json.Marshal(obj)
+		if err != nil {
+			return out, err
+		}
+		r := resourceOf(cs, kind, m.GetNamespace())
+		if r == nil {
+			return out, fmt.Errorf("apply %s %s: netx does not apply this kind", kind, m.GetName())
+		}
+		before := ""
+		if cur, err := r.get(ctx, m.GetName()); err == nil {
+			before = cur
+		} else if !apierrors.IsNotFound(err) {
+			return out, setupError(err, "get", r.resource, m.GetNamespace(), m.GetName())
+		}
+		after, err := r.apply(ctx, m.GetName(), body, opts)
+		if err != nil {
+			return out, setupError(err, "patch", r.resource, m.GetNamespace(), m.GetName())
+		}
+		a := Applied{Kind: kind, Name: m.GetName(), Action: "configured"}
+		switch {
+		case before == "":
+			a.Action = "created"
+		case before == after:
+			a.Action = "unchanged"
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// setupError is apiError for setup and teardown, whose rights are an
+// installer's, not the trace user's Role.
+func setupError(err error, verb, resource, namespace, name string) error {
+	if apierrors.IsForbidden(err) {
+		what := resource + " " + strconv.Quote(name)
+		if name == "" {
+			what = resource
+		}
+		return fmt.Errorf("%s %s: forbidden: your user may not %q %s (RBAC); setup and teardown install cluster-wide objects (a namespace, a DaemonSet, a ClusterRole): run them as a cluster admin", verb, what, verb, resource)
+	}
+	return apiError(err, verb, resource, namespace, name)
+}
+
+func metaOf(obj runtime.Object) (metav1.Object, error) {
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return nil, fmt.Errorf("%T has no object metadata", obj)
+	}
+	return m, nil
+}
+
+// applier is one kind's get (its resourceVersion) and apply.
+type applier struct {
+	resource string
+	get      func(ctx context.Context, name string) (string, error)
+	apply    func(ctx context.Context, name string, body []byte, o metav1.PatchOptions) (string, error)
+}
+
+func resourceOf(cs kubernetes.Interface, kind, ns string) *applier {
+	type versioned interface{ GetResourceVersion() string }
+	rv := func(v versioned, err error) (string, error) {
+		if err != nil {
+			return "", err
+		}
+		return v.GetResourceVersion(), nil
+	}
+	ap := types.ApplyPatchType
+	switch kind {
+	case "Namespace":
+		c := cs.CoreV1().Namespaces()
+		return &applier{"namespaces",
+			func(ctx context.Context, n string) (string, error) { return rv(c.Get(ctx, n, metav1.GetOptions{})) },
+			func(ctx context.Context, n string, b []byte, o metav1.PatchOptions) (string, error) {
+				return rv(c.Patch(ctx, n, ap, b, o))
+			}}
+	case "ServiceAccount":
+		c := cs.CoreV1().ServiceAccounts(ns)
+		return &applier{"serviceaccounts",
+			func(ctx context.Context, n string) (string, error) { return rv(c.Get(ctx, n, metav1.GetOptions{})) },
+			func(ctx context.Context, n string, b []byte, o metav1.PatchOptions) (string, error) {
+				return rv(c.Patch(ctx, n, ap, b, o))
+			}}
+	case "DaemonSet":
+		c := cs.AppsV1().DaemonSets(ns)
+		return &applier{"daemonsets",
+			func(ctx context.Context, n string) (string, error) { return rv(c.Get(ctx, n, metav1.GetOptions{})) },
+			func(ctx context.Context, n string, b []byte, o metav1.PatchOptions) (string, error) {
+				return rv(c.Patch(ctx, n, ap, b, o))
+			}}
+	case "ClusterRole":
+		c := cs.RbacV1().ClusterRoles()
+		return &applier{"clusterroles",
+			func(ctx context.Context, n string) (string, error) { return rv(c.Get(ctx, n, metav1.GetOptions{})) },
+			func(ctx context.Context, n string, b []byte, o metav1.PatchOptions) (string, error) {
+				return rv(c.Patch(ctx, n, ap, b, o))
+			}}
+	}
+	return nil
+}
+
+// WaitAgents waits until the agent DaemonSet has a ready, up-to-date pod
+// on every node it schedules to, telling progress how many are ready as
+// that changes. When limit passes first, the error names each node whose
+// agent is not ready and why.
+func WaitAgents(ctx context.Context, cs kubernetes.Interface, limit time.Duration, progress func(string)) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	last := ""
+	for {
+		ds, err := cs.AppsV1().DaemonSets(SetupNamespace).Get(ctx, AgentName, metav1.GetOptions{})
+		if err != nil && ctx.Err() == nil {
+			return apiError(err, "get", "daemonsets", SetupNamespace, AgentName)
+		}
+		if err == nil {
+			st := ds.Status
+			done := st.ObservedGeneration >= ds.Generation && st.DesiredNumberScheduled > 0 &&
+				st.UpdatedNumberScheduled == st.DesiredNumberScheduled && st.NumberReady == st.DesiredNumberScheduled
+			if msg := fmt.Sprintf("agents ready on %d of %d nodes", st.NumberReady, st.DesiredNumberScheduled); msg != last && progress != nil {
+				progress(msg)
+				last = msg
+			}
+			if done {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if context.Cause(ctx) == context.Canceled {
+				return ctx.Err()
+			}
+			return notReady(context.WithoutCancel(ctx), cs, limit)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// notReady names the nodes whose agent is not ready after limit, and why.
+func notReady(ctx context.Context, cs kubernetes.Interface, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("the agents were not ready within %v (and the nodes could not be listed: %v)", limit, err)
+	}
+	pods, err := cs.CoreV1().Pods(SetupNamespace).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.Set{LabelName: AgentName, LabelManagedBy: ManagedBy}.String(),
+	})
+	if err != nil {
+		return apiError(err, "list", "pods", SetupNamespace, "")
+	}
+	byNode := map[string]*corev1.Pod{}
+	for i := range pods.Items {
+		byNode[pods.Items[i].Spec.NodeName] = &pods.Items[i]
+	}
+	var why []string
+	for _, n := range nodes.Items {
+		p := byNode[n.Name]
+		switch {
+		case p == nil:
+			why = append(why, n.Name+": no agent pod scheduled (kubectl -n "+SetupNamespace+" describe daemonset "+AgentName+")")
+		case !podReady(p):
+			why = append(why, fmt.Sprintf("%s: %s %s", n.Name, p.Name, podReason(p)))
+		}
+	}
+	sort.Strings(why)
+	if len(why) == 0 {
+		return fmt.Errorf("the agent DaemonSet did not finish its rollout within %v", limit)
+	}
+	return fmt.Errorf("the agents were not ready within %v: %s; kubectl netx teardown removes what setup made", limit, strings.Join(why, "; "))
+}
+
+// Teardown deletes what setup made — the namespace with the DaemonSet and
+// its pods, and the cluster-scoped objects carrying LabelSetup — and
+// waits until they are gone. It says what it removed; nothing (and no
+// error) when there was nothing.
+func Teardown(ctx context.Context, cs kubernetes.Interface, progress func(string)) ([]string, error) {
+	var removed []string
+	sel := labels.Set{LabelSetup: "true"}.String()
+	roles, err := cs.RbacV1().ClusterRoles().List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return nil, setupError(err, "list", "clusterroles", "", "")
+	}
+	for _, r := range roles.Items {
+		if err := cs.RbacV1().ClusterRoles().Delete(ctx, r.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return removed, setupError(err, "delete", "clusterroles", "", r.Name)
+		}
+		removed = append(removed, "clusterrole/"+r.Name)
+	}
+	nss, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return removed, setupError(err, "list", "namespaces", "", "")
+	}
+	var gone []string
+	for _, ns := range nss.Items {
+		if ns.DeletionTimestamp == nil {
+			if err := cs.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				return removed, setupError(err, "delete", "namespaces", "", ns.Name)
+			}
+		}
+		removed = append(removed, "namespace/"+ns.Name)
+		gone = append(gone, ns.Name)
+	}
+	// The namespace goes once its pods have stopped.
+	for len(gone) > 0 {
+		if progress != nil {
+			progress("waiting for namespace " + strings.Join(gone, ", ") + " to go")
+		}
+		gone = slices.DeleteFunc(gone, func(n string) bool {
+			_, err := cs.CoreV1().Namespaces().Get(ctx, n, metav1.GetOptions{})
+			return apierrors.IsNotFound(err)
+		})
+		if len(gone) == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return removed, fmt.Errorf("namespace %s is still terminating (%v); run kubectl netx teardown again to wait for it", strings.Join(gone, ", "), ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return removed, nil
+}

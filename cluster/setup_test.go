@@ -1,0 +1,85 @@
+package cluster
+
+import (
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// TestUserRulesAreTheDocumentedRole: setup's ClusterRole is the one the
+// e2e suite binds its trace user to (and the README lists).
+func TestUserRulesAreTheDocumentedRole(t *testing.T) {
+	b, err := os.ReadFile("../e2e/manifests/netx-user-rbac.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var role rbacv1.ClusterRole
+	if err := yaml.Unmarshal([]byte(strings.Split(string(b), "\n---\n")[0]), &role); err != nil {
+		t.Fatal(err)
+	}
+	if role.Name != UserRole || !reflect.DeepEqual(role.Rules, UserRules) {
+		t.Errorf("the manifest's %s rules:\n%+v\nsetup's:\n%+v", role.Name, role.Rules, UserRules)
+	}
+}
+
+// TestSetupObjects: every object is labelled for teardown; the namespace
+// admits the agent (Pod Security privileged); the DaemonSet's pods are a
+// run's agent pods in what they may do (the same capabilities, no
+// privileged, no host port), restart instead of ending, run with a
+// tokenless ServiceAccount and are ready when they find their node.
+func TestSetupObjects(t *testing.T) {
+	objs := SetupObjects(SetupOptions{Image: "example/netx:v1", PullSecrets: []string{"regcred"}})
+	var kinds []string
+	for _, o := range objs {
+		kinds = append(kinds, o.GetObjectKind().GroupVersionKind().Kind)
+		m, err := metaOf(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.GetLabels()[LabelSetup] != "true" || m.GetLabels()[LabelManagedBy] != ManagedBy {
+			t.Errorf("%s %s labels %v", kinds[len(kinds)-1], m.GetName(), m.GetLabels())
+		}
+	}
+	if !slices.Equal(kinds, []string{"Namespace", "ServiceAccount", "DaemonSet", "ClusterRole"}) {
+		t.Fatalf("kinds %v", kinds)
+	}
+	ns := objs[0].(*corev1.Namespace)
+	if ns.Name != SetupNamespace || ns.Labels["pod-security.kubernetes.io/enforce"] != "privileged" {
+		t.Errorf("namespace %s labels %v", ns.Name, ns.Labels)
+	}
+	if sa := objs[1].(*corev1.ServiceAccount); sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
+		t.Error("the agent's ServiceAccount mounts a token")
+	}
+	ds := objs[2].(*appsv1.DaemonSet)
+	spec := ds.Spec.Template.Spec
+	run := AgentPod("node1", "default", "example/netx:v1", "abc", []string{"regcred"}).Spec
+	c, rc := spec.Containers[0], run.Containers[0]
+	if !reflect.DeepEqual(c.SecurityContext, rc.SecurityContext) || !reflect.DeepEqual(spec.Tolerations, run.Tolerations) ||
+		spec.HostPID != run.HostPID || spec.HostNetwork != run.HostNetwork || !reflect.DeepEqual(spec.ImagePullSecrets, run.ImagePullSecrets) {
+		t.Errorf("the DaemonSet's pods differ from a run's agent pods in what they may do:\n%+v\n%+v", spec, run)
+	}
+	if len(c.Ports) > 0 || c.SecurityContext.Privileged != nil || c.Image != "example/netx:v1" {
+		t.Errorf("container: ports %v, privileged %v, image %s", c.Ports, c.SecurityContext.Privileged, c.Image)
+	}
+	if spec.RestartPolicy != "" || spec.ActiveDeadlineSeconds != nil || spec.NodeName != "" || spec.ServiceAccountName != AgentName {
+		t.Errorf("restart %q, deadline %v, node %q, service account %q", spec.RestartPolicy, spec.ActiveDeadlineSeconds, spec.NodeName, spec.ServiceAccountName)
+	}
+	if p := c.ReadinessProbe; p == nil || p.Exec == nil || !slices.Equal(p.Exec.Command, []string{"kubectl-netx", "agent", "ready"}) {
+		t.Errorf("readiness probe %+v", c.ReadinessProbe)
+	}
+	if !reflect.DeepEqual(ds.Spec.Selector.MatchLabels, map[string]string{LabelName: AgentName, LabelManagedBy: ManagedBy}) {
+		t.Errorf("selector %v", ds.Spec.Selector.MatchLabels)
+	}
+	for k, v := range ds.Spec.Selector.MatchLabels {
+		if ds.Spec.Template.Labels[k] != v {
+			t.Errorf("the template lacks the selector's %s=%s", k, v)
+		}
+	}
+}

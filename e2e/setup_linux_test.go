@@ -1,0 +1,145 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/netx-project/netx/e2e/cluster"
+)
+
+// TestE2ESetup: kubectl netx setup and teardown, run as a non-root user
+// holding only a kubeconfig whose certificate is bound to cluster-admin
+// (who installs things in a lab cluster): a client dry run prints every
+// object and creates none; the trace user (the netx-user role only) is
+// refused in one line naming the verb and resource; setup applies the
+// namespace, ServiceAccount, DaemonSet and ClusterRole and waits for an
+// agent on both nodes; a second setup changes nothing and says so; a
+// --live trace across both nodes uses the DaemonSet's agents and makes
+// no pod; teardown leaves no object; a second teardown exits 0.
+func TestE2ESetup(t *testing.T) {
+	s := spec(t)
+	t.Cleanup(func() { dumpLogs(t, s) })
+	ctx := context.Background()
+	kubectl(t, s, "apply", "-f", filepath.Join("manifests", "seeds.yaml"))
+	kubectl(t, s, "apply", "-f", filepath.Join("manifests", "netx-user-rbac.yaml"))
+	s.Kubectl(ctx, "delete", "--ignore-not-found", "clusterrolebinding", "netx-e2e-admin")
+	kubectl(t, s, "create", "clusterrolebinding", "netx-e2e-admin", "--clusterrole", "cluster-admin", "--user", "netx-e2e-admin")
+	t.Cleanup(func() {
+		s.Kubectl(ctx, "delete", "--ignore-not-found", "clusterrolebinding", "netx-e2e-admin")
+		s.Kubectl(ctx, "delete", "--wait=false", "--ignore-not-found", "-f", filepath.Join("manifests", "netx-user-rbac.yaml"))
+		// Whatever a failed run left.
+		s.Kubectl(ctx, "delete", "--ignore-not-found", "namespace", "netx-system")
+		s.Kubectl(ctx, "delete", "--ignore-not-found", "clusterrole", "-l", "netx.io/setup=true")
+	})
+	admin, err := s.NewUser("netx-e2e-admin", nobody, nobody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Remove() })
+	user, err := s.NewUser("netx-e2e-user", nobody, nobody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { user.Remove() })
+	netx, _ := filepath.Abs(filepath.Join("..", "bin", "kubectl-netx"))
+	for _, u := range []*cluster.User{admin, user} {
+		if err := u.Install(netx, "kubectl-netx"); err != nil {
+			t.Fatal(err)
+		}
+		if err := u.Install(filepath.Join(s.Bin, "kubectl"), "kubectl"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kubectl(t, s, "wait", "--for=condition=Ready", "pod", "--all", "--timeout=120s")
+	setupObjects := func() string {
+		out, _ := s.Kubectl(ctx, "get", "namespaces,clusterroles", "-l", "netx.io/setup=true", "-o", "name")
+		return strings.TrimSpace(string(out))
+	}
+
+	t.Run("--dry-run=client -o yaml prints every object, makes none", func(t *testing.T) {
+		out, errOut, code := asUser(t, admin, "kubectl-netx", "setup", "--dry-run=client", "-o", "yaml")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		for _, want := range []string{"kind: Namespace", "pod-security.kubernetes.io/enforce: privileged", "kind: ServiceAccount", "kind: DaemonSet", "kind: ClusterRole", "pods/exec", "hostPID: true"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the dry run lacks %q:\n%s", want, out)
+			}
+		}
+		if strings.Contains(out, "containerPort") || strings.Contains(out, "privileged: true") {
+			t.Errorf("the agent listens on a port or runs privileged:\n%s", out)
+		}
+		if left := setupObjects(); left != "" {
+			t.Errorf("a client dry run made %s", left)
+		}
+	})
+
+	t.Run("a user who may only trace is refused in one line", func(t *testing.T) {
+		_, errOut, code := asUser(t, user, "kubectl-netx", "setup")
+		if code == 0 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.Contains(errOut, `may not "get" namespaces`) || !strings.Contains(errOut, "cluster admin") {
+			t.Errorf("setup by the trace user: exit %d, stderr %q; want one line naming the verb on namespaces", code, errOut)
+		}
+		if left := setupObjects(); left != "" {
+			t.Errorf("a refused setup made %s", left)
+		}
+	})
+
+	t.Run("setup, then again", func(t *testing.T) {
+		out, errOut, code := asUser(t, admin, "kubectl-netx", "setup", "--timeout", "2m")
+		if code != 0 {
+			t.Fatalf("setup: exit %d\n%s%s", code, out, errOut)
+		}
+		for _, want := range []string{"namespace/netx-system created", "serviceaccount/netx-agent created", "daemonset/netx-agent created", "clusterrole/netx-user configured", "netx is set up"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("setup's output lacks %q:\n%s", want, out)
+			}
+		}
+		ds := kubectl(t, s, "-n", "netx-system", "get", "daemonset", "netx-agent", "-o", "jsonpath={.status.numberReady}/{.status.desiredNumberScheduled}")
+		if ds != "2/2" {
+			t.Errorf("agents ready: %s, want 2/2", ds)
+		}
+		out, errOut, code = asUser(t, admin, "kubectl-netx", "setup")
+		if code != 0 || strings.Count(out, " unchanged") != 4 || !strings.Contains(out, "nothing changed") {
+			t.Errorf("setup again: exit %d, want every object unchanged and nothing changed:\n%s%s", code, out, errOut)
+		}
+	})
+
+	t.Run("trace --live through the DaemonSet's agents, no pod made", func(t *testing.T) {
+		before := kubectl(t, s, "get", "pods", "-A", "-o", "name")
+		out, errOut, code := asUser(t, user, "kubectl-netx", "trace", "pod-a", "svc/mc3", "--live", "--keep-agents", "-o", "json")
+		if code != 0 {
+			t.Fatalf("trace: exit %d: %s", code, errOut)
+		}
+		var got liveOf
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		if got.Verdict.Kind != "delivered" || !got.Live.Agrees {
+			t.Errorf("pod-a → svc/mc3 --live: %s, agrees %v (%s)", got.Verdict.Kind, got.Live.Agrees, got.Live.Divergence)
+		}
+		// --keep-agents keeps a run's own pods: none were made.
+		if after := kubectl(t, s, "get", "pods", "-A", "-o", "name"); after != before {
+			t.Errorf("pods before the trace:\n%s\nafter:\n%s", before, after)
+		}
+	})
+
+	t.Run("teardown, then again", func(t *testing.T) {
+		out, errOut, code := asUser(t, admin, "kubectl-netx", "teardown")
+		if code != 0 || !strings.Contains(out, "namespace/netx-system deleted") || !strings.Contains(out, "clusterrole/netx-user deleted") {
+			t.Errorf("teardown: exit %d\n%s%s", code, out, errOut)
+		}
+		if left := setupObjects(); left != "" {
+			t.Errorf("after teardown: %s", left)
+		}
+		if pods := agentPods(t, s); pods != "" {
+			t.Errorf("agent pods after teardown: %s", pods)
+		}
+		out, errOut, code = asUser(t, admin, "kubectl-netx", "teardown")
+		if code != 0 || !strings.Contains(out, "nothing to remove") {
+			t.Errorf("teardown again: exit %d\n%s%s", code, out, errOut)
+		}
+	})
+}
