@@ -307,7 +307,7 @@ func notReady(ctx context.Context, cs kubernetes.Interface, limit time.Duration)
 		case p == nil:
 			why = append(why, n.Name+": no agent pod scheduled (kubectl -n "+SetupNamespace+" describe daemonset "+AgentName+")")
 		case !podReady(p):
-			why = append(why, fmt.Sprintf("%s: %s %s", n.Name, p.Name, podReason(p)))
+			why = append(why, n.Name+": "+agentWhy(p))
 		}
 	}
 	sort.Strings(why)
@@ -315,6 +315,31 @@ func notReady(ctx context.Context, cs kubernetes.Interface, limit time.Duration)
 		return fmt.Errorf("the agent DaemonSet did not finish its rollout within %v", limit)
 	}
 	return fmt.Errorf("the agents were not ready within %v: %s; kubectl netx teardown removes what setup made", limit, strings.Join(why, "; "))
+}
+
+// agentWhy says why a DaemonSet agent pod is not ready, as far as its
+// status tells.
+func agentWhy(p *corev1.Pod) string {
+	if _, err := agentRunning(p); err != nil {
+		return err.Error()
+	}
+	for _, c := range p.Status.ContainerStatuses {
+		if c.State.Running != nil {
+			return fmt.Sprintf("agent pod %s runs but is not ready: its readiness probe (kubectl-netx agent ready) does not find the node's kubelet (kubectl -n %s describe pod %s)", p.Name, SetupNamespace, p.Name)
+		}
+		if w := c.State.Waiting; w != nil && w.Reason != "" {
+			return fmt.Sprintf("agent pod %s: its container is waiting (%s %s)", p.Name, w.Reason, w.Message)
+		}
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Status != corev1.ConditionTrue && c.Message != "" {
+			return fmt.Sprintf("agent pod %s: %s: %s", p.Name, c.Type, c.Message)
+		}
+	}
+	if r := podReason(p); r != "" {
+		return fmt.Sprintf("agent pod %s: %s", p.Name, r)
+	}
+	return fmt.Sprintf("agent pod %s is %s; the kubelet has not started it", p.Name, p.Status.Phase)
 }
 
 // Teardown deletes what setup made — the namespace with the DaemonSet and

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Builds the release archives of kubectl-netx for every krew platform and
 # renders krew/netx.yaml.tmpl into bin/release/netx.yaml with their real
-# sha256 sums. Usage: hack/krew.sh VERSION
+# sha256 sums, each archive holding the binary, the LICENSE and (but on
+# Windows) kubectl's completion shim. Usage: hack/krew.sh VERSION [OUTDIR]
+# (default bin/release).
 set -euo pipefail
-version=${1:?usage: hack/krew.sh VERSION}
-out=bin/release
+version=${1:?usage: hack/krew.sh VERSION [OUTDIR]}
+out=${2:-bin/release}
+if ! [[ $version =~ ^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$ ]]; then
+  echo "hack/krew.sh: version \"$version\" is not vMAJOR.MINOR.PATCH, which krew needs: make krew VERSION=v0.1.0" >&2
+  exit 1
+fi
 rm -rf "$out" && mkdir -p "$out"
 platforms=""
 for p in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64; do
@@ -13,7 +19,7 @@ for p in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64; do
   dir=$(mktemp -d)
   CGO_ENABLED=0 GOOS=$os GOARCH=$arch go build -trimpath \
     -ldflags "-s -w -X github.com/netx-project/netx/cmd.Version=$version" -o "$dir/$bin" .
-  cp LICENSE "$dir/" 2>/dev/null || true
+  cp LICENSE "$dir/"
   # kubectl's completion of the plugin (see the manifest's caveats).
   [ "$os" = windows ] || cp krew/kubectl_complete-netx "$dir/"
   archive="kubectl-netx_${os}_${arch}.tar.gz"

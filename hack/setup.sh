@@ -49,3 +49,12 @@ if ! have go && [ ! -x /usr/local/go/bin/go ]; then
   echo "setup: Go is not installed; install Go 1.25 or newer to /usr/local/go" >&2
   exit 1
 fi
+
+# The real krew, which the release test installs netx with (krew's own
+# manifest validation is internal to it: only its binary can check).
+export PATH="$PATH:/usr/local/go/bin"
+gobin=$(go env GOPATH)/bin
+if [ ! -x "$gobin/krew" ]; then
+  echo "setup: go install sigs.k8s.io/krew/cmd/krew@v0.4.3" >&2
+  GOFLAGS= go install sigs.k8s.io/krew/cmd/krew@v0.4.3
+fi
