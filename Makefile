@@ -39,14 +39,14 @@ unit:
 # An image of netx itself (static binary in an OCI layout, no registry),
 # for the node agent: ~/.cache/netx/images/netx.tar.
 image: build
-	NETX_BIN=$(BIN)/kubectl-netx e2e/images.sh
+	NETX_VERSION=$(VERSION) NETX_BIN=$(BIN)/kubectl-netx e2e/images.sh
 
 # The e2e cluster (docs/e2e.md): two real Kubernetes nodes on the netx lab.
 E2E_PROXY_MODE ?= iptables
 e2e-build: build
 	@hack/setup.sh --e2e
 	e2e/build-k8s.sh
-	NETX_BIN=$(BIN)/kubectl-netx e2e/images.sh
+	NETX_VERSION=$(VERSION) NETX_BIN=$(BIN)/kubectl-netx e2e/images.sh
 	$(GO) build -o $(BIN)/netx-e2e ./e2e/cmd/netx-e2e
 
 e2e-up: e2e-build
