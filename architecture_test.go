@@ -92,7 +92,7 @@ func TestArrowsPointDown(t *testing.T) {
 		"tui": 6,
 		// what commands use
 		"cluster": 5, "agent": 5, "printers": 5, "lab/topologies": 5,
-		"diagnose": 4, "trace": 4, "lab": 4,
+		"diagnose": 4, "trace": 4, "lab": 4, "cni": 4,
 		// what those use
 		"inspect": 3, "kubeproxy": 3, "datapath": 3,
 		"netfilter/nftnl": 2, "lab/labstate": 2,

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/netx-project/netx/cni"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
@@ -22,6 +23,11 @@ func Main(argv []string, streams genericiooptions.IOStreams) int {
 	// The lab starts one pause per pod: it skips building the command tree.
 	if len(argv) > 2 && argv[1] == "datapath" && argv[2] == "pause" {
 		return runPause(argv[3:], streams)
+	}
+	// The CNI plugin: the runtime runs netx-cni (a copy the agent
+	// installs) with CNI_COMMAND set; kubectl-netx cni is the same.
+	if isCNI(argv) {
+		return cni.Main("netx-cni " + Version + ": netx's pod network (bridge, veth, host-local addresses from the node's pod CIDR)")
 	}
 	name := commandName(argv)
 	root := NewRootCommand(name, streams)
@@ -125,6 +131,7 @@ build that whole path itself as a lab on one machine.`,
 		NewSetupCommand(streams, kube),
 		NewTeardownCommand(streams, kube),
 		NewAgentCommand(streams),
+		NewCNICommand(streams),
 	)
 	if name != "netx" {
 		nameExamples(root, name)

@@ -193,3 +193,80 @@ func DefaultRoute(dev string, gw netip.Addr) Route {
 func ipNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
+
+// DeleteLink deletes link name (a veth takes its peer with it); a link
+// that is not there is no error.
+func (n *Netns) DeleteLink(name string) error {
+	l, err := n.h.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil
+		}
+		return fmt.Errorf("find %s in %s: %w", name, n.Path, err)
+	}
+	if err := n.h.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("delete %s in %s: %w", name, n.Path, err)
+	}
+	return nil
+}
+
+// LinkState is what CHECK-style callers compare: a link's addresses
+// (IPv4), whether it is up, and its master's name ("" for none).
+type LinkState struct {
+	Addrs  []netip.Prefix
+	Up     bool
+	Master string
+	MTU    int
+}
+
+// Link reads link name's state.
+func (n *Netns) Link(name string) (LinkState, error) {
+	l, err := n.h.LinkByName(name)
+	if err != nil {
+		return LinkState{}, fmt.Errorf("find %s in %s: %w", name, n.Path, err)
+	}
+	st := LinkState{Up: l.Attrs().Flags&net.FlagUp != 0, MTU: l.Attrs().MTU}
+	if m := l.Attrs().MasterIndex; m != 0 {
+		if ml, err := n.h.LinkByIndex(m); err == nil {
+			st.Master = ml.Attrs().Name
+		}
+	}
+	addrs, err := n.h.AddrList(l, netlink.FAMILY_V4)
+	if err != nil {
+		return LinkState{}, fmt.Errorf("addresses of %s in %s: %w", name, n.Path, err)
+	}
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			ones, _ := a.Mask.Size()
+			st.Addrs = append(st.Addrs, netip.PrefixFrom(ip.Unmap(), ones))
+		}
+	}
+	return st, nil
+}
+
+// HasRoute says whether the main table holds r (destination, gateway and
+// device as given).
+func (n *Netns) HasRoute(r Route) (bool, error) {
+	idx, err := n.LinkIndex(r.Dev)
+	if err != nil {
+		return false, err
+	}
+	routes, err := n.h.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return false, fmt.Errorf("routes in %s: %w", n.Path, err)
+	}
+	for _, rt := range routes {
+		dst := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+		if rt.Dst != nil {
+			ip, _ := netip.AddrFromSlice(rt.Dst.IP)
+			ones, _ := rt.Dst.Mask.Size()
+			dst = netip.PrefixFrom(ip.Unmap(), ones)
+		}
+		gw, _ := netip.AddrFromSlice(rt.Gw)
+		if rt.LinkIndex == idx && dst == r.Dst && gw.Unmap() == r.Gw {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -51,10 +51,16 @@ if ! have go && [ ! -x /usr/local/go/bin/go ]; then
 fi
 
 # The real krew, which the release test installs netx with (krew's own
-# manifest validation is internal to it: only its binary can check).
+# manifest validation is internal to it: only its binary can check), and
+# cnitool.
 export PATH="$PATH:/usr/local/go/bin"
 gobin=$(go env GOPATH)/bin
 if [ ! -x "$gobin/krew" ]; then
   echo "setup: go install sigs.k8s.io/krew/cmd/krew@v0.4.3" >&2
   GOFLAGS= go install sigs.k8s.io/krew/cmd/krew@v0.4.3
+fi
+# cnitool drives the CNI plugin's tests as a container runtime would.
+if [ ! -x "$gobin/cnitool" ]; then
+  echo "setup: go install github.com/containernetworking/cni/cnitool@v1.3.1" >&2
+  GOFLAGS= go install github.com/containernetworking/cni/cnitool@v1.3.1
 fi

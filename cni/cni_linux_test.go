@@ -1,0 +1,287 @@
+package cni
+
+import (
+	"bytes"
+	"crypto/sha512"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netx-project/netx/datapath"
+	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/netx-project/netx/internal/testenv"
+)
+
+// cniNode is a throwaway node namespace with the plugin installed as the
+// runtime finds it (netx-cni in a CNI bin dir, a conflist in a conf dir),
+// and pod namespaces to attach.
+type cniNode struct {
+	t               *testing.T
+	node            string
+	bin, conf, data string
+}
+
+const testCIDR = "10.250.7.0/24"
+
+func newCNINode(t *testing.T, podCIDR string) *cniNode {
+	testenv.RequireRoot(t)
+	dir := t.TempDir()
+	n := &cniNode{t: t, node: testenv.ThrowawayNetns(t, "node"), bin: filepath.Join(dir, "bin"), conf: filepath.Join(dir, "conf"), data: filepath.Join(dir, "data")}
+	for _, d := range []string{n.bin, n.conf} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(testenv.NetxBinary(t), filepath.Join(n.bin, PluginName)); err != nil {
+		t.Fatal(err)
+	}
+	plugin := map[string]any{"type": PluginName, "bridge": "cni0", "dataDir": n.data}
+	if podCIDR != "" {
+		plugin["podCIDR"] = podCIDR
+	}
+	conf := map[string]any{"cniVersion": "1.1.0", "name": "netx-test", "plugins": []any{plugin}}
+	b, _ := json.Marshal(conf)
+	if err := os.WriteFile(filepath.Join(n.conf, "10-netx.conflist"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// cnitool runs containernetworking/cni's cnitool in the node's namespace
+// (where a runtime runs plugins): its stdout, and its error with stderr.
+func (n *cniNode) cnitool(args ...string) (string, error) {
+	tool := cnitoolBinary(n.t)
+	c := exec.Command(tool, args...)
+	c.Env = []string{"CNI_PATH=" + n.bin, "NETCONFPATH=" + n.conf, "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	if err := nsenter.Start(nsenter.Net(n.node), c); err != nil {
+		n.t.Fatal(err)
+	}
+	if err := c.Wait(); err != nil {
+		return out.String(), fmt.Errorf("cnitool %s: %v: %s", strings.Join(args, " "), err, firstLine(errb.String()))
+	}
+	return out.String(), nil
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return l
+}
+
+// cnitoolBinary is cnitool (hack/setup.sh installs it): missing, the test
+// is skipped, or fails where privileged tests must run.
+func cnitoolBinary(t *testing.T) string {
+	if p, err := exec.LookPath("cnitool"); err == nil {
+		return p
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "cnitool")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if os.Getenv(testenv.PrivilegedEnv) == "1" {
+		t.Fatal("cnitool is not installed (hack/setup.sh installs it)")
+	}
+	t.Skip("needs cnitool (hack/setup.sh installs it)")
+	return ""
+}
+
+func (n *cniNode) held() []string {
+	ents, _ := os.ReadDir(filepath.Join(n.data, "networks", "netx-test"))
+	var out []string
+	for _, e := range ents {
+		if e.Name() != "lock" && e.Name() != "last" {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+func (n *cniNode) links() string {
+	out, err := nsenter.Output(nsenter.Net(n.node), nil, "ip", "-br", "link")
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return string(out)
+}
+
+// TestRootCNIWithCnitool drives the built binary, installed as netx-cni,
+// with cnitool as a runtime would: ADD gives two pods addresses of the
+// pod CIDR on the bridge, and they and the node reach each other; CHECK
+// passes, then reports the drift of a removed route; a second ADD for the
+// same pod fails cleanly and takes no address; DEL removes the pair and
+// frees the address, a second DEL and a DEL after the pod's namespace is
+// gone succeed.
+func TestRootCNIWithCnitool(t *testing.T) {
+	n := newCNINode(t, testCIDR)
+	p1, p2 := testenv.ThrowawayNetns(t, "pod1"), testenv.ThrowawayNetns(t, "pod2")
+	t.Cleanup(func() { n.cnitool("del", "netx-test", p1); n.cnitool("del", "netx-test", p2) })
+
+	out, err := n.cnitool("add", "netx-test", p1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		CNIVersion string `json:"cniVersion"`
+		IPs        []struct{ Address, Gateway string }
+		Interfaces []struct{ Name, Sandbox string }
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("ADD's result: %v\n%s", err, out)
+	}
+	if res.CNIVersion != "1.1.0" || len(res.IPs) != 1 || res.IPs[0].Address != "10.250.7.2/24" || res.IPs[0].Gateway != "10.250.7.1" ||
+		len(res.Interfaces) != 3 || res.Interfaces[2].Name != "eth0" || res.Interfaces[2].Sandbox != p1 {
+		t.Errorf("ADD's result:\n%s", out)
+	}
+	if _, err := n.cnitool("add", "netx-test", p2); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(n.held(), " "); got != "10.250.7.2 10.250.7.3" {
+		t.Errorf("addresses held: %s", got)
+	}
+	pod, err := datapath.OpenNetns(p1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := pod.Link("eth0")
+	pod.Close()
+	if err != nil || !st.Up || len(st.Addrs) != 1 || st.Addrs[0].String() != "10.250.7.2/24" {
+		t.Errorf("pod1's eth0: %+v, %v", st, err)
+	}
+
+	// pod1 → pod2 and the node → pod2, over the bridge.
+	srv := exec.Command(testenv.NetxBinary(t), "datapath", "serve", "--listen", ":8080")
+	if err := nsenter.Start(nsenter.Net(p2), srv); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	for _, from := range []string{p1, n.node} {
+		var got []byte
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if got, err = nsenter.Output(nsenter.Net(from), nil, testenv.NetxBinary(t), "datapath", "get", "--timeout", "1s", "10.250.7.3:8080"); err == nil {
+				break
+			}
+		}
+		if !strings.Contains(string(got), "server=10.250.7.3:8080") {
+			t.Errorf("from %s to pod2: %v: %s", from, err, got)
+		}
+	}
+
+	if _, err := n.cnitool("check", "netx-test", p1); err != nil {
+		t.Errorf("CHECK right after ADD: %v", err)
+	}
+	if _, err := nsenter.Output(nsenter.Net(p1), nil, "ip", "route", "del", "default"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.cnitool("check", "netx-test", p1); err == nil || !strings.Contains(err.Error(), "lacks its default route via 10.250.7.1") {
+		t.Errorf("CHECK with pod1's default route removed: %v", err)
+	}
+
+	if _, err := n.cnitool("add", "netx-test", p1); err == nil || !strings.Contains(err.Error(), "interface eth0 already exists") {
+		t.Errorf("a second ADD for pod1: %v", err)
+	}
+	if got := strings.Join(n.held(), " "); got != "10.250.7.2 10.250.7.3" {
+		t.Errorf("addresses held after the refused ADD: %s", got)
+	}
+
+	if _, err := n.cnitool("del", "netx-test", p1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.cnitool("del", "netx-test", p1); err != nil {
+		t.Errorf("a second DEL: %v", err)
+	}
+	if got := strings.Join(n.held(), " "); got != "10.250.7.3" {
+		t.Errorf("addresses held after DEL of pod1: %s", got)
+	}
+	if l := n.links(); strings.Count(l, "netx") != 1 {
+		t.Errorf("node links after DEL of pod1 (want pod2's end only):\n%s", l)
+	}
+	// The runtime may DEL after the pod's namespace is gone.
+	nsenter.RemoveNamed(p2)
+	if _, err := n.cnitool("del", "netx-test", p2); err != nil {
+		t.Errorf("DEL with pod2's namespace gone: %v", err)
+	}
+	if l := n.links(); strings.Contains(l, "netx") || len(n.held()) != 0 {
+		t.Errorf("after both DELs: addresses %v, links:\n%s", n.held(), l)
+	}
+}
+
+// TestRootCNIStatusAndGC: without a pod CIDR (none configured, none
+// written by the agent) STATUS says the plugin is not ready and ADD
+// fails with the same line and takes nothing; once the agent's file is
+// there STATUS passes; GC with one pod's attachment valid frees the
+// other's address and node end and keeps the valid one.
+func TestRootCNIStatusAndGC(t *testing.T) {
+	n := newCNINode(t, "")
+	p1, p2 := testenv.ThrowawayNetns(t, "pod1"), testenv.ThrowawayNetns(t, "pod2")
+	t.Cleanup(func() { n.cnitool("del", "netx-test", p1); n.cnitool("del", "netx-test", p2) })
+
+	if _, err := n.cnitool("status", "netx-test", p1); err == nil || !strings.Contains(err.Error(), "the node's pod CIDR is not known yet") {
+		t.Errorf("STATUS without a pod CIDR: %v", err)
+	}
+	if _, err := n.cnitool("add", "netx-test", p1); err == nil || !strings.Contains(err.Error(), "the node's pod CIDR is not known yet") {
+		t.Errorf("ADD without a pod CIDR: %v", err)
+	}
+	if l := n.links(); strings.Contains(l, "netx") || strings.Contains(l, "cni0") {
+		t.Errorf("a refused ADD made links:\n%s", l)
+	}
+	if err := os.MkdirAll(n.data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(n.data, PodCIDRFile), []byte(testCIDR+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.cnitool("status", "netx-test", p1); err != nil {
+		t.Errorf("STATUS with the pod CIDR written: %v", err)
+	}
+	for _, p := range []string{p1, p2} {
+		if _, err := n.cnitool("add", "netx-test", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// GC as a runtime sends it (cnitool gc names no attachment valid):
+	// pod1's attachment valid, pod2's gone.
+	gc := map[string]any{"cniVersion": "1.1.0", "name": "netx-test", "type": PluginName, "bridge": "cni0", "dataDir": n.data,
+		"cni.dev/valid-attachments": []any{map[string]string{"containerID": cnitoolID(p1), "ifname": "eth0"}}}
+	b, _ := json.Marshal(gc)
+	c := exec.Command(filepath.Join(n.bin, PluginName))
+	c.Env = []string{"CNI_COMMAND=GC", "CNI_PATH=" + n.bin}
+	c.Stdin = bytes.NewReader(b)
+	var out bytes.Buffer
+	c.Stdout = &out
+	if err := nsenter.Start(nsenter.Net(n.node), c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Wait(); err != nil {
+		t.Fatalf("GC: %v: %s", err, out.String())
+	}
+	if got := strings.Join(n.held(), " "); got != "10.250.7.2" {
+		t.Errorf("addresses held after GC keeping pod1: %s", got)
+	}
+	if l := n.links(); strings.Count(l, "netx") != 1 {
+		t.Errorf("node links after GC (want pod1's end only):\n%s", l)
+	}
+	if _, err := n.cnitool("check", "netx-test", p1); err != nil {
+		t.Errorf("pod1 after GC: %v", err)
+	}
+	// cnitool gc: no attachment is valid any more.
+	if _, err := n.cnitool("gc", "netx-test", p1); err != nil {
+		t.Fatal(err)
+	}
+	if l := n.links(); strings.Contains(l, "netx") || len(n.held()) != 0 {
+		t.Errorf("after a GC with nothing valid: addresses %v, links:\n%s", n.held(), l)
+	}
+}
+
+// cnitoolID is the container ID cnitool gives a namespace's attachment.
+func cnitoolID(netns string) string {
+	s := sha512.Sum512([]byte(netns))
+	return fmt.Sprintf("cnitool-%x", s[:10])
+}
