@@ -17,6 +17,7 @@ setup:
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-netx .
 	@ln -sf kubectl-netx $(BIN)/netx
+	$(GO) build -trimpath -ldflags '-s -w -X main.version=$(VERSION)' -o $(BIN)/netx-cni ./cni/cmd/netx-cni
 
 # The main job on the built-in lab: build seeds.yaml, show it, send traffic.
 demo: setup build

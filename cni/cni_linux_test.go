@@ -5,6 +5,7 @@ import (
 	"crypto/sha512"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,13 +94,20 @@ func cnitoolBinary(t *testing.T) string {
 	return ""
 }
 
+// held lists the addresses handed out; a holder file without its address
+// (or the other way round) fails the test.
 func (n *cniNode) held() []string {
-	ents, _ := os.ReadDir(filepath.Join(n.data, "networks", "netx-test"))
+	dir := filepath.Join(n.data, "networks", "netx-test")
+	ents, _ := os.ReadDir(dir)
 	var out []string
 	for _, e := range ents {
-		if e.Name() != "lock" && e.Name() != "last" {
+		if _, err := netip.ParseAddr(e.Name()); err == nil {
 			out = append(out, e.Name())
 		}
+	}
+	holders, _ := os.ReadDir(filepath.Join(dir, "by-holder"))
+	if len(holders) != len(out) {
+		n.t.Errorf("%d addresses held (%v), %d holder files", len(out), out, len(holders))
 	}
 	return out
 }

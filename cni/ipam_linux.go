@@ -1,6 +1,8 @@
 package cni
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -13,8 +15,10 @@ import (
 
 // store hands out the pod network's addresses on this node, one file per
 // address in <dataDir>/networks/<network>/ holding the owner's container
-// ID and interface name, under a lock file: the state survives the
-// plugin's process and the node's reboots, as host-local's does.
+// ID and interface name, and one per holder (by-holder/<hash>) naming its
+// address, so that neither ADD nor DEL reads every file; under a lock
+// file. The state survives the plugin's process and the node's reboots,
+// as host-local's does.
 type store struct {
 	dir  string
 	lock *os.File
@@ -28,7 +32,7 @@ func (a attachment) line() string { return a.containerID + "\n" + a.ifName + "\n
 // openStore opens and locks the network's store; close unlocks it.
 func openStore(dataDir, network string) (*store, error) {
 	dir := filepath.Join(dataDir, "networks", network)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "by-holder"), 0o700); err != nil {
 		return nil, fmt.Errorf("netx-cni: address store: %w", err)
 	}
 	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
@@ -69,25 +73,48 @@ func (s *store) held() (map[netip.Addr]attachment, error) {
 	return out, nil
 }
 
+// keyFile is a's holder file.
+func (s *store) keyFile(a attachment) string {
+	sum := sha256.Sum256([]byte(a.containerID + "/" + a.ifName))
+	return filepath.Join(s.dir, "by-holder", hex.EncodeToString(sum[:16]))
+}
+
 // find is the address a holds, if any.
 func (s *store) find(a attachment) (netip.Addr, bool, error) {
-	held, err := s.held()
+	b, err := os.ReadFile(s.keyFile(a))
+	if errors.Is(err, os.ErrNotExist) {
+		return netip.Addr{}, false, nil
+	}
 	if err != nil {
 		return netip.Addr{}, false, err
 	}
-	for ip, h := range held {
-		if h == a {
-			return ip, true, nil
+	ip, err := netip.ParseAddr(strings.TrimSpace(string(b)))
+	if err != nil {
+		return netip.Addr{}, false, fmt.Errorf("netx-cni: address store: %s: %w", s.keyFile(a), err)
+	}
+	return ip, true, nil
+}
+
+// taken lists the addresses handed out (the directory's names only).
+func (s *store) taken() (map[netip.Addr]bool, error) {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	out := map[netip.Addr]bool{}
+	for _, e := range ents {
+		if ip, err := netip.ParseAddr(e.Name()); err == nil {
+			out[ip] = true
 		}
 	}
-	return netip.Addr{}, false, nil
+	return out, nil
 }
 
 // allocate hands a the next free address of cidr after the last one
 // handed out (round robin, as host-local: an address just freed is not
 // reused at once), never the network's, the gateway's or the broadcast.
 func (s *store) allocate(cidr netip.Prefix, a attachment) (netip.Addr, error) {
-	held, err := s.held()
+	held, err := s.taken()
 	if err != nil {
 		return netip.Addr{}, err
 	}
@@ -108,6 +135,9 @@ func (s *store) allocate(cidr netip.Prefix, a attachment) (netip.Addr, error) {
 			_, werr := f.WriteString(a.line())
 			if cerr := f.Close(); werr == nil {
 				werr = cerr
+			}
+			if werr == nil {
+				werr = os.WriteFile(s.keyFile(a), []byte(ip.String()+"\n"), 0o600)
 			}
 			if werr != nil {
 				os.Remove(f.Name())
@@ -131,10 +161,17 @@ func (s *store) release(a attachment) (netip.Addr, error) {
 	if err != nil || !ok {
 		return netip.Addr{}, err
 	}
-	if err := os.Remove(filepath.Join(s.dir, ip.String())); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return netip.Addr{}, err
+	return ip, s.free(ip, a)
+}
+
+// free removes ip's file and its holder's.
+func (s *store) free(ip netip.Addr, a attachment) error {
+	for _, f := range []string{filepath.Join(s.dir, ip.String()), s.keyFile(a)} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
 	}
-	return ip, nil
+	return nil
 }
 
 // lastAddr is the prefix's last address (its broadcast).

@@ -135,14 +135,14 @@ func Add(args *skel.CmdArgs) (err error) {
 	if err := datapath.ConfigurePod(args.Netns, nil, datapath.PodInterface{Name: args.IfName, Addr: addr, Gateway: gw.Addr()}); err != nil {
 		return err
 	}
-	hostLink, _ := net.InterfaceByName(host)
-	hostMAC := ""
-	if hostLink != nil {
-		hostMAC = hostLink.HardwareAddr.String()
+	// The node end's and the bridge's addresses, for the result (one
+	// lookup each; not a dump of every link on a busy node).
+	hostMAC, bridgeMAC := "", ""
+	if st, err := node.Link(host); err == nil {
+		hostMAC = st.MAC.String()
 	}
-	bridgeMAC := ""
-	if br, err := net.InterfaceByName(c.Bridge); err == nil {
-		bridgeMAC = br.HardwareAddr.String()
+	if st, err := node.Link(c.Bridge); err == nil {
+		bridgeMAC = st.MAC.String()
 	}
 	two := 2 // the pod's interface, in Interfaces
 	res := &types100.Result{
@@ -317,7 +317,7 @@ func GC(args *skel.CmdArgs) error {
 		if valid[a] {
 			continue
 		}
-		if err := os.Remove(s.dir + "/" + ip.String()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := s.free(ip, a); err != nil {
 			errs = append(errs, err)
 		}
 		if err := node.DeleteLink(hostVeth(a.containerID, a.ifName)); err != nil {

@@ -218,6 +218,7 @@ type LinkState struct {
 	Up     bool
 	Master string
 	MTU    int
+	MAC    net.HardwareAddr
 }
 
 // Link reads link name's state.
@@ -226,7 +227,7 @@ func (n *Netns) Link(name string) (LinkState, error) {
 	if err != nil {
 		return LinkState{}, fmt.Errorf("find %s in %s: %w", name, n.Path, err)
 	}
-	st := LinkState{Up: l.Attrs().Flags&net.FlagUp != 0, MTU: l.Attrs().MTU}
+	st := LinkState{Up: l.Attrs().Flags&net.FlagUp != 0, MTU: l.Attrs().MTU, MAC: l.Attrs().HardwareAddr}
 	if m := l.Attrs().MasterIndex; m != 0 {
 		if ml, err := n.h.LinkByIndex(m); err == nil {
 			st.Master = ml.Attrs().Name

@@ -44,7 +44,7 @@ func run() error {
 	podsFlag := flag.String("pods", "10,100,200,500", "pod counts to measure")
 	plugin := flag.String("cni", "/usr/lib/cni/bridge", "the reference CNI bridge plugin")
 	rounds := flag.Int("rounds", 3, "runs per measurement; the median is reported")
-	what := flag.String("what", "datapath", "datapath (up/down vs the CNI bridge plugin), inspect (inventory vs lsns) or snapshot (kube-proxy rules vs iptables-save, nft list ruleset)")
+	what := flag.String("what", "datapath", "datapath (up/down vs the CNI bridge plugin), cni (netx-cni ADD/DEL vs the CNI bridge plugin), inspect (inventory vs lsns) or snapshot (kube-proxy rules vs iptables-save, nft list ruleset)")
 	servicesFlag := flag.String("services", "1000,10000", "service counts for --what snapshot")
 	modesFlag := flag.String("modes", "iptables,nftables", "kube-proxy modes for --what snapshot and trace")
 	labFlag := flag.String("lab", "", "for --what trace: also time trace --live on this lab (make demo's seeds)")
@@ -60,13 +60,13 @@ func run() error {
 		return fmt.Errorf("netx binary %s: %w (run make build first)", self, err)
 	}
 	switch *what {
-	case "datapath":
+	case "datapath", "cni":
 		if _, err := os.Stat(*plugin); err != nil {
 			return fmt.Errorf("CNI bridge plugin %s: %w (apt-get install containernetworking-plugins)", *plugin, err)
 		}
 	case "inspect", "snapshot", "trace":
 	default:
-		return fmt.Errorf("--what %q: say datapath, inspect, snapshot or trace", *what)
+		return fmt.Errorf("--what %q: say datapath, cni, inspect, snapshot or trace", *what)
 	}
 	counts, err := parseCounts("--pods", *podsFlag, 1000)
 	if err != nil {
@@ -89,6 +89,8 @@ func run() error {
 	switch *what {
 	case "inspect":
 		return inspectBench(self, counts, *rounds)
+	case "cni":
+		return cniBench(self, *plugin, counts, *rounds)
 	case "snapshot", "trace":
 		var modes []string
 		for _, m := range strings.Split(*modesFlag, ",") {
@@ -115,7 +117,7 @@ func run() error {
 		}
 		var mk time.Duration
 		add, del, err := median(*rounds, func() (time.Duration, time.Duration, error) {
-			a, d, m, err := cniRun(*plugin, n)
+			a, d, m, err := cniRun(*plugin, bridgeConf, n)
 			mk = m
 			return a, d, err
 		})
@@ -216,21 +218,61 @@ func netxRun(self string, n int, full bool) (up, down time.Duration, err error) 
 	return up, time.Since(t0), nil
 }
 
-const cniConf = `{"cniVersion":"1.0.0","name":"bench","type":"bridge","bridge":"cni0","isGateway":true,
+// bridgeConf is the reference bridge plugin's configuration: a gateway
+// bridge, hairpin, host-local addresses of a /22 (%q: its data dir).
+const bridgeConf = `{"cniVersion":"1.0.0","name":"bench","type":"bridge","bridge":"cni0","isGateway":true,
 "ipMasq":false,"hairpinMode":true,"ipam":{"type":"host-local","ranges":[[{"subnet":"10.244.0.0/22"}]],"dataDir":%q}}`
+
+// netxConf is netx-cni's for the same network.
+const netxConf = `{"cniVersion":"1.0.0","name":"bench","type":"netx-cni","bridge":"cni0","podCIDR":"10.244.0.0/22","dataDir":%q}`
+
+// cniBench times netx-cni's ADD and DEL against the reference bridge
+// plugin's, pod after pod in one node namespace, in the same run.
+// netx-cni is the plugin binary make build puts next to netx (the small
+// one a runtime runs; kubectl-netx cni is the same plugin in the full
+// binary, which starts slower).
+func cniBench(self, plugin string, counts []int, rounds int) error {
+	netxCNI := filepath.Join(filepath.Dir(self), "netx-cni")
+	if _, err := os.Stat(netxCNI); err != nil {
+		return fmt.Errorf("%s: %w (make build builds it)", netxCNI, err)
+	}
+	fmt.Println("| pods | netx-cni ADD | netx-cni DEL | CNI bridge + host-local ADD | CNI bridge DEL | ADD speed-up | DEL speed-up |")
+	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|")
+	for _, n := range counts {
+		nadd, ndel, err := median(rounds, func() (time.Duration, time.Duration, error) {
+			a, d, _, err := cniRun(netxCNI, netxConf, n)
+			return a, d, err
+		})
+		if err != nil {
+			return err
+		}
+		badd, bdel, err := median(rounds, func() (time.Duration, time.Duration, error) {
+			a, d, _, err := cniRun(plugin, bridgeConf, n)
+			return a, d, err
+		})
+		if err != nil {
+			return err
+		}
+		per := func(d time.Duration) string {
+			return fmt.Sprintf("%.2f ms/pod", float64(d.Microseconds())/1000/float64(n))
+		}
+		fmt.Printf("| %d | %s | %s | %s | %s | %.1f× | %.1f× |\n", n, per(nadd), per(ndel), per(badd), per(bdel), float64(badd)/float64(nadd), float64(bdel)/float64(ndel))
+	}
+	return nil
+}
 
 // cniRun gives n fresh pod namespaces to the bridge plugin (ADD), then
 // takes them back (DEL), running it inside a throwaway node namespace as a
 // container runtime would on the host. Its namespaces are named like a
 // lab's (netx.<name>.*), so `netx datapath down <name>` removes any left
 // by a killed run.
-func cniRun(plugin string, n int) (add, del, mk time.Duration, err error) {
+func cniRun(plugin, confFormat string, n int) (add, del, mk time.Duration, err error) {
 	dir, err := os.MkdirTemp("", "netx-bench-cni")
 	if err != nil {
 		return 0, 0, 0, err
 	}
 	defer os.RemoveAll(dir)
-	conf := fmt.Sprintf(cniConf, filepath.Join(dir, "ipam"))
+	conf := fmt.Sprintf(confFormat, filepath.Join(dir, "ipam"))
 	plan := fmt.Sprintf("bcni%d", os.Getpid())
 	node := lab.NetnsPath(lab.NetnsName(plan, "node"))
 	pods := make([]string, n)
