@@ -293,3 +293,61 @@ func cnitoolID(netns string) string {
 	s := sha512.Sum512([]byte(netns))
 	return fmt.Sprintf("cnitool-%x", s[:10])
 }
+
+// TestRootSyncRoutes: in a throwaway node namespace whose uplink reaches
+// two peers, each peer's pod network gets a route via it (proto 110); a
+// peer that moves gets its route replaced, one that goes loses it; a
+// route netx did not make stays; RemoveHostState removes netx's routes
+// and the bridge.
+func TestRootSyncRoutes(t *testing.T) {
+	testenv.RequireRoot(t)
+	node, other := testenv.ThrowawayNetns(t, "node"), testenv.ThrowawayNetns(t, "peer")
+	sh := func(ns string, args ...string) string {
+		t.Helper()
+		out, err := nsenter.Output(nsenter.Net(ns), nil, args[0], args[1:]...)
+		if err != nil {
+			t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	sh(node, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p")
+	sh(node, "ip", "link", "set", "eth0p", "netns", other)
+	sh(node, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
+	sh(node, "ip", "link", "set", "eth0", "up")
+	sh(node, "ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.9")
+	sh(node, "ip", "link", "add", "cni0", "type", "bridge")
+
+	peers := []Peer{{"n2", netip.MustParsePrefix("10.244.2.0/24"), netip.MustParseAddr("192.0.2.2")}, {"n3", netip.MustParsePrefix("10.244.3.0/24"), netip.MustParseAddr("192.0.2.3")}}
+	did, err := SyncRoutes(node, peers)
+	if err != nil || len(did) != 2 {
+		t.Fatalf("first sync: %v %v", did, err)
+	}
+	routes := sh(node, "ip", "route")
+	for _, want := range []string{"10.244.2.0/24 via 192.0.2.2 dev eth0 proto 110", "10.244.3.0/24 via 192.0.2.3 dev eth0 proto 110", "198.51.100.0/24 via 192.0.2.9"} {
+		if !strings.Contains(routes, want) {
+			t.Errorf("routes lack %q:\n%s", want, routes)
+		}
+	}
+	if did, err := SyncRoutes(node, peers); err != nil || len(did) != 0 {
+		t.Errorf("a sync with nothing new: %v %v", did, err)
+	}
+	peers[1].IP = netip.MustParseAddr("192.0.2.4")
+	did, err = SyncRoutes(node, peers[1:])
+	if err != nil || len(did) != 2 {
+		t.Errorf("n2 gone, n3 moved: %v %v", did, err)
+	}
+	routes = sh(node, "ip", "route")
+	if strings.Contains(routes, "10.244.2.0/24") || !strings.Contains(routes, "10.244.3.0/24 via 192.0.2.4 dev eth0 proto 110") {
+		t.Errorf("after n2 left and n3 moved:\n%s", routes)
+	}
+	if err := RemoveHostState(node, "cni0"); err != nil {
+		t.Fatal(err)
+	}
+	routes, links := sh(node, "ip", "route"), sh(node, "ip", "-br", "link")
+	if strings.Contains(routes, "proto 110") || !strings.Contains(routes, "198.51.100.0/24") || strings.Contains(links, "cni0") {
+		t.Errorf("after RemoveHostState: routes\n%slinks\n%s", routes, links)
+	}
+	if err := RemoveHostState(node, "cni0"); err != nil {
+		t.Errorf("RemoveHostState again: %v", err)
+	}
+}
