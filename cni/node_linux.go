@@ -3,9 +3,9 @@ package cni
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
-	"io"
 	"path/filepath"
 	"slices"
 
