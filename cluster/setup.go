@@ -3,7 +3,9 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strconv"
@@ -19,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 // FieldManager owns the fields kubectl netx setup applies (server-side
@@ -50,7 +53,28 @@ type SetupOptions struct {
 	Image string
 	// PullSecrets are image pull secrets in SetupNamespace.
 	PullSecrets []string
+	// CNI installs netx's CNI plugin through the agents too.
+	CNI *CNISetup
 }
+
+// CNISetup says where the nodes' runtimes find CNI plugins and their
+// configuration.
+type CNISetup struct {
+	BinDir, ConfDir string // on the node: /opt/cni/bin, /etc/cni/net.d
+	// Force installs netx's configuration where another network's is.
+	Force bool
+}
+
+// AgentRole is the ClusterRole of the agent's ServiceAccount with the CNI:
+// it reads the nodes (their pod CIDRs and addresses, for the routes).
+const AgentRole = "netx-agent"
+
+// CNIDataDir is the plugin's data directory on every node.
+const CNIDataDir = "/var/lib/netx-cni"
+
+// CNIAnnotation marks the DaemonSet of a setup with the CNI: teardown has
+// each agent uninstall it first.
+const CNIAnnotation = "netx.io/cni"
 
 // SetupObjects are the objects setup applies, in the order they are
 // applied: the namespace (Pod Security privileged: the agent shares the
@@ -110,7 +134,60 @@ func SetupObjects(o SetupOptions) []runtime.Object {
 		ObjectMeta: meta(UserRole, "", nil),
 		Rules:      UserRules,
 	}
-	return []runtime.Object{ns, sa, ds, role}
+	objs := []runtime.Object{ns, sa, ds, role}
+	if o.CNI != nil {
+		objs = append(objs, withCNI(o, sa, ds, meta)...)
+	}
+	return objs
+}
+
+// withCNI turns the agent into the CNI's node part: an init container
+// installs the plugin and its configuration into the node's directories
+// (refusing another network's unless forced), and the main process keeps
+// the node's pod CIDR and the routes to the other nodes' pods in step with
+// the API, through the ServiceAccount's token and a ClusterRole that reads
+// nodes. It returns the extra objects.
+func withCNI(o SetupOptions, sa *corev1.ServiceAccount, ds *appsv1.DaemonSet, meta func(name, namespace string, extra map[string]string) metav1.ObjectMeta) []runtime.Object {
+	yes := true
+	sa.AutomountServiceAccountToken = &yes
+	spec := &ds.Spec.Template.Spec
+	spec.AutomountServiceAccountToken = &yes
+	ds.Annotations = map[string]string{CNIAnnotation: "true"}
+	dirOrCreate := corev1.HostPathDirectoryOrCreate
+	hostPath := func(name, path string) corev1.Volume {
+		return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: path, Type: &dirOrCreate}}}
+	}
+	spec.Volumes = append(spec.Volumes, hostPath("cni-bin", o.CNI.BinDir), hostPath("cni-conf", o.CNI.ConfDir), hostPath("cni-data", CNIDataDir))
+	mounts := []corev1.VolumeMount{
+		{Name: "cni-bin", MountPath: "/host/opt/cni/bin"},
+		{Name: "cni-conf", MountPath: "/host/etc/cni/net.d"},
+		{Name: "cni-data", MountPath: CNIDataDir},
+	}
+	paths := []string{"--bin-dir", "/host/opt/cni/bin", "--conf-dir", "/host/etc/cni/net.d", "--data-dir", CNIDataDir}
+	main := &spec.Containers[0]
+	main.Command = append([]string{"kubectl-netx", "agent", "cni", "run"}, paths...)
+	main.VolumeMounts = mounts
+	install := *main.DeepCopy()
+	install.Name = "install-cni"
+	install.Command = append([]string{"kubectl-netx", "agent", "cni", "install"}, paths...)
+	if o.CNI.Force {
+		install.Command = append(install.Command, "--force")
+	}
+	install.ReadinessProbe = nil
+	install.TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
+	spec.InitContainers = []corev1.Container{install}
+	role := &rbacv1.ClusterRole{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
+		ObjectMeta: meta(AgentRole, "", nil),
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch"}}},
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
+		ObjectMeta: meta(AgentRole, "", nil),
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: AgentRole},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: AgentName, Namespace: SetupNamespace}},
+	}
+	return []runtime.Object{role, binding}
 }
 
 // Applied is what applying one object did.
@@ -242,6 +319,13 @@ func resourceOf(cs kubernetes.Interface, kind, ns string) *applier {
 			func(ctx context.Context, n string, b []byte, o metav1.PatchOptions) (string, error) {
 				return rv(c.Patch(ctx, n, ap, b, o))
 			}}
+	case "ClusterRoleBinding":
+		c := cs.RbacV1().ClusterRoleBindings()
+		return &applier{"clusterrolebindings",
+			func(ctx context.Context, n string) (string, error) { return rv(c.Get(ctx, n, metav1.GetOptions{})) },
+			func(ctx context.Context, n string, b []byte, o metav1.PatchOptions) (string, error) {
+				return rv(c.Patch(ctx, n, ap, b, o))
+			}}
 	}
 	return nil
 }
@@ -320,6 +404,14 @@ func notReady(ctx context.Context, cs kubernetes.Interface, limit time.Duration)
 // agentWhy says why a DaemonSet agent pod is not ready, as far as its
 // status tells.
 func agentWhy(p *corev1.Pod) string {
+	for _, c := range p.Status.InitContainerStatuses {
+		if t := c.State.Terminated; t != nil && t.ExitCode != 0 {
+			return fmt.Sprintf("agent pod %s: its %s init container failed: %s", p.Name, c.Name, strings.TrimPrefix(strings.TrimSpace(t.Message), "error: "))
+		}
+		if t := c.LastTerminationState.Terminated; t != nil && t.ExitCode != 0 {
+			return fmt.Sprintf("agent pod %s: its %s init container failed: %s", p.Name, c.Name, strings.TrimPrefix(strings.TrimSpace(t.Message), "error: "))
+		}
+	}
 	if _, err := agentRunning(p); err != nil {
 		return err.Error()
 	}
@@ -342,16 +434,100 @@ func agentWhy(p *corev1.Pod) string {
 	return fmt.Sprintf("agent pod %s is %s; the kubelet has not started it", p.Name, p.Status.Phase)
 }
 
+// TeardownOptions shape Teardown.
+type TeardownOptions struct {
+	// Force removes the objects even where an agent could not remove the
+	// CNI from its node (the node keeps netx's files and bridge).
+	Force bool
+	// Progress, when set, is told what is happening.
+	Progress func(string)
+}
+
+// uninstallCNI has each agent of a setup with the CNI remove it from its
+// node — the configuration first (no new pod is attached), the binary,
+// the plugin's data, the bridge and the routes — before the objects go.
+// A node whose agent does not run stops the teardown (naming it) unless
+// forced: without its agent nothing could clean that node any more.
+func uninstallCNI(ctx context.Context, cs kubernetes.Interface, cfg *rest.Config, o TeardownOptions) ([]string, error) {
+	ds, err := cs.AppsV1().DaemonSets(SetupNamespace).Get(ctx, AgentName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, setupError(err, "get", "daemonsets", SetupNamespace, AgentName)
+	}
+	if ds.Annotations[CNIAnnotation] != "true" {
+		return nil, nil
+	}
+	pods, err := cs.CoreV1().Pods(SetupNamespace).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.Set{LabelName: AgentName, LabelManagedBy: ManagedBy}.String(),
+	})
+	if err != nil {
+		return nil, setupError(err, "list", "pods", SetupNamespace, "")
+	}
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, setupError(err, "list", "nodes", "", "")
+	}
+	a := NewAgents(cfg, cs, AgentOptions{Namespace: SetupNamespace})
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+			a.nodes[p.Spec.NodeName] = &Agent{Node: p.Spec.NodeName, Namespace: p.Namespace, Pod: p.Name}
+		}
+	}
+	var done, missing []string
+	var errs []error
+	for _, n := range nodes.Items {
+		if a.nodes[n.Name] == nil {
+			missing = append(missing, n.Name)
+			continue
+		}
+		if o.Progress != nil {
+			o.Progress("removing netx's CNI from " + n.Name)
+		}
+		cmd := []string{"kubectl-netx", "agent", "cni", "uninstall", "--bin-dir", "/host/opt/cni/bin", "--conf-dir", "/host/etc/cni/net.d", "--data-dir", CNIDataDir}
+		if err := a.Exec(ctx, n.Name, cmd, nil, io.Discard); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		done = append(done, "netx's CNI on node "+n.Name)
+	}
+	if len(missing) > 0 {
+		errs = append(errs, fmt.Errorf("no running agent on %s to remove netx's CNI there", strings.Join(missing, ", ")))
+	}
+	if err := errors.Join(errs...); err != nil && !o.Force {
+		return done, fmt.Errorf("%s; nothing else was removed: run kubectl netx teardown again once the agents run, or with --force to remove the objects anyway (the node keeps netx's CNI files, bridge and routes)", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	return done, nil
+}
+
 // Teardown deletes what setup made — the namespace with the DaemonSet and
 // its pods, and the cluster-scoped objects carrying LabelSetup — and
 // waits until they are gone. It says what it removed; nothing (and no
 // error) when there was nothing.
-func Teardown(ctx context.Context, cs kubernetes.Interface, progress func(string)) ([]string, error) {
+func Teardown(ctx context.Context, cs kubernetes.Interface, cfg *rest.Config, o TeardownOptions) ([]string, error) {
 	var removed []string
+	progress := o.Progress
 	sel := labels.Set{LabelSetup: "true"}.String()
+	cleaned, err := uninstallCNI(ctx, cs, cfg, o)
+	removed = append(removed, cleaned...)
+	if err != nil {
+		return removed, err
+	}
+	bindings, err := cs.RbacV1().ClusterRoleBindings().List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return removed, setupError(err, "list", "clusterrolebindings", "", "")
+	}
+	for _, b := range bindings.Items {
+		if err := cs.RbacV1().ClusterRoleBindings().Delete(ctx, b.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return removed, setupError(err, "delete", "clusterrolebindings", "", b.Name)
+		}
+		removed = append(removed, "clusterrolebinding/"+b.Name)
+	}
 	roles, err := cs.RbacV1().ClusterRoles().List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
-		return nil, setupError(err, "list", "clusterroles", "", "")
+		return removed, setupError(err, "list", "clusterroles", "", "")
 	}
 	for _, r := range roles.Items {
 		if err := cs.RbacV1().ClusterRoles().Delete(ctx, r.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {

@@ -83,3 +83,49 @@ func TestSetupObjects(t *testing.T) {
 		}
 	}
 }
+
+// TestSetupObjectsWithCNI: with the CNI, an init container installs it
+// into the node's directories (mounted from the paths given; --force
+// passed on), the main process keeps it in step through a token of the
+// agent's ServiceAccount, bound to a ClusterRole that only reads nodes,
+// and the DaemonSet is marked for teardown to uninstall first.
+func TestSetupObjectsWithCNI(t *testing.T) {
+	objs := SetupObjects(SetupOptions{Image: "example/netx:v1", CNI: &CNISetup{BinDir: "/usr/libexec/cni", ConfDir: "/etc/cni/net.d", Force: true}})
+	var kinds []string
+	for _, o := range objs {
+		kinds = append(kinds, o.GetObjectKind().GroupVersionKind().Kind)
+	}
+	if !slices.Equal(kinds, []string{"Namespace", "ServiceAccount", "DaemonSet", "ClusterRole", "ClusterRole", "ClusterRoleBinding"}) {
+		t.Fatalf("kinds %v", kinds)
+	}
+	sa, ds := objs[1].(*corev1.ServiceAccount), objs[2].(*appsv1.DaemonSet)
+	role, binding := objs[4].(*rbacv1.ClusterRole), objs[5].(*rbacv1.ClusterRoleBinding)
+	if sa.AutomountServiceAccountToken == nil || !*sa.AutomountServiceAccountToken || ds.Annotations[CNIAnnotation] != "true" {
+		t.Errorf("service account token %v, annotations %v", sa.AutomountServiceAccountToken, ds.Annotations)
+	}
+	spec := ds.Spec.Template.Spec
+	if len(spec.InitContainers) != 1 {
+		t.Fatalf("init containers: %d", len(spec.InitContainers))
+	}
+	ic := spec.InitContainers[0]
+	if !slices.Equal(ic.Command[:5], []string{"kubectl-netx", "agent", "cni", "install", "--bin-dir"}) || ic.Command[len(ic.Command)-1] != "--force" ||
+		ic.SecurityContext.Privileged != nil || ic.TerminationMessagePolicy != corev1.TerminationMessageFallbackToLogsOnError {
+		t.Errorf("init container %+v", ic)
+	}
+	paths := map[string]string{}
+	for _, v := range spec.Volumes {
+		paths[v.Name] = v.HostPath.Path
+	}
+	if paths["cni-bin"] != "/usr/libexec/cni" || paths["cni-conf"] != "/etc/cni/net.d" || paths["cni-data"] != CNIDataDir {
+		t.Errorf("host paths %v", paths)
+	}
+	if c := spec.Containers[0]; !slices.Equal(c.Command[:4], []string{"kubectl-netx", "agent", "cni", "run"}) || len(c.VolumeMounts) != 3 {
+		t.Errorf("main container %v mounts %v", c.Command, c.VolumeMounts)
+	}
+	if role.Name != AgentRole || len(role.Rules) != 1 || !slices.Equal(role.Rules[0].Resources, []string{"nodes"}) || !slices.Equal(role.Rules[0].Verbs, []string{"get", "list", "watch"}) {
+		t.Errorf("agent role %+v", role)
+	}
+	if binding.RoleRef.Name != AgentRole || len(binding.Subjects) != 1 || binding.Subjects[0].Name != AgentName || binding.Subjects[0].Namespace != SetupNamespace {
+		t.Errorf("binding %+v", binding)
+	}
+}

@@ -22,7 +22,7 @@ func NewAgentCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		Short:  "What runs in the node agent pod (cluster mode execs it)",
 		Hidden: true,
 	}
-	c.AddCommand(newAgentIdleCommand(streams), newAgentReadyCommand(streams), newAgentSnapshotCommand(streams), newAgentLiveCommand(streams))
+	c.AddCommand(newAgentIdleCommand(streams), newAgentReadyCommand(streams), newAgentSnapshotCommand(streams), newAgentLiveCommand(streams), newAgentCNICommand(streams))
 	return c
 }
 

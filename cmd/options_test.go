@@ -31,6 +31,8 @@ func TestValidateErrors(t *testing.T) {
 		{[]string{"setup", "--dry-run=client"}, "--dry-run=client prints the objects: add -o yaml or -o json"},
 		{[]string{"setup", "-o", "yaml"}, "-o yaml prints the objects of --dry-run=client"},
 		{[]string{"setup", "--timeout", "0s"}, "--timeout 0s: give a positive duration"},
+		{[]string{"setup", "--force"}, "--force, --cni-bin-dir and --cni-conf-dir are for --cni"},
+		{[]string{"setup", "--cni", "--cni-conf-dir", "etc/cni"}, `"etc/cni": give the node's directory as an absolute path`},
 		{[]string{"setup", "--kubeconfig", "/nonexistent/kubeconfig"}, "/nonexistent/kubeconfig"},
 		{[]string{"teardown", "--kubeconfig", "/nonexistent/kubeconfig"}, "/nonexistent/kubeconfig"},
 	} {

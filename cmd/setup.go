@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/netx-project/netx/cluster"
@@ -21,6 +22,10 @@ type SetupOptions struct {
 	DryRun      string
 	Output      string
 	Timeout     time.Duration
+	CNI         bool
+	CNIBinDir   string
+	CNIConfDir  string
+	Force       bool
 	mode        cluster.Decision
 	modeErr     error
 }
@@ -41,8 +46,18 @@ manager ` + cluster.FieldManager + `); setup waits until an agent is ready on ev
 Run it again to change nothing, or to move to another image. With the agents
 there, trace, inspect, snapshot and tui make no pod per run. teardown removes
 it all. You need rights to create namespaces, DaemonSets and ClusterRoles
-(cluster-admin, in a lab cluster).`,
+(cluster-admin, in a lab cluster).
+
+With --cni (lab clusters), the agents also make netx's datapath the cluster's
+pod network: an init container installs netx-cni into the node's CNI bin
+directory and 05-netx.conflist into its configuration directory (refusing a
+node that has another network's configuration, naming it, unless --force),
+and the agent keeps the node's pod CIDR (from the Node object) and a route to
+every other node's pod CIDR via its address (host-gw), through a
+ServiceAccount bound to a ClusterRole that reads nodes. teardown first has
+each agent remove all of it from its node.`,
 		Example: `  netx setup
+  netx setup --cni                        # and netx's CNI plugin as the cluster's pod network
   netx setup --dry-run=client -o yaml     # every object, nothing sent
   netx setup --image registry.example/netx:v0.3.0 --image-pull-secret regcred`,
 		Annotations: map[string]string{usesKubeconfig: "true"},
@@ -55,6 +70,10 @@ it all. You need rights to create namespaces, DaemonSets and ClusterRoles
 	c.Flags().Lookup("dry-run").NoOptDefVal = "client"
 	c.Flags().StringVarP(&o.Output, "output", "o", "", "with --dry-run=client: yaml or json")
 	c.Flags().DurationVar(&o.Timeout, "timeout", 3*time.Minute, "how long to wait for an agent to be ready on every node")
+	c.Flags().BoolVar(&o.CNI, "cni", false, "also install netx's CNI plugin as the cluster's pod network (lab clusters)")
+	c.Flags().StringVar(&o.CNIBinDir, "cni-bin-dir", "/opt/cni/bin", "with --cni: the nodes' CNI bin directory")
+	c.Flags().StringVar(&o.CNIConfDir, "cni-conf-dir", "/etc/cni/net.d", "with --cni: the nodes' CNI configuration directory")
+	c.Flags().BoolVar(&o.Force, "force", false, "with --cni: install where a node already has another network's configuration")
 	return c
 }
 
@@ -69,6 +88,9 @@ func (o *SetupOptions) Complete(c *cobra.Command, _ []string) error {
 
 // Validate checks the flags; a client dry run needs no cluster.
 func (o *SetupOptions) Validate() error {
+	if err := o.cniFlags(); err != nil {
+		return err
+	}
 	switch o.DryRun {
 	case "none", "server":
 		if o.Output != "" {
@@ -88,9 +110,26 @@ func (o *SetupOptions) Validate() error {
 	return clusterOnly("setup", o.mode, o.modeErr)
 }
 
+// cniFlags checks the CNI flags (also for a client dry run).
+func (o *SetupOptions) cniFlags() error {
+	if !o.CNI && (o.Force || o.CNIBinDir != "/opt/cni/bin" || o.CNIConfDir != "/etc/cni/net.d") {
+		return fmt.Errorf("--force, --cni-bin-dir and --cni-conf-dir are for --cni: add it, or drop them")
+	}
+	for _, d := range []string{o.CNIBinDir, o.CNIConfDir} {
+		if !strings.HasPrefix(d, "/") {
+			return fmt.Errorf("%q: give the node's directory as an absolute path", d)
+		}
+	}
+	return nil
+}
+
 // Run applies the objects and waits for the agents.
 func (o *SetupOptions) Run(ctx context.Context) error {
-	objs := cluster.SetupObjects(cluster.SetupOptions{Image: o.Image, PullSecrets: o.PullSecrets})
+	so := cluster.SetupOptions{Image: o.Image, PullSecrets: o.PullSecrets}
+	if o.CNI {
+		so.CNI = &cluster.CNISetup{BinDir: o.CNIBinDir, ConfDir: o.CNIConfDir, Force: o.Force}
+	}
+	objs := cluster.SetupObjects(so)
 	if o.DryRun == "client" {
 		return printers.Objects(o.streams.Out, objs, o.Output)
 	}
@@ -158,6 +197,7 @@ type TeardownOptions struct {
 	streams genericiooptions.IOStreams
 	kube    *kubeFlags
 	Timeout time.Duration
+	Force   bool
 	mode    cluster.Decision
 	modeErr error
 }
@@ -170,14 +210,18 @@ func NewTeardownCommand(streams genericiooptions.IOStreams, kube *kubeFlags) *co
 		Short: "Remove everything setup installed",
 		Long: `teardown deletes what setup made — the namespace ` + cluster.SetupNamespace + ` (with the agent
 DaemonSet and its pods) and the cluster-scoped objects labelled ` + cluster.LabelSetup + `
-(the ClusterRole ` + cluster.UserRole + `) — and waits until they are gone. Run where
-nothing is installed, it says so and exits 0.`,
+(the ClusterRoles and the binding) — and waits until they are gone. After
+setup --cni it first has each node's agent remove netx's CNI from its node:
+the configuration, the binary, the plugin's data, the bridge and the routes;
+a node without a running agent stops it (naming the node) unless --force.
+Run where nothing is installed, it says so and exits 0.`,
 		Example:     `  netx teardown`,
 		Annotations: map[string]string{usesKubeconfig: "true"},
 		Args:        cobra.NoArgs,
 		RunE:        runE(o),
 	}
 	c.Flags().DurationVar(&o.Timeout, "timeout", 3*time.Minute, "how long to wait for the objects to go")
+	c.Flags().BoolVar(&o.Force, "force", false, "remove the objects even where a node's agent could not remove netx's CNI from it")
 	return c
 }
 
@@ -197,15 +241,19 @@ func (o *TeardownOptions) Validate() error {
 
 // Run removes and says what.
 func (o *TeardownOptions) Run(ctx context.Context) error {
-	cs, err := o.kube.clientset()
+	cfg, err := o.kube.ToRESTConfig()
 	if err != nil {
-		return err
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	cs, err := cluster.NewClient(cfg)
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
 	}
 	ctx, stop := signalContext(ctx)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	removed, err := cluster.Teardown(ctx, cs, printers.Progress(o.streams.ErrOut))
+	removed, err := cluster.Teardown(ctx, cs, cfg, cluster.TeardownOptions{Force: o.Force, Progress: printers.Progress(o.streams.ErrOut)})
 	printers.Removed(o.streams.Out, removed)
 	return err
 }

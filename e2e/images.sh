@@ -4,7 +4,8 @@
 #   pause    registry.k8s.io/pause:3.10.1   sleeps forever (the sandbox)
 #   netbox   netx.local/netbox:1            httpd, nc, sleep, ... and, with NETX_BIN,
 #                                           /bin/kubectl-netx (its serve/forward/get)
-#   netx     netx.local/netx:<version>      the static netx binary (the node agent, later)
+#   netx     netx.local/netx:<version>      the static netx binary (the node agent) and
+#                                           netx-cni (the CNI plugin setup --cni installs)
 # Output: one OCI layout tar per image under ${NETX_CACHE:-~/.cache/netx}/images,
 # to import with `ctr -n k8s.io images import`.
 set -euo pipefail
@@ -33,6 +34,9 @@ image() {
   echo "netbox" > "$root/www/index.html"
   echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
   if [ -n "${EXTRA_BIN:-}" ]; then cp "$EXTRA_BIN" "$root/bin/kubectl-netx"; fi
+  # The CNI plugin's small binary, next to kubectl-netx (make build): the
+  # agent's init container installs it with setup --cni.
+  if [ -n "${EXTRA_CNI:-}" ]; then cp "$EXTRA_CNI" "$root/bin/netx-cni"; fi
   umoci repack --image "$work/layout:$tag" "$work/bundle" >/dev/null
   local args=()
   for c in "$@"; do args+=(--config.cmd "$c"); done
@@ -46,5 +50,5 @@ image() {
 image pause 3.10.1 /bin/sleep infinity
 EXTRA_BIN=$netx_bin image netbox 1 /bin/sleep infinity
 if [ -n "$netx_bin" ]; then
-  EXTRA_BIN=$netx_bin image netx "${NETX_VERSION:-dev}" /bin/kubectl-netx version
+  EXTRA_BIN=$netx_bin EXTRA_CNI=$(dirname "$netx_bin")/netx-cni image netx "${NETX_VERSION:-dev}" /bin/kubectl-netx version
 fi

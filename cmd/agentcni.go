@@ -1,0 +1,192 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+
+	"github.com/netx-project/netx/cluster"
+	"github.com/netx-project/netx/cni"
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/rest"
+)
+
+// cniPaths are the node's CNI directories as the agent pod mounts them.
+type cniPaths struct {
+	BinDir, ConfDir, DataDir string
+}
+
+func (p *cniPaths) addTo(c *cobra.Command) {
+	c.Flags().StringVar(&p.BinDir, "bin-dir", "/host/opt/cni/bin", "the node's CNI bin directory, as mounted in the agent pod")
+	c.Flags().StringVar(&p.ConfDir, "conf-dir", "/host/etc/cni/net.d", "the node's CNI configuration directory, as mounted")
+	c.Flags().StringVar(&p.DataDir, "data-dir", cni.DefaultDataDir, "the plugin's data directory (the same path on the node and in the pod)")
+}
+
+// newAgentCNICommand is what setup --cni's agent runs: install (its init
+// container), run (its main process) and uninstall (teardown execs it).
+func newAgentCNICommand(streams genericiooptions.IOStreams) *cobra.Command {
+	c := &cobra.Command{Use: "cni", Short: "netx's CNI on this node: install, keep in step with the cluster, uninstall"}
+	c.AddCommand(newAgentCNIInstallCommand(streams), newAgentCNIRunCommand(streams), newAgentCNIUninstallCommand(streams))
+	return c
+}
+
+// AgentCNIInstallOptions is `agent cni install`.
+type AgentCNIInstallOptions struct {
+	streams genericiooptions.IOStreams
+	cniPaths
+	Plugin string
+	Force  bool
+}
+
+func newAgentCNIInstallCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &AgentCNIInstallOptions{streams: streams}
+	c := &cobra.Command{
+		Use:   "install",
+		Short: "Put netx-cni and its network configuration on the node (the agent's init container)",
+		Args:  cobra.NoArgs,
+		RunE:  runE(o),
+	}
+	o.addTo(c)
+	c.Flags().StringVar(&o.Plugin, "plugin", "/bin/netx-cni", "the plugin binary in the image")
+	c.Flags().BoolVar(&o.Force, "force", false, "install even where another network's configuration is")
+	return c
+}
+
+// Complete has nothing to fill.
+func (o *AgentCNIInstallOptions) Complete(*cobra.Command, []string) error { return nil }
+
+// Validate has nothing to check: Run says what is missing.
+func (o *AgentCNIInstallOptions) Validate() error { return nil }
+
+// Run installs; its error is the init container's last words, which setup
+// shows.
+func (o *AgentCNIInstallOptions) Run(context.Context) error {
+	if err := cni.Install(o.Plugin, o.BinDir, o.ConfDir, o.DataDir, o.Force); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.streams.Out, "installed %s in %s and %s in %s\n", cni.PluginName, o.BinDir, cni.ConfFile, o.ConfDir)
+	return nil
+}
+
+// AgentCNIRunOptions is `agent cni run`.
+type AgentCNIRunOptions struct {
+	streams genericiooptions.IOStreams
+	cniPaths
+	NodeName string
+}
+
+func newAgentCNIRunCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &AgentCNIRunOptions{streams: streams}
+	c := &cobra.Command{
+		Use:   "run",
+		Short: "Keep the node's pod CIDR and the routes to the other nodes' pods in step with the API (the agent's main process)",
+		Args:  cobra.NoArgs,
+		RunE:  runE(o),
+	}
+	o.addTo(c)
+	c.Flags().StringVar(&o.NodeName, "node-name", "", "this node's name (default: $NODE_NAME)")
+	return c
+}
+
+// Complete takes the node name from the pod's environment.
+func (o *AgentCNIRunOptions) Complete(*cobra.Command, []string) error {
+	if o.NodeName == "" {
+		o.NodeName = os.Getenv("NODE_NAME")
+	}
+	return nil
+}
+
+// Validate needs the node's name.
+func (o *AgentCNIRunOptions) Validate() error {
+	if o.NodeName == "" {
+		return fmt.Errorf("agent cni run: give --node-name (the agent pod sets NODE_NAME)")
+	}
+	return nil
+}
+
+// Run watches the nodes through the pod's service account until the pod
+// stops: this node's pod CIDR goes to the plugin's data directory, every
+// other node's pod CIDR gets a route via its address.
+func (o *AgentCNIRunOptions) Run(ctx context.Context) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := rest.InClusterConfig()
+	if err != nil {
+		return fmt.Errorf("agent cni run: no in-cluster API access (%v): the agent's ServiceAccount token is mounted in setup --cni's DaemonSet", err)
+	}
+	cs, err := cluster.NewClient(cfg)
+	if err != nil {
+		return err
+	}
+	written := netip.Prefix{}
+	return cluster.WatchNodes(ctx, cs, func(nodes []cluster.Node) {
+		var peers []cni.Peer
+		for _, n := range nodes {
+			i := slices.IndexFunc(n.PodCIDRs, func(p netip.Prefix) bool { return p.Addr().Is4() })
+			if i < 0 {
+				continue
+			}
+			if n.Name == o.NodeName {
+				if n.PodCIDRs[i] != written {
+					if err := cni.WritePodCIDR(o.DataDir, n.PodCIDRs[i]); err != nil {
+						fmt.Fprintf(o.streams.ErrOut, "pod CIDR %s: %v\n", n.PodCIDRs[i], err)
+						continue
+					}
+					written = n.PodCIDRs[i]
+					fmt.Fprintf(o.streams.Out, "this node's pod CIDR: %s\n", written)
+				}
+				continue
+			}
+			peers = append(peers, cni.Peer{Name: n.Name, PodCIDR: n.PodCIDRs[i], IP: n.InternalIP})
+		}
+		did, err := cni.SyncRoutes("/proc/self/ns/net", peers)
+		for _, d := range did {
+			fmt.Fprintln(o.streams.Out, d)
+		}
+		if err != nil {
+			fmt.Fprintln(o.streams.ErrOut, err)
+		}
+	})
+}
+
+// AgentCNIUninstallOptions is `agent cni uninstall`.
+type AgentCNIUninstallOptions struct {
+	streams genericiooptions.IOStreams
+	cniPaths
+}
+
+func newAgentCNIUninstallCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &AgentCNIUninstallOptions{streams: streams}
+	c := &cobra.Command{
+		Use:   "uninstall",
+		Short: "Remove netx-cni, its configuration, its data and its host state (bridge, routes) from the node (teardown runs it)",
+		Args:  cobra.NoArgs,
+		RunE:  runE(o),
+	}
+	o.addTo(c)
+	return c
+}
+
+// Complete has nothing to fill.
+func (o *AgentCNIUninstallOptions) Complete(*cobra.Command, []string) error { return nil }
+
+// Validate has nothing to check.
+func (o *AgentCNIUninstallOptions) Validate() error { return nil }
+
+// Run removes; the files first, so that no new pod is attached while the
+// bridge goes.
+func (o *AgentCNIUninstallOptions) Run(context.Context) error {
+	if err := cni.Uninstall(o.BinDir, o.ConfDir, o.DataDir); err != nil {
+		return err
+	}
+	if err := cni.RemoveHostState("/proc/self/ns/net", "cni0"); err != nil {
+		return err
+	}
+	fmt.Fprintln(o.streams.Out, "removed netx's CNI from this node")
+	return nil
+}
