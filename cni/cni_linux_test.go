@@ -351,3 +351,92 @@ func TestRootSyncRoutes(t *testing.T) {
 		t.Errorf("RemoveHostState again: %v", err)
 	}
 }
+
+// plugin runs the built netx-cni directly in the node's namespace, as a
+// runtime does, with conf on stdin: its stdout, or its error.
+func (n *cniNode) plugin(command, netns, id string, conf map[string]any) (string, error) {
+	b, _ := json.Marshal(conf)
+	c := exec.Command(filepath.Join(n.bin, PluginName))
+	c.Env = []string{"CNI_COMMAND=" + command, "CNI_CONTAINERID=" + id, "CNI_NETNS=" + netns, "CNI_IFNAME=eth0", "CNI_PATH=" + n.bin}
+	c.Stdin = bytes.NewReader(b)
+	var out bytes.Buffer
+	c.Stdout = &out
+	if err := nsenter.Start(nsenter.Net(n.node), c); err != nil {
+		n.t.Fatal(err)
+	}
+	if err := c.Wait(); err != nil {
+		return "", fmt.Errorf("%s: %v: %s", command, err, out.String())
+	}
+	return out.String(), nil
+}
+
+// TestRootCNIHostPortAndMasquerade: a pod with a hostPort is reached on
+// the node's address from outside (the portmap layout's chains, written
+// by kubeproxy.Portmap as in the lab); its traffic to an address outside
+// the cluster leaves masqueraded as the node; DEL takes the pod's chains
+// and the shared hostport chains away and leaves the masquerading and a
+// rule netx does not own as they were.
+func TestRootCNIHostPortAndMasquerade(t *testing.T) {
+	n := newCNINode(t, testCIDR)
+	outside, pod := testenv.ThrowawayNetns(t, "outside"), testenv.ThrowawayNetns(t, "pod")
+	sh := func(ns string, args ...string) string {
+		t.Helper()
+		out, err := nsenter.Output(nsenter.Net(ns), nil, args[0], args[1:]...)
+		if err != nil {
+			t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	sh(n.node, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0o")
+	sh(n.node, "ip", "link", "set", "eth0o", "netns", outside)
+	sh(n.node, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
+	sh(n.node, "ip", "link", "set", "eth0", "up")
+	sh(outside, "ip", "addr", "add", "192.0.2.2/24", "dev", "eth0o")
+	sh(outside, "ip", "link", "set", "eth0o", "up")
+	sh(n.node, "iptables", "-t", "nat", "-A", "POSTROUTING", "-s", "198.51.100.7/32", "-j", "RETURN")
+
+	conf := map[string]any{"cniVersion": "1.1.0", "name": "netx-test", "type": PluginName, "bridge": "cni0", "podCIDR": testCIDR, "dataDir": n.data,
+		"clusterCIDR": "10.250.0.0/16", "runtimeConfig": map[string]any{"portMappings": []any{map[string]any{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}}}}
+	if _, err := n.plugin("ADD", pod, "hp1", conf); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.plugin("DEL", pod, "hp1", conf) })
+	nat := sh(n.node, "iptables-save", "-t", "nat")
+	for _, want := range []string{"-A CNI-HOSTPORT-DNAT", "--to-destination 10.250.7.2:80", "-A NETX-POSTROUTING -s 10.250.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE --random-fully", "-A POSTROUTING -s 198.51.100.7/32 -j RETURN"} {
+		if !strings.Contains(nat, want) {
+			t.Errorf("the node's nat table lacks %q:\n%s", want, nat)
+		}
+	}
+	bin := testenv.NetxBinary(t)
+	for _, s := range []struct{ ns, listen string }{{pod, ":80"}, {outside, ":9090"}} {
+		srv := exec.Command(bin, "datapath", "serve", "--listen", s.listen)
+		if err := nsenter.Start(nsenter.Net(s.ns), srv); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	}
+	get := func(from, addr string) string {
+		var out []byte
+		var err error
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if out, err = nsenter.Output(nsenter.Net(from), nil, bin, "datapath", "get", "--timeout", "1s", addr); err == nil {
+				break
+			}
+		}
+		return string(out)
+	}
+	if got := get(outside, "192.0.2.1:8080"); !strings.Contains(got, "server=10.250.7.2:80") {
+		t.Errorf("outside → the node's hostPort 8080: %q", got)
+	}
+	if got := get(pod, "192.0.2.2:9090"); !strings.Contains(got, "client=192.0.2.1:") {
+		t.Errorf("the pod → outside, not masqueraded as the node: %q", got)
+	}
+
+	if _, err := n.plugin("DEL", pod, "hp1", conf); err != nil {
+		t.Fatal(err)
+	}
+	nat = sh(n.node, "iptables-save", "-t", "nat")
+	if strings.Contains(nat, "CNI-HOSTPORT") || strings.Contains(nat, "CNI-DN-") || !strings.Contains(nat, "NETX-POSTROUTING") || !strings.Contains(nat, "-A POSTROUTING -s 198.51.100.7/32 -j RETURN") {
+		t.Errorf("after DEL, the nat table:\n%s", nat)
+	}
+}

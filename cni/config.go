@@ -46,6 +46,23 @@ type NetConf struct {
 	MTU int `json:"mtu,omitempty"`
 	// DataDir holds the plugin's state (default DefaultDataDir).
 	DataDir string `json:"dataDir,omitempty"`
+	// ClusterCIDR, when set, is the cluster's pod network: pod traffic
+	// leaving it is masqueraded (kubeproxy.Masquerade, the lab's rule).
+	ClusterCIDR string `json:"clusterCIDR,omitempty"`
+	// RuntimeConfig is what the runtime passes for the capabilities the
+	// configuration declares: the pod's hostPorts.
+	RuntimeConfig struct {
+		PortMappings []PortMapping `json:"portMappings,omitempty"`
+	} `json:"runtimeConfig,omitempty"`
+}
+
+// PortMapping is one entry of the runtime's portMappings capability: a
+// pod's hostPort.
+type PortMapping struct {
+	HostPort      int    `json:"hostPort"`
+	ContainerPort int    `json:"containerPort"`
+	Protocol      string `json:"protocol"`
+	HostIP        string `json:"hostIP,omitempty"`
 }
 
 // loadConf reads the configuration from stdin's bytes, with defaults.
@@ -65,6 +82,11 @@ func loadConf(b []byte) (*NetConf, error) {
 	}
 	if len(c.Bridge) > 15 {
 		return nil, types.NewError(types.ErrInvalidNetworkConfig, fmt.Sprintf("netx-cni: bridge %q: an interface name has at most 15 characters", c.Bridge), "")
+	}
+	for _, m := range c.RuntimeConfig.PortMappings {
+		if m.HostPort < 1 || m.HostPort > 65535 || m.ContainerPort < 1 || m.ContainerPort > 65535 {
+			return nil, types.NewError(types.ErrInvalidNetworkConfig, fmt.Sprintf("netx-cni: port mapping %d:%d/%s: want two ports", m.HostPort, m.ContainerPort, m.Protocol), "")
+		}
 	}
 	if c.MTU < 0 || c.MTU > 65535 {
 		return nil, types.NewError(types.ErrInvalidNetworkConfig, fmt.Sprintf("netx-cni: mtu %d is not an MTU", c.MTU), "")

@@ -25,7 +25,8 @@ func Conflist(dataDir string) []byte {
 	conf := map[string]any{
 		"cniVersion": "1.0.0",
 		"name":       NetworkName,
-		"plugins":    []any{map[string]any{"type": PluginName, "bridge": "cni0", "dataDir": dataDir}},
+		"plugins": []any{map[string]any{"type": PluginName, "bridge": "cni0", "dataDir": dataDir,
+			"capabilities": map[string]bool{"portMappings": true}}},
 	}
 	b, _ := json.MarshalIndent(conf, "", "  ")
 	return append(b, '\n')

@@ -135,6 +135,16 @@ func Add(args *skel.CmdArgs) (err error) {
 	if err := datapath.ConfigurePod(args.Netns, nil, datapath.PodInterface{Name: args.IfName, Addr: addr, Gateway: gw.Addr()}); err != nil {
 		return err
 	}
+	if ports := c.RuntimeConfig.PortMappings; len(ports) > 0 || c.ClusterCIDR != "" {
+		if err := s.savePortmaps(who, ip, ports); err != nil {
+			return err
+		}
+		if err := syncRules(c, cidr, s); err != nil {
+			s.savePortmaps(who, ip, nil)
+			syncRules(c, cidr, s)
+			return err
+		}
+	}
 	// The node end's and the bridge's addresses, for the result (one
 	// lookup each; not a dump of every link on a busy node).
 	hostMAC, bridgeMAC := "", ""
@@ -176,8 +186,20 @@ func Del(args *skel.CmdArgs) error {
 		return err
 	}
 	defer s.close()
-	if _, err := s.release(attachment{args.ContainerID, args.IfName}); err != nil {
+	who := attachment{args.ContainerID, args.IfName}
+	ip, err := s.release(who)
+	if err != nil {
 		return err
+	}
+	if _, err := os.Stat(s.portmapFile(who)); err == nil {
+		if err := s.savePortmaps(who, ip, nil); err != nil {
+			return err
+		}
+		if cidr, err := c.podCIDR(); err == nil {
+			if err := syncRules(c, cidr, s); err != nil {
+				return err
+			}
+		}
 	}
 	node, err := datapath.OpenNetns(nodeNetns)
 	if err != nil {
@@ -313,14 +335,26 @@ func GC(args *skel.CmdArgs) error {
 	}
 	defer node.Close()
 	var errs []error
+	resync := c.ClusterCIDR != ""
 	for ip, a := range held {
 		if valid[a] {
 			continue
+		}
+		if _, err := os.Stat(s.portmapFile(a)); err == nil {
+			resync = true
 		}
 		if err := s.free(ip, a); err != nil {
 			errs = append(errs, err)
 		}
 		if err := node.DeleteLink(hostVeth(a.containerID, a.ifName)); err != nil {
+			errs = append(errs, err)
+		}
+		if err := s.savePortmaps(a, ip, nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if cidr, err := c.podCIDR(); err == nil && resync {
+		if err := syncRules(c, cidr, s); err != nil {
 			errs = append(errs, err)
 		}
 	}
