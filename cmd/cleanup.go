@@ -47,13 +47,7 @@ func (o *CleanupOptions) Complete(c *cobra.Command, _ []string) error {
 
 // Validate needs a cluster.
 func (o *CleanupOptions) Validate() error {
-	if o.modeErr != nil {
-		return o.modeErr
-	}
-	if o.mode.Mode != cluster.ModeCluster {
-		return fmt.Errorf("cleanup deletes agent pods in a cluster, and no usable kubeconfig is here: give --kubeconfig FILE or --context NAME")
-	}
-	return nil
+	return clusterOnly("cleanup", o.mode, o.modeErr)
 }
 
 // Run deletes them and says how many.

@@ -56,7 +56,7 @@ func newCNINode(t *testing.T, podCIDR string) *cniNode {
 // cnitool runs containernetworking/cni's cnitool in the node's namespace
 // (where a runtime runs plugins): its stdout, and its error with stderr.
 func (n *cniNode) cnitool(args ...string) (string, error) {
-	tool := cnitoolBinary(n.t)
+	tool := testenv.GoTool(n.t, "cnitool")
 	c := exec.Command(tool, args...)
 	c.Env = []string{"CNI_PATH=" + n.bin, "NETCONFPATH=" + n.conf, "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	var out, errb bytes.Buffer
@@ -70,28 +70,20 @@ func (n *cniNode) cnitool(args ...string) (string, error) {
 	return out.String(), nil
 }
 
+// run runs a program in the namespace at ns and fails the test when it
+// fails.
+func run(t *testing.T, ns string, args ...string) string {
+	t.Helper()
+	out, err := nsenter.Output(nsenter.Net(ns), nil, args[0], args[1:]...)
+	if err != nil {
+		t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
 	return l
-}
-
-// cnitoolBinary is cnitool (hack/setup.sh installs it): missing, the test
-// is skipped, or fails where privileged tests must run.
-func cnitoolBinary(t *testing.T) string {
-	if p, err := exec.LookPath("cnitool"); err == nil {
-		return p
-	}
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "cnitool")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if os.Getenv(testenv.PrivilegedEnv) == "1" {
-		t.Fatal("cnitool is not installed (hack/setup.sh installs it)")
-	}
-	t.Skip("needs cnitool (hack/setup.sh installs it)")
-	return ""
 }
 
 // held lists the addresses handed out; a holder file without its address
@@ -302,27 +294,19 @@ func cnitoolID(netns string) string {
 func TestRootSyncRoutes(t *testing.T) {
 	testenv.RequireRoot(t)
 	node, other := testenv.ThrowawayNetns(t, "node"), testenv.ThrowawayNetns(t, "peer")
-	sh := func(ns string, args ...string) string {
-		t.Helper()
-		out, err := nsenter.Output(nsenter.Net(ns), nil, args[0], args[1:]...)
-		if err != nil {
-			t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	sh(node, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p")
-	sh(node, "ip", "link", "set", "eth0p", "netns", other)
-	sh(node, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
-	sh(node, "ip", "link", "set", "eth0", "up")
-	sh(node, "ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.9")
-	sh(node, "ip", "link", "add", "cni0", "type", "bridge")
+	run(t, node, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p")
+	run(t, node, "ip", "link", "set", "eth0p", "netns", other)
+	run(t, node, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
+	run(t, node, "ip", "link", "set", "eth0", "up")
+	run(t, node, "ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.9")
+	run(t, node, "ip", "link", "add", "cni0", "type", "bridge")
 
 	peers := []Peer{{"n2", netip.MustParsePrefix("10.244.2.0/24"), netip.MustParseAddr("192.0.2.2")}, {"n3", netip.MustParsePrefix("10.244.3.0/24"), netip.MustParseAddr("192.0.2.3")}}
 	did, err := SyncRoutes(node, peers)
 	if err != nil || len(did) != 2 {
 		t.Fatalf("first sync: %v %v", did, err)
 	}
-	routes := sh(node, "ip", "route")
+	routes := run(t, node, "ip", "route")
 	for _, want := range []string{"10.244.2.0/24 via 192.0.2.2 dev eth0 proto 110", "10.244.3.0/24 via 192.0.2.3 dev eth0 proto 110", "198.51.100.0/24 via 192.0.2.9"} {
 		if !strings.Contains(routes, want) {
 			t.Errorf("routes lack %q:\n%s", want, routes)
@@ -336,14 +320,14 @@ func TestRootSyncRoutes(t *testing.T) {
 	if err != nil || len(did) != 2 {
 		t.Errorf("n2 gone, n3 moved: %v %v", did, err)
 	}
-	routes = sh(node, "ip", "route")
+	routes = run(t, node, "ip", "route")
 	if strings.Contains(routes, "10.244.2.0/24") || !strings.Contains(routes, "10.244.3.0/24 via 192.0.2.4 dev eth0 proto 110") {
 		t.Errorf("after n2 left and n3 moved:\n%s", routes)
 	}
 	if err := RemoveHostState(node, "cni0"); err != nil {
 		t.Fatal(err)
 	}
-	routes, links := sh(node, "ip", "route"), sh(node, "ip", "-br", "link")
+	routes, links := run(t, node, "ip", "route"), run(t, node, "ip", "-br", "link")
 	if strings.Contains(routes, "proto 110") || !strings.Contains(routes, "198.51.100.0/24") || strings.Contains(links, "cni0") {
 		t.Errorf("after RemoveHostState: routes\n%slinks\n%s", routes, links)
 	}
@@ -379,21 +363,13 @@ func (n *cniNode) plugin(command, netns, id string, conf map[string]any) (string
 func TestRootCNIHostPortAndMasquerade(t *testing.T) {
 	n := newCNINode(t, testCIDR)
 	outside, pod := testenv.ThrowawayNetns(t, "outside"), testenv.ThrowawayNetns(t, "pod")
-	sh := func(ns string, args ...string) string {
-		t.Helper()
-		out, err := nsenter.Output(nsenter.Net(ns), nil, args[0], args[1:]...)
-		if err != nil {
-			t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	sh(n.node, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0o")
-	sh(n.node, "ip", "link", "set", "eth0o", "netns", outside)
-	sh(n.node, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
-	sh(n.node, "ip", "link", "set", "eth0", "up")
-	sh(outside, "ip", "addr", "add", "192.0.2.2/24", "dev", "eth0o")
-	sh(outside, "ip", "link", "set", "eth0o", "up")
-	sh(n.node, "iptables", "-t", "nat", "-A", "POSTROUTING", "-s", "198.51.100.7/32", "-j", "RETURN")
+	run(t, n.node, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0o")
+	run(t, n.node, "ip", "link", "set", "eth0o", "netns", outside)
+	run(t, n.node, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
+	run(t, n.node, "ip", "link", "set", "eth0", "up")
+	run(t, outside, "ip", "addr", "add", "192.0.2.2/24", "dev", "eth0o")
+	run(t, outside, "ip", "link", "set", "eth0o", "up")
+	run(t, n.node, "iptables", "-t", "nat", "-A", "POSTROUTING", "-s", "198.51.100.7/32", "-j", "RETURN")
 
 	conf := map[string]any{"cniVersion": "1.1.0", "name": "netx-test", "type": PluginName, "bridge": "cni0", "podCIDR": testCIDR, "dataDir": n.data,
 		"clusterCIDR": "10.250.0.0/16", "runtimeConfig": map[string]any{"portMappings": []any{map[string]any{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}}}}
@@ -401,7 +377,7 @@ func TestRootCNIHostPortAndMasquerade(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.plugin("DEL", pod, "hp1", conf) })
-	nat := sh(n.node, "iptables-save", "-t", "nat")
+	nat := run(t, n.node, "iptables-save", "-t", "nat")
 	for _, want := range []string{"-A CNI-HOSTPORT-DNAT", "--to-destination 10.250.7.2:80", "-A NETX-POSTROUTING -s 10.250.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE --random-fully", "-A POSTROUTING -s 198.51.100.7/32 -j RETURN"} {
 		if !strings.Contains(nat, want) {
 			t.Errorf("the node's nat table lacks %q:\n%s", want, nat)
@@ -435,7 +411,7 @@ func TestRootCNIHostPortAndMasquerade(t *testing.T) {
 	if _, err := n.plugin("DEL", pod, "hp1", conf); err != nil {
 		t.Fatal(err)
 	}
-	nat = sh(n.node, "iptables-save", "-t", "nat")
+	nat = run(t, n.node, "iptables-save", "-t", "nat")
 	if strings.Contains(nat, "CNI-HOSTPORT") || strings.Contains(nat, "CNI-DN-") || !strings.Contains(nat, "NETX-POSTROUTING") || !strings.Contains(nat, "-A POSTROUTING -s 198.51.100.7/32 -j RETURN") {
 		t.Errorf("after DEL, the nat table:\n%s", nat)
 	}

@@ -19,29 +19,6 @@ import (
 	"github.com/netx-project/netx/internal/testenv"
 )
 
-// krewBinary is the real krew (hack/setup.sh installs v0.4.3): missing,
-// the test is skipped, or fails where every test must run.
-func krewBinary(t *testing.T) string {
-	if p, err := exec.LookPath("krew"); err == nil {
-		return p
-	}
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		if p := filepath.Join(strings.TrimSpace(string(out)), "bin", "krew"); fileExists(p) {
-			return p
-		}
-	}
-	if os.Getenv(testenv.PrivilegedEnv) == "1" {
-		t.Fatal("krew is not installed (hack/setup.sh installs it)")
-	}
-	t.Skip("needs krew (hack/setup.sh installs it)")
-	return ""
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
 // TestReleaseInstallsWithKrew: make krew's script builds an archive per
 // krew platform — each with the LICENSE, the binary and (but on Windows)
 // the completion shim — and a manifest whose sha256 sums are the
@@ -49,7 +26,7 @@ func fileExists(p string) bool {
 // it and the linux/amd64 archive into a throwaway KREW_ROOT; the installed
 // kubectl-netx runs and says the release's version.
 func TestReleaseInstallsWithKrew(t *testing.T) {
-	krew := krewBinary(t)
+	krew := testenv.GoTool(t, "krew")
 	const version = "v0.0.0-krewtest"
 	out := t.TempDir()
 	script := exec.Command("bash", "hack/krew.sh", version, out)
