@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/netx-project/netx/e2e/cluster"
 )
@@ -54,10 +56,6 @@ func TestE2ESetup(t *testing.T) {
 		}
 	}
 	kubectl(t, s, "wait", "--for=condition=Ready", "pod", "--all", "--timeout=120s")
-	setupObjects := func() string {
-		out, _ := s.Kubectl(ctx, "get", "namespaces,clusterroles", "-l", "netx.io/setup=true", "-o", "name")
-		return strings.TrimSpace(string(out))
-	}
 
 	t.Run("--dry-run=client -o yaml prints every object, makes none", func(t *testing.T) {
 		out, errOut, code := asUser(t, admin, "kubectl-netx", "setup", "--dry-run=client", "-o", "yaml")
@@ -72,7 +70,7 @@ func TestE2ESetup(t *testing.T) {
 		if strings.Contains(out, "containerPort") || strings.Contains(out, "privileged: true") {
 			t.Errorf("the agent listens on a port or runs privileged:\n%s", out)
 		}
-		if left := setupObjects(); left != "" {
+		if left := setupObjects(s); left != "" {
 			t.Errorf("a client dry run made %s", left)
 		}
 	})
@@ -82,7 +80,7 @@ func TestE2ESetup(t *testing.T) {
 		if code == 0 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.Contains(errOut, `may not "get" namespaces`) || !strings.Contains(errOut, "cluster admin") {
 			t.Errorf("setup by the trace user: exit %d, stderr %q; want one line naming the verb on namespaces", code, errOut)
 		}
-		if left := setupObjects(); left != "" {
+		if left := setupObjects(s); left != "" {
 			t.Errorf("a refused setup made %s", left)
 		}
 	})
@@ -127,19 +125,58 @@ func TestE2ESetup(t *testing.T) {
 	})
 
 	t.Run("teardown, then again", func(t *testing.T) {
-		out, errOut, code := asUser(t, admin, "kubectl-netx", "teardown")
-		if code != 0 || !strings.Contains(out, "namespace/netx-system deleted") || !strings.Contains(out, "clusterrole/netx-user deleted") {
-			t.Errorf("teardown: exit %d\n%s%s", code, out, errOut)
-		}
-		if left := setupObjects(); left != "" {
-			t.Errorf("after teardown: %s", left)
-		}
-		if pods := agentPods(t, s); pods != "" {
-			t.Errorf("agent pods after teardown: %s", pods)
-		}
-		out, errOut, code = asUser(t, admin, "kubectl-netx", "teardown")
-		if code != 0 || !strings.Contains(out, "nothing to remove") {
-			t.Errorf("teardown again: exit %d\n%s%s", code, out, errOut)
-		}
+		teardownClean(t, s, admin)
 	})
+
+	t.Run("SIGINT while setup waits for the agents; teardown removes it all", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := admin.Command(ctx, "kubectl-netx", "setup")
+		var errb strings.Builder
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Once the DaemonSet exists, setup is waiting for its pods.
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if out, _ := s.Kubectl(ctx, "-n", "netx-system", "get", "daemonset", "netx-agent", "-o", "name"); len(out) > 0 {
+				break
+			}
+		}
+		cmd.Process.Signal(syscall.SIGINT)
+		err := cmd.Wait()
+		switch {
+		case err == nil:
+			t.Logf("setup finished before SIGINT: %q", errb.String())
+		case !strings.Contains(errb.String(), "interrupted: what setup applied so far stays; kubectl netx teardown removes it") || strings.Count(errb.String(), "\n") != 1:
+			t.Errorf("after SIGINT: %v, stderr %q; want one line saying what to do", err, errb.String())
+		}
+		teardownClean(t, s, admin)
+	})
+}
+
+// teardownClean runs teardown twice as admin: the first removes every
+// object setup made (and its pods), the second finds nothing and exits 0.
+func teardownClean(t *testing.T, s *cluster.Spec, admin *cluster.User) {
+	t.Helper()
+	out, errOut, code := asUser(t, admin, "kubectl-netx", "teardown")
+	if code != 0 || !strings.Contains(out, "namespace/netx-system deleted") || !strings.Contains(out, "clusterrole/netx-user deleted") {
+		t.Errorf("teardown: exit %d\n%s%s", code, out, errOut)
+	}
+	if left := setupObjects(s); left != "" {
+		t.Errorf("after teardown: %s", left)
+	}
+	if pods := agentPods(t, s); pods != "" {
+		t.Errorf("agent pods after teardown: %s", pods)
+	}
+	out, errOut, code = asUser(t, admin, "kubectl-netx", "teardown")
+	if code != 0 || !strings.Contains(out, "nothing to remove") {
+		t.Errorf("teardown again: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// setupObjects are the objects setup labels, as kubectl names them.
+func setupObjects(s *cluster.Spec) string {
+	out, _ := s.Kubectl(context.Background(), "get", "namespaces,clusterroles,clusterrolebindings", "-l", "netx.io/setup=true", "-o", "name")
+	return strings.TrimSpace(string(out))
 }
