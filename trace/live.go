@@ -182,6 +182,8 @@ type LiveEvidence struct {
 // rules they name (iptables-save prints no handles, so a handle becomes a
 // rule number where the rules are: on the node).
 type LiveTraced struct {
+	// Node and Netns name the namespace (its path is its node's).
+	Node   string          `json:"node,omitempty"`
 	Netns  string          `json:"netns"`
 	Events []nftrace.Event `json:"events"`
 	// Positions maps "family table chain" to each rule handle's 1-based
@@ -248,9 +250,9 @@ type Live struct {
 	o     LiveOptions
 	res   *Result
 	preds []*Result
-	// index finds a point by namespace path and device.
+	// index finds a point by node, namespace path and device.
 	index map[string]int
-	// traced finds a traced namespace's place by path.
+	// traced finds a traced namespace's place by node and path.
 	traced map[string]Where
 	// mu guards sofar, the packets kept while the probe is out (Watch).
 	mu    sync.Mutex
@@ -293,6 +295,14 @@ func Settle(ctx context.Context) {
 	case <-ctx.Done():
 	}
 }
+
+// nsKey names a namespace of the plan: its path is its node's (two nodes
+// with PID namespaces of their own both have a /proc/1234/ns/net), so the
+// node is part of the name.
+func nsKey(node, path string) string { return node + "\x00" + path }
+
+// tapKey names a capture point: a device in a namespace of a node.
+func tapKey(t tap) string { return nsKey(t.at.Node.Name, t.at.NS.Path) + "\x00" + t.dev }
 
 func netnsOf(at Where) LiveNetns {
 	return LiveNetns{Node: at.Node.Name, Path: at.NS.Path, Label: at.Label(), Dev: at.NS.Dev, Inode: at.NS.Inode}
@@ -357,7 +367,7 @@ func (w *World) PrepareLive(req Request, o LiveOptions) (*Live, error) {
 					if t.pkt.AnySPort {
 						tuples[wild(capTuple(t.pkt))] = true
 					}
-					key := t.at.NS.Path + "\x00" + t.dev
+					key := tapKey(t)
 					if _, ok := l.index[key]; ok {
 						continue
 					}
@@ -367,8 +377,8 @@ func (w *World) PrepareLive(req Request, o LiveOptions) (*Live, error) {
 					l.Plan.Points = append(l.Plan.Points, LivePoint{LiveNetns: ns, Device: t.dev, Index: len(l.Plan.Points)})
 				}
 				if h.Kind == HopNetfilter && h.at.NS != nil {
-					if _, ok := l.traced[h.at.NS.Path]; !ok {
-						l.traced[h.at.NS.Path] = h.at
+					if k := nsKey(h.at.Node.Name, h.at.NS.Path); l.traced[k].NS == nil {
+						l.traced[k] = h.at
 						l.Plan.Traces = append(l.Plan.Traces, netnsOf(h.at))
 					}
 				}
@@ -470,7 +480,7 @@ func (l *Live) hold(ev *LiveEvidence, inFlight bool) (*Result, *LiveReport) {
 	// anyDPort: a reply to a packet whose source port a source NAT may
 	// have changed, matched without its destination port.
 	seen := func(t tap, anyDPort bool) (bool, *capture.Packet) {
-		i := l.index[t.at.NS.Path+"\x00"+t.dev]
+		i := l.index[tapKey(t)]
 		var other *capture.Packet
 		want := capTuple(t.pkt)
 		for k := range pkts {
@@ -558,7 +568,7 @@ func (l *Live) hold(ev *LiveEvidence, inFlight bool) (*Result, *LiveReport) {
 		}
 	}
 	for _, t := range ev.Traces {
-		if at, ok := l.traced[t.Netns]; ok {
+		if at, ok := l.traced[nsKey(t.Node, t.Netns)]; ok {
 			report.Rules = append(report.Rules, liveRules(at, firstPacket(at, t.Events, res), res, t.Positions)...)
 		}
 	}

@@ -109,7 +109,7 @@ func (r *LiveRun) Stop() *LiveEvidence {
 		if err != nil {
 			ev.Warnings = append(ev.Warnings, fmt.Sprintf("kernel trace in %s on %s: %v", s.ns.Label, s.ns.Node, err))
 		}
-		t := LiveTraced{Netns: s.ns.Path, Events: events, Positions: map[string]map[uint64]int{}}
+		t := LiveTraced{Node: s.ns.Node, Netns: s.ns.Path, Events: events, Positions: map[string]map[uint64]int{}}
 		for _, e := range events {
 			key := e.Family + " " + e.Table + " " + e.Chain
 			if e.Type == nftrace.TypeRule && e.Handle != 0 && t.Positions[key] == nil {

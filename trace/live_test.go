@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netx-project/netx/inspect"
 	"github.com/netx-project/netx/internal/capture"
 )
 
@@ -46,5 +47,43 @@ func TestLivePlanParts(t *testing.T) {
 	}
 	if !slices.Equal(order, []int{0, 2, 1}) || ev.Outcome != "connected" || len(ev.Warnings) != 1 {
 		t.Errorf("merged: points %v, outcome %q, warnings %v", order, ev.Outcome, ev.Warnings)
+	}
+}
+
+// TestLivePlanSamePathOnTwoNodes: nodes with PID namespaces of their own
+// (kind, or any container-based node) name their network namespace by the
+// same /proc path; the plan still has each node's capture points and
+// traced namespaces (before, node2's were taken for node1's).
+func TestLivePlanSamePathOnTwoNodes(t *testing.T) {
+	var nodes []*Node
+	for _, n := range []string{"node1", "node2"} {
+		snap, err := inspect.ReadSnapshotFile("../testdata/cluster/iptables/" + n + ".snapshot.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap.Node.Path = "/proc/7/ns/net" // the kubelet's PID in each node's own PID namespace
+		nodes = append(nodes, &Node{Name: n, Snap: snap})
+	}
+	w, err := NewWorld(nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := w.PrepareLive(Request{Src: "default/pod-a", Dst: "svc/default/mc3"}, LiveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	points, traces := map[string]int{}, map[string]int{}
+	for _, p := range l.Plan.Points {
+		if p.Path == "/proc/7/ns/net" {
+			points[p.Node]++
+		}
+	}
+	for _, tr := range l.Plan.Traces {
+		if tr.Path == "/proc/7/ns/net" {
+			traces[tr.Node]++
+		}
+	}
+	if points["node1"] == 0 || points["node2"] == 0 || traces["node1"] != 1 || traces["node2"] != 1 {
+		t.Fatalf("capture points in the nodes' namespaces %v, traced %v: want both nodes", points, traces)
 	}
 }
