@@ -491,7 +491,7 @@ func uninstallCNI(ctx context.Context, cs kubernetes.Interface, cfg *rest.Config
 			errs = append(errs, err)
 			continue
 		}
-		done = append(done, "netx's CNI on node "+n.Name)
+		done = append(done, "netx-cni on node/"+n.Name)
 	}
 	if len(missing) > 0 {
 		errs = append(errs, fmt.Errorf("no running agent on %s to remove netx's CNI there", strings.Join(missing, ", ")))
