@@ -323,7 +323,7 @@ func (f *fid) snapshot() {
 	f.snaps = nil
 	for _, n := range f.s.Workers {
 		file := filepath.Join(f.dir, fmt.Sprintf("%s.%d.json", n.Name, f.gen))
-		if out, err := exec.Command(f.self, "snapshot", "--host-netns", n.Netns, "--cri-endpoint", f.s.ContainerdSocket(n),
+		if out, err := f.s.NodeCommand(n, f.self, "snapshot", "--host-netns", n.Netns, "--cri-endpoint", f.s.ContainerdSocket(n),
 			"--node-name", n.Name, "--attached-only", "-o", file).CombinedOutput(); err != nil {
 			f.t.Fatalf("netx snapshot of %s: %v: %s", n.Name, err, out)
 		}
@@ -800,7 +800,7 @@ func (f *fid) saveDumps(prefix string) {
 			// tell how old an entry is.
 			files[p+"xt_recent"] = inNode(t, n, "sh", "-c", `echo "# now: $(grep -m1 '^jiffies' /proc/timer_list), uptime $(cut -d' ' -f1 /proc/uptime)s"; for l in /proc/net/xt_recent/*; do [ -e "$l" ] || continue; echo "== $l"; cat "$l"; done`)
 		}
-		snap, err := exec.Command(f.self, "snapshot", "--host-netns", n.Netns, "--cri-endpoint", f.s.ContainerdSocket(n),
+		snap, err := f.s.NodeCommand(n, f.self, "snapshot", "--host-netns", n.Netns, "--cri-endpoint", f.s.ContainerdSocket(n),
 			"--node-name", n.Name, "--attached-only").Output()
 		if err != nil {
 			t.Fatalf("netx snapshot of %s: %v", n.Name, err)

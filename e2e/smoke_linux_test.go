@@ -224,7 +224,7 @@ func TestE2ESeeds(t *testing.T) {
 	})
 	t.Run("netx inspect finds a real pod through the CRI and /proc alike", func(t *testing.T) {
 		self, _ := filepath.Abs(filepath.Join("..", "bin", "netx"))
-		out, err := exec.Command(self, "inspect", "--host-netns", s.Workers[0].Netns, "--cri-endpoint", s.ContainerdSocket(s.Workers[0]), "-o", "json").Output()
+		out, err := s.NodeCommand(s.Workers[0], self, "inspect", "--host-netns", s.Workers[0].Netns, "--cri-endpoint", s.ContainerdSocket(s.Workers[0]), "-o", "json").Output()
 		if err != nil {
 			t.Fatalf("netx inspect: %v", err)
 		}
@@ -387,7 +387,7 @@ func nodeSnapshots(t *testing.T, s *cluster.Spec) []string {
 	var snaps []string
 	for _, n := range s.Workers {
 		f := filepath.Join(dir, n.Name+".json")
-		if out, err := exec.Command(self, "snapshot", "--host-netns", n.Netns, "--cri-endpoint", s.ContainerdSocket(n),
+		if out, err := s.NodeCommand(n, self, "snapshot", "--host-netns", n.Netns, "--cri-endpoint", s.ContainerdSocket(n),
 			"--node-name", n.Name, "--attached-only", "-o", f).CombinedOutput(); err != nil {
 			t.Fatalf("netx snapshot of %s: %v: %s", n.Name, err, out)
 		}
@@ -553,7 +553,7 @@ func saveDumps(t *testing.T, s *cluster.Spec, ipt, nft string) {
 		files[n.Name+".routes"] = inNode(t, n, "ip", "route", "show", "table", "all")
 		files[n.Name+".links"] = inNode(t, n, "ip", "-d", "link", "show")
 		self, _ := filepath.Abs(filepath.Join("..", "bin", "netx"))
-		snap, err := exec.Command(self, "snapshot", "--host-netns", n.Netns, "--cri-endpoint", s.ContainerdSocket(n),
+		snap, err := s.NodeCommand(n, self, "snapshot", "--host-netns", n.Netns, "--cri-endpoint", s.ContainerdSocket(n),
 			"--node-name", n.Name, "--attached-only").Output()
 		if err != nil {
 			t.Fatalf("netx snapshot of %s: %v", n.Name, err)

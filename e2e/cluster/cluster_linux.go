@@ -389,9 +389,12 @@ func (s *Spec) Kubectl(ctx context.Context, args ...string) ([]byte, error) {
 
 func (s *Spec) startWorker(ctx context.Context, n Node, o Options) error {
 	sock := s.containerdSock(n)
+	if _, err := s.startNode(n); err != nil {
+		return err
+	}
 	startContainerd := func() error {
 		os.Remove(sock)
-		if err := s.start(n.Netns, "containerd-"+n.Name, "containerd", "--config", s.containerdConfig(n)); err != nil {
+		if err := s.startOnNode(n, "containerd-"+n.Name, "containerd", "--config", s.containerdConfig(n)); err != nil {
 			return err
 		}
 		return waitSocket(ctx, sock, 30*time.Second)
@@ -418,7 +421,7 @@ func (s *Spec) startWorker(ctx context.Context, n Node, o Options) error {
 	if err := makeCgroupRoot("netx-" + s.Lab + "-" + n.Name); err != nil {
 		return err
 	}
-	if err := s.start(n.Netns, "kubelet-"+n.Name, filepath.Join(s.Bin, "kubelet"),
+	if err := s.startOnNode(n, "kubelet-"+n.Name, filepath.Join(s.Bin, "kubelet"),
 		"--config="+filepath.Join(s.kubeletDir(n), "config.yaml"),
 		"--kubeconfig="+filepath.Join(s.kubeletDir(n), "kubeconfig"),
 		"--root-dir="+filepath.Join(s.kubeletDir(n), "root"),
@@ -524,7 +527,7 @@ func saveTunables(s *Spec) error {
 // hostDirs are directories the runtime makes outside the cluster's own
 // directory (containerd's shims keep their sockets in /run/containerd/s
 // whatever the configuration says).
-var hostDirs = []string{"/run/containerd"}
+var hostDirs = []string{"/run/containerd", "/etc/cni", "/opt/cni", "/var/lib/netx-cni"}
 
 func saveMissingDirs(s *Spec) error {
 	path := filepath.Join(s.Dir, "made-dirs.json")

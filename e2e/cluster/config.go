@@ -130,10 +130,10 @@ state = %q
         SystemdCgroup = false
         Root = %q
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = %q
+    bin_dir = "/opt/cni/bin"
+    conf_dir = "/etc/cni/net.d"
 `, filepath.Join(d, "root"), filepath.Join(d, "state"), s.containerdSock(n), s.containerdSock(n)+".ttrpc",
-		filepath.Join(d, "opt"), PauseImage, filepath.Join(d, "runc"), s.cniConfDir(n))
+		filepath.Join(d, "opt"), PauseImage, filepath.Join(d, "runc"))
 }
 
 // CNIConfig is the reference bridge plugin with host-local IPAM on the
