@@ -630,10 +630,11 @@ func (f *fid) live(c fidCase, fails *[]string) string {
 	if c.noLive != "" {
 		return "n/a (" + c.noLive + ")"
 	}
-	state := f.snaps
-	via := ""
+	// The nodes are machines of their own: a probe goes through their
+	// agents (cluster mode), as from a laptop.
+	state, via := []string{"--kubeconfig", f.s.HostKubeconfig()}, ""
 	if c.src == "internet" {
-		// Snapshots do not know the outside client; the lab does.
+		// The outside client is the lab's, not the cluster's.
 		state, via = []string{"--lab", f.s.Lab}, " (--lab)"
 	}
 	p, err := f.trace(c, state, "--live")

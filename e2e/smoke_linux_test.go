@@ -297,13 +297,13 @@ func TestE2ESeeds(t *testing.T) {
 				t.Errorf("trace pod-a → svc-b via %s: crossed nodes %v, reply %+v", b, crossed, res.Reply)
 			}
 		}
-		// Snapshots taken on this machine name live namespaces, so the
-		// prediction is also checked with real probes. The kernel picks
-		// each probe's endpoint; --live compares the probe with the
+		// The prediction is also checked with real probes, through the
+		// nodes' agents (the nodes are machines of their own). The kernel
+		// picks each probe's endpoint; --live compares the probe with the
 		// prediction for the endpoint it took. Until both have been seen.
 		took := map[string]bool{}
 		for i := 0; i < 20 && len(took) < 2; i++ {
-			args := append([]string{"trace", "pod-a", "svc/svc-b", "--live", "-o", "json"}, snaps...)
+			args := []string{"trace", "pod-a", "svc/svc-b", "--live", "-o", "json", "--kubeconfig", s.HostKubeconfig()}
 			out, err := exec.Command(self, args...).Output()
 			if err != nil {
 				t.Fatalf("netx %v: %v", args, err)
@@ -418,6 +418,11 @@ func netx(t *testing.T, args ...string) []byte {
 // from its own process — node1 also has kubelet, kube-proxy and containerd
 // listening — and it can be a trace's source.
 func checkHostNetworkPod(t *testing.T, s *cluster.Spec, uid string) {
+	// The agent pods of the live probes before (hostNetwork pods too) are
+	// still going: node1 is counted without them.
+	if left := agentPodsGone(t, s, 30*time.Second); left != "" {
+		t.Fatalf("agent pods still there: %s", left)
+	}
 	snaps := nodeSnapshots(t, s)
 	node1 := snaps[1]
 
@@ -484,7 +489,9 @@ func checkHostNetworkPod(t *testing.T, s *cluster.Spec, uid string) {
 	trace := func(src, dst string, live bool) result {
 		args := append([]string{"trace", src, dst, "-o", "json"}, snaps...)
 		if live {
-			args = append(args, "--live")
+			// The nodes are machines of their own: a probe across them
+			// goes through their agents (cluster mode), as from a laptop.
+			args = []string{"trace", src, dst, "-o", "json", "--live", "--kubeconfig", s.HostKubeconfig()}
 		}
 		out := netx(t, args...)
 		var res result
