@@ -418,17 +418,26 @@ func netx(t *testing.T, args ...string) []byte {
 // from its own process — node1 also has kubelet, kube-proxy and containerd
 // listening — and it can be a trace's source.
 func checkHostNetworkPod(t *testing.T, s *cluster.Spec, uid string) {
-	// The agent pods of the live probes before (hostNetwork pods too) are
-	// still going: node1 is counted without them.
+	// The agent pods of the live probes before (hostNetwork pods too)
+	// may still be going — their sandboxes stop a moment after the API
+	// forgets them: node1 is counted once they are gone.
 	if left := agentPodsGone(t, s, 30*time.Second); left != "" {
 		t.Fatalf("agent pods still there: %s", left)
 	}
-	snaps := nodeSnapshots(t, s)
-	node1 := snaps[1]
-
+	var snaps []string
+	var node1 string
 	var snap inspect.Snapshot
-	if err := json.Unmarshal(netx(t, "inspect", "--snapshot", node1, "-o", "json"), &snap); err != nil {
-		t.Fatal(err)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		snaps = nodeSnapshots(t, s)
+		node1 = snaps[1]
+		snap = inspect.Snapshot{}
+		if err := json.Unmarshal(netx(t, "inspect", "--snapshot", node1, "-o", "json"), &snap); err != nil {
+			t.Fatal(err)
+		}
+		agents := slices.ContainsFunc(snap.HostNetworkPods, func(p inspect.HostNetworkPod) bool { return strings.HasPrefix(p.Name, "netx-agent-") })
+		if !agents || time.Now().After(deadline) {
+			break
+		}
 	}
 	var hp *inspect.HostNetworkPod
 	for i := range snap.HostNetworkPods {
