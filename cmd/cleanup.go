@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/netx-project/netx/cluster"
 	"github.com/netx-project/netx/printers"
@@ -52,13 +51,9 @@ func (o *CleanupOptions) Validate() error {
 
 // Run deletes them and says how many.
 func (o *CleanupOptions) Run(ctx context.Context) error {
-	cfg, err := o.kube.ToRESTConfig()
+	cs, err := o.kube.clientset()
 	if err != nil {
-		return fmt.Errorf("kubeconfig: %w", err)
-	}
-	cs, err := cluster.NewClient(cfg)
-	if err != nil {
-		return fmt.Errorf("kubeconfig: %w", err)
+		return err
 	}
 	ns := o.mode.Namespace
 	if o.AllNamespaces {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 // SetupOptions is `kubectl netx setup`.
@@ -181,15 +182,22 @@ func clusterOnly(what string, d cluster.Decision, err error) error {
 
 // clientset is the API client of the kubeconfig flags.
 func (k *kubeFlags) clientset() (kubernetes.Interface, error) {
+	_, cs, err := k.client()
+	return cs, err
+}
+
+// client is the kubeconfig flags' REST configuration (for exec) and API
+// client.
+func (k *kubeFlags) client() (*rest.Config, kubernetes.Interface, error) {
 	cfg, err := k.ToRESTConfig()
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig: %w", err)
+		return nil, nil, fmt.Errorf("kubeconfig: %w", err)
 	}
 	cs, err := cluster.NewClient(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig: %w", err)
+		return nil, nil, fmt.Errorf("kubeconfig: %w", err)
 	}
-	return cs, nil
+	return cfg, cs, nil
 }
 
 // TeardownOptions is `kubectl netx teardown`.
@@ -241,13 +249,9 @@ func (o *TeardownOptions) Validate() error {
 
 // Run removes and says what.
 func (o *TeardownOptions) Run(ctx context.Context) error {
-	cfg, err := o.kube.ToRESTConfig()
+	cfg, cs, err := o.kube.client()
 	if err != nil {
-		return fmt.Errorf("kubeconfig: %w", err)
-	}
-	cs, err := cluster.NewClient(cfg)
-	if err != nil {
-		return fmt.Errorf("kubeconfig: %w", err)
+		return err
 	}
 	ctx, stop := signalContext(ctx)
 	defer stop()
