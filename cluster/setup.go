@@ -281,51 +281,40 @@ type applier struct {
 	apply    func(ctx context.Context, name string, body []byte, o metav1.PatchOptions) (string, error)
 }
 
-func resourceOf(cs kubernetes.Interface, kind, ns string) *applier {
-	type versioned interface{ GetResourceVersion() string }
-	rv := func(v versioned, err error) (string, error) {
+// client is what a typed client of one kind offers Apply.
+type client[T interface{ GetResourceVersion() string }] interface {
+	Get(ctx context.Context, name string, o metav1.GetOptions) (T, error)
+	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, o metav1.PatchOptions, sub ...string) (T, error)
+}
+
+// applierOf gets and applies one kind through its typed client,
+// returning resourceVersions.
+func applierOf[T interface{ GetResourceVersion() string }](resource string, c client[T]) *applier {
+	rv := func(v T, err error) (string, error) {
 		if err != nil {
 			return "", err
 		}
 		return v.GetResourceVersion(), nil
 	}
-	ap := types.ApplyPatchType
+	return &applier{resource,
+		func(ctx context.Context, n string) (string, error) { return rv(c.Get(ctx, n, metav1.GetOptions{})) },
+		func(ctx context.Context, n string, b []byte, o metav1.PatchOptions) (string, error) {
+			return rv(c.Patch(ctx, n, types.ApplyPatchType, b, o))
+		}}
+}
+
+func resourceOf(cs kubernetes.Interface, kind, ns string) *applier {
 	switch kind {
 	case "Namespace":
-		c := cs.CoreV1().Namespaces()
-		return &applier{"namespaces",
-			func(ctx context.Context, n string) (string, error) { return rv(c.Get(ctx, n, metav1.GetOptions{})) },
-			func(ctx context.Context, n string, b []byte, o metav1.PatchOptions) (string, error) {
-				return rv(c.Patch(ctx, n, ap, b, o))
-			}}
+		return applierOf[*corev1.Namespace]("namespaces", cs.CoreV1().Namespaces())
 	case "ServiceAccount":
-		c := cs.CoreV1().ServiceAccounts(ns)
-		return &applier{"serviceaccounts",
-			func(ctx context.Context, n string) (string, error) { return rv(c.Get(ctx, n, metav1.GetOptions{})) },
-			func(ctx context.Context, n string, b []byte, o metav1.PatchOptions) (string, error) {
-				return rv(c.Patch(ctx, n, ap, b, o))
-			}}
+		return applierOf[*corev1.ServiceAccount]("serviceaccounts", cs.CoreV1().ServiceAccounts(ns))
 	case "DaemonSet":
-		c := cs.AppsV1().DaemonSets(ns)
-		return &applier{"daemonsets",
-			func(ctx context.Context, n string) (string, error) { return rv(c.Get(ctx, n, metav1.GetOptions{})) },
-			func(ctx context.Context, n string, b []byte, o metav1.PatchOptions) (string, error) {
-				return rv(c.Patch(ctx, n, ap, b, o))
-			}}
+		return applierOf[*appsv1.DaemonSet]("daemonsets", cs.AppsV1().DaemonSets(ns))
 	case "ClusterRole":
-		c := cs.RbacV1().ClusterRoles()
-		return &applier{"clusterroles",
-			func(ctx context.Context, n string) (string, error) { return rv(c.Get(ctx, n, metav1.GetOptions{})) },
-			func(ctx context.Context, n string, b []byte, o metav1.PatchOptions) (string, error) {
-				return rv(c.Patch(ctx, n, ap, b, o))
-			}}
+		return applierOf[*rbacv1.ClusterRole]("clusterroles", cs.RbacV1().ClusterRoles())
 	case "ClusterRoleBinding":
-		c := cs.RbacV1().ClusterRoleBindings()
-		return &applier{"clusterrolebindings",
-			func(ctx context.Context, n string) (string, error) { return rv(c.Get(ctx, n, metav1.GetOptions{})) },
-			func(ctx context.Context, n string, b []byte, o metav1.PatchOptions) (string, error) {
-				return rv(c.Patch(ctx, n, ap, b, o))
-			}}
+		return applierOf[*rbacv1.ClusterRoleBinding]("clusterrolebindings", cs.RbacV1().ClusterRoleBindings())
 	}
 	return nil
 }
@@ -405,11 +394,11 @@ func notReady(ctx context.Context, cs kubernetes.Interface, limit time.Duration)
 // status tells.
 func agentWhy(p *corev1.Pod) string {
 	for _, c := range p.Status.InitContainerStatuses {
-		if t := c.State.Terminated; t != nil && t.ExitCode != 0 {
-			return fmt.Sprintf("agent pod %s: its %s init container failed: %s", p.Name, c.Name, strings.TrimPrefix(strings.TrimSpace(t.Message), "error: "))
-		}
-		if t := c.LastTerminationState.Terminated; t != nil && t.ExitCode != 0 {
-			return fmt.Sprintf("agent pod %s: its %s init container failed: %s", p.Name, c.Name, strings.TrimPrefix(strings.TrimSpace(t.Message), "error: "))
+		// Failing now, or failed before and waiting to be restarted.
+		for _, t := range []*corev1.ContainerStateTerminated{c.State.Terminated, c.LastTerminationState.Terminated} {
+			if t != nil && t.ExitCode != 0 {
+				return fmt.Sprintf("agent pod %s: its %s init container failed: %s", p.Name, c.Name, strings.TrimPrefix(strings.TrimSpace(t.Message), "error: "))
+			}
 		}
 	}
 	if _, err := agentRunning(p); err != nil {

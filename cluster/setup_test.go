@@ -129,3 +129,25 @@ func TestSetupObjectsWithCNI(t *testing.T) {
 		t.Errorf("binding %+v", binding)
 	}
 }
+
+// TestAgentWhy: an init container that failed — now, or before and
+// waiting to be restarted — is named with its last words; a running
+// container that is not ready points at the readiness probe.
+func TestAgentWhy(t *testing.T) {
+	failed := &corev1.ContainerStateTerminated{ExitCode: 1, Message: "error: the node already has a CNI network configuration, /etc/cni/net.d/10-bridge.conflist\n"}
+	for name, st := range map[string]corev1.ContainerStatus{
+		"now":    {Name: "install-cni", State: corev1.ContainerState{Terminated: failed}},
+		"before": {Name: "install-cni", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}, LastTerminationState: corev1.ContainerState{Terminated: failed}},
+	} {
+		p := &corev1.Pod{Status: corev1.PodStatus{InitContainerStatuses: []corev1.ContainerStatus{st}}}
+		p.Name = "netx-agent-x"
+		if got, want := agentWhy(p), "agent pod netx-agent-x: its install-cni init container failed: the node already has a CNI network configuration, /etc/cni/net.d/10-bridge.conflist"; got != want {
+			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+	p := &corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}}}
+	p.Name = "netx-agent-y"
+	if got := agentWhy(p); !strings.Contains(got, "runs but is not ready: its readiness probe (kubectl-netx agent ready)") {
+		t.Errorf("running, not ready: %q", got)
+	}
+}
