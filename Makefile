@@ -44,6 +44,9 @@ image: build
 
 # The e2e cluster (docs/e2e.md): two real Kubernetes nodes on the netx lab.
 E2E_PROXY_MODE ?= iptables
+# E2E_CNI=none starts the nodes without a pod network (NotReady), for
+# kubectl netx setup --cni.
+E2E_CNI ?= bridge
 e2e-build: build
 	@hack/setup.sh --e2e
 	e2e/build-k8s.sh
@@ -51,7 +54,7 @@ e2e-build: build
 	$(GO) build -o $(BIN)/netx-e2e ./e2e/cmd/netx-e2e
 
 e2e-up: e2e-build
-	$(BIN)/netx-e2e up --netx $(BIN)/netx --proxy-mode $(E2E_PROXY_MODE)
+	$(BIN)/netx-e2e up --netx $(BIN)/netx --proxy-mode $(E2E_PROXY_MODE) --cni $(E2E_CNI)
 	@echo "kubectl: export KUBECONFIG=/var/lib/netx-e2e/kubeconfig PATH=$$HOME/.cache/netx/k8s/$${K8S_VERSION:-v1.34.4}/bin:\$$PATH"
 
 e2e-down:

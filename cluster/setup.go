@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"slices"
 	"sort"
 	"strconv"
@@ -63,6 +64,9 @@ type CNISetup struct {
 	BinDir, ConfDir string // on the node: /opt/cni/bin, /etc/cni/net.d
 	// Force installs netx's configuration where another network's is.
 	Force bool
+	// ClusterCIDR is the cluster's pod network: pod traffic leaving it is
+	// masqueraded.
+	ClusterCIDR netip.Prefix
 }
 
 // AgentRole is the ClusterRole of the agent's ServiceAccount with the CNI:
@@ -170,6 +174,9 @@ func withCNI(o SetupOptions, sa *corev1.ServiceAccount, ds *appsv1.DaemonSet, me
 	install := *main.DeepCopy()
 	install.Name = "install-cni"
 	install.Command = append([]string{"kubectl-netx", "agent", "cni", "install"}, paths...)
+	if o.CNI.ClusterCIDR.IsValid() {
+		install.Command = append(install.Command, "--cluster-cidr", o.CNI.ClusterCIDR.String())
+	}
 	if o.CNI.Force {
 		install.Command = append(install.Command, "--force")
 	}
@@ -343,6 +350,9 @@ func WaitAgents(ctx context.Context, cs kubernetes.Interface, limit time.Duratio
 			if done {
 				return nil
 			}
+			if err := initFailed(ctx, cs); err != nil {
+				return err
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -353,6 +363,44 @@ func WaitAgents(ctx context.Context, cs kubernetes.Interface, limit time.Duratio
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// initFailed stops the wait at once when an agent's init container (setup
+// --cni's install) has failed: what it found (another network's
+// configuration, a read-only directory) does not go away by waiting. It
+// names each such node and why.
+func initFailed(ctx context.Context, cs kubernetes.Interface) error {
+	pods, err := cs.CoreV1().Pods(SetupNamespace).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.Set{LabelName: AgentName, LabelManagedBy: ManagedBy}.String(),
+	})
+	if err != nil {
+		return nil // the wait goes on; its end says why
+	}
+	var why []string
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if msg := initFailure(p); msg != "" {
+			why = append(why, p.Spec.NodeName+": "+msg)
+		}
+	}
+	if len(why) == 0 {
+		return nil
+	}
+	sort.Strings(why)
+	return fmt.Errorf("the agents cannot start: %s; kubectl netx teardown removes what setup made", strings.Join(why, "; "))
+}
+
+// initFailure says how an init container of p failed (now, or before
+// and waiting to be restarted), "" when none did.
+func initFailure(p *corev1.Pod) string {
+	for _, c := range p.Status.InitContainerStatuses {
+		for _, t := range []*corev1.ContainerStateTerminated{c.State.Terminated, c.LastTerminationState.Terminated} {
+			if t != nil && t.ExitCode != 0 {
+				return fmt.Sprintf("agent pod %s: its %s init container failed: %s", p.Name, c.Name, strings.TrimPrefix(strings.TrimSpace(t.Message), "error: "))
+			}
+		}
+	}
+	return ""
 }
 
 // notReady names the nodes whose agent is not ready after limit, and why.
@@ -393,13 +441,8 @@ func notReady(ctx context.Context, cs kubernetes.Interface, limit time.Duration)
 // agentWhy says why a DaemonSet agent pod is not ready, as far as its
 // status tells.
 func agentWhy(p *corev1.Pod) string {
-	for _, c := range p.Status.InitContainerStatuses {
-		// Failing now, or failed before and waiting to be restarted.
-		for _, t := range []*corev1.ContainerStateTerminated{c.State.Terminated, c.LastTerminationState.Terminated} {
-			if t != nil && t.ExitCode != 0 {
-				return fmt.Sprintf("agent pod %s: its %s init container failed: %s", p.Name, c.Name, strings.TrimPrefix(strings.TrimSpace(t.Message), "error: "))
-			}
-		}
+	if msg := initFailure(p); msg != "" {
+		return msg
 	}
 	if _, err := agentRunning(p); err != nil {
 		return err.Error()

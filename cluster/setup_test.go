@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"net/netip"
 	"os"
 	"reflect"
 	"slices"
@@ -90,7 +91,7 @@ func TestSetupObjects(t *testing.T) {
 // agent's ServiceAccount, bound to a ClusterRole that only reads nodes,
 // and the DaemonSet is marked for teardown to uninstall first.
 func TestSetupObjectsWithCNI(t *testing.T) {
-	objs := SetupObjects(SetupOptions{Image: "example/netx:v1", CNI: &CNISetup{BinDir: "/usr/libexec/cni", ConfDir: "/etc/cni/net.d", Force: true}})
+	objs := SetupObjects(SetupOptions{Image: "example/netx:v1", CNI: &CNISetup{BinDir: "/usr/libexec/cni", ConfDir: "/etc/cni/net.d", Force: true, ClusterCIDR: netip.MustParsePrefix("10.244.0.0/16")}})
 	var kinds []string
 	for _, o := range objs {
 		kinds = append(kinds, o.GetObjectKind().GroupVersionKind().Kind)
@@ -108,7 +109,7 @@ func TestSetupObjectsWithCNI(t *testing.T) {
 		t.Fatalf("init containers: %d", len(spec.InitContainers))
 	}
 	ic := spec.InitContainers[0]
-	if !slices.Equal(ic.Command[:5], []string{"kubectl-netx", "agent", "cni", "install", "--bin-dir"}) || ic.Command[len(ic.Command)-1] != "--force" ||
+	if !slices.Equal(ic.Command[:5], []string{"kubectl-netx", "agent", "cni", "install", "--bin-dir"}) || !slices.Equal(ic.Command[len(ic.Command)-3:], []string{"--cluster-cidr", "10.244.0.0/16", "--force"}) ||
 		ic.SecurityContext.Privileged != nil || ic.TerminationMessagePolicy != corev1.TerminationMessageFallbackToLogsOnError {
 		t.Errorf("init container %+v", ic)
 	}

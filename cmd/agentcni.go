@@ -39,8 +39,9 @@ func newAgentCNICommand(streams genericiooptions.IOStreams) *cobra.Command {
 type AgentCNIInstallOptions struct {
 	streams genericiooptions.IOStreams
 	cniPaths
-	Plugin string
-	Force  bool
+	Plugin      string
+	Force       bool
+	ClusterCIDR string
 }
 
 func newAgentCNIInstallCommand(streams genericiooptions.IOStreams) *cobra.Command {
@@ -54,19 +55,28 @@ func newAgentCNIInstallCommand(streams genericiooptions.IOStreams) *cobra.Comman
 	o.addTo(c)
 	c.Flags().StringVar(&o.Plugin, "plugin", "/bin/netx-cni", "the plugin binary in the image")
 	c.Flags().BoolVar(&o.Force, "force", false, "install even where another network's configuration is")
+	c.Flags().StringVar(&o.ClusterCIDR, "cluster-cidr", "", "the cluster's pod network: pod traffic leaving it is masqueraded (empty: none)")
 	return c
 }
 
 // Complete has nothing to fill.
 func (o *AgentCNIInstallOptions) Complete(*cobra.Command, []string) error { return nil }
 
-// Validate has nothing to check: Run says what is missing.
-func (o *AgentCNIInstallOptions) Validate() error { return nil }
+// Validate checks the cluster CIDR; Run says what else is missing.
+func (o *AgentCNIInstallOptions) Validate() error {
+	if o.ClusterCIDR == "" {
+		return nil
+	}
+	if p, err := netip.ParsePrefix(o.ClusterCIDR); err != nil || !p.Addr().Is4() {
+		return fmt.Errorf("--cluster-cidr %q: give an IPv4 network like 10.244.0.0/16", o.ClusterCIDR)
+	}
+	return nil
+}
 
 // Run installs; its error is the init container's last words, which setup
 // shows.
 func (o *AgentCNIInstallOptions) Run(context.Context) error {
-	if err := cni.Install(o.Plugin, o.BinDir, o.ConfDir, o.DataDir, o.Force); err != nil {
+	if err := cni.Install(o.Plugin, o.BinDir, o.ConfDir, cni.Conflist(o.DataDir, o.ClusterCIDR), o.Force); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.streams.Out, "installed %s in %s and %s in %s\n", cni.PluginName, o.BinDir, cni.ConfFile, o.ConfDir)

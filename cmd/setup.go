@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -27,6 +28,7 @@ type SetupOptions struct {
 	CNIBinDir   string
 	CNIConfDir  string
 	Force       bool
+	ClusterCIDR string
 	mode        cluster.Decision
 	modeErr     error
 }
@@ -75,6 +77,7 @@ each agent remove all of it from its node.`,
 	c.Flags().StringVar(&o.CNIBinDir, "cni-bin-dir", "/opt/cni/bin", "with --cni: the nodes' CNI bin directory")
 	c.Flags().StringVar(&o.CNIConfDir, "cni-conf-dir", "/etc/cni/net.d", "with --cni: the nodes' CNI configuration directory")
 	c.Flags().BoolVar(&o.Force, "force", false, "with --cni: install where a node already has another network's configuration")
+	c.Flags().StringVar(&o.ClusterCIDR, "cluster-cidr", "", "with --cni: the cluster's pod network, whose leaving traffic is masqueraded (default: read from kube-system's kube-proxy or kubeadm-config ConfigMap)")
 	return c
 }
 
@@ -113,8 +116,15 @@ func (o *SetupOptions) Validate() error {
 
 // cniFlags checks the CNI flags (also for a client dry run).
 func (o *SetupOptions) cniFlags() error {
-	if !o.CNI && (o.Force || o.CNIBinDir != "/opt/cni/bin" || o.CNIConfDir != "/etc/cni/net.d") {
-		return fmt.Errorf("--force, --cni-bin-dir and --cni-conf-dir are for --cni: add it, or drop them")
+	if !o.CNI && (o.Force || o.CNIBinDir != "/opt/cni/bin" || o.CNIConfDir != "/etc/cni/net.d" || o.ClusterCIDR != "") {
+		return fmt.Errorf("--force, --cni-bin-dir, --cni-conf-dir and --cluster-cidr are for --cni: add it, or drop them")
+	}
+	if o.ClusterCIDR != "" {
+		if p, err := netip.ParsePrefix(o.ClusterCIDR); err != nil || !p.Addr().Is4() || p != p.Masked() {
+			return fmt.Errorf("--cluster-cidr %q: give the cluster's IPv4 pod network like 10.244.0.0/16", o.ClusterCIDR)
+		}
+	} else if o.CNI && o.DryRun == "client" {
+		return fmt.Errorf("--dry-run=client --cni reads no cluster, so it cannot find the pod network: add --cluster-cidr")
 	}
 	for _, d := range []string{o.CNIBinDir, o.CNIConfDir} {
 		if !strings.HasPrefix(d, "/") {
@@ -129,10 +139,12 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	so := cluster.SetupOptions{Image: o.Image, PullSecrets: o.PullSecrets}
 	if o.CNI {
 		so.CNI = &cluster.CNISetup{BinDir: o.CNIBinDir, ConfDir: o.CNIConfDir, Force: o.Force}
+		if o.ClusterCIDR != "" {
+			so.CNI.ClusterCIDR = netip.MustParsePrefix(o.ClusterCIDR)
+		}
 	}
-	objs := cluster.SetupObjects(so)
 	if o.DryRun == "client" {
-		return printers.Objects(o.streams.Out, objs, o.Output)
+		return printers.Objects(o.streams.Out, cluster.SetupObjects(so), o.Output)
 	}
 	cs, err := o.kube.clientset()
 	if err != nil {
@@ -140,6 +152,20 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	}
 	ctx, stop := signalContext(ctx)
 	defer stop()
+	if so.CNI != nil {
+		if !so.CNI.ClusterCIDR.IsValid() {
+			cidr, from, err := cluster.ClusterCIDR(ctx, cs)
+			if err != nil {
+				return err
+			}
+			so.CNI.ClusterCIDR = cidr
+			fmt.Fprintf(o.streams.ErrOut, "the cluster's pod network: %s (from %s)\n", cidr, from)
+		}
+		if err := cluster.CheckPodCIDRs(ctx, cs, so.CNI.ClusterCIDR); err != nil {
+			return err
+		}
+	}
+	objs := cluster.SetupObjects(so)
 	applied, err := cluster.Apply(ctx, cs, objs, cluster.ApplyOptions{DryRun: o.DryRun == "server"})
 	var lines []string
 	changed := false
@@ -154,8 +180,16 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 	if o.DryRun == "server" {
 		return nil
 	}
+	t0 := time.Now()
 	if err := cluster.WaitAgents(ctx, cs, o.Timeout, printers.Progress(o.streams.ErrOut)); err != nil {
 		return interruptedSetup(ctx, err)
+	}
+	if so.CNI != nil {
+		// The runtimes load the configuration the agents installed; the
+		// nodes turn Ready once their network is.
+		if err := cluster.WaitNodesReady(ctx, cs, o.Timeout-time.Since(t0), printers.Progress(o.streams.ErrOut)); err != nil {
+			return interruptedSetup(ctx, err)
+		}
 	}
 	printers.SetupDone(o.streams.Out, changed, cluster.UserRole)
 	return nil

@@ -415,4 +415,12 @@ func TestRootCNIHostPortAndMasquerade(t *testing.T) {
 	if strings.Contains(nat, "CNI-HOSTPORT") || strings.Contains(nat, "CNI-DN-") || !strings.Contains(nat, "NETX-POSTROUTING") || !strings.Contains(nat, "-A POSTROUTING -s 198.51.100.7/32 -j RETURN") {
 		t.Errorf("after DEL, the nat table:\n%s", nat)
 	}
+	// Teardown's part: the plugin's chains go, the node's own rule stays.
+	if err := RemoveHostState(n.node, "cni0"); err != nil {
+		t.Fatal(err)
+	}
+	nat = run(t, n.node, "iptables-save", "-t", "nat")
+	if strings.Contains(nat, "NETX-POSTROUTING") || !strings.Contains(nat, "-A POSTROUTING -s 198.51.100.7/32 -j RETURN") {
+		t.Errorf("after RemoveHostState, the nat table:\n%s", nat)
+	}
 }

@@ -20,13 +20,19 @@ const ConfFile = "05-netx.conflist"
 const NetworkName = "netx"
 
 // Conflist is ConfFile's content: one plugin, netx-cni, with its data
-// directory (the agent writes the node's pod CIDR there).
-func Conflist(dataDir string) []byte {
+// directory (the agent writes the node's pod CIDR there) and the
+// cluster's pod network, whose leaving traffic it masquerades (none when
+// clusterCIDR is "").
+func Conflist(dataDir, clusterCIDR string) []byte {
+	plugin := map[string]any{"type": PluginName, "bridge": "cni0", "dataDir": dataDir,
+		"capabilities": map[string]bool{"portMappings": true}}
+	if clusterCIDR != "" {
+		plugin["clusterCIDR"] = clusterCIDR
+	}
 	conf := map[string]any{
 		"cniVersion": "1.0.0",
 		"name":       NetworkName,
-		"plugins": []any{map[string]any{"type": PluginName, "bridge": "cni0", "dataDir": dataDir,
-			"capabilities": map[string]bool{"portMappings": true}}},
+		"plugins":    []any{plugin},
 	}
 	b, _ := json.MarshalIndent(conf, "", "  ")
 	return append(b, '\n')
@@ -54,10 +60,10 @@ func ExistingConfig(confDir string) (string, error) {
 }
 
 // Install puts the plugin binary src into binDir as netx-cni and ConfFile
-// into confDir, each written aside and renamed into place, so that a
+// (with content conflist) into confDir, each written aside and renamed into place, so that a
 // runtime never runs half a binary or reads half a file. Another network
 // configuration in confDir is refused (naming it) unless force.
-func Install(src, binDir, confDir, dataDir string, force bool) error {
+func Install(src, binDir, confDir string, conflist []byte, force bool) error {
 	if other, err := ExistingConfig(confDir); err != nil {
 		return err
 	} else if other != "" && !force {
@@ -75,7 +81,7 @@ func Install(src, binDir, confDir, dataDir string, force bool) error {
 		return err
 	}
 	return writeAtomic(filepath.Join(confDir, ConfFile), 0o644, func(w io.Writer) error {
-		_, err := w.Write(Conflist(dataDir))
+		_, err := w.Write(conflist)
 		return err
 	})
 }

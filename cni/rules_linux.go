@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/kubeproxy"
 	"github.com/netx-project/netx/netfilter"
 )
@@ -129,7 +130,31 @@ func syncRules(c *NetConf, cidr netip.Prefix, s *store) error {
 	if b, err := os.ReadFile(marker); err == nil && string(b) == hex.EncodeToString(sum[:]) {
 		return nil
 	}
-	out, err := exec.Command(tool("iptables-save"), "-t", "nat").Output()
+	if err := loadOwned("", want); err != nil {
+		return err
+	}
+	return os.WriteFile(marker, []byte(hex.EncodeToString(sum[:])), 0o600)
+}
+
+// loadOwned makes the nat table of the network namespace at netnsPath
+// ("": the plugin's own) hold want's share of the plugin's chains, and
+// changes nothing else (netfilter.WriteOwnedRestore).
+func loadOwned(netnsPath string, want *netfilter.Ruleset) error {
+	run := func(stdin io.Reader, prog string, args ...string) ([]byte, error) {
+		if netnsPath == "" {
+			cmd := exec.Command(tool(prog), args...)
+			cmd.Stdin = stdin
+			var errb bytes.Buffer
+			cmd.Stderr = &errb
+			out, err := cmd.Output()
+			if err != nil {
+				return out, fmt.Errorf("%w: %s", err, strings.TrimSpace(errb.String()))
+			}
+			return out, nil
+		}
+		return nsenter.Output(nsenter.Net(netnsPath), stdin, tool(prog), args...)
+	}
+	out, err := run(nil, "iptables-save", "-t", "nat")
 	if err != nil {
 		return fmt.Errorf("netx-cni: iptables-save -t nat: %w", err)
 	}
@@ -139,17 +164,29 @@ func syncRules(c *NetConf, cidr netip.Prefix, s *store) error {
 	}
 	var text bytes.Buffer
 	changed, err := want.WriteOwnedRestore(&text, live, ownedChain)
+	if err != nil || !changed {
+		return err
+	}
+	if out, err := run(&text, "iptables-restore", "--noflush", "-w", "5"); err != nil {
+		return fmt.Errorf("netx-cni: iptables-restore --noflush: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// RemoveRules takes the plugin's chains (hostPorts, masquerading) and the
+// jumps into them out of the nat table of the network namespace at
+// netnsPath; every other rule stays.
+func RemoveRules(netnsPath string) error {
+	b := netfilter.NewIPTablesBuilder(netfilter.FamilyIP, netfilter.SourceIPTablesNFT)
+	b.Table("nat")
+	want, err := b.Ruleset()
 	if err != nil {
 		return err
 	}
-	if changed {
-		restore := exec.Command(tool("iptables-restore"), "--noflush", "-w", "5")
-		restore.Stdin = &text
-		if out, err := restore.CombinedOutput(); err != nil {
-			return fmt.Errorf("netx-cni: iptables-restore --noflush: %w: %s", err, strings.TrimSpace(string(out)))
-		}
+	if netnsPath == "/proc/self/ns/net" {
+		netnsPath = ""
 	}
-	return os.WriteFile(marker, []byte(hex.EncodeToString(sum[:])), 0o600)
+	return loadOwned(netnsPath, want)
 }
 
 // tool finds a program of the node's: on PATH, else where Debian, RHEL

@@ -62,9 +62,9 @@ func (t *Topology) Resolve() (*Lab, error) {
 	switch lab.Overlay {
 	case "":
 		lab.Overlay = OverlayHostGW
-	case OverlayHostGW, OverlayVXLAN:
+	case OverlayHostGW, OverlayVXLAN, OverlayNone:
 	default:
-		p.add(path("overlay"), "overlay %q is not supported; use %s or %s", t.Overlay, OverlayHostGW, OverlayVXLAN)
+		p.add(path("overlay"), "overlay %q is not supported; use %s, %s or %s", t.Overlay, OverlayHostGW, OverlayVXLAN, OverlayNone)
 	}
 	switch lab.Proxy {
 	case "":
@@ -407,6 +407,8 @@ func (p *problems) pods(lab *Lab) {
 				lp.IP = node.IP
 				lp.Hostname = node.Name
 			}
+		} else if lab.Overlay == OverlayNone {
+			p.add(path("pods", i), "pod %s needs a pod network, and overlay none builds none; give it hostNetwork: true or use overlay %s", key, OverlayHostGW)
 		} else {
 			lp.HostVeth = hostVethName(lab.Name, key)
 			if other := veths[lp.HostVeth]; other != "" {

@@ -28,7 +28,8 @@ func kubeProxyConfig(lab *Lab) kubeproxy.Config {
 // them: flannel's masquerading (appended, so it ends up last), kube-proxy
 // (its jumps inserted at the top), then portmap for each pod with
 // hostPorts, in the order the pods are declared. With proxy none, no
-// kube-proxy rules: a real kube-proxy writes them.
+// kube-proxy rules: a real kube-proxy writes them; with overlay none, no
+// masquerading: the CNI installed later writes its own.
 func NodeRules(lab *Lab, node *LabNode) (*kubeproxy.Node, error) {
 	c := kubeProxyConfig(lab)
 	services := servicePorts(lab)
@@ -36,7 +37,9 @@ func NodeRules(lab *Lab, node *LabNode) (*kubeproxy.Node, error) {
 	// The lab owns its nodes' filter and nat tables outright: one
 	// iptables-restore (without --noflush) replaces both.
 	ipt.Table("filter")
-	kubeproxy.Masquerade(ipt, lab.ClusterCIDR)
+	if lab.Overlay != OverlayNone {
+		kubeproxy.Masquerade(ipt, lab.ClusterCIDR)
+	}
 	n := &kubeproxy.Node{}
 	switch lab.Proxy {
 	case ProxyIPTables:

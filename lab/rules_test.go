@@ -149,6 +149,18 @@ func TestRulesComponents(t *testing.T) {
 			t.Errorf("%s: nftables rules present: %v", proxy, n.NFTables != nil)
 		}
 	}
+	// overlay none: the underlay alone, no masquerading (a CNI writes it).
+	top, err := Parse("bare.yaml", []byte("name: bare\noverlay: none\nproxy: none\nnodes:\n  - {name: node1}\n  - {name: node2}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare, err := top.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nat := nodeRules(t, bare, "node1").IPTables.Table(netfilter.FamilyIP, "nat"); nat != nil && nat.Chain(kubeproxy.NetxPostrouting) != nil {
+		t.Error("overlay none: the lab wrote masquerading")
+	}
 	// node1 holds no pod with hostPorts: portmap writes nothing there.
 	if nodeRules(t, lab, "node1").IPTables.Table(netfilter.FamilyIP, "nat").Chain(kubeproxy.CNIHostportDNAT) != nil {
 		t.Error("portmap chains on a node without hostPorts")

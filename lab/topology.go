@@ -25,7 +25,9 @@ type Topology struct {
 	ClusterCIDR string `yaml:"clusterCIDR"`
 	ServiceCIDR string `yaml:"serviceCIDR"`
 	// Overlay is how pod CIDRs reach other nodes: host-gw (routes via node
-	// IPs) or vxlan (flannel-style VTEPs).
+	// IPs) or vxlan (flannel-style VTEPs); none builds no pod network at
+	// all (no bridges, routes or masquerading: a CNI installed later does,
+	// as on a cluster before its network add-on).
 	Overlay string `yaml:"overlay"`
 	// Proxy is the kube-proxy mode whose rules are written: iptables,
 	// nftables, or none (a real kube-proxy will write them).
@@ -135,6 +137,7 @@ const (
 	DefaultServiceCIDR = "10.96.0.0/16"
 	OverlayHostGW      = "host-gw"
 	OverlayVXLAN       = "vxlan"
+	OverlayNone        = "none"
 	ProxyIPTables      = "iptables"
 	ProxyNFTables      = "nftables"
 	// ProxyNone writes no service rules: for a lab whose services a real

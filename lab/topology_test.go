@@ -211,6 +211,7 @@ pods:
 		{"port conflict in one pod", base + "      - name: d\n        serve: 8080\n", []string{"bad.yaml:12:", "containers c and d both declare port 8080/TCP", "allowPortConflict: true"}},
 		{"two run kinds", base + "        command: [sleep, infinity]\n", []string{"bad.yaml:10:", "exactly one of serve"}},
 		{"bad overlay", "overlay: geneve\n" + base, []string{"bad.yaml:1:", `overlay "geneve" is not supported`}},
+		{"pod network without one", "overlay: none\n" + base, []string{"bad.yaml:7:", "pod default/a needs a pod network, and overlay none builds none", "hostNetwork: true"}},
 		{"ipvs", "proxy: ipvs\n" + base, []string{"bad.yaml:1:", "IPVS cannot be built here"}},
 		{"nodePort out of range", base + "services:\n  - name: s\n    type: NodePort\n    selector: {app: a}\n    ports: [{port: 80, nodePort: 8080}]\n", []string{"bad.yaml:16:", "nodePort 8080 is outside 30000-32767"}},
 		{"nodePort on ClusterIP", base + "services:\n  - name: s\n    selector: {app: a}\n    ports: [{port: 80, nodePort: 30001}]\n", []string{"sets nodePort but is type ClusterIP"}},

@@ -294,6 +294,10 @@ func (b *builder) nodes(context.Context) error {
 		if err := b.plug(n.Netns, n.FabricPort, n.UplinkMAC, n.IP); err != nil {
 			return fmt.Errorf("node %s: %w", n.Name, err)
 		}
+		if b.lab.Overlay == OverlayNone {
+			b.explain("# (overlay none: no pod network on %s until a CNI builds one)", n.Name)
+			continue
+		}
 		node, err := b.ns(n.Netns)
 		if err != nil {
 			return err
@@ -341,6 +345,9 @@ func (b *builder) podMTU() int {
 
 // overlay makes each node's pod CIDR reachable from the others.
 func (b *builder) overlay(context.Context) error {
+	if b.lab.Overlay == OverlayNone {
+		return nil
+	}
 	for _, n := range b.lab.Nodes {
 		node, err := b.ns(n.Netns)
 		if err != nil {

@@ -42,6 +42,7 @@ func DefaultSpec(dir, bin, version, proxyMode string) *Spec {
 		Control:     node("control", "192.168.77.10", "10.244.250.0/24"),
 		Workers:     []Node{node("node1", "192.168.77.11", "10.244.1.0/24"), node("node2", "192.168.77.12", "10.244.2.0/24")},
 		HostPort:    16443,
+		CNI:         CNIBridge,
 	}
 }
 
@@ -100,7 +101,11 @@ func Up(ctx context.Context, s *Spec, o Options) error {
 		return err
 	}
 
-	s.say(o, "network: netx lab %s (control + %d workers, host-gw)", s.Lab, len(s.Workers))
+	if s.NoCNI() {
+		s.say(o, "network: netx lab %s (control + %d workers, no pod network)", s.Lab, len(s.Workers))
+	} else {
+		s.say(o, "network: netx lab %s (control + %d workers, host-gw)", s.Lab, len(s.Workers))
+	}
 	top, err := lab.Parse(s.Lab+".yaml", []byte(s.NetworkTopology()))
 	if err != nil {
 		return err
@@ -176,9 +181,20 @@ func Up(ctx context.Context, s *Spec, o Options) error {
 			return fmt.Errorf("worker %s: %w", n.Name, err)
 		}
 	}
-	s.say(o, "waiting for nodes to be Ready")
-	if err := s.waitNodesReady(ctx, 3*time.Minute); err != nil {
+	// Each node's pod CIDR goes into its Node object, as the controller
+	// manager's allocator would write it (the same CIDR the lab planned),
+	// for a CNI that reads it from there.
+	s.say(o, "waiting for nodes to register; their pod CIDRs")
+	if err := s.setPodCIDRs(ctx, 2*time.Minute); err != nil {
 		return err
+	}
+	if s.NoCNI() {
+		s.say(o, "no CNI: the nodes stay NotReady until one is installed (kubectl netx setup --cni)")
+	} else {
+		s.say(o, "waiting for nodes to be Ready")
+		if err := s.waitNodesReady(ctx, 3*time.Minute); err != nil {
+			return err
+		}
 	}
 	// Pods cannot be created until the controller manager has made the
 	// namespace's default service account.
@@ -237,7 +253,9 @@ func (s *Spec) writeConfigs() error {
 	}
 	for _, n := range s.Workers {
 		files[s.containerdConfig(n)] = s.ContainerdConfig(n)
-		files[filepath.Join(s.cniConfDir(n), "10-netx-e2e.conflist")] = s.CNIConfig(n)
+		if !s.NoCNI() {
+			files[filepath.Join(s.cniConfDir(n), "10-netx-e2e.conflist")] = s.CNIConfig(n)
+		}
 		files[filepath.Join(s.kubeletDir(n), "config.yaml")] = s.KubeletConfig(n)
 		files[filepath.Join(s.kubeletDir(n), "kubeconfig")] = s.Kubeconfig(s.APIServerURL(), "kubelet-"+n.Name)
 		files[filepath.Join(s.nodeDir(n), "kube-proxy.kubeconfig")] = s.Kubeconfig(s.APIServerURL(), "kube-proxy")
@@ -467,6 +485,31 @@ func waitSocket(ctx context.Context, path string, limit time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("%s did not accept connections within %s", path, limit)
+}
+
+// setPodCIDRs waits for every worker's Node object and gives it the pod
+// CIDR the spec plans (spec.podCIDR is set once, by anyone who may patch
+// nodes: here the admin).
+func (s *Spec) setPodCIDRs(ctx context.Context, limit time.Duration) error {
+	for _, n := range s.Workers {
+		if err := s.waitFor(ctx, limit, "node "+n.Name, func() error {
+			out, err := s.Kubectl(ctx, "get", "node", n.Name, "-o", "jsonpath={.spec.podCIDR}")
+			if err != nil {
+				return err
+			}
+			if got := strings.TrimSpace(string(out)); got != "" && got != n.PodCIDR.String() {
+				return fmt.Errorf("node %s has pod CIDR %s, want %s", n.Name, got, n.PodCIDR)
+			} else if got != "" {
+				return nil
+			}
+			patch := fmt.Sprintf(`{"spec":{"podCIDR":%q,"podCIDRs":[%[1]q]}}`, n.PodCIDR)
+			_, err = s.Kubectl(ctx, "patch", "node", n.Name, "--type", "merge", "-p", patch)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Spec) waitNodesReady(ctx context.Context, limit time.Duration) error {

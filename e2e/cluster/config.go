@@ -20,7 +20,12 @@ type Spec struct {
 	Bin     string
 	Version string
 	// ProxyMode is kube-proxy's --proxy-mode: iptables or nftables.
-	ProxyMode   string
+	ProxyMode string
+	// CNI is the pod network the nodes start with: CNIBridge (the
+	// reference bridge plugin, host-gw routes and masquerading built by
+	// the lab) or CNINone (no pod network: nodes stay NotReady until one
+	// is installed, e.g. by kubectl netx setup --cni).
+	CNI         string
 	ClusterCIDR netip.Prefix
 	ServiceCIDR netip.Prefix
 	Control     Node
@@ -36,6 +41,15 @@ type Node struct {
 	PodCIDR netip.Prefix
 	Netns   string
 }
+
+// The pod networks a cluster can start with.
+const (
+	CNIBridge = "bridge"
+	CNINone   = "none"
+)
+
+// NoCNI says the cluster starts without a pod network.
+func (s *Spec) NoCNI() bool { return s.CNI == CNINone }
 
 // The external client on the underlay.
 const (
@@ -220,11 +234,15 @@ conntrack:
 }
 
 // NetworkTopology is the netx lab the cluster runs on: the control node
-// and the workers on one underlay, host-gw routes between pod CIDRs, and no
-// service rules (the real kube-proxy writes them).
+// and the workers on one underlay, host-gw routes between pod CIDRs (none
+// without a CNI), and no service rules (the real kube-proxy writes them).
 func (s *Spec) NetworkTopology() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "name: %s\nproxy: none\nclusterCIDR: %s\nserviceCIDR: %s\nnodes:\n", s.Lab, s.ClusterCIDR, s.ServiceCIDR)
+	fmt.Fprintf(&b, "name: %s\nproxy: none\nclusterCIDR: %s\nserviceCIDR: %s\n", s.Lab, s.ClusterCIDR, s.ServiceCIDR)
+	if s.NoCNI() {
+		b.WriteString("overlay: none\n")
+	}
+	b.WriteString("nodes:\n")
 	for _, n := range append([]Node{s.Control}, s.Workers...) {
 		fmt.Fprintf(&b, "  - {name: %s, ip: %s, podCIDR: %s}\n", n.Name, n.IP, n.PodCIDR)
 	}

@@ -2,7 +2,7 @@
 
 // Command netx-e2e starts and stops the e2e cluster:
 //
-//	netx-e2e up   [--proxy-mode iptables|nftables]
+//	netx-e2e up   [--proxy-mode iptables|nftables] [--cni bridge|none]
 //	netx-e2e down
 //
 // make e2e-up builds what it needs first (Kubernetes binaries, images, netx).
@@ -41,7 +41,12 @@ func main() {
 	images := fs.String("images", filepath.Join(cache, "images"), "image layouts (e2e/images.sh)")
 	netx := fs.String("netx", "bin/netx", "the netx binary")
 	proxy := fs.String("proxy-mode", envOr("NETX_E2E_PROXY_MODE", "iptables"), "kube-proxy mode: iptables or nftables")
+	cni := fs.String("cni", envOr("NETX_E2E_CNI", cluster.CNIBridge), "the pod network the nodes start with: bridge (the reference plugin) or none (nodes NotReady until kubectl netx setup --cni)")
 	fs.Parse(os.Args[2:])
+	if *cni != cluster.CNIBridge && *cni != cluster.CNINone {
+		fmt.Fprintf(os.Stderr, "netx-e2e: --cni %q: use %s or %s\n", *cni, cluster.CNIBridge, cluster.CNINone)
+		os.Exit(2)
+	}
 	if *proxy != "iptables" && *proxy != "nftables" {
 		fmt.Fprintf(os.Stderr, "netx-e2e: --proxy-mode %q: use iptables or nftables\n", *proxy)
 		os.Exit(2)
@@ -52,6 +57,7 @@ func main() {
 		os.Exit(1)
 	}
 	spec := cluster.DefaultSpec(*dir, *bin, version, *proxy)
+	spec.CNI = *cni
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	o := cluster.Options{Self: self, Images: *images, Progress: os.Stderr}
