@@ -64,7 +64,7 @@ e2e-down:
 # Up, smoke tests, down (also when up or the tests fail).
 e2e: e2e-build
 	@$(MAKE) --no-print-directory e2e-up || { $(MAKE) --no-print-directory e2e-down; exit 1; }
-	NETX_E2E=1 NETX_E2E_PROXY_MODE=$(E2E_PROXY_MODE) NETX_E2E_SAVE_DUMPS=$(NETX_E2E_SAVE_DUMPS) $(GO) test -count=1 -v -timeout 20m ./e2e/... ; rc=$$?; $(MAKE) e2e-down; exit $$rc
+	NETX_E2E=1 NETX_E2E_PROXY_MODE=$(E2E_PROXY_MODE) NETX_E2E_CNI=$(E2E_CNI) NETX_E2E_SAVE_DUMPS=$(NETX_E2E_SAVE_DUMPS) $(GO) test -count=1 -v -timeout 20m ./e2e/... ; rc=$$?; $(MAKE) e2e-down; exit $$rc
 
 # Real kube-proxy rule dumps (both modes) with their objects, for trace's
 # table tests: testdata/cluster/<mode>/.

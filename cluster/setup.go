@@ -174,6 +174,7 @@ func withCNI(o SetupOptions, sa *corev1.ServiceAccount, ds *appsv1.DaemonSet, me
 	install := *main.DeepCopy()
 	install.Name = "install-cni"
 	install.Command = append([]string{"kubectl-netx", "agent", "cni", "install"}, paths...)
+	install.Command = append(install.Command, "--node-conf-dir", o.CNI.ConfDir)
 	if o.CNI.ClusterCIDR.IsValid() {
 		install.Command = append(install.Command, "--cluster-cidr", o.CNI.ClusterCIDR.String())
 	}
@@ -502,15 +503,30 @@ func uninstallCNI(ctx context.Context, cs kubernetes.Interface, cfg *rest.Config
 		return nil, setupError(err, "list", "nodes", "", "")
 	}
 	a := NewAgents(cfg, cs, AgentOptions{Namespace: SetupNamespace})
+	// A node whose agent is still pending, its install init container
+	// neither running nor done (not started, or failed and waiting to
+	// retry), got nothing: install refuses before it writes, and takes
+	// back the binary when the configuration cannot be written.
+	never := map[string]bool{}
 	for i := range pods.Items {
 		p := &pods.Items[i]
 		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
 			a.nodes[p.Spec.NodeName] = &Agent{Node: p.Spec.NodeName, Namespace: p.Namespace, Pod: p.Name}
+		} else if p.Status.Phase == corev1.PodPending && !slices.ContainsFunc(p.Status.InitContainerStatuses, func(c corev1.ContainerStatus) bool {
+			return c.State.Running != nil || (c.State.Terminated != nil && c.State.Terminated.ExitCode == 0)
+		}) {
+			never[p.Spec.NodeName] = true
 		}
 	}
 	var done, missing []string
 	var errs []error
 	for _, n := range nodes.Items {
+		if never[n.Name] {
+			if o.Progress != nil {
+				o.Progress("netx's CNI is not installed on " + n.Name + " (its install has not run or failed): nothing to remove there")
+			}
+			continue
+		}
 		if a.nodes[n.Name] == nil {
 			missing = append(missing, n.Name)
 			continue

@@ -2,13 +2,16 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"syscall"
 
+	"github.com/netx-project/netx/agent"
 	"github.com/netx-project/netx/cluster"
 	"github.com/netx-project/netx/cni"
 	"github.com/spf13/cobra"
@@ -42,6 +45,7 @@ type AgentCNIInstallOptions struct {
 	Plugin      string
 	Force       bool
 	ClusterCIDR string
+	NodeConfDir string
 }
 
 func newAgentCNIInstallCommand(streams genericiooptions.IOStreams) *cobra.Command {
@@ -56,6 +60,7 @@ func newAgentCNIInstallCommand(streams genericiooptions.IOStreams) *cobra.Comman
 	c.Flags().StringVar(&o.Plugin, "plugin", "/bin/netx-cni", "the plugin binary in the image")
 	c.Flags().BoolVar(&o.Force, "force", false, "install even where another network's configuration is")
 	c.Flags().StringVar(&o.ClusterCIDR, "cluster-cidr", "", "the cluster's pod network: pod traffic leaving it is masqueraded (empty: none)")
+	c.Flags().StringVar(&o.NodeConfDir, "node-conf-dir", "", "the configuration directory as the node names it, for messages (default: --conf-dir)")
 	return c
 }
 
@@ -77,6 +82,10 @@ func (o *AgentCNIInstallOptions) Validate() error {
 // shows.
 func (o *AgentCNIInstallOptions) Run(context.Context) error {
 	if err := cni.Install(o.Plugin, o.BinDir, o.ConfDir, cni.Conflist(o.DataDir, o.ClusterCIDR), o.Force); err != nil {
+		var conflict *cni.ConflictError
+		if errors.As(err, &conflict) && o.NodeConfDir != "" {
+			conflict.Dir = o.NodeConfDir
+		}
 		return err
 	}
 	fmt.Fprintf(o.streams.Out, "installed %s in %s and %s in %s\n", cni.PluginName, o.BinDir, cni.ConfFile, o.ConfDir)
@@ -134,7 +143,18 @@ func (o *AgentCNIRunOptions) Run(ctx context.Context) error {
 		return err
 	}
 	written := netip.Prefix{}
+	conf := filepath.Join(o.ConfDir, cni.ConfFile)
+	stopped := false
 	return cluster.WatchNodes(ctx, cs, func(nodes []cluster.Node) {
+		// Once teardown has uninstalled the CNI (its configuration gone
+		// first), nothing is put back while this pod is on its way out.
+		if _, err := os.Stat(conf); errors.Is(err, os.ErrNotExist) {
+			if !stopped {
+				fmt.Fprintf(o.streams.Out, "%s is gone: netx's CNI was uninstalled from this node; keeping nothing in step any more\n", conf)
+				stopped = true
+			}
+			return
+		}
 		var peers []cni.Peer
 		for _, n := range nodes {
 			i := slices.IndexFunc(n.PodCIDRs, func(p netip.Prefix) bool { return p.Addr().Is4() })
@@ -194,7 +214,12 @@ func (o *AgentCNIUninstallOptions) Run(context.Context) error {
 	if err := cni.Uninstall(o.BinDir, o.ConfDir, o.DataDir); err != nil {
 		return err
 	}
-	if err := cni.RemoveHostState("/proc/self/ns/net", "cni0"); err != nil {
+	// The node's iptables, run in its root: the agent's image has none.
+	n, err := agent.Locate()
+	if err != nil {
+		return err
+	}
+	if err := cni.RemoveHostState("/proc/self/ns/net", n.Root, "cni0"); err != nil {
 		return err
 	}
 	fmt.Fprintln(o.streams.Out, "removed netx's CNI from this node")

@@ -191,7 +191,7 @@ func (o *SetupOptions) Run(ctx context.Context) error {
 			return interruptedSetup(ctx, err)
 		}
 	}
-	printers.SetupDone(o.streams.Out, changed, cluster.UserRole)
+	printers.SetupDone(o.streams.Out, changed, cluster.UserRole, so.CNI != nil)
 	return nil
 }
 

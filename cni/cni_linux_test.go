@@ -324,14 +324,14 @@ func TestRootSyncRoutes(t *testing.T) {
 	if strings.Contains(routes, "10.244.2.0/24") || !strings.Contains(routes, "10.244.3.0/24 via 192.0.2.4 dev eth0 proto 110") {
 		t.Errorf("after n2 left and n3 moved:\n%s", routes)
 	}
-	if err := RemoveHostState(node, "cni0"); err != nil {
+	if err := RemoveHostState(node, "", "cni0"); err != nil {
 		t.Fatal(err)
 	}
 	routes, links := run(t, node, "ip", "route"), run(t, node, "ip", "-br", "link")
 	if strings.Contains(routes, "proto 110") || !strings.Contains(routes, "198.51.100.0/24") || strings.Contains(links, "cni0") {
 		t.Errorf("after RemoveHostState: routes\n%slinks\n%s", routes, links)
 	}
-	if err := RemoveHostState(node, "cni0"); err != nil {
+	if err := RemoveHostState(node, "", "cni0"); err != nil {
 		t.Errorf("RemoveHostState again: %v", err)
 	}
 }
@@ -416,7 +416,7 @@ func TestRootCNIHostPortAndMasquerade(t *testing.T) {
 		t.Errorf("after DEL, the nat table:\n%s", nat)
 	}
 	// Teardown's part: the plugin's chains go, the node's own rule stays.
-	if err := RemoveHostState(n.node, "cni0"); err != nil {
+	if err := RemoveHostState(n.node, "", "cni0"); err != nil {
 		t.Fatal(err)
 	}
 	nat = run(t, n.node, "iptables-save", "-t", "nat")

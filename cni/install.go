@@ -59,6 +59,17 @@ func ExistingConfig(confDir string) (string, error) {
 	return "", nil
 }
 
+// ConflictError is another network's configuration where netx's would go.
+type ConflictError struct {
+	// Dir is the configuration directory (as the agent mounts it; callers
+	// may put the node's path in), File the configuration found there.
+	Dir, File string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("the node already has a CNI network configuration, %s: a second network would compete with it; remove that CNI first, or run kubectl netx setup --cni --force to install netx's before it", filepath.Join(e.Dir, e.File))
+}
+
 // Install puts the plugin binary src into binDir as netx-cni and ConfFile
 // (with content conflist) into confDir, each written aside and renamed into place, so that a
 // runtime never runs half a binary or reads half a file. Another network
@@ -67,7 +78,7 @@ func Install(src, binDir, confDir string, conflist []byte, force bool) error {
 	if other, err := ExistingConfig(confDir); err != nil {
 		return err
 	} else if other != "" && !force {
-		return fmt.Errorf("the node already has a CNI network configuration, %s: a second network would compete with it; remove that CNI first, or run kubectl netx setup --cni --force to install netx's before it", other)
+		return &ConflictError{Dir: confDir, File: filepath.Base(other)}
 	}
 	in, err := os.Open(src)
 	if err != nil {
@@ -80,10 +91,15 @@ func Install(src, binDir, confDir string, conflist []byte, force bool) error {
 	}); err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(confDir, ConfFile), 0o644, func(w io.Writer) error {
+	if err := writeAtomic(filepath.Join(confDir, ConfFile), 0o644, func(w io.Writer) error {
 		_, err := w.Write(conflist)
 		return err
-	})
+	}); err != nil {
+		// Nothing half-installed: the binary alone goes again.
+		os.Remove(filepath.Join(binDir, PluginName))
+		return err
+	}
+	return nil
 }
 
 // writeAtomic writes path through a temporary file in its directory.

@@ -78,13 +78,14 @@ func SyncRoutes(netnsPath string, peers []Peer) ([]string, error) {
 
 // RemoveHostState removes what the plugin and the agent made in the
 // node's namespace at netnsPath: the routes to the other nodes, the
-// plugin's nat chains (hostPorts, masquerading) and the bridge (its pods'
-// veths go with their pods).
-func RemoveHostState(netnsPath, bridge string) error {
+// plugin's nat chains (hostPorts, masquerading; with the iptables under
+// the node's root directory root, "" for this process's) and the bridge
+// (its pods' veths go with their pods).
+func RemoveHostState(netnsPath, root, bridge string) error {
 	if _, err := SyncRoutes(netnsPath, nil); err != nil {
 		return err
 	}
-	if err := RemoveRules(netnsPath); err != nil {
+	if err := RemoveRules(netnsPath, root); err != nil {
 		return err
 	}
 	h, err := nsenter.Netlink(netnsPath)

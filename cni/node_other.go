@@ -10,4 +10,4 @@ var errLinux = errors.New("netx's CNI runs on Linux nodes only")
 func SyncRoutes(string, []Peer) ([]string, error) { return nil, errLinux }
 
 // RemoveHostState needs Linux.
-func RemoveHostState(string, string) error { return errLinux }
+func RemoveHostState(string, string, string) error { return errLinux }

@@ -130,7 +130,7 @@ func syncRules(c *NetConf, cidr netip.Prefix, s *store) error {
 	if b, err := os.ReadFile(marker); err == nil && string(b) == hex.EncodeToString(sum[:]) {
 		return nil
 	}
-	if err := loadOwned("", want); err != nil {
+	if err := loadOwned("", "", want); err != nil {
 		return err
 	}
 	return os.WriteFile(marker, []byte(hex.EncodeToString(sum[:])), 0o600)
@@ -138,10 +138,11 @@ func syncRules(c *NetConf, cidr netip.Prefix, s *store) error {
 
 // loadOwned makes the nat table of the network namespace at netnsPath
 // ("": the plugin's own) hold want's share of the plugin's chains, and
-// changes nothing else (netfilter.WriteOwnedRestore).
-func loadOwned(netnsPath string, want *netfilter.Ruleset) error {
+// changes nothing else (netfilter.WriteOwnedRestore). root, when set, is
+// the node's root directory whose iptables is run (netx in a container).
+func loadOwned(netnsPath, root string, want *netfilter.Ruleset) error {
 	run := func(stdin io.Reader, prog string, args ...string) ([]byte, error) {
-		if netnsPath == "" {
+		if netnsPath == "" && root == "" {
 			cmd := exec.Command(tool(prog), args...)
 			cmd.Stdin = stdin
 			var errb bytes.Buffer
@@ -152,7 +153,11 @@ func loadOwned(netnsPath string, want *netfilter.Ruleset) error {
 			}
 			return out, nil
 		}
-		return nsenter.Output(nsenter.Net(netnsPath), stdin, tool(prog), args...)
+		path, err := toolIn(root, prog)
+		if err != nil {
+			return nil, err
+		}
+		return nsenter.Output(nsenter.Target{Net: netnsPath, Root: root}, stdin, path, args...)
 	}
 	out, err := run(nil, "iptables-save", "-t", "nat")
 	if err != nil {
@@ -175,18 +180,31 @@ func loadOwned(netnsPath string, want *netfilter.Ruleset) error {
 
 // RemoveRules takes the plugin's chains (hostPorts, masquerading) and the
 // jumps into them out of the nat table of the network namespace at
-// netnsPath; every other rule stays.
-func RemoveRules(netnsPath string) error {
+// netnsPath ("": this process's), with the iptables of the node's root
+// directory root ("": this process's); every other rule stays.
+func RemoveRules(netnsPath, root string) error {
 	b := netfilter.NewIPTablesBuilder(netfilter.FamilyIP, netfilter.SourceIPTablesNFT)
 	b.Table("nat")
 	want, err := b.Ruleset()
 	if err != nil {
 		return err
 	}
-	if netnsPath == "/proc/self/ns/net" {
-		netnsPath = ""
+	return loadOwned(netnsPath, root, want)
+}
+
+// toolIn finds a program of the node whose root directory is root ("":
+// this process's): its path inside root. A symlink there (Debian's
+// alternatives) counts: it resolves inside root, where it runs.
+func toolIn(root, name string) (string, error) {
+	if root == "" {
+		return tool(name), nil
 	}
-	return loadOwned(netnsPath, want)
+	for _, d := range []string{"/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/local/bin"} {
+		if _, err := os.Lstat(filepath.Join(root, d, name)); err == nil {
+			return filepath.Join(d, name), nil
+		}
+	}
+	return "", fmt.Errorf("netx-cni: %s is not installed on the node (looked in %s)", name, root)
 }
 
 // tool finds a program of the node's: on PATH, else where Debian, RHEL

@@ -49,6 +49,18 @@ func agentPods(t *testing.T, s *cluster.Spec) string {
 	return strings.TrimSpace(kubectl(t, s, "get", "pods", "-A", "-l", "app.kubernetes.io/managed-by=netx", "-o", "name"))
 }
 
+// runAgentPodsGone waits until the agent pods of single runs are gone
+// (setup's stay), returning those left after limit.
+func runAgentPodsGone(t *testing.T, s *cluster.Spec, limit time.Duration) string {
+	left := ""
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if left = strings.TrimSpace(kubectl(t, s, "get", "pods", "-A", "-l", "app.kubernetes.io/managed-by=netx,netx.io/run", "-o", "name")); left == "" {
+			break
+		}
+	}
+	return left
+}
+
 // agentPodsGone waits up to limit for netx's agent pods to go; it
 // returns those still there.
 func agentPodsGone(t *testing.T, s *cluster.Spec, limit time.Duration) string {

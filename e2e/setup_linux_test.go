@@ -24,37 +24,8 @@ import (
 func TestE2ESetup(t *testing.T) {
 	s := spec(t)
 	t.Cleanup(func() { dumpLogs(t, s) })
-	ctx := context.Background()
 	kubectl(t, s, "apply", "-f", filepath.Join("manifests", "seeds.yaml"))
-	kubectl(t, s, "apply", "-f", filepath.Join("manifests", "netx-user-rbac.yaml"))
-	s.Kubectl(ctx, "delete", "--ignore-not-found", "clusterrolebinding", "netx-e2e-admin")
-	kubectl(t, s, "create", "clusterrolebinding", "netx-e2e-admin", "--clusterrole", "cluster-admin", "--user", "netx-e2e-admin")
-	t.Cleanup(func() {
-		s.Kubectl(ctx, "delete", "--ignore-not-found", "clusterrolebinding", "netx-e2e-admin")
-		s.Kubectl(ctx, "delete", "--wait=false", "--ignore-not-found", "-f", filepath.Join("manifests", "netx-user-rbac.yaml"))
-		// Whatever a failed run left.
-		s.Kubectl(ctx, "delete", "--ignore-not-found", "namespace", "netx-system")
-		s.Kubectl(ctx, "delete", "--ignore-not-found", "clusterrole", "-l", "netx.io/setup=true")
-	})
-	admin, err := s.NewUser("netx-e2e-admin", nobody, nobody)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Remove() })
-	user, err := s.NewUser("netx-e2e-user", nobody, nobody)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { user.Remove() })
-	netx, _ := filepath.Abs(filepath.Join("..", "bin", "kubectl-netx"))
-	for _, u := range []*cluster.User{admin, user} {
-		if err := u.Install(netx, "kubectl-netx"); err != nil {
-			t.Fatal(err)
-		}
-		if err := u.Install(filepath.Join(s.Bin, "kubectl"), "kubectl"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	admin, user := setupUsers(t, s)
 	kubectl(t, s, "wait", "--for=condition=Ready", "pod", "--all", "--timeout=120s")
 
 	t.Run("--dry-run=client -o yaml prints every object, makes none", func(t *testing.T) {
@@ -128,6 +99,22 @@ func TestE2ESetup(t *testing.T) {
 		teardownClean(t, s, admin)
 	})
 
+	t.Run("setup --cni refuses the cluster's own CNI by name, at once; teardown cleans", func(t *testing.T) {
+		// It stops as soon as an agent's install has failed, rather than
+		// at the timeout ("the agents were not ready within").
+		out, errOut, code := asUser(t, admin, "kubectl-netx", "setup", "--cni", "--cluster-cidr", s.ClusterCIDR.String(), "--timeout", "2m")
+		last := errOut[strings.LastIndex(strings.TrimSpace(errOut), "\n")+1:]
+		if code == 0 || !strings.Contains(last, "the agents cannot start: node") || !strings.Contains(last, "init container failed: the node already has a CNI network configuration, /etc/cni/net.d/10-netx-e2e.conflist") || !strings.Contains(last, "--force") {
+			t.Errorf("setup --cni on a cluster with a CNI: exit %d, want its last line to name the node, the conflist it found and --force\n%s%s", code, out, errOut)
+		}
+		teardownClean(t, s, admin)
+		for _, n := range s.Workers {
+			if out, err := s.NodeCommand(n, "ls", "-A", "/etc/cni/net.d").CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "10-netx-e2e.conflist" {
+				t.Errorf("%s's CNI configuration after the refusal: %v %q", n.Name, err, out)
+			}
+		}
+	})
+
 	t.Run("SIGINT while setup waits for the agents; teardown removes it all", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
@@ -153,6 +140,45 @@ func TestE2ESetup(t *testing.T) {
 		}
 		teardownClean(t, s, admin)
 	})
+}
+
+// setupUsers makes the two people of a setup test, each a non-root user
+// holding only a kubeconfig, kubectl and kubectl-netx: the admin who
+// installs netx (bound to cluster-admin) and a user who may only trace
+// (the documented netx-user role). Both go, with their bindings and
+// whatever a failed test left of setup's, when t ends.
+func setupUsers(t *testing.T, s *cluster.Spec) (admin, user *cluster.User) {
+	t.Helper()
+	ctx := context.Background()
+	kubectl(t, s, "apply", "-f", filepath.Join("manifests", "netx-user-rbac.yaml"))
+	s.Kubectl(ctx, "delete", "--ignore-not-found", "clusterrolebinding", "netx-e2e-admin")
+	kubectl(t, s, "create", "clusterrolebinding", "netx-e2e-admin", "--clusterrole", "cluster-admin", "--user", "netx-e2e-admin")
+	t.Cleanup(func() {
+		s.Kubectl(ctx, "delete", "--ignore-not-found", "clusterrolebinding", "netx-e2e-admin")
+		s.Kubectl(ctx, "delete", "--wait=false", "--ignore-not-found", "-f", filepath.Join("manifests", "netx-user-rbac.yaml"))
+		// Whatever a failed run left.
+		s.Kubectl(ctx, "delete", "--ignore-not-found", "namespace", "netx-system")
+		s.Kubectl(ctx, "delete", "--ignore-not-found", "clusterrole,clusterrolebinding", "-l", "netx.io/setup=true")
+	})
+	var err error
+	if admin, err = s.NewUser("netx-e2e-admin", nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Remove() })
+	if user, err = s.NewUser("netx-e2e-user", nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { user.Remove() })
+	netx, _ := filepath.Abs(filepath.Join("..", "bin", "kubectl-netx"))
+	for _, u := range []*cluster.User{admin, user} {
+		if err := u.Install(netx, "kubectl-netx"); err != nil {
+			t.Fatal(err)
+		}
+		if err := u.Install(filepath.Join(s.Bin, "kubectl"), "kubectl"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return admin, user
 }
 
 // teardownClean runs teardown twice as admin: the first removes every

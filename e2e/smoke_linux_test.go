@@ -23,7 +23,7 @@ import (
 // The smoke tests run against the cluster `make e2e-up` started (make e2e
 // does both, then e2e-down). They need NETX_E2E=1, so `go test ./...`
 // alone does not look for a cluster.
-func spec(t *testing.T) *cluster.Spec {
+func anySpec(t *testing.T) *cluster.Spec {
 	t.Helper()
 	if os.Getenv("NETX_E2E") != "1" {
 		t.Skip("set NETX_E2E=1 with a cluster up (make e2e)")
@@ -41,7 +41,22 @@ func spec(t *testing.T) *cluster.Spec {
 	if dir == "" {
 		dir = "/var/lib/netx-e2e"
 	}
-	return cluster.DefaultSpec(dir, filepath.Join(cache, "k8s", version, "bin"), version, os.Getenv("NETX_E2E_PROXY_MODE"))
+	s := cluster.DefaultSpec(dir, filepath.Join(cache, "k8s", version, "bin"), version, os.Getenv("NETX_E2E_PROXY_MODE"))
+	if c := os.Getenv("NETX_E2E_CNI"); c != "" {
+		s.CNI = c
+	}
+	return s
+}
+
+// spec is the cluster of a test that needs a pod network: it skips on a
+// cluster started without one (make e2e E2E_CNI=none runs TestE2ECNI).
+func spec(t *testing.T) *cluster.Spec {
+	t.Helper()
+	s := anySpec(t)
+	if s.NoCNI() {
+		t.Skip("the cluster has no pod network (E2E_CNI=none): TestE2ECNI installs netx's")
+	}
+	return s
 }
 
 // dumpLogs prints the tail of every component's log when a test failed.
@@ -106,7 +121,16 @@ func getFrom(t *testing.T, netns, addr string) string {
 func TestE2ESeeds(t *testing.T) {
 	s := spec(t)
 	t.Cleanup(func() { dumpLogs(t, s) })
+	t.Cleanup(func() {
+		s.Kubectl(context.Background(), "delete", "--wait=false", "-f", filepath.Join("manifests", "seeds.yaml"))
+	})
+	checkSeeds(t, s)
+}
 
+// checkSeeds is the smoke suite: the seeds' workloads (manifests/
+// seeds.yaml) on both nodes, and every communication mode among them,
+// then netx's view of them. The caller deletes the manifest.
+func checkSeeds(t *testing.T, s *cluster.Spec) {
 	nodes := kubectl(t, s, "get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}`)
 	for _, n := range s.Workers {
 		if !strings.Contains(nodes, n.Name+"=True") {
@@ -116,9 +140,6 @@ func TestE2ESeeds(t *testing.T) {
 
 	t0 := time.Now()
 	kubectl(t, s, "apply", "-f", filepath.Join("manifests", "seeds.yaml"))
-	t.Cleanup(func() {
-		s.Kubectl(context.Background(), "delete", "--wait=false", "-f", filepath.Join("manifests", "seeds.yaml"))
-	})
 	// The Deployment makes its pods a moment after apply: wait for its
 	// rollout first, or `wait --all` may miss them.
 	kubectl(t, s, "rollout", "status", "deployment/b", "--timeout=120s")
@@ -420,10 +441,12 @@ func netx(t *testing.T, args ...string) []byte {
 func checkHostNetworkPod(t *testing.T, s *cluster.Spec, uid string) {
 	// The agent pods of the live probes before (hostNetwork pods too)
 	// may still be going — their sandboxes stop a moment after the API
-	// forgets them: node1 is counted once they are gone.
-	if left := agentPodsGone(t, s, 30*time.Second); left != "" {
+	// forgets them: node1 is counted once they are gone. setup's agent
+	// (when netx is set up) stays, and is counted.
+	if left := runAgentPodsGone(t, s, 30*time.Second); left != "" {
 		t.Fatalf("agent pods still there: %s", left)
 	}
+	stay := len(strings.Fields(kubectl(t, s, "get", "pods", "-A", "-l", "netx.io/setup=true", "--field-selector", "spec.nodeName=node1", "-o", "name")))
 	var snaps []string
 	var node1 string
 	var snap inspect.Snapshot
@@ -434,8 +457,13 @@ func checkHostNetworkPod(t *testing.T, s *cluster.Spec, uid string) {
 		if err := json.Unmarshal(netx(t, "inspect", "--snapshot", node1, "-o", "json"), &snap); err != nil {
 			t.Fatal(err)
 		}
-		agents := slices.ContainsFunc(snap.HostNetworkPods, func(p inspect.HostNetworkPod) bool { return strings.HasPrefix(p.Name, "netx-agent-") })
-		if !agents || time.Now().After(deadline) {
+		agents := 0
+		for _, p := range snap.HostNetworkPods {
+			if strings.HasPrefix(p.Name, "netx-agent-") {
+				agents++
+			}
+		}
+		if agents <= stay || time.Now().After(deadline) {
 			break
 		}
 	}
@@ -455,7 +483,7 @@ func checkHostNetworkPod(t *testing.T, s *cluster.Spec, uid string) {
 		t.Errorf("webapp-hostnet containers: %+v, want webapp with its processes and port 8090/tcp", hp.Containers)
 	}
 	text := string(netx(t, "inspect", "--snapshot", node1))
-	if !strings.Contains(text, "(1 hostNetwork)") || !slices.ContainsFunc(strings.Split(text, "\n"), func(l string) bool {
+	if !strings.Contains(text, fmt.Sprintf("(%d hostNetwork)", 1+stay)) || !slices.ContainsFunc(strings.Split(text, "\n"), func(l string) bool {
 		return strings.HasPrefix(l, "default/webapp-hostnet ") && strings.Contains(l, s.Workers[0].IP.String()+" (hostNetwork)")
 	}) {
 		t.Errorf("netx inspect does not list webapp-hostnet as a hostNetwork pod of node1:\n%s", text)

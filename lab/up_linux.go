@@ -425,6 +425,11 @@ func (b *builder) pods(ctx context.Context) error {
 	b.pauses = map[string]labstate.Record{}
 	nodes := map[string]*podWiring{}
 	for _, n := range b.lab.Nodes {
+		if b.lab.Overlay == OverlayNone {
+			// No bridge to wire to: every pod is hostNetwork.
+			nodes[n.Name] = &podWiring{node: n}
+			continue
+		}
 		w, err := b.wiringFor(n)
 		if err != nil {
 			return err
@@ -511,7 +516,11 @@ type podWiring struct {
 	link *datapath.PodLinker
 }
 
-func (w *podWiring) close() { w.link.Close() }
+func (w *podWiring) close() {
+	if w.link != nil {
+		w.link.Close()
+	}
+}
 
 func (b *builder) wiringFor(n *LabNode) (*podWiring, error) {
 	node, err := b.ns(n.Netns)

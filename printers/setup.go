@@ -52,14 +52,18 @@ func Applied(w io.Writer, lines []string, serverDryRun bool) {
 }
 
 // SetupDone says where setup left the cluster; role is the ClusterRole
-// for the people who run traces.
-func SetupDone(w io.Writer, changed bool, role string) {
+// for the people who run traces; cni says netx-cni is the pod network.
+func SetupDone(w io.Writer, changed bool, role string, cni bool) {
+	ready := "its agents are ready on every node"
+	if cni {
+		ready += ", and every node is Ready on netx's pod network"
+	}
 	if !changed {
-		fmt.Fprintln(w, "nothing changed: netx was already set up; its agents are ready on every node")
+		fmt.Fprintf(w, "nothing changed: netx was already set up; %s\n", ready)
 		return
 	}
-	fmt.Fprintf(w, "netx is set up: an agent is ready on every node; kubectl netx trace uses them (no pod per run)\n"+
-		"people who run traces need the ClusterRole %s: kubectl create clusterrolebinding netx-users --clusterrole %s --user NAME\n", role, role)
+	fmt.Fprintf(w, "netx is set up: %s; kubectl netx trace uses the agents (no pod per run)\n"+
+		"people who run traces need the ClusterRole %s: kubectl create clusterrolebinding netx-users --clusterrole %s --user NAME\n", ready, role, role)
 }
 
 // Removed says what teardown removed.
