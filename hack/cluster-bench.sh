@@ -10,7 +10,17 @@
 #          rules, chrooted at /host) + kubectl delete — one node's rules only,
 #          before any reading by hand
 # Usage: hack/cluster-bench.sh [ROUNDS]   (KUBECONFIG and PATH as make e2e-up says)
+#
+# With "cni" first, on a cluster without a pod network (make e2e-up
+# E2E_CNI=none), each round times
+#   setup --cni  kubectl netx setup --cni until every node is Ready on it
+#   teardown     kubectl netx teardown, the CNI taken off every node
+# next to the agent alone in the same run (setup without --cni: the
+# DaemonSet rollout every setup waits for, and its teardown).
+# Usage: hack/cluster-bench.sh cni [ROUNDS] [CLUSTER-CIDR]
 set -euo pipefail
+cni=
+if [ "${1:-}" = cni ]; then cni=1; shift; fi
 rounds=${1:-5}
 netx=${NETX:-bin/kubectl-netx}
 version=$("$netx" version -o json | sed -n 's/.*"version": *"\([^"]*\)".*/\1/p')
@@ -36,6 +46,30 @@ manual() {
   kubectl delete pod "$pod" --grace-period=0 --wait=false >/dev/null 2>&1
   awk -v a="$(now)" -v b="$t0" 'BEGIN {print a - b}'
 }
+
+if [ -n "$cni" ]; then
+  cidr=${2:-10.244.0.0/16}
+  trap '"$netx" teardown --force >/dev/null 2>&1 || true' EXIT
+  for what in cni agent; do
+    flags=(--image "$image"); [ "$what" = cni ] && flags+=(--cni --cluster-cidr "$cidr")
+    up=(); down=()
+    for _ in $(seq "$rounds"); do
+      up+=("$(timed setup "${flags[@]}")")
+      down+=("$(timed teardown)")
+      # Each round starts from nodes the kubelet reports NotReady again.
+      [ "$what" = cni ] && kubectl wait --for=condition=Ready=false nodes --all --timeout=60s >/dev/null
+    done
+    if [ "$what" = cni ]; then
+      echo "setup --cni: from no pod network to every node Ready on netx's"
+    else
+      echo "setup (the agent alone, same run): from nothing to an agent ready on every node"
+    fi
+    printf '%s\n' "${up[@]}" | median
+    echo "teardown after it"
+    printf '%s\n' "${down[@]}" | median
+  done
+  exit 0
+fi
 
 echo "cold: kubectl netx trace pod-a svc/svc-b (agent pods made and deleted)"
 for _ in $(seq "$rounds"); do cold; done | median
