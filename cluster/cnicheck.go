@@ -23,7 +23,7 @@ import (
 func ClusterCIDR(ctx context.Context, cs kubernetes.Interface) (netip.Prefix, string, error) {
 	sources := []struct {
 		configMap, key string
-		field      func([]byte) (string, error)
+		field          func([]byte) (string, error)
 	}{
 		{"kube-proxy", "config.conf", func(b []byte) (string, error) {
 			var c struct {

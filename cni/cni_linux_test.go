@@ -191,6 +191,21 @@ func TestRootCNIWithCnitool(t *testing.T) {
 		t.Errorf("addresses held after the refused ADD: %s", got)
 	}
 
+	// Another plugin's eth0 in a fresh pod: refused by name, nothing
+	// taken, no node end left.
+	p3 := testenv.ThrowawayNetns(t, "pod3")
+	run(t, p3, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "other0")
+	links := run(t, n.node, "ip", "-br", "link")
+	if _, err := n.cnitool("add", "netx-test", p3); err == nil || !strings.Contains(err.Error(), "interface eth0 already exists") || !strings.Contains(err.Error(), "another plugin made it") {
+		t.Errorf("ADD where another eth0 is: %v", err)
+	}
+	if got := strings.Join(n.held(), " "); got != "10.250.7.2 10.250.7.3" {
+		t.Errorf("addresses held after the refused ADD: %s", got)
+	}
+	if after := run(t, n.node, "ip", "-br", "link"); after != links {
+		t.Errorf("the node's links before the refused ADD:\n%s\nafter:\n%s", links, after)
+	}
+
 	if _, err := n.cnitool("del", "netx-test", p1); err != nil {
 		t.Fatal(err)
 	}

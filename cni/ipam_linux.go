@@ -95,29 +95,10 @@ func (s *store) find(a attachment) (netip.Addr, bool, error) {
 	return ip, true, nil
 }
 
-// taken lists the addresses handed out (the directory's names only).
-func (s *store) taken() (map[netip.Addr]bool, error) {
-	ents, err := os.ReadDir(s.dir)
-	if err != nil {
-		return nil, err
-	}
-	out := map[netip.Addr]bool{}
-	for _, e := range ents {
-		if ip, err := netip.ParseAddr(e.Name()); err == nil {
-			out[ip] = true
-		}
-	}
-	return out, nil
-}
-
 // allocate hands a the next free address of cidr after the last one
 // handed out (round robin, as host-local: an address just freed is not
 // reused at once), never the network's, the gateway's or the broadcast.
 func (s *store) allocate(cidr netip.Prefix, a attachment) (netip.Addr, error) {
-	held, err := s.taken()
-	if err != nil {
-		return netip.Addr{}, err
-	}
 	first := gateway(cidr).Addr().Next()
 	last := lastAddr(cidr).Prev() // not the broadcast
 	start := first
@@ -126,12 +107,12 @@ func (s *store) allocate(cidr netip.Prefix, a attachment) (netip.Addr, error) {
 			start = ip.Next()
 		}
 	}
-	for ip := start; ; {
-		if _, taken := held[ip]; !taken {
-			f, err := os.OpenFile(filepath.Join(s.dir, ip.String()), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-			if err != nil {
-				return netip.Addr{}, fmt.Errorf("netx-cni: reserve %s: %w", ip, err)
-			}
+	// An address's file is its reservation: made exclusively, so a taken
+	// one is skipped without listing the store (which grows with the
+	// node's pods).
+	for ip, tried := start, 0; ; tried++ {
+		f, err := os.OpenFile(filepath.Join(s.dir, ip.String()), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
 			_, werr := f.WriteString(a.line())
 			if cerr := f.Close(); werr == nil {
 				werr = cerr
@@ -146,16 +127,18 @@ func (s *store) allocate(cidr netip.Prefix, a attachment) (netip.Addr, error) {
 			os.WriteFile(filepath.Join(s.dir, "last"), []byte(ip.String()+"\n"), 0o600)
 			return ip, nil
 		}
+		if !errors.Is(err, os.ErrExist) {
+			return netip.Addr{}, fmt.Errorf("netx-cni: reserve %s: %w", ip, err)
+		}
 		if ip = ip.Next(); ip.Compare(last) > 0 {
 			ip = first
 		}
 		if ip == start {
-			return netip.Addr{}, fmt.Errorf("netx-cni: the pod network %s has no free address (%d held)", cidr, len(held))
+			return netip.Addr{}, fmt.Errorf("netx-cni: the pod network %s has no free address (all %d held)", cidr, tried+1)
 		}
 	}
 }
 
-// release frees a's address; none held is no error (DEL may come twice).
 func (s *store) release(a attachment) (netip.Addr, error) {
 	ip, ok, err := s.find(a)
 	if err != nil || !ok {

@@ -16,6 +16,7 @@ import (
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/version"
 	"github.com/netx-project/netx/datapath"
+	"golang.org/x/sys/unix"
 )
 
 // nodeNetns is the namespace the plugin runs in: the node's (the
@@ -66,14 +67,14 @@ func Add(args *skel.CmdArgs) (err error) {
 	if err != nil {
 		return err
 	}
-	pod, err := datapath.OpenNetns(args.Netns)
-	if err != nil {
+	// The pod's namespace is only opened here; an interface of the name
+	// already there fails the pair's creation below, and is named then
+	// (a netlink handle in the pod's namespace costs more than the rest
+	// of a check, on every ADD).
+	if f, err := os.Open(args.Netns); err != nil {
 		return types.NewError(types.ErrInvalidNetNS, fmt.Sprintf("netx-cni: the pod's network namespace %s cannot be opened", args.Netns), err.Error())
-	}
-	exists := pod.HasLink(args.IfName)
-	pod.Close()
-	if exists {
-		return types.NewError(types.ErrInternal, fmt.Sprintf("netx-cni: interface %s already exists in %s: ADD for container %s came twice, or another plugin made it", args.IfName, args.Netns, args.ContainerID), "")
+	} else {
+		f.Close()
 	}
 	node, err := datapath.OpenNetns(nodeNetns)
 	if err != nil {
@@ -90,6 +91,9 @@ func Add(args *skel.CmdArgs) (err error) {
 	if ip, ok, err := s.find(who); err != nil {
 		return err
 	} else if ok {
+		if podHasLink(args.Netns, args.IfName) {
+			return errInterfaceExists(args)
+		}
 		return types.NewError(types.ErrInternal, fmt.Sprintf("netx-cni: container %s's %s already holds %s: DEL it first", args.ContainerID, args.IfName, ip), "")
 	}
 	ip, err := s.allocate(cidr, who)
@@ -128,6 +132,9 @@ func Add(args *skel.CmdArgs) (err error) {
 	mac := podMAC(ip)
 	_, err = linker.AddVeth(datapath.PodVeth{HostName: host, MTU: mtu, PodNS: args.Netns, PodName: args.IfName, PodMAC: mac, Hairpin: true})
 	linker.Close()
+	if errors.Is(err, unix.EEXIST) && podHasLink(args.Netns, args.IfName) {
+		return errInterfaceExists(args)
+	}
 	if err != nil {
 		return err
 	}
@@ -166,6 +173,21 @@ func Add(args *skel.CmdArgs) (err error) {
 		Routes: []*types.Route{{Dst: *ipNet(netip.PrefixFrom(netip.IPv4Unspecified(), 0)), GW: net.IP(gw.Addr().AsSlice())}},
 	}
 	return types.PrintResult(res, c.CNIVersion)
+}
+
+func errInterfaceExists(args *skel.CmdArgs) error {
+	return types.NewError(types.ErrInternal, fmt.Sprintf("netx-cni: interface %s already exists in %s: ADD for container %s came twice, or another plugin made it", args.IfName, args.Netns, args.ContainerID), "")
+}
+
+// podHasLink says whether the pod's namespace has an interface of that
+// name (after a failed ADD: to say why).
+func podHasLink(netnsPath, name string) bool {
+	pod, err := datapath.OpenNetns(netnsPath)
+	if err != nil {
+		return false
+	}
+	defer pod.Close()
+	return pod.HasLink(name)
 }
 
 func ipNet(p netip.Prefix) *net.IPNet {
