@@ -13,6 +13,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
+	"github.com/google/nftables/xt"
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/netfilter"
 	"golang.org/x/sys/unix"
@@ -1211,11 +1212,14 @@ func decodeExprData(fam byte, name string, body []byte) expr.Any {
 	case "quota":
 		return &expr.Quota{Bytes: be64(a[1]), Over: u32(2)&unix.NFT_QUOTA_F_INV != 0, Consumed: be64(a[4])}
 	case "match":
-		// The xtables info blob is not decoded: the name says enough to
-		// report the match and to tell iptables-nft's tables.
-		return &expr.Match{Name: attrString(a[1]), Rev: u32(2)}
+		// The xtables info blob, decoded where google/nftables' xt knows
+		// the structure, else kept as bytes (xt.Unknown): iptables-nft's
+		// rules are read back from it (xtables.go).
+		name := attrString(a[1])
+		return &expr.Match{Name: name, Rev: u32(2), Info: xtInfo(name, fam, u32(2), a[3])}
 	case "target":
-		return &expr.Target{Name: attrString(a[1]), Rev: u32(2)}
+		name := attrString(a[1])
+		return &expr.Target{Name: name, Rev: u32(2), Info: xtInfo(name, fam, u32(2), a[3])}
 	}
 	e := newExpr(name)
 	if e == nil {
@@ -1225,6 +1229,17 @@ func decodeExprData(fam byte, name string, body []byte) expr.Any {
 		return unknown()
 	}
 	return e
+}
+
+// xtInfo decodes an xtables match's or target's info blob: google/nftables'
+// type for it, or the bytes (xt.Unknown) when it has none or they do not
+// fit it.
+func xtInfo(name string, fam byte, rev uint32, data []byte) xt.InfoAny {
+	if i, err := xt.Unmarshal(name, xt.TableFamily(fam), rev, data); err == nil {
+		return i
+	}
+	u := xt.Unknown(data)
+	return &u
 }
 
 var errUnknownAttr = errors.New("unknown attribute")
