@@ -13,23 +13,54 @@ import (
 	"github.com/netx-project/netx/netfilter/nftnl"
 )
 
-// readNetfilter reads the node's rules: iptables-save of both backends
-// (nf_tables and legacy) and the nftables ruleset read through netlink in
-// the namespace, all parsed into the netfilter model. From them it tells
-// kube-proxy's mode and warns when kube rules sit in both backends.
-//
-// The nftables ruleset also holds the tables iptables-nft made. A table
-// that is iptables-nft's (netfilter.IPTablesNFT: xt compat expressions,
-// or an xtables table name with only built-in base chains) and that the
-// iptables-save of the nf_tables backend listed is left out of it: its
-// rules are in that ruleset already, read with their xtables matches,
-// which netlink only shows as opaque xt expressions. One iptables-save
-// did not list (ip6tables' tables: only iptables-save is run) stays, so
-// no rule the kernel runs goes missing. NFTables lists every table.
+// readNetfilter reads the node's rules into the netfilter model: the
+// nf_tables ruleset once over netlink in the namespace — the tables
+// iptables-nft made rendered back as iptables-save prints them
+// (nftnl.ReadSplit: their xtables matches and targets decoded), every
+// other table translated as nft would print it — and iptables-legacy's
+// tables with iptables-legacy-save (they have no netlink form). A table
+// of iptables-nft's holding a rule netx does not decode is read with the
+// node's iptables-save instead, and each such rule is named in the
+// warnings; so is everything when netlink cannot be read. ip6tables'
+// tables stay in the nftables ruleset, so no rule the kernel runs goes
+// missing. From them it tells kube-proxy's mode and warns when kube rules
+// sit in both backends. NFTables lists every table.
 func readNetfilter(n *Netns, lazy bool, root string) {
 	var errs []string
+	// One netlink read of the nf_tables ruleset: iptables-nft's tables
+	// rendered as iptables-save prints them (no iptables-save run), the
+	// other tables in the model.
+	sp, err := nftnl.ReadSplit(n.Path, lazy)
+	if err != nil {
+		errs = append(errs, "nftables: "+err.Error())
+	}
 	var iptNFT *netfilter.Ruleset
+	if sp != nil && len(sp.IPTablesSave) > 0 {
+		rs, err := netfilter.ParseIPTablesSave(bytes.NewReader(sp.IPTablesSave), netfilter.SourceIPTablesNFT)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("parse iptables-nft's tables read over netlink: %v", err))
+		} else {
+			rs.Source = netfilter.SourceIPTablesNFT
+			iptNFT = rs
+		}
+	}
+	// iptables-save, only for what netlink did not give: the tables with
+	// a rule netx does not decode (each named), or everything when the
+	// netlink read failed; iptables-legacy-save always (legacy tables have
+	// no netlink form).
+	var fromSave []string
+	if sp != nil {
+		for _, p := range sp.Problems {
+			if !slices.Contains(fromSave, p.Table) {
+				fromSave = append(fromSave, p.Table)
+			}
+			n.Warnings = append(n.Warnings, p.String()+": table "+p.Table+" read from iptables-save")
+		}
+	}
 	for _, b := range []struct{ prog, source string }{{"iptables-save", netfilter.SourceIPTablesNFT}, {"iptables-legacy-save", netfilter.SourceIPTablesLegacy}} {
+		if b.source == netfilter.SourceIPTablesNFT && sp != nil && len(fromSave) == 0 {
+			continue
+		}
 		path, err := lookProg(root, b.prog)
 		if err != nil {
 			continue
@@ -46,30 +77,26 @@ func readNetfilter(n *Netns, lazy bool, root string) {
 		}
 		rs.Source = b.source // the header names the binary, not the backend
 		if b.source == netfilter.SourceIPTablesNFT {
-			iptNFT = rs
+			if sp != nil {
+				rs.Tables = slices.DeleteFunc(rs.Tables, func(t *netfilter.Table) bool { return !slices.Contains(fromSave, t.Name) })
+			}
+			if iptNFT == nil {
+				iptNFT = rs
+			} else {
+				iptNFT.Tables = append(iptNFT.Tables, rs.Tables...)
+			}
+			continue
 		}
 		if len(rs.Tables) > 0 {
 			n.Netfilter = append(n.Netfilter, rs)
 		}
 	}
-	// iptables-nft's own tables are in iptables-save's ruleset already and
-	// are not read again over netlink (at 10k services they are most of a
-	// node's rules).
-	skip := func(family, name string) bool {
-		return iptNFT != nil && family == "ip" && iptNFT.Table(netfilter.FamilyIP, name) != nil
+	if iptNFT != nil && len(iptNFT.Tables) > 0 {
+		n.Netfilter = append([]*netfilter.Ruleset{iptNFT}, n.Netfilter...)
 	}
-	nft, nl, err := nftnl.ReadSkipping(n.Path, skip, lazy)
-	if err != nil {
-		errs = append(errs, "nftables: "+err.Error())
-	}
-	if nl != nil {
-		n.NFTables = nl.Names
-	}
-	if nft != nil {
-		nft.Tables = slices.DeleteFunc(nft.Tables, func(t *netfilter.Table) bool {
-			return iptNFT != nil && iptNFT.Table(t.Family, t.Name) != nil && netfilter.IPTablesNFT(t)
-		})
-		if len(nft.Tables) > 0 {
+	if sp != nil {
+		n.NFTables = sp.Raw.Names
+		if nft := sp.NFT; nft != nil && len(nft.Tables) > 0 {
 			n.Netfilter = append(n.Netfilter, nft)
 		}
 	}

@@ -56,6 +56,51 @@ func ReadSkipping(netnsPath string, skip SkipTable, lazy bool) (*netfilter.Rules
 	return rs, nl, err
 }
 
+// Split is a namespace's nf_tables ruleset read once (ReadSplit): the
+// tables iptables-nft made as iptables-save's text, and the others in
+// the model.
+type Split struct {
+	// NFT is the model of every table that is not iptables-nft's.
+	NFT *netfilter.Ruleset
+	// Raw is what was read; its Names list every table.
+	Raw *Ruleset
+	// IPTablesSave holds the iptables-nft tables rendered (IPTablesSave),
+	// IPTables their names ("ip nat").
+	IPTablesSave []byte
+	IPTables     []string
+	// Problems are the rules of iptables-nft tables that could not be
+	// rendered: those tables are in neither NFT nor IPTablesSave (read
+	// them with iptables-save).
+	Problems []IPTablesProblem
+}
+
+// ReadSplit reads the namespace's nf_tables ruleset over netlink once,
+// with lazy as in ReadSkipping, and splits it: iptables-nft's tables are
+// rendered as iptables-save would print them — with no iptables-save
+// run — and the rest translated into the model. A table that does not
+// translate is left out and named in the error, as in Read.
+func ReadSplit(netnsPath string, lazy bool) (*Split, error) {
+	nl, err := readNetlink(netnsPath, nil, lazy)
+	if err != nil {
+		return nil, err
+	}
+	sp := &Split{Raw: nl}
+	var b bytes.Buffer
+	if sp.IPTables, sp.Problems, err = nl.IPTablesSave(&b); err != nil {
+		return nil, err
+	}
+	sp.IPTablesSave = b.Bytes()
+	rest := *nl
+	rest.Tables = slices.DeleteFunc(slices.Clone(nl.Tables), func(t *Table) bool {
+		if slices.Contains(sp.IPTables, "ip "+t.Name) && t.Family == nftables.TableFamilyIPv4 {
+			return true
+		}
+		return t.Family == nftables.TableFamilyIPv4 && slices.ContainsFunc(sp.Problems, func(p IPTablesProblem) bool { return p.Table == t.Name })
+	})
+	sp.NFT, err = ToModel(&rest)
+	return sp, err
+}
+
 // ReadNetlink reads the nftables ruleset of the network namespace
 // at netnsPath as netlink objects.
 func ReadNetlink(netnsPath string) (*Ruleset, error) {

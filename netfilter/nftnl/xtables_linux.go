@@ -4,12 +4,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"math/bits"
 	"net/netip"
 	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
 	"github.com/google/nftables/xt"
 	"golang.org/x/sys/unix"
 )
@@ -42,6 +45,11 @@ func IPTablesRule(r *nftables.Rule) (string, error) {
 	}
 	if d.pending != nil {
 		return "", fmt.Errorf("%w: a load (%T) that nothing compares", ErrNotIPTables, d.pending)
+	}
+	// iptables versions that keep -m comment in the rule's user data
+	// print it after the other matches.
+	if c, ok := userdata.GetString(r.UserData, userdata.Type(0)); ok && c != "" {
+		d.matches = append(d.matches, " -m comment --comment "+saveString(c))
 	}
 	return d.String(), nil
 }
@@ -755,4 +763,103 @@ func natRange(r xt.NatRange) string {
 		}
 	}
 	return s
+}
+
+// xtablesNames are the tables iptables-nft makes in the ip family.
+var xtablesNames = map[string]bool{"filter": true, "nat": true, "mangle": true, "raw": true, "security": true}
+
+// builtinOrder is iptables-save's order of the built-in chains.
+var builtinOrder = map[string]int{"PREROUTING": 0, "INPUT": 1, "FORWARD": 2, "OUTPUT": 3, "POSTROUTING": 4}
+
+// IPTablesProblem is a rule of an iptables-nft table that IPTablesRule
+// could not render: the table is read from iptables-save instead.
+type IPTablesProblem struct {
+	Table, Chain string
+	Rule         int // 1-based, as iptables -L --line-numbers counts
+	Why          string
+}
+
+func (p IPTablesProblem) String() string {
+	return fmt.Sprintf("rule %d of chain %s in table %s: %s", p.Rule, p.Chain, p.Table, strings.TrimPrefix(p.Why, ErrNotIPTables.Error()+": "))
+}
+
+// iptablesTable says whether t looks like iptables-nft's: an ip table of
+// an xtables name whose base chains carry the built-in chains' names.
+func iptablesTable(t *Table) bool {
+	if t.Family != nftables.TableFamilyIPv4 || !xtablesNames[t.Name] {
+		return false
+	}
+	for _, c := range t.Chains {
+		if c.Hooknum != nil {
+			if _, ok := builtinOrder[c.Name]; !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// IPTablesSave writes the tables of nl that iptables-nft made as
+// `iptables-save` prints them (chain counters as [0:0]): per table its
+// built-in chains in hook order with their policies, its own chains by
+// name, then every chain's rules in that order. A table with a rule
+// IPTablesRule cannot render is not written: it is returned in problems
+// (each rule that failed), for the caller to read from iptables-save. It
+// returns the tables written ("ip NAME").
+func (nl *Ruleset) IPTablesSave(w io.Writer) (written []string, problems []IPTablesProblem, err error) {
+	for _, t := range nl.Tables {
+		if !iptablesTable(t) {
+			continue
+		}
+		chains := slices.Clone(t.Chains)
+		slices.SortStableFunc(chains, func(a, b *Chain) int {
+			ba, aok := builtinOrder[a.Name]
+			bb, bok := builtinOrder[b.Name]
+			switch {
+			case a.Hooknum != nil && aok && b.Hooknum != nil && bok:
+				return ba - bb
+			case a.Hooknum != nil:
+				return -1
+			case b.Hooknum != nil:
+				return 1
+			}
+			return strings.Compare(a.Name, b.Name)
+		})
+		var body strings.Builder
+		fmt.Fprintf(&body, "*%s\n", t.Name)
+		for _, c := range chains {
+			policy := "-"
+			if c.Hooknum != nil {
+				policy = "ACCEPT"
+				if c.Policy != nil && *c.Policy == nftables.ChainPolicyDrop {
+					policy = "DROP"
+				}
+			}
+			fmt.Fprintf(&body, ":%s %s [0:0]\n", c.Name, policy)
+		}
+		var bad []IPTablesProblem
+		for _, c := range chains {
+			for i, r := range c.Rules {
+				args, err := IPTablesRule(r)
+				if err != nil {
+					bad = append(bad, IPTablesProblem{Table: t.Name, Chain: c.Name, Rule: i + 1, Why: err.Error()})
+					continue
+				}
+				body.WriteString("-A ")
+				body.WriteString(c.Name)
+				body.WriteString(args)
+				body.WriteByte('\n')
+			}
+		}
+		body.WriteString("COMMIT\n")
+		if len(bad) > 0 {
+			problems = append(problems, bad...)
+			continue
+		}
+		if _, err := io.WriteString(w, body.String()); err != nil {
+			return written, problems, err
+		}
+		written = append(written, "ip "+t.Name)
+	}
+	return written, problems, nil
 }

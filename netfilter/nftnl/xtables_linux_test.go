@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -152,6 +153,56 @@ COMMIT
 			}
 			if n == 0 {
 				t.Error("no rule read")
+			}
+
+			// The model, as inspect builds it: equal to iptables-save's,
+			// chain by chain and rule by rule (chain counters aside).
+			sp, err := nftnl.ReadSplit(ns, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sp.Problems) > 0 {
+				t.Errorf("rules not rendered: %v", sp.Problems)
+			}
+			gotM, err := netfilter.ParseIPTablesSave(bytes.NewReader(sp.IPTablesSave), netfilter.SourceIPTablesNFT)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantM, err := netfilter.ParseIPTablesSave(bytes.NewReader(save), netfilter.SourceIPTablesNFT)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, wt := range wantM.Tables {
+				gt := gotM.Table(wt.Family, wt.Name)
+				if gt == nil {
+					t.Errorf("table %s: not read over netlink", wt.Name)
+					continue
+				}
+				if len(gt.Chains) != len(wt.Chains) {
+					t.Errorf("table %s: %d chains over netlink, %d in iptables-save", wt.Name, len(gt.Chains), len(wt.Chains))
+				}
+				for _, wc := range wt.Chains {
+					gc := gt.Chain(wc.Name)
+					if gc == nil {
+						t.Errorf("table %s chain %s: not read over netlink", wt.Name, wc.Name)
+						continue
+					}
+					wc.Counters, gc.Counters = netfilter.Counters{}, netfilter.Counters{}
+					for i, wr := range wc.Rules {
+						if i >= len(gc.Rules) || !reflect.DeepEqual(gc.Rules[i], wr) {
+							t.Errorf("table %s chain %s rule %d: the models differ\n  iptables-save: %s", wt.Name, wc.Name, i+1, wr.Text)
+						}
+					}
+					gc.Rules, wc.Rules = nil, nil
+					if !reflect.DeepEqual(gc, wc) {
+						t.Errorf("table %s chain %s: %+v over netlink, %+v in iptables-save", wt.Name, wc.Name, gc, wc)
+					}
+				}
+			}
+			for _, nt := range sp.NFT.Tables {
+				if wantM.Table(nt.Family, nt.Name) != nil {
+					t.Errorf("table %s %s is both iptables-nft's and in the nftables model", nt.Family, nt.Name)
+				}
 			}
 		})
 	}
