@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"math/bits"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/google/nftables"
