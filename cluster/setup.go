@@ -492,11 +492,27 @@ func uninstallCNI(ctx context.Context, cs kubernetes.Interface, cfg *rest.Config
 	if ds.Annotations[CNIAnnotation] != "true" {
 		return nil, nil
 	}
-	pods, err := cs.CoreV1().Pods(SetupNamespace).List(ctx, metav1.ListOptions{
-		LabelSelector: labels.Set{LabelName: AgentName, LabelManagedBy: ManagedBy}.String(),
-	})
-	if err != nil {
-		return nil, setupError(err, "list", "pods", SetupNamespace, "")
+	// An install running right now may yet put the CNI on its node: wait
+	// (a little) until none is, so each node is either installed or not.
+	var pods *corev1.PodList
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		pods, err = cs.CoreV1().Pods(SetupNamespace).List(ctx, metav1.ListOptions{
+			LabelSelector: labels.Set{LabelName: AgentName, LabelManagedBy: ManagedBy}.String(),
+		})
+		if err != nil {
+			return nil, setupError(err, "list", "pods", SetupNamespace, "")
+		}
+		installing := slices.ContainsFunc(pods.Items, func(p corev1.Pod) bool {
+			return p.Status.Phase == corev1.PodPending && slices.ContainsFunc(p.Status.InitContainerStatuses, func(c corev1.ContainerStatus) bool { return c.State.Running != nil })
+		})
+		if !installing || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
