@@ -47,6 +47,8 @@ E2E_PROXY_MODE ?= iptables
 # E2E_CNI=none starts the nodes without a pod network (NotReady), for
 # kubectl netx setup --cni.
 E2E_CNI ?= bridge
+# With E2E_CNI=none, TestE2ECNI installs netx's CNI with this overlay.
+E2E_CNI_OVERLAY ?= host-gw
 e2e-build: build
 	@hack/setup.sh --e2e
 	e2e/build-k8s.sh
@@ -64,7 +66,7 @@ e2e-down:
 # Up, smoke tests, down (also when up or the tests fail).
 e2e: e2e-build
 	@$(MAKE) --no-print-directory e2e-up || { $(MAKE) --no-print-directory e2e-down; exit 1; }
-	NETX_E2E=1 NETX_E2E_PROXY_MODE=$(E2E_PROXY_MODE) NETX_E2E_CNI=$(E2E_CNI) NETX_E2E_SAVE_DUMPS=$(NETX_E2E_SAVE_DUMPS) $(GO) test -count=1 -v -timeout 20m ./e2e/... ; rc=$$?; $(MAKE) e2e-down; exit $$rc
+	NETX_E2E=1 NETX_E2E_PROXY_MODE=$(E2E_PROXY_MODE) NETX_E2E_CNI=$(E2E_CNI) NETX_E2E_CNI_OVERLAY=$(E2E_CNI_OVERLAY) NETX_E2E_SAVE_DUMPS=$(NETX_E2E_SAVE_DUMPS) $(GO) test -count=1 -v -timeout 20m ./e2e/... ; rc=$$?; $(MAKE) e2e-down; exit $$rc
 
 # Real kube-proxy rule dumps (both modes) with their objects, for trace's
 # table tests: testdata/cluster/<mode>/.

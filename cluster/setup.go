@@ -67,6 +67,9 @@ type CNISetup struct {
 	// ClusterCIDR is the cluster's pod network: pod traffic leaving it is
 	// masqueraded.
 	ClusterCIDR netip.Prefix
+	// Overlay is how pods reach other nodes: host-gw (default: a route
+	// per node via its address; the nodes share a link) or vxlan.
+	Overlay string
 }
 
 // AgentRole is the ClusterRole of the agent's ServiceAccount with the CNI:
@@ -168,13 +171,20 @@ func withCNI(o SetupOptions, sa *corev1.ServiceAccount, ds *appsv1.DaemonSet, me
 		{Name: "cni-data", MountPath: CNIDataDir},
 	}
 	paths := []string{"--bin-dir", "/host/opt/cni/bin", "--conf-dir", "/host/etc/cni/net.d", "--data-dir", CNIDataDir}
+	overlay := o.CNI.Overlay
+	if overlay == "" {
+		overlay = "host-gw"
+	}
 	main := &spec.Containers[0]
-	main.Command = append([]string{"kubectl-netx", "agent", "cni", "run"}, paths...)
+	main.Command = append(append([]string{"kubectl-netx", "agent", "cni", "run"}, paths...), "--overlay", overlay)
 	main.VolumeMounts = mounts
 	install := *main.DeepCopy()
 	install.Name = "install-cni"
 	install.Command = append([]string{"kubectl-netx", "agent", "cni", "install"}, paths...)
-	install.Command = append(install.Command, "--node-conf-dir", o.CNI.ConfDir)
+	install.Command = append(install.Command, "--node-conf-dir", o.CNI.ConfDir, "--overlay", overlay)
+	// Under vxlan the pods' MTU is the underlay's less the tunnel's: the
+	// link holding the node's address.
+	install.Env = append(install.Env, corev1.EnvVar{Name: "HOST_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.hostIP"}}})
 	if o.CNI.ClusterCIDR.IsValid() {
 		install.Command = append(install.Command, "--cluster-cidr", o.CNI.ClusterCIDR.String())
 	}

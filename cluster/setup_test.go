@@ -109,7 +109,7 @@ func TestSetupObjectsWithCNI(t *testing.T) {
 		t.Fatalf("init containers: %d", len(spec.InitContainers))
 	}
 	ic := spec.InitContainers[0]
-	if !slices.Equal(ic.Command[:5], []string{"kubectl-netx", "agent", "cni", "install", "--bin-dir"}) || !slices.Equal(ic.Command[len(ic.Command)-3:], []string{"--cluster-cidr", "10.244.0.0/16", "--force"}) ||
+	if !slices.Equal(ic.Command[:5], []string{"kubectl-netx", "agent", "cni", "install", "--bin-dir"}) || !slices.Equal(ic.Command[len(ic.Command)-5:], []string{"--overlay", "host-gw", "--cluster-cidr", "10.244.0.0/16", "--force"}) ||
 		ic.SecurityContext.Privileged != nil || ic.TerminationMessagePolicy != corev1.TerminationMessageFallbackToLogsOnError {
 		t.Errorf("init container %+v", ic)
 	}

@@ -46,6 +46,8 @@ type AgentCNIInstallOptions struct {
 	Force       bool
 	ClusterCIDR string
 	NodeConfDir string
+	Overlay     string
+	HostIP      string
 }
 
 func newAgentCNIInstallCommand(streams genericiooptions.IOStreams) *cobra.Command {
@@ -61,14 +63,37 @@ func newAgentCNIInstallCommand(streams genericiooptions.IOStreams) *cobra.Comman
 	c.Flags().BoolVar(&o.Force, "force", false, "install even where another network's configuration is")
 	c.Flags().StringVar(&o.ClusterCIDR, "cluster-cidr", "", "the cluster's pod network: pod traffic leaving it is masqueraded (empty: none)")
 	c.Flags().StringVar(&o.NodeConfDir, "node-conf-dir", "", "the configuration directory as the node names it, for messages (default: --conf-dir)")
+	c.Flags().StringVar(&o.Overlay, "overlay", "host-gw", "how pods reach other nodes: host-gw, or vxlan (the pods' MTU is then the underlay's less 50)")
+	c.Flags().StringVar(&o.HostIP, "host-ip", "", "with --overlay vxlan: the node's address, whose link's MTU the tunnel takes (default: $HOST_IP)")
 	return c
 }
 
-// Complete has nothing to fill.
-func (o *AgentCNIInstallOptions) Complete(*cobra.Command, []string) error { return nil }
+// Complete takes the node's address from the pod's environment.
+func (o *AgentCNIInstallOptions) Complete(*cobra.Command, []string) error {
+	if o.HostIP == "" {
+		o.HostIP = os.Getenv("HOST_IP")
+	}
+	return nil
+}
 
-// Validate checks the cluster CIDR; Run says what else is missing.
+const (
+	overlayHostGW = "host-gw"
+	overlayVXLAN  = "vxlan"
+)
+
+func validOverlay(o string) error {
+	if o != overlayHostGW && o != overlayVXLAN {
+		return fmt.Errorf("--overlay %q: use %s or %s", o, overlayHostGW, overlayVXLAN)
+	}
+	return nil
+}
+
+// Validate checks the cluster CIDR and the overlay; Run says what else
+// is missing.
 func (o *AgentCNIInstallOptions) Validate() error {
+	if err := validOverlay(o.Overlay); err != nil {
+		return err
+	}
 	if o.ClusterCIDR == "" {
 		return nil
 	}
@@ -81,7 +106,19 @@ func (o *AgentCNIInstallOptions) Validate() error {
 // Run installs; its error is the init container's last words, which setup
 // shows.
 func (o *AgentCNIInstallOptions) Run(context.Context) error {
-	if err := cni.Install(o.Plugin, o.BinDir, o.ConfDir, cni.Conflist(o.DataDir, o.ClusterCIDR), o.Force); err != nil {
+	mtu := 0
+	if o.Overlay == overlayVXLAN {
+		ip, err := netip.ParseAddr(o.HostIP)
+		if err != nil {
+			return fmt.Errorf("agent cni install --overlay vxlan: the node's address %q: give --host-ip (the pod sets HOST_IP)", o.HostIP)
+		}
+		_, under, err := cni.Underlay("/proc/self/ns/net", ip)
+		if err != nil {
+			return err
+		}
+		mtu = under - cni.VXLANOverhead
+	}
+	if err := cni.Install(o.Plugin, o.BinDir, o.ConfDir, cni.Conflist(o.DataDir, o.ClusterCIDR, mtu), o.Force); err != nil {
 		var conflict *cni.ConflictError
 		if errors.As(err, &conflict) && o.NodeConfDir != "" {
 			conflict.Dir = o.NodeConfDir
@@ -97,6 +134,7 @@ type AgentCNIRunOptions struct {
 	streams genericiooptions.IOStreams
 	cniPaths
 	NodeName string
+	Overlay  string
 }
 
 func newAgentCNIRunCommand(streams genericiooptions.IOStreams) *cobra.Command {
@@ -109,6 +147,7 @@ func newAgentCNIRunCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	}
 	o.addTo(c)
 	c.Flags().StringVar(&o.NodeName, "node-name", "", "this node's name (default: $NODE_NAME)")
+	c.Flags().StringVar(&o.Overlay, "overlay", overlayHostGW, "how pods reach other nodes: host-gw (a route per node via its address) or vxlan (a tunnel, as flannel's vxlan backend)")
 	return c
 }
 
@@ -125,7 +164,7 @@ func (o *AgentCNIRunOptions) Validate() error {
 	if o.NodeName == "" {
 		return fmt.Errorf("agent cni run: give --node-name (the agent pod sets NODE_NAME)")
 	}
-	return nil
+	return validOverlay(o.Overlay)
 }
 
 // Run watches the nodes through the pod's service account until the pod
@@ -156,12 +195,14 @@ func (o *AgentCNIRunOptions) Run(ctx context.Context) error {
 			return
 		}
 		var peers []cni.Peer
+		var self cni.Peer
 		for _, n := range nodes {
 			i := slices.IndexFunc(n.PodCIDRs, func(p netip.Prefix) bool { return p.Addr().Is4() })
 			if i < 0 {
 				continue
 			}
 			if n.Name == o.NodeName {
+				self = cni.Peer{Name: n.Name, PodCIDR: n.PodCIDRs[i], IP: n.InternalIP}
 				if n.PodCIDRs[i] != written {
 					if err := cni.WritePodCIDR(o.DataDir, n.PodCIDRs[i]); err != nil {
 						fmt.Fprintf(o.streams.ErrOut, "pod CIDR %s: %v\n", n.PodCIDRs[i], err)
@@ -174,7 +215,16 @@ func (o *AgentCNIRunOptions) Run(ctx context.Context) error {
 			}
 			peers = append(peers, cni.Peer{Name: n.Name, PodCIDR: n.PodCIDRs[i], IP: n.InternalIP})
 		}
-		did, err := cni.SyncRoutes("/proc/self/ns/net", peers)
+		var did []string
+		var err error
+		if o.Overlay == overlayVXLAN {
+			if !self.PodCIDR.IsValid() || !self.IP.Is4() {
+				return // this node's pod CIDR and address are not known yet
+			}
+			did, err = cni.SyncVXLAN("/proc/self/ns/net", self, peers)
+		} else {
+			did, err = cni.SyncRoutes("/proc/self/ns/net", peers)
+		}
 		for _, d := range did {
 			fmt.Fprintln(o.streams.Out, d)
 		}

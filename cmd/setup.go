@@ -29,6 +29,7 @@ type SetupOptions struct {
 	CNIConfDir  string
 	Force       bool
 	ClusterCIDR string
+	Overlay     string
 	mode        cluster.Decision
 	modeErr     error
 }
@@ -77,6 +78,7 @@ each agent remove all of it from its node.`,
 	c.Flags().StringVar(&o.CNIBinDir, "cni-bin-dir", "/opt/cni/bin", "with --cni: the nodes' CNI bin directory")
 	c.Flags().StringVar(&o.CNIConfDir, "cni-conf-dir", "/etc/cni/net.d", "with --cni: the nodes' CNI configuration directory")
 	c.Flags().BoolVar(&o.Force, "force", false, "with --cni: install where a node already has another network's configuration")
+	c.Flags().StringVar(&o.Overlay, "cni-overlay", "host-gw", "with --cni: how pods reach other nodes: host-gw (a route per node; the nodes share a link) or vxlan (a tunnel, as flannel's vxlan backend)")
 	c.Flags().StringVar(&o.ClusterCIDR, "cluster-cidr", "", "with --cni: the cluster's pod network, whose leaving traffic is masqueraded (default: read from kube-system's kube-proxy or kubeadm-config ConfigMap)")
 	return c
 }
@@ -116,8 +118,11 @@ func (o *SetupOptions) Validate() error {
 
 // cniFlags checks the CNI flags (also for a client dry run).
 func (o *SetupOptions) cniFlags() error {
-	if !o.CNI && (o.Force || o.CNIBinDir != "/opt/cni/bin" || o.CNIConfDir != "/etc/cni/net.d" || o.ClusterCIDR != "") {
-		return fmt.Errorf("--force, --cni-bin-dir, --cni-conf-dir and --cluster-cidr are for --cni: add it, or drop them")
+	if !o.CNI && (o.Force || o.CNIBinDir != "/opt/cni/bin" || o.CNIConfDir != "/etc/cni/net.d" || o.ClusterCIDR != "" || o.Overlay != "host-gw") {
+		return fmt.Errorf("--force, --cni-bin-dir, --cni-conf-dir, --cni-overlay and --cluster-cidr are for --cni: add it, or drop them")
+	}
+	if o.Overlay != "host-gw" && o.Overlay != "vxlan" {
+		return fmt.Errorf("--cni-overlay %q: use host-gw or vxlan", o.Overlay)
 	}
 	if o.ClusterCIDR != "" {
 		if p, err := netip.ParsePrefix(o.ClusterCIDR); err != nil || !p.Addr().Is4() || p != p.Masked() {
@@ -138,7 +143,7 @@ func (o *SetupOptions) cniFlags() error {
 func (o *SetupOptions) Run(ctx context.Context) error {
 	so := cluster.SetupOptions{Image: o.Image, PullSecrets: o.PullSecrets}
 	if o.CNI {
-		so.CNI = &cluster.CNISetup{BinDir: o.CNIBinDir, ConfDir: o.CNIConfDir, Force: o.Force}
+		so.CNI = &cluster.CNISetup{BinDir: o.CNIBinDir, ConfDir: o.CNIConfDir, Force: o.Force, Overlay: o.Overlay}
 		if o.ClusterCIDR != "" {
 			so.CNI.ClusterCIDR = netip.MustParsePrefix(o.ClusterCIDR)
 		}

@@ -439,3 +439,75 @@ func TestRootCNIHostPortAndMasquerade(t *testing.T) {
 		t.Errorf("after RemoveHostState, the nat table:\n%s", nat)
 	}
 }
+
+// TestRootSyncVXLAN: two throwaway nodes on one link get the vxlan
+// overlay — a tunnel device with the underlay's MTU less 50, the node's
+// pod network address, and per peer a route onlink, a permanent
+// neighbour and an FDB entry — and reach each other's tunnel address
+// through it; a peer that goes loses its route and entries; a second
+// sync changes nothing; RemoveHostState removes the tunnel.
+func TestRootSyncVXLAN(t *testing.T) {
+	testenv.RequireRoot(t)
+	n1, n2 := testenv.ThrowawayNetns(t, "node1"), testenv.ThrowawayNetns(t, "node2")
+	run(t, n1, "ip", "link", "add", "eth0", "mtu", "1400", "type", "veth", "peer", "name", "eth0p", "mtu", "1400")
+	run(t, n1, "ip", "link", "set", "eth0p", "netns", n2)
+	run(t, n2, "ip", "link", "set", "eth0p", "name", "eth0")
+	for i, ns := range []string{n1, n2} {
+		run(t, ns, "ip", "addr", "add", fmt.Sprintf("192.0.2.%d/24", i+1), "dev", "eth0")
+		run(t, ns, "ip", "link", "set", "eth0", "up")
+	}
+	p1 := Peer{"node1", netip.MustParsePrefix("10.250.1.0/24"), netip.MustParseAddr("192.0.2.1")}
+	p2 := Peer{"node2", netip.MustParsePrefix("10.250.2.0/24"), netip.MustParseAddr("192.0.2.2")}
+	_, err := SyncVXLAN(n1, p1, []Peer{p2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SyncVXLAN(n2, p2, []Peer{p1}); err != nil {
+		t.Fatal(err)
+	}
+	link := run(t, n1, "ip", "-d", "link", "show", VXLANName)
+	for _, want := range []string{"mtu 1350", "vxlan id 1", "local 192.0.2.1", "dev eth0", "dstport 4789", "0e:6e:c0:00:02:01"} {
+		if !strings.Contains(link, want) {
+			t.Errorf("node1's tunnel lacks %q:\n%s", want, link)
+		}
+	}
+	if r := run(t, n1, "ip", "route"); !strings.Contains(r, "10.250.2.0/24 via 10.250.2.0 dev netx-vxlan onlink") {
+		t.Errorf("node1's routes:\n%s", r)
+	}
+	if f := run(t, n1, "bridge", "fdb", "show", "dev", VXLANName); !strings.Contains(f, "0e:6e:c0:00:02:02 dst 192.0.2.2 self permanent") {
+		t.Errorf("node1's fdb:\n%s", f)
+	}
+	srv := exec.Command(testenv.NetxBinary(t), "datapath", "serve", "--listen", ":8080")
+	if err := nsenter.Start(nsenter.Net(n2), srv); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	var got []byte
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if got, err = nsenter.Output(nsenter.Net(n1), nil, testenv.NetxBinary(t), "datapath", "get", "--timeout", "1s", "10.250.2.0:8080"); err == nil {
+			break
+		}
+	}
+	if !strings.Contains(string(got), "client=10.250.1.0:") {
+		t.Errorf("node1 → node2's tunnel address: %v: %s", err, got)
+	}
+	if did, err := SyncVXLAN(n1, p1, []Peer{p2}); err != nil || len(did) != 0 {
+		t.Errorf("a sync with nothing new: %v %v", did, err)
+	}
+	did, err := SyncVXLAN(n1, p1, nil)
+	if err != nil || len(did) != 2 || !strings.Contains(strings.Join(did, "\n"), "ip route del 10.250.2.0/24") {
+		t.Errorf("node2 gone: %v %v", did, err)
+	}
+	if r := run(t, n1, "ip", "route"); strings.Contains(r, "10.250.2.0") {
+		t.Errorf("node1's routes after node2 left:\n%s", r)
+	}
+	if f := run(t, n1, "bridge", "fdb", "show", "dev", VXLANName); strings.Contains(f, "192.0.2.2") {
+		t.Errorf("node1's fdb after node2 left:\n%s", f)
+	}
+	if err := RemoveHostState(n1, "", "cni0"); err != nil {
+		t.Fatal(err)
+	}
+	if l := run(t, n1, "ip", "-br", "link"); strings.Contains(l, VXLANName) {
+		t.Errorf("after RemoveHostState:\n%s", l)
+	}
+}

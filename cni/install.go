@@ -22,12 +22,16 @@ const NetworkName = "netx"
 // Conflist is ConfFile's content: one plugin, netx-cni, with its data
 // directory (the agent writes the node's pod CIDR there) and the
 // cluster's pod network, whose leaving traffic it masquerades (none when
-// clusterCIDR is "").
-func Conflist(dataDir, clusterCIDR string) []byte {
+// clusterCIDR is ""), and the pods' MTU (0: the kernel's 1500; under a
+// vxlan overlay, the underlay's less the encapsulation).
+func Conflist(dataDir, clusterCIDR string, mtu int) []byte {
 	plugin := map[string]any{"type": PluginName, "bridge": "cni0", "dataDir": dataDir,
 		"capabilities": map[string]bool{"portMappings": true}}
 	if clusterCIDR != "" {
 		plugin["clusterCIDR"] = clusterCIDR
+	}
+	if mtu != 0 {
+		plugin["mtu"] = mtu
 	}
 	conf := map[string]any{
 		"cniVersion": "1.0.0",

@@ -20,7 +20,7 @@ func TestInstallAndUninstall(t *testing.T) {
 	if err := os.WriteFile(src, []byte("#!/bin/sh\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := Install(src, bin, conf, Conflist("/var/lib/netx-cni", "10.244.0.0/16"), false); err != nil {
+	if err := Install(src, bin, conf, Conflist("/var/lib/netx-cni", "10.244.0.0/16", 1450), false); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(filepath.Join(bin, PluginName)); err != nil || fi.Mode().Perm() != 0o755 {
@@ -34,24 +34,24 @@ func TestInstallAndUninstall(t *testing.T) {
 		Name    string
 		Plugins []map[string]any
 	}
-	if err := json.Unmarshal(b, &list); err != nil || list.Name != NetworkName || len(list.Plugins) != 1 || list.Plugins[0]["type"] != PluginName || list.Plugins[0]["dataDir"] != "/var/lib/netx-cni" || list.Plugins[0]["clusterCIDR"] != "10.244.0.0/16" {
+	if err := json.Unmarshal(b, &list); err != nil || list.Name != NetworkName || len(list.Plugins) != 1 || list.Plugins[0]["type"] != PluginName || list.Plugins[0]["dataDir"] != "/var/lib/netx-cni" || list.Plugins[0]["clusterCIDR"] != "10.244.0.0/16" || list.Plugins[0]["mtu"] != 1450.0 {
 		t.Errorf("conflist %v:\n%s", err, b)
 	}
 	if ConfFile >= "10-" {
 		t.Errorf("%s does not sort before the usual 10-… files", ConfFile)
 	}
 	// A second install (setup again) is fine: it is netx's own.
-	if err := Install(src, bin, conf, Conflist("/var/lib/netx-cni", "10.244.0.0/16"), false); err != nil {
+	if err := Install(src, bin, conf, Conflist("/var/lib/netx-cni", "10.244.0.0/16", 1450), false); err != nil {
 		t.Errorf("install again: %v", err)
 	}
 
 	other := filepath.Join(conf, "10-bridge.conflist")
 	os.WriteFile(other, []byte("{}"), 0o644)
-	err = Install(src, bin, conf, Conflist("/var/lib/netx-cni", "10.244.0.0/16"), false)
+	err = Install(src, bin, conf, Conflist("/var/lib/netx-cni", "10.244.0.0/16", 1450), false)
 	if err == nil || !strings.Contains(err.Error(), other) || !strings.Contains(err.Error(), "--force") {
 		t.Errorf("install with %s there: %v", other, err)
 	}
-	if err := Install(src, bin, conf, Conflist("/var/lib/netx-cni", "10.244.0.0/16"), true); err != nil {
+	if err := Install(src, bin, conf, Conflist("/var/lib/netx-cni", "10.244.0.0/16", 1450), true); err != nil {
 		t.Errorf("install --force: %v", err)
 	}
 

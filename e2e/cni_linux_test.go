@@ -3,8 +3,11 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +53,13 @@ func TestE2ECNI(t *testing.T) {
 		before[n.Name] = nodeNetworkState(t, s, n)
 	}
 	cidr := s.ClusterCIDR.String()
+	// make e2e E2E_CNI=none E2E_CNI_OVERLAY=vxlan: the pods reach the
+	// other node through netx's vxlan tunnel instead of host-gw routes.
+	overlay := os.Getenv("NETX_E2E_CNI_OVERLAY")
+	if overlay == "" {
+		overlay = "host-gw"
+	}
+	t.Logf("overlay: %s", overlay)
 
 	t.Run("setup --cni without the pod network is refused, nothing made", func(t *testing.T) {
 		_, errOut, code := asUser(t, admin, "kubectl-netx", "setup", "--cni")
@@ -63,7 +73,7 @@ func TestE2ECNI(t *testing.T) {
 
 	t.Run("setup --cni: the nodes turn Ready", func(t *testing.T) {
 		t0 := time.Now()
-		out, errOut, code := asUser(t, admin, "kubectl-netx", "setup", "--cni", "--cluster-cidr", cidr, "--timeout", "3m")
+		out, errOut, code := asUser(t, admin, "kubectl-netx", "setup", "--cni", "--cluster-cidr", cidr, "--cni-overlay", overlay, "--timeout", "3m")
 		took := time.Since(t0)
 		if code != 0 {
 			t.Fatalf("setup --cni: exit %d\n%s%s", code, out, errOut)
@@ -83,8 +93,24 @@ func TestE2ECNI(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s's conflist: %v: %s", n.Name, err, conf)
 			}
-			if !strings.Contains(string(conf), `"type": "netx-cni"`) || !strings.Contains(string(conf), `"clusterCIDR": "`+cidr+`"`) {
+			if !strings.Contains(string(conf), `"type": "netx-cni"`) || !strings.Contains(string(conf), `"clusterCIDR": "`+cidr+`"`) || (overlay == "vxlan") != strings.Contains(string(conf), `"mtu": 1450`) {
 				t.Errorf("%s's conflist:\n%s", n.Name, conf)
+			}
+			// The way to the other node's pods: a host-gw route, or the
+			// tunnel's.
+			other := s.Workers[1-slices.IndexFunc(s.Workers, func(w cluster.Node) bool { return w.Name == n.Name })]
+			want := fmt.Sprintf("%s via %s dev eth0 proto 110", other.PodCIDR, other.IP)
+			if overlay == "vxlan" {
+				want = fmt.Sprintf("%s via %s dev netx-vxlan onlink", other.PodCIDR, other.PodCIDR.Addr())
+			}
+			var routes []byte
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+				if routes, _ = s.NodeCommand(n, "ip", "route").CombinedOutput(); strings.Contains(string(routes), want) {
+					break
+				}
+			}
+			if !strings.Contains(string(routes), want) {
+				t.Errorf("%s's routes lack %q:\n%s", n.Name, want, routes)
 			}
 		}
 	})
@@ -134,7 +160,7 @@ func TestE2ECNI(t *testing.T) {
 	})
 
 	t.Run("setup --cni again changes nothing", func(t *testing.T) {
-		out, errOut, code := asUser(t, admin, "kubectl-netx", "setup", "--cni", "--cluster-cidr", cidr)
+		out, errOut, code := asUser(t, admin, "kubectl-netx", "setup", "--cni", "--cluster-cidr", cidr, "--cni-overlay", overlay)
 		if code != 0 || strings.Count(out, " unchanged") != 6 || !strings.Contains(out, "nothing changed") {
 			t.Errorf("setup --cni again: exit %d, want all 6 objects unchanged:\n%s%s", code, out, errOut)
 		}

@@ -83,3 +83,43 @@ func TestRootReadNetfilterNFTables(t *testing.T) {
 		t.Fatalf("reading changed the namespace:\nonly before: %v\nonly after: %v", a, b)
 	}
 }
+
+// TestRootReadNetfilterFallback: a table of iptables-nft's with a rule
+// netx does not decode (here an icmp match) is read with iptables-save,
+// the rule named in the warnings; the others come from netlink; neither
+// is left in the nftables ruleset.
+func TestRootReadNetfilterFallback(t *testing.T) {
+	testenv.RequireRoot(t)
+	ns := testenv.ThrowawayNetns(t, "node")
+	ipt := "*filter\n-A INPUT -s 10.0.0.0/8 -j ACCEPT\n-A INPUT -p icmp -m icmp --icmp-type 8 -j ACCEPT\nCOMMIT\n*nat\n-A POSTROUTING -s 10.244.0.0/16 ! -d 10.244.0.0/16 -j MASQUERADE\nCOMMIT\n"
+	if _, err := nsenter.Output(nsenter.Net(ns), strings.NewReader(ipt), "iptables-restore"); err != nil {
+		t.Fatal(err)
+	}
+	n := &Netns{Path: ns}
+	readNetfilter(n, false, "")
+	if n.Error != "" {
+		t.Fatalf("read error: %s", n.Error)
+	}
+	want := `rule 2 of chain INPUT in table filter: xt match "icmp" revision 0: table filter read from iptables-save`
+	if len(n.Warnings) != 1 || n.Warnings[0] != want {
+		t.Errorf("warnings %q, want [%q]", n.Warnings, want)
+	}
+	var iptNFT *netfilter.Ruleset
+	for _, rs := range n.Netfilter {
+		switch rs.Source {
+		case netfilter.SourceIPTablesNFT:
+			iptNFT = rs
+		case netfilter.SourceNFTables:
+			t.Errorf("an nftables ruleset with %d tables: iptables-nft's belong to the iptables ruleset", len(rs.Tables))
+		}
+	}
+	if iptNFT == nil {
+		t.Fatal("no iptables-nft ruleset")
+	}
+	if c := iptNFT.Table(netfilter.FamilyIP, "filter").Chain("INPUT"); c == nil || len(c.Rules) != 2 || !strings.Contains(c.Rules[1].Text, "--icmp-type 8") {
+		t.Errorf("filter INPUT from iptables-save: %+v", c)
+	}
+	if c := iptNFT.Table(netfilter.FamilyIP, "nat").Chain("POSTROUTING"); c == nil || len(c.Rules) != 1 || c.Rules[0].Text != "-A POSTROUTING -s 10.244.0.0/16 ! -d 10.244.0.0/16 -j MASQUERADE" {
+		t.Errorf("nat POSTROUTING over netlink: %+v", c)
+	}
+}

@@ -476,6 +476,26 @@ func xtMatch(m *expr.Match, proto string) (string, error) {
 		}
 	case "multiport":
 		return multiportMatch(m, b)
+	case "physdev":
+		// struct xt_physdev_info: char physindev[16], in_mask[16],
+		// physoutdev[16], out_mask[16]; u8 invert, bitmask.
+		if len(b) >= 66 && m.Rev == 0 {
+			invert, mask := b[64], b[65]
+			s := " -m physdev"
+			for _, o := range []struct {
+				bit  byte
+				text string
+			}{{8, " --physdev-is-in"}, {1, " --physdev-in " + cString(b[0:16])}, {16, " --physdev-is-out"}, {2, " --physdev-out " + cString(b[32:48])}, {4, " --physdev-is-bridged"}} {
+				if mask&o.bit != 0 {
+					s += inv(invert&o.bit != 0) + o.text
+				}
+			}
+			return s, nil
+		}
+	case "set":
+		// The info names the set by its kernel index, which only an
+		// ipset socket turns back into a name: iptables-save reads it.
+		return "", notDecoded("xt match set (the set is named by its kernel index)")
 	case "state":
 		if len(b) >= 4 {
 			return " -m state --state " + ctStates(binary.NativeEndian.Uint32(b)), nil

@@ -91,6 +91,8 @@ func TestRootIPTablesFromNetlink(t *testing.T) {
 -A INPUT -m comment --comment plain_word-1 -j ACCEPT
 -A INPUT -m comment --comment "it's \"quoted\"" -j ACCEPT
 -A FORWARD -o eth1 -j MARK --set-xmark 0x4000/0xffffffff
+-A FORWARD -m physdev --physdev-in veth+ ! --physdev-is-out -j ACCEPT
+-A FORWARD -m physdev ! --physdev-is-in --physdev-out eth0 --physdev-is-bridged -j DROP
 -A EXT -j ACCEPT
 COMMIT
 *nat
