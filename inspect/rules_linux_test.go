@@ -11,10 +11,10 @@ import (
 )
 
 // TestRootReadNetfilterNFTables: readNetfilter puts the nftables ruleset
-// beside iptables-save's, without the tables iptables-nft made that
-// iptables-save already lists; ip6tables-nft's table, which nothing else
-// reads, stays (its xtables match unknown); kube-proxy's nftables mode is
-// told from the model; and reading changes nothing.
+// beside iptables-nft's tables (read over netlink and rendered as
+// iptables-save prints them), without those tables in it; ip6tables-nft's
+// table stays in it (its xtables match unknown); kube-proxy's nftables
+// mode is told from the model; and reading changes nothing.
 func TestRootReadNetfilterNFTables(t *testing.T) {
 	testenv.RequireRoot(t)
 	ns := testenv.ThrowawayNetns(t, "node")
@@ -63,13 +63,13 @@ func TestRootReadNetfilterNFTables(t *testing.T) {
 		names = append(names, string(tb.Family)+" "+tb.Name)
 	}
 	if got, want := strings.Join(names, ","), "ip6 filter,ip kube-proxy"; got != want {
-		t.Errorf("nftables ruleset tables %s, want %s (iptables-nft's ip tables are read by iptables-save)", got, want)
+		t.Errorf("nftables ruleset tables %s, want %s (iptables-nft's ip tables are in the iptables ruleset)", got, want)
 	}
 	if f6 := nft.Table(netfilter.FamilyIP6, "filter"); f6 == nil || !netfilter.IPTablesNFT(f6) || !f6.Chain("INPUT").Rules[0].Unknown() {
 		t.Errorf("ip6tables' filter table: %+v", f6)
 	}
 	if c := iptNFT.Table(netfilter.FamilyIP, "filter").Chain("NETX-TEST"); c == nil || len(c.Rules) != 1 {
-		t.Errorf("iptables-save's NETX-TEST chain: %+v", c)
+		t.Errorf("iptables-nft's NETX-TEST chain: %+v", c)
 	}
 	if n.KubeProxyMode != "nftables" {
 		t.Errorf("kube-proxy mode %q, want nftables", n.KubeProxyMode)
