@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -142,21 +141,7 @@ func TestE2ECNI(t *testing.T) {
 	})
 
 	t.Run("trace --live through the agents, no pod made", func(t *testing.T) {
-		before := kubectl(t, s, "get", "pods", "-A", "-o", "name")
-		out, errOut, code := asUser(t, user, "kubectl-netx", "trace", "pod-a", "svc/mc3", "--live", "-o", "json")
-		if code != 0 {
-			t.Fatalf("trace: exit %d: %s", code, errOut)
-		}
-		var got liveOf
-		if err := json.Unmarshal([]byte(out), &got); err != nil {
-			t.Fatalf("%v: %s", err, out)
-		}
-		if got.Verdict.Kind != "delivered" || !got.Live.Agrees {
-			t.Errorf("pod-a → svc/mc3 --live: %s, agrees %v (%s)", got.Verdict.Kind, got.Live.Agrees, got.Live.Divergence)
-		}
-		if after := kubectl(t, s, "get", "pods", "-A", "-o", "name"); after != before {
-			t.Errorf("pods before the trace:\n%s\nafter:\n%s", before, after)
-		}
+		liveThroughSetupAgents(t, s, user)
 	})
 
 	t.Run("setup --cni again changes nothing", func(t *testing.T) {

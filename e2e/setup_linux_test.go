@@ -77,22 +77,7 @@ func TestE2ESetup(t *testing.T) {
 	})
 
 	t.Run("trace --live through the DaemonSet's agents, no pod made", func(t *testing.T) {
-		before := kubectl(t, s, "get", "pods", "-A", "-o", "name")
-		out, errOut, code := asUser(t, user, "kubectl-netx", "trace", "pod-a", "svc/mc3", "--live", "--keep-agents", "-o", "json")
-		if code != 0 {
-			t.Fatalf("trace: exit %d: %s", code, errOut)
-		}
-		var got liveOf
-		if err := json.Unmarshal([]byte(out), &got); err != nil {
-			t.Fatalf("%v: %s", err, out)
-		}
-		if got.Verdict.Kind != "delivered" || !got.Live.Agrees {
-			t.Errorf("pod-a → svc/mc3 --live: %s, agrees %v (%s)", got.Verdict.Kind, got.Live.Agrees, got.Live.Divergence)
-		}
-		// --keep-agents keeps a run's own pods: none were made.
-		if after := kubectl(t, s, "get", "pods", "-A", "-o", "name"); after != before {
-			t.Errorf("pods before the trace:\n%s\nafter:\n%s", before, after)
-		}
+		liveThroughSetupAgents(t, s, user)
 	})
 
 	t.Run("teardown, then again", func(t *testing.T) {
@@ -140,6 +125,29 @@ func TestE2ESetup(t *testing.T) {
 		}
 		teardownClean(t, s, admin)
 	})
+}
+
+// liveThroughSetupAgents: the trace user's `trace pod-a svc/mc3 --live
+// --keep-agents` is delivered and agrees through setup's agents, and the
+// cluster's pods are the same after (--keep-agents would keep a run's own
+// agent pods: none is made).
+func liveThroughSetupAgents(t *testing.T, s *cluster.Spec, user *cluster.User) {
+	t.Helper()
+	before := kubectl(t, s, "get", "pods", "-A", "-o", "name")
+	out, errOut, code := asUser(t, user, "kubectl-netx", "trace", "pod-a", "svc/mc3", "--live", "--keep-agents", "-o", "json")
+	if code != 0 {
+		t.Fatalf("trace: exit %d: %s", code, errOut)
+	}
+	var got liveOf
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if got.Verdict.Kind != "delivered" || !got.Live.Agrees {
+		t.Errorf("pod-a → svc/mc3 --live: %s, agrees %v (%s)", got.Verdict.Kind, got.Live.Agrees, got.Live.Divergence)
+	}
+	if after := kubectl(t, s, "get", "pods", "-A", "-o", "name"); after != before {
+		t.Errorf("pods before the trace:\n%s\nafter:\n%s", before, after)
+	}
 }
 
 // setupUsers makes the two people of a setup test, each a non-root user
