@@ -3,6 +3,7 @@ package cni
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"path/filepath"
 )
@@ -27,4 +28,24 @@ func WritePodCIDR(dataDir string, cidr netip.Prefix) error {
 		_, err := fmt.Fprintln(w, cidr.Masked())
 		return err
 	})
+}
+
+// VXLAN overlay: a tunnel device per node, as flannel's vxlan backend
+// builds it (datapath's blocks, the lab's vxlan overlay), with the
+// tunnel's MAC derived from the node's address so that every agent knows
+// every peer's without writing to the API.
+const (
+	VXLANName = "netx-vxlan"
+	VXLANVNI  = 1
+	VXLANPort = 4789
+	// VXLANOverhead is what the encapsulation takes from the underlay's
+	// MTU (outer IPv4, UDP and VXLAN headers and the inner Ethernet).
+	VXLANOverhead = 50
+)
+
+// VTEPMAC is the tunnel device's MAC of the node at ip: locally
+// administered, 0e:6e then the address.
+func VTEPMAC(ip netip.Addr) net.HardwareAddr {
+	b := ip.As4()
+	return net.HardwareAddr{0x0e, 0x6e, b[0], b[1], b[2], b[3]}
 }
