@@ -113,41 +113,23 @@ func CheckPodCIDRs(ctx context.Context, cs kubernetes.Interface, clusterCIDR net
 // telling progress how many are as that changes. When limit passes first,
 // the error names each node that is not, with the kubelet's reason.
 func WaitNodesReady(ctx context.Context, cs kubernetes.Interface, limit time.Duration, progress func(string)) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	last := ""
 	var why []string
-	for {
+	return poll(ctx, limit, progress, func(ctx context.Context) (string, bool, error) {
 		list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		if err != nil && ctx.Err() == nil {
-			return apiError(err, "list", "nodes", "", "")
+		if err != nil {
+			return "", false, apiError(err, "list", "nodes", "", "")
 		}
-		if err == nil {
-			why = why[:0]
-			for i := range list.Items {
-				if msg, ok := nodeReady(&list.Items[i]); !ok {
-					why = append(why, list.Items[i].Name+": "+msg)
-				}
-			}
-			sort.Strings(why)
-			ready := len(list.Items) - len(why)
-			if msg := fmt.Sprintf("nodes Ready: %d of %d", ready, len(list.Items)); msg != last && progress != nil {
-				progress(msg)
-				last = msg
-			}
-			if len(why) == 0 {
-				return nil
+		why = why[:0]
+		for i := range list.Items {
+			if msg, ok := nodeReady(&list.Items[i]); !ok {
+				why = append(why, list.Items[i].Name+": "+msg)
 			}
 		}
-		select {
-		case <-ctx.Done():
-			if context.Cause(ctx) == context.Canceled {
-				return ctx.Err()
-			}
-			return fmt.Errorf("nodes not Ready within %v: %s; kubectl netx teardown removes what setup made", limit, strings.Join(why, "; "))
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
+		sort.Strings(why)
+		return fmt.Sprintf("nodes Ready: %d of %d", len(list.Items)-len(why), len(list.Items)), len(why) == 0, nil
+	}, func(context.Context) error {
+		return fmt.Errorf("nodes not Ready within %v: %s; kubectl netx teardown removes what setup made", limit, strings.Join(why, "; "))
+	})
 }
 
 // nodeReady is the node's Ready condition: whether it holds, and the

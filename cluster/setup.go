@@ -342,35 +342,47 @@ func resourceOf(cs kubernetes.Interface, kind, ns string) *applier {
 // that changes. When limit passes first, the error names each node whose
 // agent is not ready and why.
 func WaitAgents(ctx context.Context, cs kubernetes.Interface, limit time.Duration, progress func(string)) error {
+	return poll(ctx, limit, progress, func(ctx context.Context) (string, bool, error) {
+		ds, err := cs.AppsV1().DaemonSets(SetupNamespace).Get(ctx, AgentName, metav1.GetOptions{})
+		if err != nil {
+			return "", false, apiError(err, "get", "daemonsets", SetupNamespace, AgentName)
+		}
+		st := ds.Status
+		msg := fmt.Sprintf("agents ready on %d of %d nodes", st.NumberReady, st.DesiredNumberScheduled)
+		if st.ObservedGeneration >= ds.Generation && st.DesiredNumberScheduled > 0 &&
+			st.UpdatedNumberScheduled == st.DesiredNumberScheduled && st.NumberReady == st.DesiredNumberScheduled {
+			return msg, true, nil
+		}
+		return msg, false, initFailed(ctx, cs)
+	}, func(ctx context.Context) error { return notReady(ctx, cs, limit) })
+}
+
+// poll runs step every half second until it says done, or returns an
+// error, or limit passes, telling progress each new message step gives.
+// When limit passes, late says why (with a context of its own); when ctx
+// is cancelled, its error is returned.
+func poll(ctx context.Context, limit time.Duration, progress func(string), step func(context.Context) (msg string, done bool, err error), late func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	last := ""
 	for {
-		ds, err := cs.AppsV1().DaemonSets(SetupNamespace).Get(ctx, AgentName, metav1.GetOptions{})
-		if err != nil && ctx.Err() == nil {
-			return apiError(err, "get", "daemonsets", SetupNamespace, AgentName)
+		msg, done, err := step(ctx)
+		if msg != "" && msg != last && progress != nil {
+			progress(msg)
+			last = msg
 		}
-		if err == nil {
-			st := ds.Status
-			done := st.ObservedGeneration >= ds.Generation && st.DesiredNumberScheduled > 0 &&
-				st.UpdatedNumberScheduled == st.DesiredNumberScheduled && st.NumberReady == st.DesiredNumberScheduled
-			if msg := fmt.Sprintf("agents ready on %d of %d nodes", st.NumberReady, st.DesiredNumberScheduled); msg != last && progress != nil {
-				progress(msg)
-				last = msg
-			}
-			if done {
-				return nil
-			}
-			if err := initFailed(ctx, cs); err != nil {
-				return err
-			}
+		if err != nil && ctx.Err() == nil {
+			return err
+		}
+		if err == nil && done {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
 			if context.Cause(ctx) == context.Canceled {
 				return ctx.Err()
 			}
-			return notReady(context.WithoutCancel(ctx), cs, limit)
+			return late(context.WithoutCancel(ctx))
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
