@@ -288,9 +288,9 @@ func (o *TraceOptions) world() (*trace.World, error) {
 	case len(o.Snapshots) > 0:
 		return trace.LoadSnapshots(o.Snapshots)
 	case o.Lab != "":
-		return trace.LoadLab(o.Lab, o.CRI)
+		return trace.LoadLab(o.Lab, o.CRI, true)
 	}
-	return trace.LoadNode(o.HostNetns, o.CRI)
+	return trace.LoadNode(o.HostNetns, o.CRI, true)
 }
 
 // liveSourcePort is a live probe's source port, its own so that the

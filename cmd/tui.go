@@ -159,13 +159,13 @@ func (o *TUIOptions) localSource() tui.Source {
 		return src // no live node behind a snapshot
 	case o.Lab != "":
 		src.Name = "lab " + o.Lab
-		src.Load = func(context.Context) (*trace.World, error) { return trace.LoadLab(o.Lab, o.CRI) }
+		src.Load = func(context.Context) (*trace.World, error) { return trace.LoadLab(o.Lab, o.CRI, false) }
 	default:
 		src.Name = "this node"
 		if o.HostNetns != "" {
 			src.Name = "netns " + o.HostNetns
 		}
-		src.Load = func(context.Context) (*trace.World, error) { return trace.LoadNode(o.HostNetns, o.CRI) }
+		src.Load = func(context.Context) (*trace.World, error) { return trace.LoadNode(o.HostNetns, o.CRI, false) }
 	}
 	src.Live = func(ctx context.Context, w *trace.World, req trace.Request, progress func(*trace.LiveReport)) (*trace.Result, error) {
 		req.SPort = liveSourcePort()

@@ -157,7 +157,7 @@ func readNetns(n *Netns, isNode bool, o Options) {
 	n.Listeners = listeners(n, c.diag)
 	if isNode {
 		nodeSettings(n)
-		readNetfilter(n, o.LazySets, o.HostRoot)
+		readNetfilter(n, o.Lazy, o.HostRoot)
 	}
 	if len(errs) > 0 {
 		// After readNetfilter's own errors, not instead of them.

@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -41,6 +42,7 @@ func readNetfilter(n *Netns, lazy bool, root string) {
 			errs = append(errs, fmt.Sprintf("parse iptables-nft's tables read over netlink: %v", err))
 		} else {
 			rs.Source = netfilter.SourceIPTablesNFT
+			sp.Raw.MarkLazy(rs)
 			iptNFT = rs
 		}
 	}
@@ -107,7 +109,9 @@ func readNetfilter(n *Netns, lazy bool, root string) {
 		n.IPSets = sets
 	}
 
-	if usesMatch(n.Netfilter, netfilter.MatchRecent) {
+	// A lazy read has not seen every rule: read the lists whether or not
+	// the rules read use them (a directory listing when there are none).
+	if usesMatch(n.Netfilter, netfilter.MatchRecent) || lazyChains(n.Netfilter) {
 		if tables, err := readRecent(n.Path); err != nil {
 			errs = append(errs, err.Error())
 		} else {
@@ -228,6 +232,18 @@ func jiffies() (now, hz uint64, err error) {
 
 // usesMatch says whether a rule has a match of kind: -m set (ipsets),
 // -m recent (xt_recent lists, kube-proxy's session affinity).
+// lazyChains says whether a chain's rules were left unread (Chain.Lazy).
+func lazyChains(rules []*netfilter.Ruleset) bool {
+	for _, rs := range rules {
+		for _, t := range rs.Tables {
+			if slices.ContainsFunc(t.Chains, func(c *netfilter.Chain) bool { return c.Lazy }) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func usesMatch(rules []*netfilter.Ruleset, kind netfilter.MatchKind) bool {
 	for _, rs := range rules {
 		for _, t := range rs.Tables {
@@ -296,4 +312,37 @@ func lookProg(root, prog string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s: not found in the node's root", prog)
+}
+
+// ReadChain reads the rules of c, a chain of table t in ruleset rs of
+// namespace n that a lazy read left unread (netfilter.Chain.Lazy), into
+// the model: over netlink (nftnl.ReadChain), or for an iptables-nft chain
+// with a rule netx does not decode, from iptables-save of that table, the
+// rule named in n's warnings as the whole read names it. root is
+// Options.HostRoot.
+func ReadChain(n *Netns, root string, rs *netfilter.Ruleset, t *netfilter.Table, c *netfilter.Chain) error {
+	err := nftnl.ReadChain(n.Path, rs.Source, t, c)
+	var p *nftnl.IPTablesProblem
+	if !errors.As(err, &p) {
+		return err
+	}
+	path, lerr := lookProg(root, "iptables-save")
+	if lerr != nil {
+		return fmt.Errorf("%v, and iptables-save: %v", err, lerr)
+	}
+	out, serr := nsenter.Output(nsenter.Target{Net: n.Path, Root: root}, nil, path, "-t", t.Name)
+	if serr != nil {
+		return fmt.Errorf("%v, and iptables-save: %v", err, serr)
+	}
+	saved, serr := netfilter.ParseIPTablesSave(bytes.NewReader(out), rs.Source)
+	if serr != nil {
+		return fmt.Errorf("%v, and parse iptables-save: %v", err, serr)
+	}
+	st := saved.Table(t.Family, t.Name)
+	if st == nil || st.Chain(c.Name) == nil {
+		return fmt.Errorf("%v, and iptables-save has no chain %s in table %s", err, c.Name, t.Name)
+	}
+	c.Rules, c.Lazy = st.Chain(c.Name).Rules, false
+	n.Warnings = append(n.Warnings, p.String()+": chain "+c.Name+" read from iptables-save")
+	return nil
 }

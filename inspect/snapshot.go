@@ -253,12 +253,14 @@ type Options struct {
 	// NodeName names the node (default: the hostname of the machine when
 	// the node is the host, else empty).
 	NodeName string
-	// LazySets leaves nftables anonymous sets' elements unread
-	// (netfilter.Set.Lazy; nftnl.FetchSet reads one): kube-proxy's nftables
-	// mode has one per service, and reading 10k of them costs a second.
-	// For a trace on a live node, which needs the few on its way; a
-	// snapshot to keep needs them all.
-	LazySets bool
+	// Lazy reads what a trace on a live node needs of a big ruleset and
+	// leaves the rest for the trace to read when a packet gets there:
+	// nftables anonymous sets' elements (netfilter.Set.Lazy; kube-proxy's
+	// nftables mode has one per service, nftnl.FetchSet reads one) and,
+	// past 256 chains, every chain that is neither a hook's nor jumped to
+	// by one (netfilter.Chain.Lazy; 10k services' and their endpoints'
+	// chains, nftnl.ReadChain reads one). A snapshot to keep reads all.
+	Lazy bool
 	// HostRoot is the node's root directory when netx runs in a container
 	// of its own (the node agent: /proc/PID/root of a node process, seen
 	// through hostPID). The node's own iptables-save, iptables-legacy-save

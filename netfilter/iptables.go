@@ -87,6 +87,30 @@ func parseSave(r io.Reader, source string, family Family) (*Ruleset, error) {
 	return p.rs, nil
 }
 
+// ParseIPTablesRules parses rules as iptables-save prints them ("-A CHAIN
+// ..." lines) into t, a table that already holds every chain they name or
+// jump to: a chain read on its own after its table (Chain.Lazy). Each
+// rule is appended to its chain and numbered there.
+func (t *Table) ParseIPTablesRules(text string) error {
+	if t.index == nil {
+		t.Reindex()
+	}
+	p := &parser{family: t.Family, rs: &Ruleset{}, table: t}
+	for lineNo, l := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		if l == "" && lineNo == 0 && len(text) <= 1 {
+			return nil // an empty chain
+		}
+		if !strings.HasPrefix(l, "-A ") {
+			return &ParseError{Line: lineNo + 1, Text: l, Err: errors.New("not a rule (-A CHAIN ...)")}
+		}
+		p.lineNo = lineNo + 1
+		if err := p.command(l); err != nil {
+			return &ParseError{Line: lineNo + 1, Text: l, Err: err}
+		}
+	}
+	return nil
+}
+
 type parser struct {
 	family    Family
 	rs        *Ruleset

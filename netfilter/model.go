@@ -225,6 +225,10 @@ type Chain struct {
 	// Devices are the interfaces a netdev (or inet ingress) base chain is
 	// attached to.
 	Devices []string `json:"devices,omitempty"`
+	// Lazy says the chain's rules were not read: a trace on a big node
+	// reads the hooks' chains and the chains they jump to, and any other
+	// chain when a packet reaches it (nftnl.ReadChain).
+	Lazy bool `json:"lazy,omitempty"`
 }
 
 // Base reports whether the chain is attached to a hook.

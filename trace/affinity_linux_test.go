@@ -24,7 +24,7 @@ func TestRootTraceSessionAffinity(t *testing.T) {
 	for _, file := range []string{"seeds.yaml", "vxlan-nftables.yaml"} {
 		t.Run(strings.TrimSuffix(file, ".yaml"), func(t *testing.T) {
 			plan := upLab(t, file, sticky)
-			w, err := LoadLab(plan.Name, "")
+			w, err := LoadLab(plan.Name, "", true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +58,7 @@ func TestRootTraceSessionAffinity(t *testing.T) {
 				}
 			}
 
-			if w, err = LoadLab(plan.Name, ""); err != nil {
+			if w, err = LoadLab(plan.Name, "", true); err != nil {
 				t.Fatal(err)
 			}
 			if res, err = w.Trace(req); err != nil {

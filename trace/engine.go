@@ -136,6 +136,9 @@ func (k *walker) netfilter(at Where, hook nf.Hook, in, out string, nh netip.Addr
 	if k.w.Fetch != nil {
 		ctx.fetch = func(t *nf.Table, set string) ([]nf.Element, error) { return k.w.Fetch(at.Node, t.Family, t.Name, set) }
 	}
+	if at.Node != nil {
+		ctx.readChain = func(rs *nf.Ruleset, t *nf.Table, c *nf.Chain) string { return at.Node.read(at.NS, rs, t, c) }
+	}
 	outs := evalHook(rs, ctx, pkt)
 	if len(outs) == 0 {
 		return pkt, false

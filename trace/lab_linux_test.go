@@ -189,7 +189,7 @@ func TestRootTraceSeedsLab(t *testing.T) {
 	plan := upLab(t, "seeds.yaml")
 	dumpsBefore := labDumps(t, plan)
 
-	w, err := LoadLab(plan.Name, "")
+	w, err := LoadLab(plan.Name, "", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestRootTraceSeedsLab(t *testing.T) {
 	if out, err := nsenter.Output(nsenter.Net(node1), nil, "iptables", "-I", "FORWARD", "1", "-d", b2, "-p", "tcp", "-j", "DROP"); err != nil {
 		t.Fatalf("iptables -I FORWARD: %v %s", err, out)
 	}
-	w, err = LoadLab(plan.Name, "")
+	w, err = LoadLab(plan.Name, "", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestRootTraceSeedsLab(t *testing.T) {
 			t.Fatalf("iptables %v: %v %s", c.args, err, out)
 		}
 	}
-	if w, err = LoadLab(plan.Name, ""); err != nil {
+	if w, err = LoadLab(plan.Name, "", true); err != nil {
 		t.Fatal(err)
 	}
 	if res, err = w.Trace(Request{Src: "pod-a", Dst: "b-2:8080"}); err != nil {
@@ -313,7 +313,7 @@ func TestRootTraceVXLANNFTablesLab(t *testing.T) {
 	testenv.RequireRoot(t)
 	plan := upLab(t, "vxlan-nftables.yaml")
 	before := labDumps(t, plan)
-	w, err := LoadLab(plan.Name, "")
+	w, err := LoadLab(plan.Name, "", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +382,7 @@ func TestRootTraceIPSet(t *testing.T) {
 		}
 	}
 	before := labDumps(t, plan)
-	w, err := LoadLab(plan.Name, "")
+	w, err := LoadLab(plan.Name, "", true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,10 +13,12 @@ import (
 )
 
 // LoadNode snapshots this machine as one node: the host, or hostNetns.
-func LoadNode(hostNetns, cri string) (*World, error) {
+// lazy reads a big ruleset's rules as a trace needs them
+// (inspect.Options.Lazy), for one trace; a TUI shows them all.
+func LoadNode(hostNetns, cri string, lazy bool) (*World, error) {
 	// A namespace other than the host is one node of several on this
 	// machine (a lab node, a test): only its own pods are its.
-	s, err := inspect.Discover(inspect.Options{HostNetns: hostNetns, CRIEndpoint: cri, AttachedOnly: hostNetns != "", LazySets: true})
+	s, err := inspect.Discover(inspect.Options{HostNetns: hostNetns, CRIEndpoint: cri, AttachedOnly: hostNetns != "", Lazy: lazy})
 	if err != nil {
 		return nil, err
 	}
@@ -24,12 +26,17 @@ func LoadNode(hostNetns, cri string) (*World, error) {
 	if name == "" {
 		name = filepath.Base(hostNetns)
 	}
-	w, err := NewWorld([]*Node{{Name: name, Snap: s}})
+	w, err := NewWorld([]*Node{{Name: name, Snap: s, ReadChain: readChain}})
 	if err != nil {
 		return nil, err
 	}
 	w.Fetch = fetchSet
 	return w, nil
+}
+
+// readChain reads a lazily read chain from a live node's namespace.
+func readChain(ns *inspect.Netns, rs *netfilter.Ruleset, t *netfilter.Table, c *netfilter.Chain) error {
+	return inspect.ReadChain(ns, "", rs, t, c)
 }
 
 // fetchSet reads a lazily read set from a live node's namespace.
@@ -38,8 +45,9 @@ func fetchSet(n *Node, family netfilter.Family, table, set string) ([]netfilter.
 }
 
 // LoadLab snapshots every node of a netx lab and adds what the lab knows
-// that rules do not say: service names and the outside client.
-func LoadLab(plan, cri string) (*World, error) {
+// that rules do not say: service names and the outside client. lazy is
+// LoadNode's.
+func LoadLab(plan, cri string, lazy bool) (*World, error) {
 	name, err := labstate.ResolveName(plan)
 	if err != nil {
 		return nil, err
@@ -50,11 +58,11 @@ func LoadLab(plan, cri string) (*World, error) {
 	}
 	var nodes []*Node
 	for _, n := range st.Nodes {
-		s, err := inspect.Discover(inspect.Options{HostNetns: n.Netns, NodeName: n.Name, CRIEndpoint: cri, AttachedOnly: true, LazySets: true})
+		s, err := inspect.Discover(inspect.Options{HostNetns: n.Netns, NodeName: n.Name, CRIEndpoint: cri, AttachedOnly: true, Lazy: lazy})
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", n.Name, err)
 		}
-		nodes = append(nodes, &Node{Name: n.Name, Snap: s})
+		nodes = append(nodes, &Node{Name: n.Name, Snap: s, ReadChain: readChain})
 	}
 	w, err := NewWorld(nodes)
 	if err != nil {

@@ -76,6 +76,9 @@ type hookCtx struct {
 	redirAddr func() netip.Addr
 	// fetch reads a lazily read set's elements from the live node.
 	fetch func(t *nf.Table, set string) ([]nf.Element, error)
+	// readChain reads a lazily read chain's rules (Chain.Lazy) from the
+	// live node and says why it could not ("" when read).
+	readChain func(rs *nf.Ruleset, t *nf.Table, c *nf.Chain) string
 	// ipsets are the namespace's ipsets (-m set), nil when not read.
 	ipsets []nf.IPSet
 	// recent are the namespace's xt_recent lists (-m recent); recentRead
@@ -144,6 +147,7 @@ type nfOutcome struct {
 
 // chainRef is a base chain with where it comes from.
 type chainRef struct {
+	rs     *nf.Ruleset
 	source string
 	table  *nf.Table
 	chain  *nf.Chain
@@ -155,7 +159,7 @@ func hooked(rulesets []*nf.Ruleset, hook nf.Hook) []chainRef {
 	var out []chainRef
 	for _, rs := range rulesets {
 		for _, hc := range rs.Hooked(nf.FamilyIP, hook) {
-			out = append(out, chainRef{rs.Source, hc.Table, hc.Chain})
+			out = append(out, chainRef{rs, rs.Source, hc.Table, hc.Chain})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b chainRef) int { return a.chain.Priority - b.chain.Priority })
@@ -273,6 +277,27 @@ func runChain(ref chainRef, ctx hookCtx, start nfOutcome) []nfOutcome {
 				break
 			}
 			f := &r.stack[len(r.stack)-1]
+			if f.i == 0 {
+				// A chain left unread (a big node's) is read now that a
+				// packet reaches it, and kept; readChain checks under
+				// the node's lock, as walks may share a node.
+				why := ""
+				if ctx.readChain != nil {
+					why = ctx.readChain(ref.rs, f.table, f.chain)
+				} else if f.chain.Lazy {
+					why = fmt.Sprintf("chain %s was not read", f.chain.Name)
+				}
+				if why != "" {
+					r.o.unknown = append(r.o.unknown, fmt.Sprintf("%s: %s", tableName, why))
+					r.stack = r.stack[:len(r.stack)-1]
+					if len(r.stack) == 0 {
+						policy(r, ref, tableName)
+						done = append(done, r.o)
+						break
+					}
+					continue
+				}
+			}
 			if f.i >= len(f.chain.Rules) {
 				r.stack = r.stack[:len(r.stack)-1]
 				if len(r.stack) == 0 {

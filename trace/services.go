@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/netx-project/netx/inspect"
 	"github.com/netx-project/netx/netfilter"
 )
 
@@ -14,15 +13,27 @@ import (
 // KUBE-NODEPORTS comments ("ns/name:port cluster IP"), nftables'
 // service-ips and service-nodeports maps, whose chain names carry
 // "ns/name/proto/port". A node needs no API server to be traced.
-func servicesFromRules(node *inspect.Netns) []*Service {
+//
+// A chain a lazy read left unread (KUBE-NODEPORTS, which only
+// KUBE-SERVICES jumps to) is read here: a service's node port is in no
+// other place.
+func servicesFromRules(n *Node) []*Service {
 	var out []*Service
-	for _, rs := range node.Netfilter {
+	for _, rs := range n.Snap.Node.Netfilter {
 		for _, t := range rs.Tables {
+			chain := func(name string) *netfilter.Chain {
+				c, why := n.chain(n.Snap.Node, rs, t, name)
+				if why != "" {
+					n.Snap.Node.Warnings = append(n.Snap.Node.Warnings, "services: "+why)
+					return nil
+				}
+				return c
+			}
 			switch {
 			case t.Name == "nat" && t.Family == netfilter.FamilyIP:
-				out = append(out, iptablesServices(t)...)
+				out = append(out, iptablesServices(chain)...)
 			case t.Name == "filter" && t.Family == netfilter.FamilyIP:
-				out = append(out, iptablesRejected(t)...)
+				out = append(out, iptablesRejected(chain)...)
 			case t.Name == "kube-proxy" && t.Family == netfilter.FamilyIP:
 				out = append(out, nftServices(t)...)
 			}
@@ -65,9 +76,9 @@ func ruleFacts(r *netfilter.Rule) (dst netip.Addr, proto string, port uint16) {
 	return dst, proto, port
 }
 
-func iptablesServices(t *netfilter.Table) []*Service {
+func iptablesServices(chain func(string) *netfilter.Chain) []*Service {
 	var out []*Service
-	if c := t.Chain("KUBE-SERVICES"); c != nil {
+	if c := chain("KUBE-SERVICES"); c != nil {
 		for _, r := range c.Rules {
 			text, ok := strings.CutSuffix(r.Comment, " cluster IP")
 			if !ok || r.Target.Kind != netfilter.TargetJump {
@@ -81,7 +92,7 @@ func iptablesServices(t *netfilter.Table) []*Service {
 			out = append(out, &Service{Namespace: ns, Name: name, PortName: port, Protocol: proto, ClusterIP: dst, Port: p})
 		}
 	}
-	if c := t.Chain("KUBE-NODEPORTS"); c != nil {
+	if c := chain("KUBE-NODEPORTS"); c != nil {
 		for _, r := range c.Rules {
 			ns, name, port, ok := splitServiceComment(r.Comment)
 			_, proto, p := ruleFacts(r)
@@ -95,10 +106,10 @@ func iptablesServices(t *netfilter.Table) []*Service {
 }
 
 // iptablesRejected finds kube-proxy's "has no endpoints" REJECT rules.
-func iptablesRejected(t *netfilter.Table) []*Service {
+func iptablesRejected(chain func(string) *netfilter.Chain) []*Service {
 	var out []*Service
-	for _, chain := range []string{"KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES"} {
-		c := t.Chain(chain)
+	for _, cn := range []string{"KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES"} {
+		c := chain(cn)
 		if c == nil {
 			continue
 		}
@@ -113,9 +124,9 @@ func iptablesRejected(t *netfilter.Table) []*Service {
 			}
 			dst, proto, p := ruleFacts(r)
 			s := &Service{Namespace: ns, Name: name, PortName: port, Protocol: proto, NoEndpoints: true}
-			if chain == "KUBE-SERVICES" && dst.IsValid() {
+			if cn == "KUBE-SERVICES" && dst.IsValid() {
 				s.ClusterIP, s.Port = dst, p
-			} else if chain == "KUBE-EXTERNAL-SERVICES" && !dst.IsValid() {
+			} else if cn == "KUBE-EXTERNAL-SERVICES" && !dst.IsValid() {
 				s.NodePort = p
 			} else {
 				continue

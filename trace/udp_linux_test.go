@@ -58,7 +58,7 @@ func TestRootTraceUDP(t *testing.T) {
 	testenv.RequireRoot(t)
 	plan := upLab(t, "seeds.yaml", udpSeeds)
 	before := labDumps(t, plan)
-	w, err := LoadLab(plan.Name, "")
+	w, err := LoadLab(plan.Name, "", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestRootTraceUDP(t *testing.T) {
 	if out, err := nsenter.Output(nsenter.Net(node2), nil, "iptables", "-I", "FORWARD", "1", "-s", b2, "-p", "udp", "--sport", "8080", "-j", "DROP"); err != nil {
 		t.Fatalf("iptables -I FORWARD: %v %s", err, out)
 	}
-	if w, err = LoadLab(plan.Name, ""); err != nil {
+	if w, err = LoadLab(plan.Name, "", true); err != nil {
 		t.Fatal(err)
 	}
 	req := Request{Src: "pod-a", Dst: "b-2:8080", Protocol: "udp"}
@@ -108,7 +108,7 @@ func TestRootTraceUDP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mute.Close()
-	if w, err = LoadLab(plan.Name, ""); err != nil {
+	if w, err = LoadLab(plan.Name, "", true); err != nil {
 		t.Fatal(err)
 	}
 	req = Request{Src: "pod-a", Dst: "b-1:7777", Protocol: "udp", SPort: 41777}
@@ -143,7 +143,7 @@ func TestRootTraceUDPVXLANNFTables(t *testing.T) {
 	testenv.RequireRoot(t)
 	plan := upLab(t, "vxlan-nftables.yaml", udpSeeds)
 	before := labDumps(t, plan)
-	w, err := LoadLab(plan.Name, "")
+	w, err := LoadLab(plan.Name, "", true)
 	if err != nil {
 		t.Fatal(err)
 	}

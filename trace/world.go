@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/netx-project/netx/inspect"
 	"github.com/netx-project/netx/netfilter"
@@ -15,13 +16,48 @@ import (
 type Node struct {
 	Name string
 	Snap *inspect.Snapshot
+	// ReadChain reads a chain the snapshot left unread (netfilter.Chain.Lazy:
+	// a big node's chains past the hooks' own) from the live node into
+	// the snapshot, when a packet or a service lookup reaches it. Set by
+	// the loaders of live state; nil for saved snapshots, which hold
+	// every chain.
+	ReadChain func(ns *inspect.Netns, rs *netfilter.Ruleset, t *netfilter.Table, c *netfilter.Chain) error
 
 	byInode map[uint64]*inspect.Netns
 	local   []netip.Prefix // the node namespace's own addresses
+	readMu  sync.Mutex     // one ReadChain at a time
+}
+
+// chain returns t's chain name (of rs, in namespace ns of the node) with
+// its rules read; why says why a chain that exists has none read.
+func (n *Node) chain(ns *inspect.Netns, rs *netfilter.Ruleset, t *netfilter.Table, name string) (c *netfilter.Chain, why string) {
+	c = t.Chain(name)
+	if c == nil || !c.Lazy {
+		return c, ""
+	}
+	return c, n.read(ns, rs, t, c)
+}
+
+// read reads a lazily read chain's rules, once; it returns why it could
+// not ("" when read).
+func (n *Node) read(ns *inspect.Netns, rs *netfilter.Ruleset, t *netfilter.Table, c *netfilter.Chain) string {
+	n.readMu.Lock()
+	defer n.readMu.Unlock()
+	if !c.Lazy {
+		return ""
+	}
+	if n.ReadChain == nil {
+		return fmt.Sprintf("chain %s of table %s %s was not read", c.Name, t.Family, t.Name)
+	}
+	if err := n.ReadChain(ns, rs, t, c); err != nil {
+		return fmt.Sprintf("chain %s of table %s %s: %v", c.Name, t.Family, t.Name, err)
+	}
+	return ""
 }
 
 // World is every node a trace may cross. It is built once from snapshots
-// and only read afterwards; the engine never changes it.
+// and only read afterwards; the engine never changes it, except to fill
+// in, under the node's lock, a chain or set a lazy read left unread.
 type World struct {
 	Nodes    []*Node
 	Services []*Service
@@ -32,7 +68,7 @@ type World struct {
 	// documentation address unless the caller knows a real one).
 	External netip.Addr
 	// Fetch reads a set the snapshot left unread (inspect.Options
-	// LazySets) from the node, when a packet reaches it. Set by the
+	// Lazy) from the node, when a packet reaches it. Set by the
 	// loaders of live state; nil for saved snapshots, which have every set.
 	Fetch func(n *Node, family netfilter.Family, table, set string) ([]netfilter.Element, error)
 	// ExternalNetns is that client's namespace, when it is on this
@@ -179,7 +215,7 @@ func NewWorld(nodes []*Node) (*World, error) {
 		for _, rs := range n.Snap.Node.Netfilter {
 			rs.Reindex()
 		}
-		w.Services = w.svcIndex.merge(w.Services, servicesFromRules(n.Snap.Node))
+		w.Services = w.svcIndex.merge(w.Services, servicesFromRules(n))
 	}
 	return w, nil
 }

@@ -53,6 +53,10 @@ type Chain struct {
 	Comment string
 	Flags   uint32 // NFT_CHAIN_BINDING marks an anonymous chain a rule holds
 	Rules   []*nftables.Rule
+	// Lazy: a chain whose rules were not read (a lazy read: see
+	// readNFT). Its rules are read when needed (ReadChain).
+	Lazy bool
+	read bool // a lazy read has asked for its rules
 }
 
 // Set is a set or map. The embedded nftables.Set carries the name, the
@@ -153,7 +157,29 @@ func ToModel(nl *Ruleset) (*netfilter.Ruleset, error) {
 			}
 		}
 	}
+	nl.MarkLazy(rs)
 	return rs, err
+}
+
+// MarkLazy marks the chains of rs whose rules were not read (Chain.Lazy in
+// nl, a lazy read) as Lazy in the model; text carries no such mark.
+func (nl *Ruleset) MarkLazy(rs *netfilter.Ruleset) {
+	for _, t := range nl.Tables {
+		var mt *netfilter.Table
+		for _, c := range t.Chains {
+			if !c.Lazy {
+				continue
+			}
+			if mt == nil {
+				if mt = rs.Table(Family(t.Family), t.Name); mt == nil {
+					break
+				}
+			}
+			if mc := mt.Chain(c.Name); mc != nil {
+				mc.Lazy = true
+			}
+		}
+	}
 }
 
 func toModel(nl *Ruleset) (*netfilter.Ruleset, error) {

@@ -493,12 +493,28 @@ func readNFT(s *nftSock, open func() (*nftSock, error), skip SkipTable, lazy boo
 	} else {
 		for _, t := range nl.Tables {
 			for _, c := range t.Chains {
-				jobs = append(jobs, nftJob{table: t, chain: c})
+				if !lazy || c.Hooknum != nil {
+					jobs = append(jobs, nftJob{table: t, chain: c})
+				}
 			}
 		}
 	}
 	if err := runJobs(s, open, jobs); err != nil {
 		return nil, err
+	}
+	if lazy && nchains > perChainRules {
+		// A trace reads the hooks' chains and the chains they jump or go
+		// to (kube-proxy's KUBE-SERVICES, services, the firewall checks);
+		// a chain further in (10k services' and 20k endpoints' chains) is
+		// read when a packet reaches it (ReadChain).
+		if err := runJobs(s, open, jumpedTo(nl)); err != nil {
+			return nil, err
+		}
+		for _, t := range nl.Tables {
+			for _, c := range t.Chains {
+				c.Lazy = c.Hooknum == nil && c.Rules == nil && !c.read
+			}
+		}
 	}
 	err = s.request(unix.NFT_MSG_GETOBJ, unix.AF_UNSPEC, true, nil, func(fam byte, data []byte) error {
 		o, table, err := decodeObject(fam, data)
@@ -597,6 +613,36 @@ func runJobs(s *nftSock, open func() (*nftSock, error), jobs []nftJob) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// jumpedTo is a job per regular chain a base chain's rule jumps or goes
+// to, each once.
+func jumpedTo(nl *Ruleset) []nftJob {
+	var jobs []nftJob
+	for _, t := range nl.Tables {
+		byName := make(map[string]*Chain, len(t.Chains))
+		for _, c := range t.Chains {
+			byName[c.Name] = c
+		}
+		for _, c := range t.Chains {
+			if c.Hooknum == nil {
+				continue
+			}
+			for _, r := range c.Rules {
+				for _, e := range r.Exprs {
+					v, ok := e.(*expr.Verdict)
+					if !ok || v.Chain == "" {
+						continue
+					}
+					if tc := byName[v.Chain]; tc != nil && tc.Hooknum == nil && !tc.read {
+						tc.read = true
+						jobs = append(jobs, nftJob{table: t, chain: tc})
+					}
+				}
+			}
+		}
+	}
+	return jobs
 }
 
 func readChainRules(s *nftSock, t *Table, c *Chain) error {
@@ -1334,8 +1380,7 @@ func FetchSet(netnsPath string, family netfilter.Family, table, name string) ([]
 		return nil, err
 	}
 	defer s.close()
-	fam, ok := map[netfilter.Family]nftables.TableFamily{netfilter.FamilyIP: nftables.TableFamilyIPv4, netfilter.FamilyIP6: nftables.TableFamilyIPv6,
-		netfilter.FamilyInet: nftables.TableFamilyINet, netfilter.FamilyBridge: nftables.TableFamilyBridge, netfilter.FamilyNetdev: nftables.TableFamilyNetdev, netfilter.FamilyARP: nftables.TableFamilyARP}[family]
+	fam, ok := tableFamily(family)
 	if !ok {
 		return nil, fmt.Errorf("set %s in table %s %s: unknown family", name, family, table)
 	}

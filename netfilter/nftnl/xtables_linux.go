@@ -799,6 +799,9 @@ type IPTablesProblem struct {
 	Why          string
 }
 
+// Error makes a problem an error (ReadChain returns one).
+func (p *IPTablesProblem) Error() string { return p.String() }
+
 func (p IPTablesProblem) String() string {
 	return fmt.Sprintf("rule %d of chain %s in table %s: %s", p.Rule, p.Chain, p.Table, strings.TrimPrefix(p.Why, ErrNotIPTables.Error()+": "))
 }
