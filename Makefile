@@ -18,6 +18,7 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/kubectl-netx .
 	@ln -sf kubectl-netx $(BIN)/netx
 	$(GO) build -trimpath -ldflags '-s -w -X main.version=$(VERSION)' -o $(BIN)/netx-cni ./cni/cmd/netx-cni
+	$(GO) build -trimpath -ldflags '-s -w' -o $(BIN)/netx-pod ./lab/cmd/netx-pod
 
 # The main job on the built-in lab: build seeds.yaml, show it, send traffic.
 demo: setup build

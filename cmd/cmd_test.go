@@ -228,3 +228,27 @@ current-context: lab
 `), 0o600)
 	return kc, dir
 }
+
+// TestProfile: --profile writes a Go profile pprof reads (gzip) after the
+// command, and a wrong name is one line and no file.
+func TestProfile(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"cpu", "heap"} {
+		out := filepath.Join(dir, name+".pprof")
+		if code, _, errOut := run(t, "netx", "version", "--profile", name, "--profile-output", out); code != 0 {
+			t.Fatalf("--profile %s: exit %d: %s", name, code, errOut)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Errorf("--profile %s wrote %d bytes (%v), want a gzipped profile", name, len(b), err)
+		}
+	}
+	bad := filepath.Join(dir, "bad.pprof")
+	code, _, errOut := run(t, "netx", "version", "--profile", "cpux", "--profile-output", bad)
+	if code == 0 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.Contains(errOut, `--profile "cpux"`) {
+		t.Errorf("--profile cpux: exit %d %q", code, errOut)
+	}
+	if _, err := os.Stat(bad); err == nil {
+		t.Errorf("--profile cpux wrote %s", bad)
+	}
+}

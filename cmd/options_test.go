@@ -60,7 +60,7 @@ func TestSetupDryRunNeedsNoCluster(t *testing.T) {
 // exits 2.
 func TestPauseFlags(t *testing.T) {
 	code, out, errOut := run(t, "netx", "datapath", "pause", "--bogus")
-	if code != 2 || out != "" || errOut != "error: unknown flag: --bogus\n" {
+	if code != 2 || out != "" || errOut != "error: datapath pause: unknown flag: --bogus\n" {
 		t.Errorf("pause --bogus: exit %d, %q %q", code, out, errOut)
 	}
 }

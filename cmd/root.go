@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/netx-project/netx/cni"
+	"github.com/netx-project/netx/lab"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
@@ -20,9 +21,10 @@ import (
 // Main runs netx with the full argv (argv[0] decides how it names itself)
 // and returns the process exit code.
 func Main(argv []string, streams genericiooptions.IOStreams) int {
-	// The lab starts one pause per pod: it skips building the command tree.
+	// The lab starts one pause per pod: it skips building the command
+	// tree (the lab runs netx-pod, the same code, when it is installed).
 	if len(argv) > 2 && argv[1] == "datapath" && argv[2] == "pause" {
-		return runPause(argv[3:], streams)
+		return lab.RunWorkload(argv[1:], streams.ErrOut)
 	}
 	// The CNI plugin: the runtime runs netx-cni (a copy the agent
 	// installs) with CNI_COMMAND set; kubectl-netx cni is the same.
@@ -30,9 +32,12 @@ func Main(argv []string, streams genericiooptions.IOStreams) int {
 		return cni.Main("netx-cni " + Version + ": netx's pod network (bridge, veth, host-local addresses from the node's pod CIDR)")
 	}
 	name := commandName(argv)
-	root := NewRootCommand(name, streams)
+	root, prof := newRootCommand(name, streams)
 	root.SetArgs(argv[1:])
 	err := root.Execute()
+	if perr := prof.stop(); perr != nil && err == nil {
+		err = perr
+	}
 	if err == nil {
 		return 0
 	}
@@ -101,6 +106,13 @@ func commandName(argv []string) string {
 
 // NewRootCommand builds the command tree; nothing is global.
 func NewRootCommand(name string, streams genericiooptions.IOStreams) *cobra.Command {
+	root, _ := newRootCommand(name, streams)
+	return root
+}
+
+// newRootCommand is NewRootCommand and its profiling flags, which Main
+// stops after the command.
+func newRootCommand(name string, streams genericiooptions.IOStreams) (*cobra.Command, *profiling) {
 	root := &cobra.Command{
 		Use:   strings.TrimPrefix(name, "kubectl "),
 		Short: "Debug Kubernetes pod networking on the node",
@@ -112,7 +124,14 @@ build that whole path itself as a lab on one machine.`,
 	}
 	kube := newKubeFlags()
 	kube.addTo(root)
-	root.PersistentPreRunE = kube.refuseUnused
+	prof := &profiling{}
+	prof.addTo(root.PersistentFlags())
+	root.PersistentPreRunE = func(c *cobra.Command, args []string) error {
+		if err := kube.refuseUnused(c, args); err != nil {
+			return err
+		}
+		return prof.start(c, args)
+	}
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
@@ -136,7 +155,7 @@ build that whole path itself as a lab on one machine.`,
 	if name != "netx" {
 		nameExamples(root, name)
 	}
-	return root
+	return root, prof
 }
 
 // nameExamples makes every example say the name netx runs under

@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -31,67 +30,8 @@ func (w *workloadFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&w.container, "container", "", "container name")
 }
 
-// PauseOptions is `datapath pause`, a pod's infra process: it holds the
-// pod's namespaces and reaps orphans.
-type PauseOptions struct {
-	streams  genericiooptions.IOStreams
-	workload workloadFlags
-	Hostname string
-}
-
-// runPause is `datapath pause` without cobra: the lab starts one per pod,
-// so it skips building the command tree (see Main).
-func runPause(args []string, streams genericiooptions.IOStreams) int {
-	o := &PauseOptions{streams: streams}
-	if err := o.Complete(nil, args); err != nil {
-		fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
-		return 2
-	}
-	if err := o.Validate(); err != nil {
-		fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
-		return 2
-	}
-	if err := o.Run(context.Background()); err != nil {
-		fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
-		return 1
-	}
-	return 0
-}
-
-// Complete parses the flags itself: there is no cobra command (cmd is nil),
-// and no help (pause is started by up, never by hand).
-func (o *PauseOptions) Complete(_ *cobra.Command, args []string) error {
-	fs := pflag.NewFlagSet("pause", pflag.ContinueOnError)
-	fs.StringVar(&o.workload.labName, "lab", "", "")
-	fs.StringVar(&o.workload.pod, "pod", "", "")
-	fs.StringVar(&o.workload.container, "container", "", "")
-	fs.StringVar(&o.Hostname, "hostname", "", "")
-	return fs.Parse(args)
-}
-
-// Validate has nothing to check: every flag may be empty.
-func (o *PauseOptions) Validate() error { return nil }
-
-// Run holds the namespaces until SIGINT or SIGTERM.
-func (o *PauseOptions) Run(ctx context.Context) error {
-	ctx, stop := signalContext(ctx)
-	defer stop()
-	return lab.Pause(ctx, o.Hostname)
-}
-
 func signalContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-}
-
-// startedOn reports readiness to whoever started the process (up, on fd 3)
-// and, once listening, says so in the log: a container's first line.
-func startedOn(streams genericiooptions.IOStreams, what, listen string) func(error) {
-	return func(err error) {
-		lab.Report(err)
-		if err == nil {
-			fmt.Fprintf(streams.ErrOut, "%s %s\n", what, listen)
-		}
-	}
 }
 
 // ServeOptions is `datapath serve`, the lab's web server.
@@ -129,11 +69,7 @@ func (o *ServeOptions) Validate() error { return nil }
 func (o *ServeOptions) Run(ctx context.Context) error {
 	ctx, stop := signalContext(ctx)
 	defer stop()
-	listen := o.Listen
-	if o.UDP {
-		listen += " (tcp and udp)"
-	}
-	return lab.RunServe(ctx, o.Listen, o.UDP, lab.IdentityFromEnv(), startedOn(o.streams, "serving", listen))
+	return lab.RunServer(ctx, o.Listen, o.UDP, o.streams.ErrOut)
 }
 
 // ForwardOptions is `datapath forward`, the lab's TCP relay.
@@ -171,12 +107,7 @@ func (o *ForwardOptions) Validate() error { return nil }
 func (o *ForwardOptions) Run(ctx context.Context) error {
 	ctx, stop := signalContext(ctx)
 	defer stop()
-	logf := func(format string, args ...any) { fmt.Fprintf(o.streams.ErrOut, format+"\n", args...) }
-	var dial lab.Dialer
-	if o.ToNetns != "" {
-		dial = func(a string) (net.Conn, error) { return lab.DialIn(o.ToNetns, a) }
-	}
-	return lab.RunForward(ctx, o.Listen, o.To, dial, startedOn(o.streams, "forwarding "+o.To+" on", o.Listen), logf)
+	return lab.RunRelay(ctx, o.Listen, o.To, o.ToNetns, o.streams.ErrOut)
 }
 
 // GetOptions is `datapath get`, the lab's client.

@@ -13,7 +13,8 @@ import (
 // UpOptions say how to build a lab.
 type UpOptions struct {
 	// Self is the netx binary, re-executed as each pod's pause process and
-	// as the built-in containers (serve, forward).
+	// as the built-in containers (serve, forward), unless PodBinary sits
+	// next to it: that small binary starts them faster.
 	Self string
 	// Source is the topology file, remembered for status.
 	Source string

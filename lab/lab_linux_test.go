@@ -82,7 +82,29 @@ func upLab(t *testing.T, lab *Lab) *UpReport {
 	if !strings.Contains(explain.String(), "ip netns add "+NetnsName(lab.Name, lab.Nodes[0].Name)) {
 		t.Errorf("--explain does not narrate the node namespace:\n%s", explain.String())
 	}
+	requirePodBinary(t, lab.Name)
 	return rep
+}
+
+// requirePodBinary: every pause and built-in container of the lab runs
+// netx-pod, which sits next to the test's netx.
+func requirePodBinary(t *testing.T, lab string) {
+	t.Helper()
+	dirs, _ := os.ReadDir("/proc")
+	n := 0
+	for _, d := range dirs {
+		cmdline, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
+		if err != nil || !isLabProcess(string(cmdline), lab) {
+			continue
+		}
+		n++
+		if exe, err := os.Readlink("/proc/" + d.Name() + "/exe"); err == nil && filepath.Base(exe) != PodBinary {
+			t.Errorf("lab process %s (%q) runs %s, want %s", d.Name(), strings.ReplaceAll(string(cmdline), "\x00", " "), exe, PodBinary)
+		}
+	}
+	if n == 0 {
+		t.Errorf("no process of lab %s found", lab)
+	}
 }
 
 // get runs `netx datapath get addr` inside pod (via Exec) and returns the

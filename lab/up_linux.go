@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -150,6 +151,9 @@ type builder struct {
 	pauses    map[string]labstate.Record
 	started   []ContainerStart
 	explainMu sync.Mutex
+	// podSelfPath is podSelf's answer, found once.
+	podSelfOnce sync.Once
+	podSelfPath string
 }
 
 func (b *builder) explain(format string, args ...any) {
@@ -572,13 +576,31 @@ func readReady(f *os.File, deadline time.Time) (string, error) {
 // readyTimeout bounds how long up waits for a process to report.
 const readyTimeout = 10 * time.Second
 
+// podSelf is the binary a pod's pause and built-in containers run:
+// PodBinary next to Self when it is there (a build of the project puts it
+// there), else Self, the same code with the whole of netx linked in.
+func (b *builder) podSelf() string {
+	b.podSelfOnce.Do(func() {
+		b.podSelfPath = b.o.Self
+		self, err := filepath.EvalSymlinks(b.o.Self)
+		if err != nil {
+			return
+		}
+		p := filepath.Join(filepath.Dir(self), PodBinary)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			b.podSelfPath = p
+		}
+	})
+	return b.podSelfPath
+}
+
 func (b *builder) startPause(p *LabPod, n *LabNode) (*pauseStart, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	defer w.Close()
-	cmd := exec.Command(b.o.Self, "datapath", "pause", "--lab", b.lab.Name, "--pod", p.Key(), "--hostname", p.Hostname)
+	cmd := exec.Command(b.podSelf(), "datapath", "pause", "--lab", b.lab.Name, "--pod", p.Key(), "--hostname", p.Hostname)
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.Env = append(os.Environ(), ReadyEnv+"=3")
 	// A pod owns net, uts and ipc namespaces; a hostNetwork pod shares its
@@ -801,7 +823,7 @@ func displayArgv(c LabContainer) []string {
 
 func (b *builder) containerCmd(p *LabPod, n *LabNode, c LabContainer) (*exec.Cmd, error) {
 	argv := c.Argv
-	prog := b.o.Self
+	prog := b.podSelf()
 	if !c.Builtin {
 		var err error
 		if prog, err = exec.LookPath(argv[0]); err != nil {

@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,8 @@ func run() error {
 	servicesFlag := flag.String("services", "1000,10000", "service counts for --what snapshot")
 	modesFlag := flag.String("modes", "iptables,nftables", "kube-proxy modes for --what snapshot and trace")
 	labFlag := flag.String("lab", "", "for --what trace: also time trace --live on this lab (make demo's seeds)")
+	hold := flag.Bool("hold", false, "for --what trace: build the first row's node, print the trace command for it and wait for Ctrl-C (to profile netx with --profile cpu)")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "for --what inspect: write a CPU profile of netx's inventory (in this process) at the last pod count to this file")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("bench builds network namespaces: run it as root")
@@ -100,7 +103,7 @@ func run() error {
 			modes = append(modes, m)
 		}
 		if *what == "trace" {
-			return traceBench(self, services, modes, *rounds, *labFlag)
+			return traceBench(self, services, modes, *rounds, *labFlag, *hold)
 		}
 		return snapshotBench(self, services, modes, *rounds, made)
 	}
@@ -359,6 +362,26 @@ func cpuIdle() (idle, total uint64) {
 // inspectBench times netx inspect's inventory (every namespace found and
 // read: links, addresses, routes, peers, sockets) of a lab node holding N
 // pods, next to `lsns -t net`, which only lists namespaces.
+// cpuProfile is --cpuprofile.
+var cpuProfile string
+
+// startProfile starts the CPU profile --cpuprofile asks for (each call
+// overwrites the file) and returns what stops it.
+func startProfile() (stop func(), err error) {
+	if cpuProfile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(cpuProfile)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
 func inspectBench(self string, counts []int, rounds int) error {
 	fmt.Println("| pods | netx inspect (find + read all) | per pod | lsns -t net (list only) |")
 	fmt.Println("|---:|---:|---:|---:|")
@@ -377,6 +400,11 @@ func inspectBench(self string, counts []int, rounds int) error {
 			return err
 		}
 		settle()
+		stopProfile, err := startProfile()
+		if err != nil {
+			lab.Down(ctx, plan.Name)
+			return err
+		}
 		ours, _, err := median(rounds, func() (time.Duration, time.Duration, error) {
 			t0 := time.Now()
 			snap, err := inspect.Discover(inspect.Options{HostNetns: plan.Nodes[0].Netns})
@@ -385,6 +413,7 @@ func inspectBench(self string, counts []int, rounds int) error {
 			}
 			return time.Since(t0), 0, err
 		})
+		stopProfile()
 		lsns, _, lerr := median(rounds, func() (time.Duration, time.Duration, error) {
 			t0 := time.Now()
 			err := exec.Command("lsns", "-t", "net", "-J").Run()

@@ -8,7 +8,9 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/netx-project/netx/internal/nsenter"
@@ -20,15 +22,29 @@ import (
 // node to the last service (the last of KUBE-SERVICES' rules, the worst
 // case), against iptables-save / nft list ruleset on the same node in the
 // same round; then `netx trace --live` end to end on a lab, if one is up.
-func traceBench(self string, counts []int, modes []string, rounds int, plan string) error {
+func traceBench(self string, counts []int, modes []string, rounds int, plan string, hold bool) error {
 	ipt, nft := "iptables-save", "nft"
 	sc := &scratch{}
 	defer sc.removeAll()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sig)
+	if hold {
+		_, err := traceRow(sc, self, ipt, nft, counts[0], modes[0], 0, sig)
+		return err
+	}
+	go func() {
+		if s, ok := <-sig; ok {
+			fmt.Fprintf(os.Stderr, "bench: %v: removing the bench's namespaces\n", s)
+			sc.removeAll()
+			os.Exit(130)
+		}
+	}()
 	fmt.Println("| services | mode | iptables-save | nft list ruleset | netx trace (static, end to end) | trace ÷ reference | verdict |")
 	fmt.Println("|---:|---|---:|---:|---:|---:|---|")
 	for _, n := range counts {
 		for _, mode := range modes {
-			row, err := traceRow(sc, self, ipt, nft, n, mode, rounds)
+			row, err := traceRow(sc, self, ipt, nft, n, mode, rounds, nil)
 			if err != nil {
 				return err
 			}
@@ -70,7 +86,10 @@ type traceRowResult struct {
 	verdict         string
 }
 
-func traceRow(sc *scratch, self, ipt, nft string, n int, mode string, rounds int) (traceRowResult, error) {
+// traceRow builds the node of n services in mode and times the trace on it;
+// with hold (not nil) it prints the trace command instead and waits for a
+// signal on it before removing the node.
+func traceRow(sc *scratch, self, ipt, nft string, n int, mode string, rounds int, hold <-chan os.Signal) (traceRowResult, error) {
 	var r traceRowResult
 	synth, err := newSyntheticNode(mode, n)
 	if err != nil {
@@ -120,6 +139,12 @@ func traceRow(sc *scratch, self, ipt, nft string, n int, mode string, rounds int
 	}
 	nodeName := node[strings.LastIndexByte(node, '/')+1:]
 	dst := netip.AddrPortFrom(last.ClusterIP, last.Port).String()
+	if hold != nil {
+		fmt.Printf("%s trace node/%s %s --host-netns %s --endpoint %s -o json\n", self, nodeName, dst, node, ep)
+		fmt.Println("holding the node until Ctrl-C")
+		<-hold
+		return r, nil
+	}
 	var ipts, nfts, traces []time.Duration
 	for range rounds {
 		d, err := timed(func() error { return runNull(node, ipt) })

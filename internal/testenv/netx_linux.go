@@ -28,6 +28,14 @@ var netxBuild = sync.OnceValues(func() (string, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v: %s", err, out)
 	}
+	// The lab's pod processes run netx-pod when it is next to netx, as
+	// in a build of the project.
+	cmd = exec.Command("go", "build", "-o", filepath.Join(dir, "netx-pod"), "./lab/cmd/netx-pod")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build netx-pod: %v: %s", err, out)
+	}
 	return bin, nil
 })
 
