@@ -105,35 +105,13 @@ func Discover(o Options) (*Snapshot, error) {
 	}
 	node.Path = o.HostNetns
 	snap.Node = node
-	for _, n := range all {
-		if n != node {
-			// The node is nobody's pod, even when all its processes are
-			// one hostNetwork pod's.
-			identifyPod(n)
-		}
-		orderProcesses(n)
-		for i := range n.Processes {
-			if name, ok := ctrNames[n.Processes[i].Container]; ok {
-				n.Processes[i].Container = name
-			}
-		}
-	}
-	snap.HostNetworkPods = hostPodProcesses(node, hostPods)
-
 	for ino, n := range all {
-		if ino == hostID.Ino {
-			continue
+		if ino != hostID.Ino {
+			snap.Namespaces = append(snap.Namespaces, n)
 		}
-		if n.PausePID == 0 && len(n.Processes) > 0 {
-			// The oldest process holds the namespace: the pause, for a pod
-			// no source named.
-			n.PausePID = n.Processes[0].PID
-		}
-		snap.Namespaces = append(snap.Namespaces, n)
 	}
-	sort.Slice(snap.Namespaces, func(i, j int) bool { return nsLess(snap.Namespaces[i], snap.Namespaces[j]) })
-
-	// Namespaces are independent: read them on a few workers (each enters
+	// Who a namespace's processes are and its networking are its own:
+	// read each namespace whole on one of a few workers (each entering
 	// its namespace on its own locked thread).
 	work := make(chan *Netns)
 	var wg sync.WaitGroup
@@ -142,6 +120,11 @@ func Discover(o Options) (*Snapshot, error) {
 		go func() {
 			defer wg.Done()
 			for n := range work {
+				identify(n, n == node, ctrNames)
+				if n == node {
+					// Before its read: listeners name their containers.
+					snap.HostNetworkPods = hostPodProcesses(node, hostPods)
+				}
 				readNetns(n, n == node, o)
 			}
 		}()
@@ -152,6 +135,7 @@ func Discover(o Options) (*Snapshot, error) {
 	}
 	close(work)
 	wg.Wait()
+	sort.Slice(snap.Namespaces, func(i, j int) bool { return nsLess(snap.Namespaces[i], snap.Namespaces[j]) })
 	resolvePeers(snap)
 	if o.AttachedOnly {
 		keepAttached(snap)
@@ -172,6 +156,34 @@ func appendOnce(list []string, s string) []string {
 		return list
 	}
 	return append(list, s)
+}
+
+// identify names a namespace's processes — their commands, the lab
+// container (from its environment) or the runtime's (from the cgroup),
+// oldest first — and, but for the node's, the pod the cgroups name and
+// its pause (the oldest process, for a pod no source named).
+func identify(n *Netns, isNode bool, ctrNames map[string]string) {
+	for i := range n.Processes {
+		p := &n.Processes[i]
+		p.Comm = readTrim(fmt.Sprintf("/proc/%d/comm", p.PID))
+		if n.labPod {
+			p.Container = labContainer(p.PID)
+		}
+	}
+	if !isNode {
+		// The node is nobody's pod, even when all its processes are one
+		// hostNetwork pod's.
+		identifyPod(n)
+	}
+	orderProcesses(n)
+	for i := range n.Processes {
+		if name, ok := ctrNames[n.Processes[i].Container]; ok {
+			n.Processes[i].Container = name
+		}
+	}
+	if !isNode && n.PausePID == 0 && len(n.Processes) > 0 {
+		n.PausePID = n.Processes[0].PID
+	}
 }
 
 // nsLess orders pods first (by namespace/name), then other namespaces.
@@ -213,7 +225,7 @@ func scanProc(dev uint64) (map[uint64][]Process, error) {
 		if !ok {
 			continue // exited, or a kernel thread we may not read
 		}
-		out[ino] = append(out[ino], Process{PID: pid, Comm: readTrim(fmt.Sprintf("/proc/%d/comm", pid))})
+		out[ino] = append(out[ino], Process{PID: pid}) // the rest: identify
 	}
 	return out, nil
 }
@@ -264,11 +276,7 @@ func labPods(all map[uint64]*Netns, get func(nsenter.ID, string) *Netns, host ns
 			}
 			n.Pod = &PodRef{Namespace: p.Namespace, Name: p.Name, Node: p.Node}
 			n.PausePID = p.PID
-			for i := range n.Processes {
-				if c := labContainer(n.Processes[i].PID); c != "" {
-					n.Processes[i].Container = c
-				}
-			}
+			n.labPod = true // its processes' containers: identify
 			for _, c := range p.Containers {
 				if c.State == "error" && strings.Contains(c.Error, "address already in use") {
 					n.Warnings = append(n.Warnings, fmt.Sprintf("container %s could not listen: %s (containers of a pod share one port space)", c.Name, c.Error))

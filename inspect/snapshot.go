@@ -127,6 +127,8 @@ type Netns struct {
 	KubeProxyMode string `json:"kubeProxyMode,omitempty"`
 	// Error says why the namespace could not be read fully.
 	Error string `json:"error,omitempty"`
+
+	labPod bool // a lab pod's: its processes name their container in their environment
 }
 
 // Conntrack is the conntrack table's size and use.

@@ -34,6 +34,7 @@ type diagSocket struct {
 // IPv4 and IPv6, through a sock_diag socket opened in the namespace.
 func sockDiagListeners(fd int) ([]diagSocket, error) {
 	var out []diagSocket
+	buf := make([]byte, 64*1024) // one buffer for the four dumps
 	for _, q := range []struct {
 		family uint8
 		proto  uint8
@@ -45,7 +46,7 @@ func sockDiagListeners(fd int) ([]diagSocket, error) {
 		{unix.AF_INET, unix.IPPROTO_UDP, 1 << tcpClose, "udp"},
 		{unix.AF_INET6, unix.IPPROTO_UDP, 1 << tcpClose, "udp6"},
 	} {
-		socks, err := diagDump(fd, q.family, q.proto, q.states, q.name)
+		socks, err := diagDump(fd, buf, q.family, q.proto, q.states, q.name)
 		if err != nil {
 			return nil, fmt.Errorf("sock_diag %s: %w", q.name, err)
 		}
@@ -54,7 +55,7 @@ func sockDiagListeners(fd int) ([]diagSocket, error) {
 	return out, nil
 }
 
-func diagDump(fd int, family, proto uint8, states uint32, name string) ([]diagSocket, error) {
+func diagDump(fd int, buf []byte, family, proto uint8, states uint32, name string) ([]diagSocket, error) {
 	req := make([]byte, unix.NLMSG_HDRLEN+inetDiagReqLen)
 	binary.NativeEndian.PutUint32(req[0:4], uint32(len(req)))
 	binary.NativeEndian.PutUint16(req[4:6], sockDiagByFamily)
@@ -67,7 +68,6 @@ func diagDump(fd int, family, proto uint8, states uint32, name string) ([]diagSo
 		return nil, err
 	}
 	var out []diagSocket
-	buf := make([]byte, 64*1024)
 	for {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
 		if err != nil {
