@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/netx-project/netx/inspect"
 	"github.com/netx-project/netx/internal/capture"
 	"github.com/netx-project/netx/internal/nftrace"
 )
@@ -735,7 +734,7 @@ func liveRules(at Where, events []nftrace.Event, res *Result, positions map[stri
 		} else {
 			key := e.Family + " " + e.Table + " " + e.Chain
 			lr.Num = positions[key][e.Handle]
-			lr.Text = ruleText(at.NS, e.Family, e.Table, e.Chain, lr.Num, e.Handle)
+			lr.Text = ruleText(at, e.Family, e.Table, e.Chain, lr.Num, e.Handle)
 		}
 		for _, h := range res.Hops {
 			if h.at.NS != at.NS {
@@ -799,8 +798,8 @@ func isBaseStart(events []nftrace.Event, j int) bool {
 }
 
 // ruleText finds the rule's text in the snapshot's model.
-func ruleText(ns *inspect.Netns, family, table, chain string, num int, handle uint64) string {
-	for _, rs := range ns.Netfilter {
+func ruleText(at Where, family, table, chain string, num int, handle uint64) string {
+	for _, rs := range at.NS.Netfilter {
 		for _, t := range rs.Tables {
 			if string(t.Family) != family || t.Name != table {
 				continue
@@ -808,6 +807,10 @@ func ruleText(ns *inspect.Netns, family, table, chain string, num int, handle ui
 			c := t.Chain(chain)
 			if c == nil {
 				continue
+			}
+			if at.Node != nil {
+				// A chain the walk did not reach, left unread: read now.
+				at.Node.read(at.NS, rs, t, c)
 			}
 			for _, r := range c.Rules {
 				if (r.Handle != 0 && r.Handle == handle) || (r.Handle == 0 && r.Num == num) {
