@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/netx-project/netx/inspect"
+	"github.com/netx-project/netx/netfilter"
 )
 
 // loadShape builds a world from every node snapshot of one fixture
@@ -541,5 +542,63 @@ func TestTraceMissingPodNamesTheEnd(t *testing.T) {
 	}
 	if _, err := empty.Trace(Request{Src: "pod-a", Dst: "webapp-hostnet"}); err == nil || !strings.Contains(err.Error(), "pods: none found (pods are named by the container runtime or a netx lab: give --cri-endpoint") {
 		t.Errorf("no pods at all: %v", err)
+	}
+}
+
+// TestTraceUnreadChain: a chain a lazy read left unread is read when the
+// walk reaches it (Node.ReadChain), giving the full read's trace; with no
+// way to read it, the trace says which chain it could not see.
+func TestTraceUnreadChain(t *testing.T) {
+	req := Request{Src: "pod-a", Dst: "svc/svc-b"}
+	full, _ := loadCluster(t, "iptables")
+	want, err := full.Trace(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var svcChain string
+	var saved []*netfilter.Rule
+	unread := func(node string, s *inspect.Snapshot) {
+		if node != "node1" {
+			return
+		}
+		for _, rs := range s.Node.Netfilter {
+			nat := rs.Table(netfilter.FamilyIP, "nat")
+			if nat == nil || nat.Chain("KUBE-SERVICES") == nil {
+				continue
+			}
+			for _, r := range nat.Chain("KUBE-SERVICES").Rules {
+				if strings.HasPrefix(r.Comment, "default/svc-b") && strings.HasSuffix(r.Comment, "cluster IP") {
+					svcChain = r.Target.Chain
+				}
+			}
+			c := nat.Chain(svcChain)
+			saved, c.Rules, c.Lazy = c.Rules, nil, true
+		}
+	}
+	for _, read := range []bool{true, false} {
+		w, _ := loadCluster(t, "iptables", unread)
+		if svcChain == "" || len(saved) == 0 {
+			t.Fatal("no chain of svc-b in node1's KUBE-SERVICES")
+		}
+		reads := 0
+		if read {
+			w.Nodes[0].ReadChain = func(_ *inspect.Netns, _ *netfilter.Ruleset, _ *netfilter.Table, c *netfilter.Chain) error {
+				reads++
+				c.Rules, c.Lazy = saved, false
+				return nil
+			}
+		}
+		got, err := w.Trace(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, f := describe(got), describe(want)
+		if read && (g != f || reads != 1) {
+			t.Errorf("read when reached (%d reads): %s\nwant the full read's %s", reads, g, f)
+		}
+		b, _ := json.Marshal(got)
+		if !read && (g == f || !strings.Contains(string(b), "chain "+svcChain+" of table ip nat was not read")) {
+			t.Errorf("unreadable chain %s not named: %s", svcChain, b)
+		}
 	}
 }

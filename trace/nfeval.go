@@ -280,7 +280,8 @@ func runChain(ref chainRef, ctx hookCtx, start nfOutcome) []nfOutcome {
 			if f.i == 0 {
 				// A chain left unread (a big node's) is read now that a
 				// packet reaches it, and kept; readChain checks under
-				// the node's lock, as walks may share a node.
+				// the node's lock, as walks may share a node. One that
+				// cannot be read has no rules: the walk returns from it.
 				why := ""
 				if ctx.readChain != nil {
 					why = ctx.readChain(ref.rs, f.table, f.chain)
@@ -289,13 +290,6 @@ func runChain(ref chainRef, ctx hookCtx, start nfOutcome) []nfOutcome {
 				}
 				if why != "" {
 					r.o.unknown = append(r.o.unknown, fmt.Sprintf("%s: %s", tableName, why))
-					r.stack = r.stack[:len(r.stack)-1]
-					if len(r.stack) == 0 {
-						policy(r, ref, tableName)
-						done = append(done, r.o)
-						break
-					}
-					continue
 				}
 			}
 			if f.i >= len(f.chain.Rules) {
