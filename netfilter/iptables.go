@@ -90,21 +90,33 @@ func parseSave(r io.Reader, source string, family Family) (*Ruleset, error) {
 // ParseIPTablesRules parses rules as iptables-save prints them ("-A CHAIN
 // ..." lines) into t, a table that already holds every chain they name or
 // jump to: a chain read on its own after its table (Chain.Lazy). Each
-// rule is appended to its chain and numbered there.
+// rule is appended to its chain and numbered there. It is all or nothing:
+// on an error no chain keeps a rule of text.
 func (t *Table) ParseIPTablesRules(text string) error {
 	if t.index == nil {
 		t.Reindex()
 	}
 	p := &parser{family: t.Family, rs: &Ruleset{}, table: t}
+	if strings.TrimSpace(text) == "" {
+		return nil // an empty chain
+	}
+	had := map[*Chain]int{} // each chain's rules before text's
 	for lineNo, l := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
-		if l == "" && lineNo == 0 && len(text) <= 1 {
-			return nil // an empty chain
+		err := errors.New("not a rule (-A CHAIN ...)")
+		if rest, ok := strings.CutPrefix(l, "-A "); ok {
+			name, _, _ := strings.Cut(strings.TrimSpace(rest), " ")
+			if c := t.index[name]; c != nil {
+				if _, seen := had[c]; !seen {
+					had[c] = len(c.Rules)
+				}
+			}
+			p.lineNo = lineNo + 1
+			err = p.command(l)
 		}
-		if !strings.HasPrefix(l, "-A ") {
-			return &ParseError{Line: lineNo + 1, Text: l, Err: errors.New("not a rule (-A CHAIN ...)")}
-		}
-		p.lineNo = lineNo + 1
-		if err := p.command(l); err != nil {
+		if err != nil {
+			for c, n := range had {
+				c.Rules = c.Rules[:n]
+			}
 			return &ParseError{Line: lineNo + 1, Text: l, Err: err}
 		}
 	}

@@ -967,3 +967,31 @@ COMMIT
 		t.Error("--set with --rcheck accepted")
 	}
 }
+
+// TestParseIPTablesRules: rules read for one chain after its table are
+// appended and numbered as a whole parse numbers them, an empty chain is
+// no rules, and a bad line leaves every chain as it was.
+func TestParseIPTablesRules(t *testing.T) {
+	rs, err := ParseIPTablesSave(strings.NewReader("*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SVC-X - [0:0]\n:KUBE-SEP-A - [0:0]\n-A PREROUTING -j KUBE-SVC-X\nCOMMIT\n"), SourceIPTablesNFT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nat := rs.Table(FamilyIP, "nat")
+	svc, sep := nat.Chain("KUBE-SVC-X"), nat.Chain("KUBE-SEP-A")
+	if err := nat.ParseIPTablesRules(""); err != nil || len(svc.Rules) != 0 {
+		t.Fatalf("empty text: %v, %d rules", err, len(svc.Rules))
+	}
+	bad := "-A KUBE-SEP-A -p tcp -m tcp -j DNAT --to-destination 10.244.1.2:8080\n-A KUBE-SVC-X -j KUBE-SEP-A\n-A KUBE-NOPE -j ACCEPT\n"
+	if err := nat.ParseIPTablesRules(bad); err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Fatalf("a bad third line: %v", err)
+	}
+	if len(svc.Rules) != 0 || len(sep.Rules) != 0 {
+		t.Fatalf("a failed parse kept rules: %d in KUBE-SVC-X, %d in KUBE-SEP-A", len(svc.Rules), len(sep.Rules))
+	}
+	if err := nat.ParseIPTablesRules("-A KUBE-SVC-X -m comment --comment \"ns/svc:http -> 10.244.1.2:8080\" -j KUBE-SEP-A\n-A KUBE-SVC-X -j RETURN\n"); err != nil {
+		t.Fatal(err)
+	}
+	if len(svc.Rules) != 2 || svc.Rules[0].Num != 1 || svc.Rules[1].Num != 2 || svc.Rules[0].Target.Chain != "KUBE-SEP-A" || svc.Rules[0].Comment != "ns/svc:http -> 10.244.1.2:8080" {
+		t.Fatalf("rules read: %+v", svc.Rules)
+	}
+}
