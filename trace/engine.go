@@ -133,8 +133,8 @@ func (k *walker) netfilter(at Where, hook nf.Hook, in, out string, nh netip.Addr
 			return a
 		},
 	}
-	if k.w.Fetch != nil {
-		ctx.fetch = func(t *nf.Table, set string) ([]nf.Element, error) { return k.w.Fetch(at.Node, t.Family, t.Name, set) }
+	if k.w.Fetch != nil && at.Node != nil {
+		ctx.fetch = func(t *nf.Table, s *nf.Set) string { return at.Node.fetchSet(k.w.Fetch, t, s) }
 	}
 	if at.Node != nil {
 		ctx.readChain = func(rs *nf.Ruleset, t *nf.Table, c *nf.Chain) string { return at.Node.read(at.NS, rs, t, c) }

@@ -74,8 +74,9 @@ type hookCtx struct {
 	addrType  func(netip.Addr) string
 	masqAddr  func() netip.Addr // MASQUERADE's source: the out device's address
 	redirAddr func() netip.Addr
-	// fetch reads a lazily read set's elements from the live node.
-	fetch func(t *nf.Table, set string) ([]nf.Element, error)
+	// fetch reads a lazily read set's elements (Set.Lazy) from the live
+	// node into the set and says why it could not ("" when read).
+	fetch func(t *nf.Table, s *nf.Set) string
 	// readChain reads a lazily read chain's rules (Chain.Lazy) from the
 	// live node and says why it could not ("" when read).
 	readChain func(rs *nf.Ruleset, t *nf.Table, c *nf.Chain) string
@@ -865,17 +866,15 @@ func lookupElements(l *nf.Lookup, table *nf.Table, ctx hookCtx) ([]nf.Element, s
 	if s == nil {
 		return nil, "set @" + l.Set + " is not in the table"
 	}
-	if s.Lazy {
-		// A set left unread (kube-proxy's per-service maps, on a live
-		// node): read now that a packet reaches it, and kept.
-		if ctx.fetch == nil {
-			return nil, "set @" + l.Set + " was not read"
+	// A set left unread (kube-proxy's per-service maps, on a live node)
+	// is read now that a packet reaches it, and kept; fetch checks under
+	// the node's lock, as walks may share a node.
+	if ctx.fetch != nil {
+		if why := ctx.fetch(table, s); why != "" {
+			return nil, "set @" + l.Set + ": " + why
 		}
-		els, err := ctx.fetch(table, s.Name)
-		if err != nil {
-			return nil, "set @" + l.Set + ": " + err.Error()
-		}
-		s.Elements, s.Lazy = els, false
+	} else if s.Lazy {
+		return nil, "set @" + l.Set + " was not read"
 	}
 	return s.Elements, ""
 }

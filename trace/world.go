@@ -25,15 +25,14 @@ type Node struct {
 
 	byInode map[uint64]*inspect.Netns
 	local   []netip.Prefix // the node namespace's own addresses
-	readMu  sync.Mutex     // one ReadChain at a time
+	readMu  sync.Mutex     // one lazy read (chain or set) at a time
 }
 
 // chain returns t's chain name (of rs, in namespace ns of the node) with
 // its rules read; why says why a chain that exists has none read.
 func (n *Node) chain(ns *inspect.Netns, rs *netfilter.Ruleset, t *netfilter.Table, name string) (c *netfilter.Chain, why string) {
-	c = t.Chain(name)
-	if c == nil || !c.Lazy {
-		return c, ""
+	if c = t.Chain(name); c == nil {
+		return nil, ""
 	}
 	return c, n.read(ns, rs, t, c)
 }
@@ -52,6 +51,22 @@ func (n *Node) read(ns *inspect.Netns, rs *netfilter.Ruleset, t *netfilter.Table
 	if err := n.ReadChain(ns, rs, t, c); err != nil {
 		return fmt.Sprintf("chain %s of table %s %s: %v", c.Name, t.Family, t.Name, err)
 	}
+	return ""
+}
+
+// fetchSet reads a lazily read set's elements (netfilter.Set.Lazy) with
+// fetch, once, under the lock read takes; it returns why it could not.
+func (n *Node) fetchSet(fetch func(*Node, netfilter.Family, string, string) ([]netfilter.Element, error), t *netfilter.Table, s *netfilter.Set) string {
+	n.readMu.Lock()
+	defer n.readMu.Unlock()
+	if !s.Lazy {
+		return ""
+	}
+	els, err := fetch(n, t.Family, t.Name, s.Name)
+	if err != nil {
+		return err.Error()
+	}
+	s.Elements, s.Lazy = els, false
 	return ""
 }
 
