@@ -10,41 +10,26 @@ import (
 
 	"github.com/netx-project/netx/lab"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
 // The lab's own processes (pause, and the built-in "images" serve and
 // forward) and its client (get).
 
-// workloadFlags name the lab process a command runs as; the lab passes
-// them so `ps` tells its processes apart (the identity they answer with
-// comes from the environment).
-type workloadFlags struct {
-	labName, pod, container string
-}
-
-func (w *workloadFlags) add(fs *pflag.FlagSet) {
-	fs.StringVar(&w.labName, "lab", "", "lab this process belongs to")
-	fs.StringVar(&w.pod, "pod", "", "pod this process belongs to")
-	fs.StringVar(&w.container, "container", "", "container name")
-}
-
 func signalContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 }
 
-// ServeOptions is `datapath serve`, the lab's web server.
-type ServeOptions struct {
+// WorkloadOptions is `datapath serve` (the lab's web server) or `datapath
+// forward` (its TCP relay): the lab's own flags (lab.Workload, shared
+// with netx-pod).
+type WorkloadOptions struct {
 	streams  genericiooptions.IOStreams
-	workload workloadFlags
-	Listen   string
-	// UDP also answers datagrams on the same address.
-	UDP bool
+	Workload lab.Workload
 }
 
 func newDatapathServeCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &ServeOptions{streams: streams}
+	o := &WorkloadOptions{streams: streams, Workload: lab.Workload{Kind: "serve"}}
 	c := &cobra.Command{
 		Use:    "serve --listen [IP]:PORT [--udp]",
 		Short:  "Answer TCP/HTTP (and UDP with --udp) with who answered (the lab's web server)",
@@ -52,62 +37,34 @@ func newDatapathServeCommand(streams genericiooptions.IOStreams) *cobra.Command 
 		Args:   cobra.NoArgs,
 		RunE:   runE(o),
 	}
-	o.workload.add(c.Flags())
-	c.Flags().StringVar(&o.Listen, "listen", ":8080", "address to listen on")
-	c.Flags().BoolVar(&o.UDP, "udp", false, "also answer each UDP datagram on the same address with one datagram saying who answered")
+	o.Workload.AddFlags(c.Flags())
 	return c
 }
 
-// Complete has nothing to add to the flags.
-func (o *ServeOptions) Complete(*cobra.Command, []string) error { return nil }
-
-// Validate leaves --listen to the listener, whose error names it.
-func (o *ServeOptions) Validate() error { return nil }
-
-// Run serves until SIGINT or SIGTERM, answering as the pod and container
-// the environment names.
-func (o *ServeOptions) Run(ctx context.Context) error {
-	ctx, stop := signalContext(ctx)
-	defer stop()
-	return lab.RunServer(ctx, o.Listen, o.UDP, o.streams.ErrOut)
-}
-
-// ForwardOptions is `datapath forward`, the lab's TCP relay.
-type ForwardOptions struct {
-	streams  genericiooptions.IOStreams
-	workload workloadFlags
-	Listen   string
-	To       string
-	ToNetns  string
-}
-
 func newDatapathForwardCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &ForwardOptions{streams: streams}
+	o := &WorkloadOptions{streams: streams, Workload: lab.Workload{Kind: "forward"}}
 	c := &cobra.Command{
 		Use:   "forward --listen [IP]:PORT --to IP:PORT [--to-netns PATH]",
 		Short: "Relay TCP connections: the lab's nginx in front of a webapp, or a lab address served on the host (--to-netns)",
 		Args:  cobra.NoArgs,
 		RunE:  runE(o),
 	}
-	o.workload.add(c.Flags())
-	c.Flags().StringVar(&o.Listen, "listen", ":80", "address to listen on")
-	c.Flags().StringVar(&o.To, "to", "127.0.0.1:5000", "address to relay to")
-	c.Flags().StringVar(&o.ToNetns, "to-netns", "", "reach --to from inside this network namespace (e.g. /run/netns/netx.seeds.node1), so a lab address is served on the host")
+	o.Workload.AddFlags(c.Flags())
 	return c
 }
 
 // Complete has nothing to add to the flags.
-func (o *ForwardOptions) Complete(*cobra.Command, []string) error { return nil }
+func (o *WorkloadOptions) Complete(*cobra.Command, []string) error { return nil }
 
 // Validate leaves the addresses to the listener and the dialer, whose
 // errors name them.
-func (o *ForwardOptions) Validate() error { return nil }
+func (o *WorkloadOptions) Validate() error { return nil }
 
-// Run relays until SIGINT or SIGTERM, logging each connection.
-func (o *ForwardOptions) Run(ctx context.Context) error {
+// Run serves or relays until SIGINT or SIGTERM, logging to stderr.
+func (o *WorkloadOptions) Run(ctx context.Context) error {
 	ctx, stop := signalContext(ctx)
 	defer stop()
-	return lab.RunRelay(ctx, o.Listen, o.To, o.ToNetns, o.streams.ErrOut)
+	return o.Workload.Run(ctx, o.streams.ErrOut)
 }
 
 // GetOptions is `datapath get`, the lab's client.
