@@ -230,8 +230,6 @@ func jiffies() (now, hz uint64, err error) {
 	return jiffiesFrom(tl, up)
 }
 
-// usesMatch says whether a rule has a match of kind: -m set (ipsets),
-// -m recent (xt_recent lists, kube-proxy's session affinity).
 // lazyChains says whether a chain's rules were left unread (Chain.Lazy).
 func lazyChains(rules []*netfilter.Ruleset) bool {
 	for _, rs := range rules {
@@ -244,6 +242,8 @@ func lazyChains(rules []*netfilter.Ruleset) bool {
 	return false
 }
 
+// usesMatch says whether a rule has a match of kind: -m set (ipsets),
+// -m recent (xt_recent lists, kube-proxy's session affinity).
 func usesMatch(rules []*netfilter.Ruleset, kind netfilter.MatchKind) bool {
 	for _, rs := range rules {
 		for _, t := range rs.Tables {

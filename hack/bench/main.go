@@ -359,9 +359,6 @@ func cpuIdle() (idle, total uint64) {
 	return idle, total
 }
 
-// inspectBench times netx inspect's inventory (every namespace found and
-// read: links, addresses, routes, peers, sockets) of a lab node holding N
-// pods, next to `lsns -t net`, which only lists namespaces.
 // cpuProfile is --cpuprofile.
 var cpuProfile string
 
@@ -382,6 +379,9 @@ func startProfile() (stop func(), err error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
+// inspectBench times netx inspect's inventory (every namespace found and
+// read: links, addresses, routes, peers, sockets) of a lab node holding N
+// pods, next to `lsns -t net`, which only lists namespaces.
 func inspectBench(self string, counts []int, rounds int) error {
 	fmt.Println("| pods | netx inspect (find + read all) | per pod | lsns -t net (list only) |")
 	fmt.Println("|---:|---:|---:|---:|")

@@ -474,6 +474,8 @@ func readNFT(s *nftSock, open func() (*nftSock, error), skip SkipTable, lazy boo
 	for _, t := range nl.Tables {
 		nchains += len(t.Chains)
 	}
+	// A lazy read of a big ruleset leaves chains unread (see below).
+	lazyChains := lazy && nchains > perChainRules
 	if nchains <= perChainRules {
 		for _, d := range tableDumps(nl, unix.NFTA_RULE_TABLE) {
 			err = s.request(unix.NFT_MSG_GETRULE, d.fam, true, d.attrs, func(fam byte, data []byte) error {
@@ -493,7 +495,7 @@ func readNFT(s *nftSock, open func() (*nftSock, error), skip SkipTable, lazy boo
 	} else {
 		for _, t := range nl.Tables {
 			for _, c := range t.Chains {
-				if !lazy || c.Hooknum != nil {
+				if !lazyChains || c.Hooknum != nil {
 					jobs = append(jobs, nftJob{table: t, chain: c})
 				}
 			}
@@ -502,7 +504,7 @@ func readNFT(s *nftSock, open func() (*nftSock, error), skip SkipTable, lazy boo
 	if err := runJobs(s, open, jobs); err != nil {
 		return nil, err
 	}
-	if lazy && nchains > perChainRules {
+	if lazyChains {
 		// A trace reads the hooks' chains and the chains they jump or go
 		// to (kube-proxy's KUBE-SERVICES, services, the firewall checks);
 		// a chain further in (10k services' and 20k endpoints' chains) is
