@@ -141,11 +141,14 @@ func SetupObjects(o SetupOptions) []runtime.Object {
 		ObjectMeta: meta(UserRole, "", nil),
 		Rules:      UserRules,
 	}
-	objs := []runtime.Object{ns, sa, ds, role}
+	// The DaemonSet last, as Helm orders an install: its pods start with
+	// what they use (the CNI agent's RBAC) in place, and a setup stopped
+	// while it waits for them has applied everything else.
+	objs := []runtime.Object{ns, sa, role}
 	if o.CNI != nil {
 		objs = append(objs, withCNI(o, sa, ds, meta)...)
 	}
-	return objs
+	return append(objs, ds)
 }
 
 // withCNI turns the agent into the CNI's node part: an init container

@@ -48,7 +48,7 @@ func TestSetupObjects(t *testing.T) {
 			t.Errorf("%s %s labels %v", kinds[len(kinds)-1], m.GetName(), m.GetLabels())
 		}
 	}
-	if !slices.Equal(kinds, []string{"Namespace", "ServiceAccount", "DaemonSet", "ClusterRole"}) {
+	if !slices.Equal(kinds, []string{"Namespace", "ServiceAccount", "ClusterRole", "DaemonSet"}) {
 		t.Fatalf("kinds %v", kinds)
 	}
 	ns := objs[0].(*corev1.Namespace)
@@ -58,7 +58,7 @@ func TestSetupObjects(t *testing.T) {
 	if sa := objs[1].(*corev1.ServiceAccount); sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
 		t.Error("the agent's ServiceAccount mounts a token")
 	}
-	ds := objs[2].(*appsv1.DaemonSet)
+	ds := objs[3].(*appsv1.DaemonSet)
 	spec := ds.Spec.Template.Spec
 	run := AgentPod("node1", "default", "example/netx:v1", "abc", []string{"regcred"}).Spec
 	c, rc := spec.Containers[0], run.Containers[0]
@@ -96,11 +96,11 @@ func TestSetupObjectsWithCNI(t *testing.T) {
 	for _, o := range objs {
 		kinds = append(kinds, o.GetObjectKind().GroupVersionKind().Kind)
 	}
-	if !slices.Equal(kinds, []string{"Namespace", "ServiceAccount", "DaemonSet", "ClusterRole", "ClusterRole", "ClusterRoleBinding"}) {
+	if !slices.Equal(kinds, []string{"Namespace", "ServiceAccount", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "DaemonSet"}) {
 		t.Fatalf("kinds %v", kinds)
 	}
-	sa, ds := objs[1].(*corev1.ServiceAccount), objs[2].(*appsv1.DaemonSet)
-	role, binding := objs[4].(*rbacv1.ClusterRole), objs[5].(*rbacv1.ClusterRoleBinding)
+	sa, ds := objs[1].(*corev1.ServiceAccount), objs[5].(*appsv1.DaemonSet)
+	role, binding := objs[3].(*rbacv1.ClusterRole), objs[4].(*rbacv1.ClusterRoleBinding)
 	if sa.AutomountServiceAccountToken == nil || !*sa.AutomountServiceAccountToken || ds.Annotations[CNIAnnotation] != "true" {
 		t.Errorf("service account token %v, annotations %v", sa.AutomountServiceAccountToken, ds.Annotations)
 	}

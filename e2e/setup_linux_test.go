@@ -17,7 +17,7 @@ import (
 // (who installs things in a lab cluster): a client dry run prints every
 // object and creates none; the trace user (the netx-user role only) is
 // refused in one line naming the verb and resource; setup applies the
-// namespace, ServiceAccount, DaemonSet and ClusterRole and waits for an
+// namespace, ServiceAccount, ClusterRole and DaemonSet and waits for an
 // agent on both nodes; a second setup changes nothing and says so; a
 // --live trace across both nodes uses the DaemonSet's agents and makes
 // no pod; teardown leaves no object; a second teardown exits 0.
