@@ -119,13 +119,14 @@ func Discover(o Options) (*Snapshot, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			buf := make([]byte, recvBufSize)
 			for n := range work {
 				identify(n, n == node, ctrNames)
 				if n == node {
 					// Before its read: listeners name their containers.
 					snap.HostNetworkPods = hostPodProcesses(node, hostPods)
 				}
-				readNetns(n, n == node, o)
+				readNetns(n, n == node, o, buf)
 			}
 		}()
 	}

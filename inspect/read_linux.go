@@ -3,7 +3,6 @@ package inspect
 import (
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"sort"
 	"strconv"
@@ -14,35 +13,35 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// nsConn is what one visit to a namespace opens: a route netlink handle
+// nsConn is what one visit to a namespace opens: a route netlink socket
 // and a sock_diag socket living in it, and the hostname of its uts
 // namespace (the pause's).
 type nsConn struct {
-	h        *netlink.Handle
-	diag     int
-	hostname string
+	route, diag nlDumper
+	hostname    string
 }
 
 func (c *nsConn) close() {
-	c.h.Close()
-	unix.Close(c.diag)
+	unix.Close(c.route.fd)
+	unix.Close(c.diag.fd)
 }
 
 // visit enters a namespace once (with its pause's uts namespace when
-// withUTS) and opens everything the read needs.
-func visit(n *Netns, withUTS bool) (*nsConn, error) {
+// withUTS) and opens everything the read needs; both sockets receive into
+// buf.
+func visit(n *Netns, withUTS bool, buf []byte) (*nsConn, error) {
 	t := nsenter.Net(n.Path)
 	if withUTS && len(n.Processes) > 0 {
 		t.UTS = fmt.Sprintf("/proc/%d/ns/uts", n.Processes[0].PID)
 	}
-	c := &nsConn{diag: -1}
+	c := &nsConn{route: nlDumper{fd: -1, buf: buf}, diag: nlDumper{fd: -1, buf: buf}}
 	err := nsenter.Do(t, func() error {
 		var err error
-		if c.h, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
+		if c.route.fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE); err != nil {
 			return err
 		}
-		if c.diag, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG); err != nil {
-			c.h.Close()
+		if c.diag.fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG); err != nil {
+			unix.Close(c.route.fd)
 			return err
 		}
 		if t.UTS != "" {
@@ -60,55 +59,49 @@ func visit(n *Netns, withUTS bool) (*nsConn, error) {
 }
 
 // readNetns fills a namespace's links, routes, rules, neighbours and
-// listening sockets through a netlink handle opened inside it.
-func readNetns(n *Netns, isNode bool, o Options) {
-	c, err := visit(n, !isNode || n.Pod != nil)
+// listening sockets through netlink sockets opened inside it; buf is the
+// caller's receive buffer (recvBufSize), reused namespace after
+// namespace.
+func readNetns(n *Netns, isNode bool, o Options, buf []byte) {
+	c, err := visit(n, !isNode || n.Pod != nil, buf)
 	if err != nil {
 		n.Error = err.Error()
 		return
 	}
 	defer c.close()
-	h := c.h
 	n.Hostname = c.hostname
 	var errs []string
-	links, err := h.LinkList()
+	links, err := c.route.readLinks()
 	if err != nil {
 		errs = append(errs, "links: "+err.Error())
 	}
 	names := map[int]string{}
 	for _, l := range links {
-		names[l.Attrs().Index] = l.Attrs().Name
+		names[l.Index] = l.Name
 	}
-	addrsOf := map[int][]string{}
-	if addrs, err := h.AddrList(nil, unix.AF_UNSPEC); err == nil { // one dump for every link
-		for _, ad := range addrs {
-			addrsOf[ad.LinkIndex] = append(addrsOf[ad.LinkIndex], ad.IPNet.String())
-		}
+	addrsOf, err := c.route.readAddrs() // one dump for every link
+	if err != nil {
+		errs = append(errs, "addresses: "+err.Error())
 	}
-	for _, l := range links {
-		a := l.Attrs()
-		lk := Link{Index: a.Index, Name: a.Name, Kind: l.Type(), MAC: a.HardwareAddr.String(), MTU: a.MTU,
-			Up: a.Flags&net.FlagUp != 0, Master: names[a.MasterIndex]}
+	for _, rl := range links {
+		lk := rl.Link
+		lk.Master = names[rl.master]
 		if lk.Kind == "veth" {
-			lk.PeerIndex, lk.PeerNetnsID = a.ParentIndex, a.NetNsID
+			lk.PeerIndex, lk.PeerNetnsID = rl.parent, rl.netnsID
 		}
-		if v, ok := l.(*netlink.Vxlan); ok {
-			lk.VXLAN = &VXLAN{VNI: v.VxlanId, Port: v.Port, Dev: names[v.VtepDevIndex], Learner: v.Learning}
-			if v.SrcAddr != nil {
-				lk.VXLAN.Local = v.SrcAddr.String()
-			}
-			if fdb, err := h.NeighList(a.Index, unix.AF_BRIDGE); err == nil {
-				for _, f := range fdb {
-					if dst, ok := netip.AddrFromSlice(f.IP); ok {
-						lk.VXLAN.FDB = append(lk.VXLAN.FDB, FDBEntry{MAC: f.HardwareAddr.String(), Dst: dst.Unmap()})
-					}
-				}
+		if v := rl.vxlan; v != nil {
+			lk.VXLAN = &v.VXLAN
+			lk.VXLAN.Dev = names[v.dev]
+			if fdb, err := c.route.fdb(lk.Index); err == nil {
+				lk.VXLAN.FDB = fdb
+			} else {
+				errs = append(errs, fmt.Sprintf("forwarding database of %s: %v", lk.Name, err))
 			}
 		}
-		lk.Addrs = addrsOf[a.Index]
+		lk.Addrs = addrsOf[lk.Index]
 		n.Links = append(n.Links, lk)
 	}
-	routes, err := h.RouteListFiltered(unix.AF_INET, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	routes, err := c.route.readRoutes()
 	if err != nil {
 		errs = append(errs, "routes: "+err.Error())
 	}
@@ -116,45 +109,26 @@ func readNetns(n *Netns, isNode bool, o Options) {
 		if r.Table == unix.RT_TABLE_LOCAL && !isNode {
 			continue // the local table only repeats a pod's own addresses
 		}
-		rt := Route{Table: r.Table, Dst: "default", Dev: names[r.LinkIndex], Scope: r.Scope.String(), Onlink: r.Flags&int(netlink.FLAG_ONLINK) != 0}
-		if r.Dst != nil && r.Dst.String() != "0.0.0.0/0" {
-			rt.Dst = r.Dst.String()
-		}
-		if r.Gw != nil {
-			rt.Gw = r.Gw.String()
-		}
-		if r.Src != nil {
-			rt.Src = r.Src.String()
-		}
-		if r.Type != unix.RTN_UNICAST {
-			rt.Type = routeType(r.Type)
-		}
+		rt := r.Route
+		rt.Dev = names[r.dev]
 		n.Routes = append(n.Routes, rt)
 	}
-	if rules, err := h.RuleList(unix.AF_INET); err == nil {
-		for _, r := range rules {
-			rr := RouteRule{Priority: r.Priority, Table: r.Table, IIF: r.IifName, OIF: r.OifName, Mark: r.Mark}
-			if r.Mask != nil {
-				rr.Mask = *r.Mask
-			}
-			if r.Src != nil {
-				rr.Src = r.Src.String()
-			}
-			if r.Dst != nil {
-				rr.Dst = r.Dst.String()
-			}
-			n.Rules = append(n.Rules, rr)
-		}
+	rules, err := c.route.readRules()
+	if err != nil {
+		errs = append(errs, "rules: "+err.Error())
 	}
-	if neighs, err := h.NeighList(0, unix.AF_INET); err == nil {
-		for _, nb := range neighs {
-			if nb.IP == nil || nb.HardwareAddr == nil {
-				continue
-			}
-			n.Neighbors = append(n.Neighbors, Neighbor{IP: nb.IP.String(), MAC: nb.HardwareAddr.String(), Dev: names[nb.LinkIndex], State: neighState(nb.State)})
-		}
+	n.Rules = append(n.Rules, rules...)
+	neighs, err := c.route.readNeighs(unix.AF_INET, 0)
+	if err != nil {
+		errs = append(errs, "neighbours: "+err.Error())
 	}
-	n.Listeners = listeners(n, c.diag)
+	for _, nb := range neighs {
+		if nb.ip == nil || nb.mac == nil {
+			continue
+		}
+		n.Neighbors = append(n.Neighbors, Neighbor{IP: net.IP(nb.ip).String(), MAC: net.HardwareAddr(nb.mac).String(), Dev: names[nb.index], State: neighState(nb.state)})
+	}
+	n.Listeners = listeners(n, &c.diag)
 	if isNode {
 		nodeSettings(n)
 		readNetfilter(n, o.Lazy, o.HostRoot)
@@ -232,7 +206,7 @@ func neighState(s int) string {
 // listeners reads the namespace's listening sockets (sock_diag, in the
 // namespace) and finds each socket's owner among the namespace's
 // processes by the socket inode in their file descriptors.
-func listeners(n *Netns, diag int) []Listener {
+func listeners(n *Netns, diag *nlDumper) []Listener {
 	socks, err := sockDiagListeners(diag)
 	if err != nil {
 		n.Warnings = append(n.Warnings, "listening sockets: "+err.Error())
@@ -272,7 +246,10 @@ func listeners(n *Netns, diag int) []Listener {
 		if out[i].Port != out[j].Port {
 			return out[i].Port < out[j].Port
 		}
-		return out[i].Proto < out[j].Proto
+		if out[i].Proto != out[j].Proto {
+			return out[i].Proto < out[j].Proto
+		}
+		return out[i].Addr < out[j].Addr
 	})
 	return out
 }
