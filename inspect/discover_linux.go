@@ -60,6 +60,17 @@ func Discover(o Options) (*Snapshot, error) {
 		return n
 	}
 
+	type labRead struct {
+		found []labNetns
+		err   error
+	}
+	labs := make(chan labRead, 1)
+	if !o.NoLab {
+		go func() {
+			found, err := readLabs()
+			labs <- labRead{found, err}
+		}()
+	}
 	procs, perr := scanProc(hostID.Dev)
 	snap.Sources = append(snap.Sources, sourceStatus(SourceProc, perr))
 	for ino, ps := range procs {
@@ -88,7 +99,9 @@ func Discover(o Options) (*Snapshot, error) {
 
 	var hostPods []*HostNetworkPod
 	if !o.NoLab {
-		snap.Sources = append(snap.Sources, sourceStatus(SourceLab, labPods(all, get, hostID, &hostPods)))
+		lr := <-labs
+		labPods(lr.found, get, hostID, &hostPods)
+		snap.Sources = append(snap.Sources, sourceStatus(SourceLab, lr.err))
 	}
 	ctrs := criContainers(o.CRIEndpoint)
 	snap.Sources = append(snap.Sources, sourceStatus(SourceCRI, criPods(o.CRIEndpoint, hostID, get, ctrs, &hostPods)))
@@ -167,8 +180,13 @@ func identify(n *Netns, isNode bool, ctrNames map[string]string) {
 	for i := range n.Processes {
 		p := &n.Processes[i]
 		p.Comm = readTrim(fmt.Sprintf("/proc/%d/comm", p.PID))
-		if n.labPod {
-			p.Container = labContainer(p.PID)
+		if n.labPod && p.PID != n.PausePID {
+			// A container the lab started, or one of its children
+			// (from the environment it inherited).
+			var ok bool
+			if p.Container, ok = n.labContainers[p.PID]; !ok {
+				p.Container = labContainer(p.PID)
+			}
 		}
 	}
 	if !isNode {
@@ -250,8 +268,19 @@ func readTrim(path string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// labPods names the namespaces of netx lab pods and nodes.
-func labPods(all map[uint64]*Netns, get func(nsenter.ID, string) *Netns, host nsenter.ID, hostPods *[]*HostNetworkPod) error {
+// labNetns is a namespace the lab state names: a running pod's (its
+// own, or the node's for a hostNetwork pod) or a node's.
+type labNetns struct {
+	id   nsenter.ID
+	path string
+	pod  *labstate.PodStatus // nil: a node's
+}
+
+// readLabs reads every lab's state on this machine (which checks each
+// recorded process is still the one started): apart from the /proc scan,
+// which it does not need.
+func readLabs() ([]labNetns, error) {
+	var out []labNetns
 	var errs []error
 	for _, plan := range labstate.Labs() {
 		st, err := labstate.Get(plan)
@@ -259,39 +288,54 @@ func labPods(all map[uint64]*Netns, get func(nsenter.ID, string) *Netns, host ns
 			errs = append(errs, err)
 			continue
 		}
-		for _, p := range st.Pods {
+		for i := range st.Pods {
+			p := &st.Pods[i]
 			if !p.Running || p.Netns == "" {
 				continue
 			}
-			id, err := nsenter.IDOf(p.Netns)
-			if err != nil {
-				continue
-			}
-			n := get(id, p.Netns)
-			n.FoundBy = appendOnce(n.FoundBy, SourceLab)
-			if p.HostNetwork {
-				if id == host {
-					*hostPods = append(*hostPods, labHostPod(p))
-				}
-				continue // the node's namespace, not the pod's own
-			}
-			n.Pod = &PodRef{Namespace: p.Namespace, Name: p.Name, Node: p.Node}
-			n.PausePID = p.PID
-			n.labPod = true // its processes' containers: identify
-			for _, c := range p.Containers {
-				if c.State == "error" && strings.Contains(c.Error, "address already in use") {
-					n.Warnings = append(n.Warnings, fmt.Sprintf("container %s could not listen: %s (containers of a pod share one port space)", c.Name, c.Error))
-				}
+			if id, err := nsenter.IDOf(p.Netns); err == nil {
+				out = append(out, labNetns{id: id, path: p.Netns, pod: p})
 			}
 		}
 		for _, nd := range st.Nodes {
 			if id, err := nsenter.IDOf(nd.Netns); err == nil {
-				n := get(id, nd.Netns)
-				n.FoundBy = appendOnce(n.FoundBy, SourceLab)
+				out = append(out, labNetns{id: id, path: nd.Netns})
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return out, errors.Join(errs...)
+}
+
+// labPods names the namespaces of netx lab pods and nodes.
+func labPods(found []labNetns, get func(nsenter.ID, string) *Netns, host nsenter.ID, hostPods *[]*HostNetworkPod) {
+	for _, f := range found {
+		n := get(f.id, f.path)
+		n.FoundBy = appendOnce(n.FoundBy, SourceLab)
+		p := f.pod
+		if p == nil {
+			continue
+		}
+		if p.HostNetwork {
+			if f.id == host {
+				*hostPods = append(*hostPods, labHostPod(*p))
+			}
+			continue // the node's namespace, not the pod's own
+		}
+		n.Pod = &PodRef{Namespace: p.Namespace, Name: p.Name, Node: p.Node}
+		n.PausePID = p.PID
+		n.labPod = true // its processes' containers: identify
+		for _, c := range p.Containers {
+			if c.State == "running" {
+				if n.labContainers == nil {
+					n.labContainers = map[int]string{}
+				}
+				n.labContainers[c.PID] = c.Name
+			}
+			if c.State == "error" && strings.Contains(c.Error, "address already in use") {
+				n.Warnings = append(n.Warnings, fmt.Sprintf("container %s could not listen: %s (containers of a pod share one port space)", c.Name, c.Error))
+			}
+		}
+	}
 }
 
 // labHostPod is a lab's hostNetwork pod with the processes the lab
@@ -431,17 +475,19 @@ func orderProcesses(n *Netns) {
 	if len(n.Processes) == 0 {
 		return
 	}
-	start := map[int]uint64{}
-	for _, p := range n.Processes {
-		start[p.PID] = labstate.ProcessStart(p.PID)
-	}
-	sort.SliceStable(n.Processes, func(i, j int) bool {
-		a, b := n.Processes[i], n.Processes[j]
-		if start[a.PID] != start[b.PID] {
-			return start[a.PID] < start[b.PID]
+	if len(n.Processes) > 1 {
+		start := map[int]uint64{}
+		for _, p := range n.Processes {
+			start[p.PID] = labstate.ProcessStart(p.PID)
 		}
-		return a.PID < b.PID
-	})
+		sort.SliceStable(n.Processes, func(i, j int) bool {
+			a, b := n.Processes[i], n.Processes[j]
+			if start[a.PID] != start[b.PID] {
+				return start[a.PID] < start[b.PID]
+			}
+			return a.PID < b.PID
+		})
+	}
 	if n.PausePID == 0 && n.Pod != nil {
 		n.PausePID = n.Processes[0].PID
 	}

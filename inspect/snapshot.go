@@ -128,7 +128,8 @@ type Netns struct {
 	// Error says why the namespace could not be read fully.
 	Error string `json:"error,omitempty"`
 
-	labPod bool // a lab pod's: its processes name their container in their environment
+	labPod        bool           // a lab pod's: its processes name their container in their environment
+	labContainers map[int]string // a lab pod's running containers by PID, as its state records them
 }
 
 // Conntrack is the conntrack table's size and use.

@@ -7,8 +7,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Status is what `datapath status -o json` prints: the lab as built, with
@@ -224,6 +226,16 @@ func ReadStatus(dir string) (*Status, error) {
 		}
 	}
 	s.Complete = LastRunComplete(recs)
+	var procs []Record
+	for _, r := range pauses {
+		procs = append(procs, r)
+	}
+	for _, r := range conts {
+		if r.Error == "" {
+			procs = append(procs, r)
+		}
+	}
+	alive := aliveAll(procs)
 	nodeNetns := map[string]string{}
 	for _, n := range lab.Nodes {
 		nodeNetns[n.Name] = n.Netns
@@ -234,7 +246,7 @@ func ReadStatus(dir string) (*Status, error) {
 		pr, ok := pauses[ps.Key()]
 		if ok {
 			ps.PID = pr.PID
-			ps.Running = pr.Alive()
+			ps.Running = alive[pr.proc()]
 		}
 		switch {
 		case p.HostNetwork:
@@ -253,7 +265,7 @@ func ReadStatus(dir string) (*Status, error) {
 				switch {
 				case r.Error != "":
 					cs.State, cs.Error = "error", r.Error
-				case r.Alive():
+				case alive[r.proc()]:
 					cs.State = "running"
 				default:
 					cs.State = "exited"
@@ -283,6 +295,39 @@ func ReadStatus(dir string) (*Status, error) {
 		s.Clients = append(s.Clients, ClientStatus{Name: c.Name, IP: c.IP.String(), Netns: c.Netns})
 	}
 	return s, nil
+}
+
+// proc is a process record's identity: its PID and start time.
+func (r Record) proc() [2]uint64 { return [2]uint64{uint64(r.PID), r.Start} }
+
+// aliveAll checks which of the recorded processes still run, on a few
+// goroutines: a lab of a thousand pods is a thousand /proc/PID/stat reads
+// (about 30 µs each).
+func aliveAll(recs []Record) map[[2]uint64]bool {
+	out := make(map[[2]uint64]bool, len(recs))
+	if len(recs) < 64 {
+		for _, r := range recs {
+			out[r.proc()] = r.Alive()
+		}
+		return out
+	}
+	workers := min(runtime.NumCPU(), 8)
+	got := make([]bool, len(recs))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(recs); i += workers {
+				got[i] = recs[i].Alive()
+			}
+		}()
+	}
+	wg.Wait()
+	for i, r := range recs {
+		out[r.proc()] = got[i]
+	}
+	return out
 }
 
 func lastLine(path string) string {
