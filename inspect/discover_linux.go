@@ -189,9 +189,11 @@ func identify(n *Netns, isNode bool, ctrNames map[string]string) {
 			}
 		}
 	}
-	if !isNode {
+	if !isNode && !n.labPod {
 		// The node is nobody's pod, even when all its processes are one
-		// hostNetwork pod's.
+		// hostNetwork pod's. A lab pod is named by its lab: its
+		// processes' cgroups are whoever ran the lab's (a kubelet pod's
+		// when the lab runs in one).
 		identifyPod(n)
 	}
 	orderProcesses(n)
