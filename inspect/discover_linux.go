@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/netx-project/netx/internal/procfs"
 	"github.com/netx-project/netx/lab/labstate"
 	"golang.org/x/sys/unix"
 )
@@ -266,7 +267,7 @@ func nsLinkInode(path string) (uint64, bool) {
 }
 
 func readTrim(path string) string {
-	b, _ := os.ReadFile(path)
+	b, _ := procfs.ReadFile(path)
 	return strings.TrimSpace(string(b))
 }
 
@@ -414,7 +415,7 @@ func criPods(endpoint string, host nsenter.ID, get func(nsenter.ID, string) *Net
 
 // labContainer reads the container name netx gives a lab process.
 func labContainer(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	b, err := procfs.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
 	if err != nil {
 		return ""
 	}
@@ -444,7 +445,7 @@ var (
 func identifyPod(n *Netns) {
 	uid := ""
 	for i := range n.Processes {
-		cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", n.Processes[i].PID))
+		cg, err := procfs.ReadFile(fmt.Sprintf("/proc/%d/cgroup", n.Processes[i].PID))
 		if err != nil {
 			continue
 		}
@@ -609,7 +610,7 @@ func recordedHostPod(pods []*HostNetworkPod, pid int) (*HostNetworkPod, *Contain
 // container is nil for the pause (the sandbox's own cgroup) or a container
 // the runtime did not list as running.
 func cgroupHostPod(byUID map[string]*HostNetworkPod, pid int) (*HostNetworkPod, *Container) {
-	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	cg, err := procfs.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
 		return nil, nil
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/netx-project/netx/internal/nsenter"
+	"github.com/netx-project/netx/internal/procfs"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -157,7 +158,7 @@ func nodeSettings(n *Netns) {
 	var ct Conntrack
 	nsenter.Do(nsenter.Net(n.Path), func() error {
 		for _, k := range nodeSysctls() {
-			if b, err := os.ReadFile("/proc/sys/" + k); err == nil {
+			if b, err := procfs.ReadFile("/proc/sys/" + k); err == nil {
 				vals[strings.ReplaceAll(k, "/", ".")] = strings.TrimSpace(string(b))
 			} else {
 				vals[strings.ReplaceAll(k, "/", ".")] = "absent"

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/netx-project/netx/internal/procfs"
 )
 
 // Root holds one directory per lab: the resolved plan (lab.json), the
@@ -170,7 +172,7 @@ func PodNetns(pid int) string { return "/proc/" + strconv.Itoa(pid) + "/ns/net" 
 // procStat returns the one-letter state (R, S, Z, ...) and start time of
 // pid from /proc/PID/stat, or "" and 0 if it does not exist.
 func procStat(pid int) (state string, start uint64) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	b, err := procfs.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return "", 0
 	}
