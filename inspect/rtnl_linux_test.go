@@ -143,6 +143,18 @@ neigh add fd00::9 lladdr aa:bb:cc:dd:ee:99 dev br0 nud permanent
 		}
 	}
 
+	// A kernel that refuses the one dump of both TCP families: a dump
+	// per family finds the same sockets.
+	both := &Netns{Path: ns}
+	readNetns(both, false, Options{}, make([]byte, recvBufSize))
+	defer func(t uint16) { tcpBothFamilies = t }(tcpBothFamilies)
+	tcpBothFamilies = 0x7fff // no such request
+	perFamily := &Netns{Path: ns}
+	readNetns(perFamily, false, Options{}, make([]byte, recvBufSize))
+	if len(both.Listeners) < 6 || !reflect.DeepEqual(both.Listeners, perFamily.Listeners) || perFamily.Error != "" || len(perFamily.Warnings) > 0 {
+		t.Errorf("listeners per family %+v (%s %v), want %+v", perFamily.Listeners, perFamily.Error, perFamily.Warnings, both.Listeners)
+	}
+
 	// What the namespace holds, so the comparison above compared
 	// something: each kind of object is there.
 	got := &Netns{Path: ns}

@@ -34,28 +34,39 @@ type diagSocket struct {
 	inode uint64
 }
 
+// tcpBothFamilies is the request for listening TCP of both families (a
+// variable for the test of a kernel without it).
+var tcpBothFamilies uint16 = tcpDiagGetSock
+
+// diagQuery is one SOCK_DIAG_BY_FAMILY dump: a family and protocol, the
+// socket states wanted, and the name netx shows for them.
+type diagQuery struct {
+	family, proto uint8
+	states        uint32
+	name          string
+}
+
 // sockDiagListeners dumps the listening TCP and bound UDP sockets, over
 // IPv4 and IPv6, through a sock_diag socket opened in the namespace.
 func sockDiagListeners(d *nlDumper) ([]diagSocket, error) {
 	var out []diagSocket
+	queries := []diagQuery{{unix.AF_INET, unix.IPPROTO_UDP, 1 << tcpClose, "udp"}, {unix.AF_INET6, unix.IPPROTO_UDP, 1 << tcpClose, "udp6"}}
 	// TCP, both families: struct inet_diag_req (family, lengths, ext,
 	// the socket id, then the states).
 	tcp := make([]byte, inetDiagReqV1Len)
 	tcp[0] = unix.AF_INET
 	binary.NativeEndian.PutUint32(tcp[52:56], 1<<tcpListen)
-	socks, err := diagDump(d, tcpDiagGetSock, tcp, "tcp")
-	if err != nil {
-		return nil, fmt.Errorf("sock_diag tcp: %w", err)
+	if socks, err := diagDump(d, tcpBothFamilies, tcp, "tcp"); err == nil {
+		out = append(out, socks...)
+	} else {
+		// A kernel without the older request: a walk per family.
+		queries = append([]diagQuery{{unix.AF_INET, unix.IPPROTO_TCP, 1 << tcpListen, "tcp"}, {unix.AF_INET6, unix.IPPROTO_TCP, 1 << tcpListen, "tcp6"}}, queries...)
 	}
-	out = append(out, socks...)
-	for _, q := range []struct {
-		family uint8
-		name   string
-	}{{unix.AF_INET, "udp"}, {unix.AF_INET6, "udp6"}} {
+	for _, q := range queries {
 		// struct inet_diag_req_v2: family, protocol, ext, pad, states, id.
 		req := make([]byte, inetDiagReqLen)
-		req[0], req[1] = q.family, unix.IPPROTO_UDP
-		binary.NativeEndian.PutUint32(req[4:8], 1<<tcpClose)
+		req[0], req[1] = q.family, q.proto
+		binary.NativeEndian.PutUint32(req[4:8], q.states)
 		socks, err := diagDump(d, sockDiagByFamily, req, q.name)
 		if err != nil {
 			return nil, fmt.Errorf("sock_diag %s: %w", q.name, err)
