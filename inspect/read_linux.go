@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/netx-project/netx/internal/nlmsg"
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/internal/procfs"
 	"github.com/vishvananda/netlink"
@@ -23,8 +24,8 @@ type nsConn struct {
 }
 
 func (c *nsConn) close() {
-	unix.Close(c.route.fd)
-	unix.Close(c.diag.fd)
+	unix.Close(c.route.FD)
+	unix.Close(c.diag.FD)
 }
 
 // visit enters a namespace once (with its pause's uts namespace when
@@ -35,14 +36,14 @@ func visit(n *Netns, withUTS bool, buf []byte) (*nsConn, error) {
 	if withUTS && len(n.Processes) > 0 {
 		t.UTS = fmt.Sprintf("/proc/%d/ns/uts", n.Processes[0].PID)
 	}
-	c := &nsConn{route: nlDumper{fd: -1, buf: buf}, diag: nlDumper{fd: -1, buf: buf}}
+	c := &nsConn{route: nlDumper{nlmsg.Conn{FD: -1, Buf: buf}}, diag: nlDumper{nlmsg.Conn{FD: -1, Buf: buf}}}
 	err := nsenter.Do(t, func() error {
 		var err error
-		if c.route.fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE); err != nil {
+		if c.route.FD, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE); err != nil {
 			return err
 		}
-		if c.diag.fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG); err != nil {
-			unix.Close(c.route.fd)
+		if c.diag.FD, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG); err != nil {
+			unix.Close(c.route.FD)
 			return err
 		}
 		if t.UTS != "" {

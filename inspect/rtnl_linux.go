@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 
+	"github.com/netx-project/netx/internal/nlmsg"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -34,75 +35,17 @@ const rtextFilterSkipStats = 1 << 3
 // dump's messages to the reader's last receive, up to this.
 const recvBufSize = 64 * 1024
 
-// errDumpInterrupted is a dump whose table changed while the kernel
-// walked it (NLM_F_DUMP_INTR): read again.
-var errDumpInterrupted = errors.New("dump interrupted by a change")
-
-// nlDumper sends dump requests on one netlink socket and walks the reply.
+// nlDumper runs dumps on one netlink socket opened in a namespace.
 type nlDumper struct {
-	fd  int
-	buf []byte
-	seq uint32
+	nlmsg.Conn
 }
 
-// dump sends a request of type typ with body and calls each with every
-// reply message's type and payload, until the reply's end. An
-// interrupted dump is read to its end and reported as
-// errDumpInterrupted.
+// dump runs one dump and calls each with every answer's type and payload.
 func (d *nlDumper) dump(typ uint16, body []byte, each func(typ uint16, m []byte)) error {
-	d.seq++
-	req := make([]byte, unix.NLMSG_HDRLEN+len(body))
-	binary.NativeEndian.PutUint32(req[0:4], uint32(len(req)))
-	binary.NativeEndian.PutUint16(req[4:6], typ)
-	binary.NativeEndian.PutUint16(req[6:8], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
-	binary.NativeEndian.PutUint32(req[8:12], d.seq)
-	copy(req[unix.NLMSG_HDRLEN:], body)
-	if err := unix.Sendto(d.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return err
-	}
-	intr := false
-	for {
-		n, _, err := unix.Recvfrom(d.fd, d.buf, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		b := d.buf[:n]
-		for len(b) >= unix.NLMSG_HDRLEN {
-			l := int(binary.NativeEndian.Uint32(b[0:4]))
-			if l < unix.NLMSG_HDRLEN || l > len(b) {
-				return fmt.Errorf("netlink: malformed message (%d bytes of %d)", l, len(b))
-			}
-			mtyp := binary.NativeEndian.Uint16(b[4:6])
-			flags := binary.NativeEndian.Uint16(b[6:8])
-			seq := binary.NativeEndian.Uint32(b[8:12])
-			m := b[unix.NLMSG_HDRLEN:l]
-			b = b[min(nlAlign(l), len(b)):]
-			if seq != d.seq {
-				continue // a late reply to an earlier request
-			}
-			intr = intr || flags&unix.NLM_F_DUMP_INTR != 0
-			switch mtyp {
-			case unix.NLMSG_DONE:
-				if intr {
-					return errDumpInterrupted
-				}
-				return nil
-			case unix.NLMSG_ERROR:
-				if len(m) >= 4 {
-					if e := int32(binary.NativeEndian.Uint32(m[:4])); e != 0 {
-						return unix.Errno(-e)
-					}
-				}
-				return nil
-			case unix.NLMSG_NOOP:
-				continue
-			}
-			each(mtyp, m)
-		}
-	}
+	return d.Request(typ, unix.NLM_F_DUMP, body, func(typ uint16, m []byte) error {
+		each(typ, m)
+		return nil
+	})
 }
 
 // dumpRetry runs a read again while the kernel reports its dump
@@ -110,41 +53,22 @@ func (d *nlDumper) dump(typ uint16, body []byte, each func(typ uint16, m []byte)
 func dumpRetry[T any](read func() (T, error)) (T, error) {
 	for i := 0; ; i++ {
 		v, err := read()
-		if !errors.Is(err, errDumpInterrupted) || i == 2 {
+		if !errors.Is(err, nlmsg.ErrDumpInterrupted) || i == 2 {
 			return v, err
 		}
 	}
 }
 
-func nlAlign(n int) int { return (n + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1) }
-
-// attrs walks route attributes: next moves to the following one (its
-// type without the nested and byte-order flags, and its value).
-type attrs struct {
-	b   []byte
-	typ uint16
-	val []byte
-}
-
-func (a *attrs) next() bool {
-	if len(a.b) < unix.SizeofRtAttr {
-		return false
-	}
-	l := int(binary.NativeEndian.Uint16(a.b[0:2]))
-	if l < unix.SizeofRtAttr || l > len(a.b) {
-		return false
-	}
-	a.typ = binary.NativeEndian.Uint16(a.b[2:4]) &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
-	a.val = a.b[unix.SizeofRtAttr:l]
-	a.b = a.b[min(unix.RTA_ALIGNTO*((l+unix.RTA_ALIGNTO-1)/unix.RTA_ALIGNTO), len(a.b)):]
-	return true
-}
-
-func attrsOf(m []byte, hdr int) attrs {
+// attrs calls fn with each attribute after a message's fixed header of
+// hdr bytes; a malformed one ends the walk (what was read stands).
+func attrs(m []byte, hdr int, fn func(typ uint16, v []byte)) {
 	if len(m) < hdr {
-		return attrs{}
+		return
 	}
-	return attrs{b: m[hdr:]}
+	nlmsg.Attrs(m[hdr:], func(typ uint16, v []byte) error {
+		fn(typ, v)
+		return nil
+	})
 }
 
 func u32(b []byte) uint32 {
@@ -152,16 +76,6 @@ func u32(b []byte) uint32 {
 		return 0
 	}
 	return binary.NativeEndian.Uint32(b)
-}
-
-// cstring is a NUL-terminated attribute's text.
-func cstring(b []byte) string {
-	for i, c := range b {
-		if c == 0 {
-			return string(b[:i])
-		}
-	}
-	return string(b)
 }
 
 // ipNet is addr/prefix as net.IPNet prints it.
@@ -210,36 +124,33 @@ func (d *nlDumper) readLinks() ([]rtLink, error) {
 			flags := binary.NativeEndian.Uint32(m[8:12])
 			l := rtLink{Link: Link{Index: int(int32(binary.NativeEndian.Uint32(m[4:8]))), Up: flags&unix.IFF_UP != 0}, netnsID: -1}
 			kind, data := "", []byte(nil)
-			for a := attrsOf(m, unix.SizeofIfInfomsg); a.next(); {
-				switch a.typ {
+			attrs(m, unix.SizeofIfInfomsg, func(typ uint16, v []byte) {
+				switch typ {
 				case unix.IFLA_IFNAME:
-					l.Name = cstring(a.val)
+					l.Name = nlmsg.String(v)
 				case unix.IFLA_MTU:
-					l.MTU = int(u32(a.val))
+					l.MTU = int(u32(v))
 				case unix.IFLA_ADDRESS:
-					for _, b := range a.val {
-						if b != 0 { // an all-zero address is none
-							l.MAC = net.HardwareAddr(a.val).String()
-							break
-						}
+					if slices.ContainsFunc(v, func(b byte) bool { return b != 0 }) { // an all-zero address is none
+						l.MAC = net.HardwareAddr(v).String()
 					}
 				case unix.IFLA_LINK:
-					l.parent = int(u32(a.val))
+					l.parent = int(u32(v))
 				case unix.IFLA_MASTER:
-					l.master = int(u32(a.val))
+					l.master = int(u32(v))
 				case unix.IFLA_LINK_NETNSID:
-					l.netnsID = int(int32(u32(a.val)))
+					l.netnsID = int(int32(u32(v)))
 				case unix.IFLA_LINKINFO:
-					for in := (attrs{b: a.val}); in.next(); {
-						switch in.typ {
+					attrs(v, 0, func(typ uint16, v []byte) {
+						switch typ {
 						case unix.IFLA_INFO_KIND:
-							kind = cstring(in.val)
+							kind = nlmsg.String(v)
 						case unix.IFLA_INFO_DATA:
-							data = in.val
+							data = v
 						}
-					}
+					})
 				}
-			}
+			})
 			l.Kind = linkKind(kind)
 			if kind == "vxlan" {
 				l.vxlan = vxlanData(data)
@@ -253,22 +164,22 @@ func (d *nlDumper) readLinks() ([]rtLink, error) {
 // vxlanData reads a VXLAN link's IFLA_INFO_DATA.
 func vxlanData(b []byte) *rtVXLAN {
 	v := &rtVXLAN{}
-	for a := (attrs{b: b}); a.next(); {
-		switch a.typ {
+	attrs(b, 0, func(typ uint16, val []byte) {
+		switch typ {
 		case unix.IFLA_VXLAN_ID:
-			v.VNI = int(u32(a.val))
+			v.VNI = int(u32(val))
 		case unix.IFLA_VXLAN_LINK:
-			v.dev = int(u32(a.val))
+			v.dev = int(u32(val))
 		case unix.IFLA_VXLAN_LOCAL, unix.IFLA_VXLAN_LOCAL6:
-			v.Local = net.IP(a.val).String()
+			v.Local = net.IP(val).String()
 		case unix.IFLA_VXLAN_LEARNING:
-			v.Learner = len(a.val) > 0 && a.val[0] != 0
+			v.Learner = len(val) > 0 && val[0] != 0
 		case unix.IFLA_VXLAN_PORT:
-			if len(a.val) >= 2 {
-				v.Port = int(binary.BigEndian.Uint16(a.val))
+			if len(val) >= 2 {
+				v.Port = int(binary.BigEndian.Uint16(val))
 			}
 		}
-	}
+	})
 	return v
 }
 
@@ -282,14 +193,14 @@ func (d *nlDumper) readAddrs() (map[int][]string, error) {
 			}
 			family, prefix := m[0], int(m[1])
 			var local, addr []byte
-			for a := attrsOf(m, unix.SizeofIfAddrmsg); a.next(); {
-				switch a.typ {
+			attrs(m, unix.SizeofIfAddrmsg, func(typ uint16, v []byte) {
+				switch typ {
 				case unix.IFA_ADDRESS:
-					addr = a.val
+					addr = v
 				case unix.IFA_LOCAL:
-					local = a.val
+					local = v
 				}
-			}
+			})
 			// IPv4 sends IFA_LOCAL and IFA_ADDRESS, the peer's when a
 			// point-to-point address has one: the local address stands
 			// alone then (a host prefix), as ip addr shows it.
@@ -336,22 +247,22 @@ func (d *nlDumper) readRoutes() ([]rtRoute, error) {
 			if t := int(m[7]); t != unix.RTN_UNICAST {
 				r.Type = routeType(t)
 			}
-			for a := attrsOf(m, unix.SizeofRtMsg); a.next(); {
-				switch a.typ {
+			attrs(m, unix.SizeofRtMsg, func(typ uint16, v []byte) {
+				switch typ {
 				case unix.RTA_DST:
-					if s := ipNet(a.val, dstLen); s != "0.0.0.0/0" {
+					if s := ipNet(v, dstLen); s != "0.0.0.0/0" {
 						r.Dst = s
 					}
 				case unix.RTA_GATEWAY:
-					r.Gw = net.IP(a.val).String()
+					r.Gw = net.IP(v).String()
 				case unix.RTA_PREFSRC:
-					r.Src = net.IP(a.val).String()
+					r.Src = net.IP(v).String()
 				case unix.RTA_OIF:
-					r.dev = int(u32(a.val))
+					r.dev = int(u32(v))
 				case unix.RTA_TABLE:
-					r.Table = int(u32(a.val))
+					r.Table = int(u32(v))
 				}
-			}
+			})
 			out = append(out, r)
 		})
 		return out, err
@@ -370,26 +281,26 @@ func (d *nlDumper) readRules() ([]RouteRule, error) {
 			}
 			dstLen, srcLen := int(m[1]), int(m[2])
 			var r RouteRule // priority 0 unless the kernel says otherwise
-			for a := attrsOf(m, 12); a.next(); {
-				switch a.typ {
+			attrs(m, 12, func(typ uint16, v []byte) {
+				switch typ {
 				case unix.FRA_PRIORITY:
-					r.Priority = int(u32(a.val))
+					r.Priority = int(u32(v))
 				case unix.FRA_TABLE:
-					r.Table = int(u32(a.val))
+					r.Table = int(u32(v))
 				case unix.FRA_IIFNAME:
-					r.IIF = cstring(a.val)
+					r.IIF = nlmsg.String(v)
 				case unix.FRA_OIFNAME:
-					r.OIF = cstring(a.val)
+					r.OIF = nlmsg.String(v)
 				case unix.FRA_FWMARK:
-					r.Mark = u32(a.val)
+					r.Mark = u32(v)
 				case unix.FRA_FWMASK:
-					r.Mask = u32(a.val)
+					r.Mask = u32(v)
 				case unix.FRA_SRC:
-					r.Src = ipNet(a.val, srcLen)
+					r.Src = ipNet(v, srcLen)
 				case unix.FRA_DST:
-					r.Dst = ipNet(a.val, dstLen)
+					r.Dst = ipNet(v, dstLen)
 				}
-			}
+			})
 			out = append(out, r)
 		})
 		return out, err
@@ -420,16 +331,16 @@ func (d *nlDumper) readNeighs(family uint8, index int) ([]rtNeigh, error) {
 			if index != 0 && nb.index != index {
 				return
 			}
-			for a := attrsOf(m, unix.SizeofNdMsg); a.next(); {
-				switch a.typ {
+			attrs(m, unix.SizeofNdMsg, func(typ uint16, v []byte) {
+				switch typ {
 				case unix.NDA_DST:
-					nb.ip = bytes.Clone(a.val) // the buffer is the next receive's
+					nb.ip = bytes.Clone(v) // the buffer is the next receive's
 				case unix.NDA_LLADDR:
-					if len(a.val) != 4 {
-						nb.mac = bytes.Clone(a.val)
+					if len(v) != 4 {
+						nb.mac = bytes.Clone(v)
 					}
 				}
-			}
+			})
 			out = append(out, nb)
 		})
 		return out, err

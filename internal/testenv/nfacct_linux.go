@@ -2,9 +2,10 @@ package testenv
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
-	"syscall"
 
+	"github.com/netx-project/netx/internal/nlmsg"
 	"golang.org/x/sys/unix"
 )
 
@@ -22,32 +23,18 @@ func AddNFAcct(names ...string) error {
 		msgAcctNew = 0 // NFNL_MSG_ACCT_NEW
 		attrName   = 1 // NFACCT_NAME
 	)
-	for seq, name := range names {
+	c := nlmsg.Conn{FD: fd, Buf: make([]byte, 4096)}
+	for _, name := range names {
+		// nfgenmsg (family AF_UNSPEC, version NFNETLINK_V0, res_id 0),
+		// then the name.
 		attrLen := unix.SizeofRtAttr + len(name) + 1
-		msg := make([]byte, unix.SizeofNlMsghdr+4+(attrLen+3)&^3)
-		ne := binary.NativeEndian
-		ne.PutUint32(msg[0:], uint32(len(msg)))
-		ne.PutUint16(msg[4:], unix.NFNL_SUBSYS_ACCT<<8|msgAcctNew)
-		ne.PutUint16(msg[6:], unix.NLM_F_REQUEST|unix.NLM_F_ACK|unix.NLM_F_CREATE)
-		ne.PutUint32(msg[8:], uint32(seq+1))
-		// nfgenmsg: family AF_UNSPEC, version NFNETLINK_V0, res_id 0.
-		a := msg[unix.SizeofNlMsghdr+4:]
-		ne.PutUint16(a[0:], uint16(attrLen))
-		ne.PutUint16(a[2:], attrName)
-		copy(a[4:], name)
-		if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		body := make([]byte, 4+(attrLen+3)&^3)
+		binary.NativeEndian.PutUint16(body[4:], uint16(attrLen))
+		binary.NativeEndian.PutUint16(body[6:], attrName)
+		copy(body[8:], name)
+		err := c.Request(unix.NFNL_SUBSYS_ACCT<<8|msgAcctNew, unix.NLM_F_ACK|unix.NLM_F_CREATE, body, func(uint16, []byte) error { return nil })
+		if err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("nfacct %s: %w", name, err)
-		}
-		buf := make([]byte, 4096)
-		n, _, err := unix.Recvfrom(fd, buf, 0)
-		if err != nil {
-			return fmt.Errorf("nfacct %s: %w", name, err)
-		}
-		if n < unix.SizeofNlMsghdr+4 || ne.Uint16(buf[4:]) != unix.NLMSG_ERROR {
-			return fmt.Errorf("nfacct %s: unexpected netlink answer", name)
-		}
-		if errno := int32(ne.Uint32(buf[unix.SizeofNlMsghdr:])); errno != 0 && syscall.Errno(-errno) != unix.EEXIST {
-			return fmt.Errorf("nfacct %s: %w", name, syscall.Errno(-errno))
 		}
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
 	"github.com/google/nftables/xt"
+	"github.com/netx-project/netx/internal/nlmsg"
 	"github.com/netx-project/netx/internal/nsenter"
 	"github.com/netx-project/netx/netfilter"
 	"golang.org/x/sys/unix"
@@ -158,7 +159,6 @@ const (
 	nftaFlowtableHookDevs     = 3
 	nftaSetFieldLen           = 1
 	nftaSetExpr               = 17
-	nlaTypeMask               = 0x3fff // without NLA_F_NESTED and NLA_F_NET_BYTEORDER
 	nftSetElemCatchall        = 2
 	nftaSetExpressions        = 18
 	nftaDynsetExprs           = 10
@@ -172,14 +172,13 @@ const (
 	nftNetlinkBufferSize      = 1 << 20
 )
 
-var errDumpInterrupted = errors.New("dump interrupted by a ruleset change")
+// errDumpInterrupted is a dump the ruleset changed under: read again.
+var errDumpInterrupted = nlmsg.ErrDumpInterrupted
 
 // nftSock is a netlink socket of the NETLINK_NETFILTER family that lives
 // in one network namespace.
 type nftSock struct {
-	fd  int
-	seq uint32
-	buf []byte
+	nlmsg.Conn
 }
 
 func openNFTSock(netnsPath string) (*nftSock, error) {
@@ -198,98 +197,39 @@ func openNFTSock(netnsPath string) (*nftSock, error) {
 	}
 	// A large receive buffer lets the kernel fill each dump step fully.
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, nftNetlinkBufferSize)
-	return &nftSock{fd: fd, buf: make([]byte, nftNetlinkBufferSize)}, nil
+	return &nftSock{nlmsg.Conn{FD: fd, Buf: make([]byte, nftNetlinkBufferSize)}}, nil
 }
 
-func (s *nftSock) close() { unix.Close(s.fd) }
+func (s *nftSock) close() { unix.Close(s.FD) }
 
 // request sends one nf_tables request (msg is NFT_MSG_GET*) for family
 // with the given attributes and calls fn with each answer's attributes
-// (after the nfgenmsg header) and family, until the dump ends.
+// (after the nfgenmsg header, a copy of its own) and family, until the
+// dump ends.
 func (s *nftSock) request(msg uint16, family byte, dump bool, attrs []byte, fn func(fam byte, data []byte) error) error {
-	s.seq++
-	seq := s.seq
-	flags := uint16(unix.NLM_F_REQUEST)
+	flags := uint16(unix.NLM_F_ACK)
 	if dump {
-		flags |= unix.NLM_F_DUMP
-	} else {
-		flags |= unix.NLM_F_ACK
+		flags = unix.NLM_F_DUMP
 	}
-	req := make([]byte, unix.NLMSG_HDRLEN+4+len(attrs))
-	binary.NativeEndian.PutUint32(req[0:], uint32(len(req)))
-	binary.NativeEndian.PutUint16(req[4:], unix.NFNL_SUBSYS_NFTABLES<<8|msg)
-	binary.NativeEndian.PutUint16(req[6:], flags)
-	binary.NativeEndian.PutUint32(req[8:], seq)
-	req[16] = family
-	req[17] = unix.NFNETLINK_V0
-	copy(req[20:], attrs)
-	if err := unix.Sendto(s.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return fmt.Errorf("send: %w", err)
-	}
-	var ferr error
-	interrupted := false
-	for {
-		n, err := unix.Read(s.fd, s.buf)
-		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			return fmt.Errorf("receive: %w", err)
+	body := make([]byte, 4+len(attrs)) // struct nfgenmsg, then the attributes
+	body[0] = family
+	body[1] = unix.NFNETLINK_V0
+	copy(body[4:], attrs)
+	return s.Request(unix.NFNL_SUBSYS_NFTABLES<<8|msg, flags, body, func(_ uint16, p []byte) error {
+		if len(p) < 4 {
+			return nil
 		}
-		b := s.buf[:n]
-		for len(b) >= unix.NLMSG_HDRLEN {
-			l := int(binary.NativeEndian.Uint32(b[0:]))
-			if l < unix.NLMSG_HDRLEN || l > len(b) {
-				return fmt.Errorf("receive: truncated message")
-			}
-			typ := binary.NativeEndian.Uint16(b[4:])
-			mflags := binary.NativeEndian.Uint16(b[6:])
-			mseq := binary.NativeEndian.Uint32(b[8:])
-			body := b[unix.NLMSG_HDRLEN:l]
-			b = b[min(len(b), (l+3)&^3):]
-			if mseq != seq {
-				continue
-			}
-			if mflags&unix.NLM_F_DUMP_INTR != 0 {
-				interrupted = true
-			}
-			switch typ {
-			case unix.NLMSG_DONE:
-				if interrupted {
-					return errDumpInterrupted
-				}
-				return ferr
-			case unix.NLMSG_ERROR:
-				if len(body) < 4 {
-					return fmt.Errorf("receive: short error message")
-				}
-				if e := int32(binary.NativeEndian.Uint32(body)); e != 0 {
-					return unix.Errno(-e)
-				}
-				if !dump {
-					return ferr
-				}
-				continue
-			}
-			if len(body) < 4 || ferr != nil {
-				continue
-			}
-			// The buffer is reused by the next receive: what the callback
-			// keeps (element keys, rule userdata) must not alias it.
-			ferr = fn(body[0], bytes.Clone(body[4:]))
-			if !dump && ferr == nil {
-				// The answer to a plain get is followed by its ack.
-				continue
-			}
-		}
-	}
+		// The buffer is reused by the next receive: what the callback
+		// keeps (element keys, rule userdata) must not alias it.
+		return fn(p[0], bytes.Clone(p[4:]))
+	})
 }
 
 // genID reads the ruleset generation, which every change increments.
 func (s *nftSock) genID() (uint32, error) {
 	var id uint32
 	err := s.request(unix.NFT_MSG_GETGEN, unix.AF_UNSPEC, false, nil, func(_ byte, data []byte) error {
-		return walkAttrs(data, func(t uint16, v []byte) error {
+		return nlmsg.Attrs(data, func(t uint16, v []byte) error {
 			if t == unix.NFTA_GEN_ID && len(v) == 4 {
 				id = binary.BigEndian.Uint32(v)
 			}
@@ -297,35 +237,6 @@ func (s *nftSock) genID() (uint32, error) {
 		})
 	})
 	return id, err
-}
-
-// walkAttrs calls fn with each netlink attribute in b (nested flag
-// masked off).
-func walkAttrs(b []byte, fn func(typ uint16, data []byte) error) error {
-	for len(b) > 0 {
-		if len(b) < 4 {
-			return fmt.Errorf("truncated attribute")
-		}
-		l := int(binary.NativeEndian.Uint16(b[0:]))
-		t := binary.NativeEndian.Uint16(b[2:]) & nlaTypeMask
-		if l < 4 || l > len(b) {
-			return fmt.Errorf("bad attribute length %d", l)
-		}
-		if err := fn(t, b[4:l]); err != nil {
-			return err
-		}
-		b = b[min(len(b), (l+3)&^3):]
-	}
-	return nil
-}
-
-func attrString(v []byte) string {
-	for i, c := range v {
-		if c == 0 {
-			return string(v[:i])
-		}
-	}
-	return string(v)
 }
 
 func be32(v []byte) uint32 {
@@ -378,10 +289,10 @@ func readNFT(s *nftSock, open func() (*nftSock, error), skip SkipTable, lazy boo
 	err := s.request(unix.NFT_MSG_GETTABLE, unix.AF_UNSPEC, true, nil, func(fam byte, data []byte) error {
 		t := &Table{}
 		t.Family = nftables.TableFamily(fam)
-		err := walkAttrs(data, func(typ uint16, v []byte) error {
+		err := nlmsg.Attrs(data, func(typ uint16, v []byte) error {
 			switch typ {
 			case unix.NFTA_TABLE_NAME:
-				t.Name = attrString(v)
+				t.Name = nlmsg.String(v)
 			case unix.NFTA_TABLE_FLAGS:
 				t.Flags = be32(v)
 			case nftaTableUserdata:
@@ -691,11 +602,11 @@ func readSetElements(s *nftSock, t *Table, st *Set) error {
 }
 
 func eachElement(fam byte, data []byte, fn func(Element)) error {
-	return walkAttrs(data, func(typ uint16, v []byte) error {
+	return nlmsg.Attrs(data, func(typ uint16, v []byte) error {
 		if typ != unix.NFTA_SET_ELEM_LIST_ELEMENTS {
 			return nil
 		}
-		return walkAttrs(v, func(typ uint16, v []byte) error {
+		return nlmsg.Attrs(v, func(typ uint16, v []byte) error {
 			if typ != unix.NFTA_LIST_ELEM {
 				return nil
 			}
@@ -747,14 +658,14 @@ func decodeChain(data []byte) (*Chain, string, error) {
 	c := &Chain{}
 	var table, dev string
 	var devs []string
-	err := walkAttrs(data, func(typ uint16, v []byte) error {
+	err := nlmsg.Attrs(data, func(typ uint16, v []byte) error {
 		switch typ {
 		case unix.NFTA_CHAIN_TABLE:
-			table = attrString(v)
+			table = nlmsg.String(v)
 		case unix.NFTA_CHAIN_NAME:
-			c.Name = attrString(v)
+			c.Name = nlmsg.String(v)
 		case unix.NFTA_CHAIN_TYPE:
-			c.Type = nftables.ChainType(attrString(v))
+			c.Type = nftables.ChainType(nlmsg.String(v))
 		case unix.NFTA_CHAIN_POLICY:
 			p := nftables.ChainPolicy(be32(v))
 			c.Policy = &p
@@ -765,7 +676,7 @@ func decodeChain(data []byte) (*Chain, string, error) {
 				c.Comment = s
 			}
 		case unix.NFTA_CHAIN_HOOK:
-			return walkAttrs(v, func(typ uint16, v []byte) error {
+			return nlmsg.Attrs(v, func(typ uint16, v []byte) error {
 				switch typ {
 				case unix.NFTA_HOOK_HOOKNUM:
 					h := nftables.ChainHook(be32(v))
@@ -774,12 +685,12 @@ func decodeChain(data []byte) (*Chain, string, error) {
 					p := nftables.ChainPriority(be32(v))
 					c.Priority = &p
 				case unix.NFTA_HOOK_DEV:
-					dev = attrString(v)
+					dev = nlmsg.String(v)
 				case nftaHookDevs:
 					// The kernel reports a single device both ways.
-					return walkAttrs(v, func(typ uint16, v []byte) error {
+					return nlmsg.Attrs(v, func(typ uint16, v []byte) error {
 						if typ == nftaDeviceName {
-							devs = append(devs, attrString(v))
+							devs = append(devs, nlmsg.String(v))
 						}
 						return nil
 					})
@@ -802,12 +713,12 @@ func decodeChain(data []byte) (*Chain, string, error) {
 func decodeSet(fam byte, data []byte) (*Set, string, error) {
 	s := &Set{}
 	var table string
-	err := walkAttrs(data, func(typ uint16, v []byte) error {
+	err := nlmsg.Attrs(data, func(typ uint16, v []byte) error {
 		switch typ {
 		case unix.NFTA_SET_TABLE:
-			table = attrString(v)
+			table = nlmsg.String(v)
 		case unix.NFTA_SET_NAME:
-			s.Name = attrString(v)
+			s.Name = nlmsg.String(v)
 		case unix.NFTA_SET_FLAGS:
 			f := be32(v)
 			s.Flags = f
@@ -844,13 +755,13 @@ func decodeSet(fam byte, data []byte) (*Set, string, error) {
 				s.AutoMerge = true
 			}
 		case unix.NFTA_SET_DESC:
-			return walkAttrs(v, func(typ uint16, v []byte) error {
+			return nlmsg.Attrs(v, func(typ uint16, v []byte) error {
 				switch typ {
 				case unix.NFTA_SET_DESC_SIZE:
 					s.Size = be32(v)
 				case nftaSetDescConcat:
-					return walkAttrs(v, func(typ uint16, v []byte) error {
-						return walkAttrs(v, func(typ uint16, v []byte) error {
+					return nlmsg.Attrs(v, func(typ uint16, v []byte) error {
+						return nlmsg.Attrs(v, func(typ uint16, v []byte) error {
 							if typ == nftaSetFieldLen {
 								s.FieldLen = append(s.FieldLen, be32(v))
 							}
@@ -863,7 +774,7 @@ func decodeSet(fam byte, data []byte) (*Set, string, error) {
 		case nftaSetExpr:
 			s.Exprs = append(s.Exprs, decodeExpr(fam, v))
 		case nftaSetExpressions:
-			return walkAttrs(v, func(typ uint16, v []byte) error {
+			return nlmsg.Attrs(v, func(typ uint16, v []byte) error {
 				s.Exprs = append(s.Exprs, decodeExpr(fam, v))
 				return nil
 			})
@@ -884,18 +795,18 @@ func typeName(id uint32) string {
 func decodeData(v []byte) ([]byte, *expr.Verdict, error) {
 	var val []byte
 	var verdict *expr.Verdict
-	err := walkAttrs(v, func(typ uint16, v []byte) error {
+	err := nlmsg.Attrs(v, func(typ uint16, v []byte) error {
 		switch typ {
 		case unix.NFTA_DATA_VALUE:
 			val = v
 		case unix.NFTA_DATA_VERDICT:
 			verdict = &expr.Verdict{}
-			return walkAttrs(v, func(typ uint16, v []byte) error {
+			return nlmsg.Attrs(v, func(typ uint16, v []byte) error {
 				switch typ {
 				case unix.NFTA_VERDICT_CODE:
 					verdict.Kind = expr.VerdictKind(int32(be32(v)))
 				case unix.NFTA_VERDICT_CHAIN:
-					verdict.Chain = attrString(v)
+					verdict.Chain = nlmsg.String(v)
 				}
 				return nil
 			})
@@ -907,7 +818,7 @@ func decodeData(v []byte) ([]byte, *expr.Verdict, error) {
 
 func decodeElement(fam byte, data []byte) (Element, error) {
 	var e Element
-	err := walkAttrs(data, func(typ uint16, v []byte) error {
+	err := nlmsg.Attrs(data, func(typ uint16, v []byte) error {
 		var err error
 		switch typ {
 		case unix.NFTA_SET_ELEM_KEY:
@@ -933,7 +844,7 @@ func decodeElement(fam byte, data []byte) (Element, error) {
 				e.Counter = c
 			}
 		case nftaSetElemExprs:
-			err = walkAttrs(v, func(typ uint16, v []byte) error {
+			err = nlmsg.Attrs(v, func(typ uint16, v []byte) error {
 				if c, ok := decodeExpr(fam, v).(*expr.Counter); ok {
 					e.Counter = c
 				}
@@ -948,18 +859,18 @@ func decodeElement(fam byte, data []byte) (Element, error) {
 func decodeRule(fam byte, data []byte) (*nftables.Rule, string, string, error) {
 	r := &nftables.Rule{}
 	var table, chain string
-	err := walkAttrs(data, func(typ uint16, v []byte) error {
+	err := nlmsg.Attrs(data, func(typ uint16, v []byte) error {
 		switch typ {
 		case unix.NFTA_RULE_TABLE:
-			table = attrString(v)
+			table = nlmsg.String(v)
 		case unix.NFTA_RULE_CHAIN:
-			chain = attrString(v)
+			chain = nlmsg.String(v)
 		case unix.NFTA_RULE_HANDLE:
 			r.Handle = be64(v)
 		case unix.NFTA_RULE_USERDATA:
 			r.UserData = v
 		case unix.NFTA_RULE_EXPRESSIONS:
-			return walkAttrs(v, func(typ uint16, v []byte) error {
+			return nlmsg.Attrs(v, func(typ uint16, v []byte) error {
 				if typ == unix.NFTA_LIST_ELEM {
 					r.Exprs = append(r.Exprs, decodeExpr(fam, v))
 				}
@@ -975,12 +886,12 @@ func decodeObject(fam byte, data []byte) (*Object, string, error) {
 	o := &Object{}
 	var table string
 	var body []byte
-	err := walkAttrs(data, func(typ uint16, v []byte) error {
+	err := nlmsg.Attrs(data, func(typ uint16, v []byte) error {
 		switch typ {
 		case unix.NFTA_OBJ_TABLE:
-			table = attrString(v)
+			table = nlmsg.String(v)
 		case unix.NFTA_OBJ_NAME:
-			o.Name = attrString(v)
+			o.Name = nlmsg.String(v)
 		case unix.NFTA_OBJ_TYPE:
 			o.Type = be32(v)
 		case unix.NFTA_OBJ_DATA:
@@ -1004,10 +915,10 @@ func decodeObject(fam byte, data []byte) (*Object, string, error) {
 		}
 	case unix.NFT_OBJECT_CT_HELPER:
 		h := &expr.CtHelper{}
-		_ = walkAttrs(body, func(typ uint16, v []byte) error {
+		_ = nlmsg.Attrs(body, func(typ uint16, v []byte) error {
 			switch typ {
 			case unix.NFTA_CT_HELPER_NAME:
-				h.Name = attrString(v)
+				h.Name = nlmsg.String(v)
 			case unix.NFTA_CT_HELPER_L3PROTO:
 				h.L3Proto = be16(v)
 			case unix.NFTA_CT_HELPER_L4PROTO:
@@ -1029,24 +940,24 @@ func decodeObject(fam byte, data []byte) (*Object, string, error) {
 func decodeFlowtable(data []byte) (*Flowtable, string, error) {
 	f := &Flowtable{}
 	var table string
-	err := walkAttrs(data, func(typ uint16, v []byte) error {
+	err := nlmsg.Attrs(data, func(typ uint16, v []byte) error {
 		switch typ {
 		case nftaFlowtableTable:
-			table = attrString(v)
+			table = nlmsg.String(v)
 		case nftaFlowtableName:
-			f.Name = attrString(v)
+			f.Name = nlmsg.String(v)
 		case nftaFlowtableFlags:
 			f.Flags = be32(v)
 		case nftaFlowtableHook:
-			return walkAttrs(v, func(typ uint16, v []byte) error {
+			return nlmsg.Attrs(v, func(typ uint16, v []byte) error {
 				switch typ {
 				case nftaFlowtableHookNum:
 					f.Hook = be32(v)
 				case nftaFlowtableHookPriority:
 					f.Priority = int32(be32(v))
 				case nftaFlowtableHookDevs:
-					return walkAttrs(v, func(typ uint16, v []byte) error {
-						f.Devices = append(f.Devices, attrString(v))
+					return nlmsg.Attrs(v, func(typ uint16, v []byte) error {
+						f.Devices = append(f.Devices, nlmsg.String(v))
 						return nil
 					})
 				}
@@ -1062,10 +973,10 @@ func decodeFlowtable(data []byte) (*Flowtable, string, error) {
 func decodeExpr(fam byte, data []byte) expr.Any {
 	var name string
 	var body []byte
-	if err := walkAttrs(data, func(typ uint16, v []byte) error {
+	if err := nlmsg.Attrs(data, func(typ uint16, v []byte) error {
 		switch typ {
 		case unix.NFTA_EXPR_NAME:
-			name = attrString(v)
+			name = nlmsg.String(v)
 		case unix.NFTA_EXPR_DATA:
 			body = v
 		}
@@ -1165,7 +1076,7 @@ func decodeExprData(fam byte, name string, body []byte) expr.Any {
 		return unknown()
 	}
 	var a [64][]byte
-	if walkAttrs(body, func(typ uint16, v []byte) error {
+	if nlmsg.Attrs(body, func(typ uint16, v []byte) error {
 		if typ >= 64 || allowed&(1<<typ) == 0 {
 			return errUnknownAttr
 		}
@@ -1243,7 +1154,7 @@ func decodeExprData(fam byte, name string, body []byte) expr.Any {
 		}
 		return &expr.Immediate{Register: u32(1), Data: v}
 	case "lookup":
-		e := &expr.Lookup{SetName: attrString(a[1]), SourceRegister: u32(2), SetID: u32(4), Invert: u32(5)&unix.NFT_LOOKUP_F_INV != 0}
+		e := &expr.Lookup{SetName: nlmsg.String(a[1]), SourceRegister: u32(2), SetID: u32(4), Invert: u32(5)&unix.NFT_LOOKUP_F_INV != 0}
 		if a[3] != nil {
 			e.DestRegister, e.IsDestRegSet = u32(3), true
 		}
@@ -1283,7 +1194,7 @@ func decodeExprData(fam byte, name string, body []byte) expr.Any {
 			FlagSADDR: fl&unix.NFTA_FIB_F_SADDR != 0, FlagDADDR: fl&unix.NFTA_FIB_F_DADDR != 0, FlagMARK: fl&unix.NFTA_FIB_F_MARK != 0,
 			FlagIIF: fl&unix.NFTA_FIB_F_IIF != 0, FlagOIF: fl&unix.NFTA_FIB_F_OIF != 0, FlagPRESENT: fl&unix.NFTA_FIB_F_PRESENT != 0}
 	case "objref":
-		return &expr.Objref{Type: int(u32(nftaObjrefImmType)), Name: attrString(a[nftaObjrefImmName])}
+		return &expr.Objref{Type: int(u32(nftaObjrefImmType)), Name: nlmsg.String(a[nftaObjrefImmName])}
 	case "log":
 		e := &expr.Log{}
 		for t := 1; t <= 6; t++ {
@@ -1292,7 +1203,7 @@ func decodeExprData(fam byte, name string, body []byte) expr.Any {
 			}
 		}
 		e.Group = uint16(be16(a[1]))
-		e.Data = []byte(attrString(a[2]))
+		e.Data = []byte(nlmsg.String(a[2]))
 		e.Snaplen, e.QThreshold = u32(3), uint16(be16(a[4]))
 		e.Level, e.Flags = expr.LogLevel(u32(5)), expr.LogFlags(u32(6))
 		return e
@@ -1308,10 +1219,10 @@ func decodeExprData(fam byte, name string, body []byte) expr.Any {
 		// The xtables info blob, decoded where google/nftables' xt knows
 		// the structure, else kept as bytes (xt.Unknown): iptables-nft's
 		// rules are read back from it (xtables.go).
-		name := attrString(a[1])
+		name := nlmsg.String(a[1])
 		return &expr.Match{Name: name, Rev: u32(2), Info: xtInfo(name, fam, u32(2), a[3])}
 	case "target":
-		name := attrString(a[1])
+		name := nlmsg.String(a[1])
 		return &expr.Target{Name: name, Rev: u32(2), Info: xtInfo(name, fam, u32(2), a[3])}
 	}
 	e := newExpr(name)
