@@ -8,11 +8,13 @@ import (
 	"testing"
 )
 
-// TestReadFile: what it reads equals os.ReadFile's, for small files and
-// ones past its first buffer (status, maps, a seq_file's several
-// records), and a missing file is fs.ErrNotExist.
+// TestReadFile: what it reads equals os.ReadFile's, byte for byte, for
+// small files and for one past its first buffer (limits, which nothing
+// changes between the reads); files that change as they are read (maps,
+// status, mountinfo) agree in their first lines and come whole past the
+// first buffer; a missing file is fs.ErrNotExist.
 func TestReadFile(t *testing.T) {
-	for _, f := range []string{"comm", "cmdline", "stat", "status", "maps", "environ", "cgroup", "mountinfo"} {
+	for _, f := range []string{"comm", "cmdline", "stat", "limits", "status", "maps", "environ", "cgroup", "mountinfo"} {
 		path := "/proc/self/" + f
 		want, err := os.ReadFile(path)
 		if err != nil {
@@ -31,9 +33,11 @@ func TestReadFile(t *testing.T) {
 			t.Errorf("%s: read %q, os.ReadFile %q", path, got, want)
 		}
 	}
-	big, err := ReadFile("/proc/self/maps")
-	if err != nil || len(big) <= 512 {
-		t.Errorf("/proc/self/maps: %d bytes, %v: want more than one buffer", len(big), err)
+	for _, f := range []string{"limits", "maps"} {
+		big, err := ReadFile("/proc/self/" + f)
+		if err != nil || len(big) <= 512 || !bytes.HasSuffix(big, []byte("\n")) {
+			t.Errorf("/proc/self/%s: %d bytes, %v: want more than one buffer, to its last line", f, len(big), err)
+		}
 	}
 	if _, err := ReadFile("/proc/self/no-such-file"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: %v, want fs.ErrNotExist", err)

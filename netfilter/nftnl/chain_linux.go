@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/netx-project/netx/internal/nlmsg"
 	"github.com/netx-project/netx/netfilter"
 	"golang.org/x/sys/unix"
 )
@@ -33,7 +34,7 @@ func ReadChain(netnsPath, source string, t *netfilter.Table, c *netfilter.Chain)
 	rc := &Chain{}
 	rc.Name = c.Name
 	if err := readChainRules(s, raw, rc); err != nil {
-		if errors.Is(err, errDumpInterrupted) {
+		if errors.Is(err, nlmsg.ErrDumpInterrupted) {
 			return fmt.Errorf("chain %s in table %s %s: gone", c.Name, t.Family, t.Name)
 		}
 		return err

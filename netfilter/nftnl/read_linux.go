@@ -121,7 +121,7 @@ func readNetlink(netnsPath string, skip SkipTable, lazy bool) (*Ruleset, error) 
 			return nil, fmt.Errorf("read nftables generation in %s: %w", netnsPath, err)
 		}
 		nl, err := readNFT(s, open, skip, lazy)
-		if err != nil && !errors.Is(err, errDumpInterrupted) {
+		if err != nil && !errors.Is(err, nlmsg.ErrDumpInterrupted) {
 			return nil, fmt.Errorf("read nftables in %s: %w", netnsPath, err)
 		}
 		after, gerr := s.genID()
@@ -171,9 +171,6 @@ const (
 	udataComment              = 0 // NFTNL_UDATA_{TABLE,CHAIN,OBJ}_COMMENT
 	nftNetlinkBufferSize      = 1 << 20
 )
-
-// errDumpInterrupted is a dump the ruleset changed under: read again.
-var errDumpInterrupted = nlmsg.ErrDumpInterrupted
 
 // nftSock is a netlink socket of the NETLINK_NETFILTER family that lives
 // in one network namespace.
@@ -569,7 +566,7 @@ func readChainRules(s *nftSock, t *Table, c *Chain) error {
 		return err
 	})
 	if errors.Is(err, unix.ENOENT) {
-		return errDumpInterrupted // the chain went away after the chain dump
+		return nlmsg.ErrDumpInterrupted // the chain went away after the chain dump
 	}
 	if err != nil {
 		return fmt.Errorf("list rules of chain %s in table %s: %w", c.Name, t.Name, err)
@@ -593,7 +590,7 @@ func readSetElements(s *nftSock, t *Table, st *Set) error {
 		return eachElement(fam, data, func(e Element) { st.Elements = append(st.Elements, e) })
 	})
 	if errors.Is(err, unix.ENOENT) {
-		return errDumpInterrupted // the set went away after the set dump
+		return nlmsg.ErrDumpInterrupted // the set went away after the set dump
 	}
 	if err != nil {
 		return fmt.Errorf("list elements of set %s in table %s: %w", st.Name, t.Name, err)
